@@ -1,0 +1,688 @@
+#!/usr/bin/env bash
+# devstack.sh: real Kafka, MongoDB-protocol and PostgreSQL servers for
+# integration tests and benchmarks, on 127.0.0.1, on free ports, in a scratch
+# directory. See shared DESIGN.md, section "Services".
+#
+#   eval "$(scripts/devstack.sh up)"   # start (or reuse) and export ECOM_* vars
+#   scripts/devstack.sh status          # one line per service; exit 0 if all up
+#   scripts/devstack.sh env             # print the export line again
+#   scripts/devstack.sh down            # stop what `up` started, wipe the data
+#   scripts/devstack.sh packages        # Debian packages needed, one per line
+#
+# Debian packages the dev stack needs (also printed by `devstack.sh packages`):
+#   openjdk-17-jre-headless maven kcat python3 postgresql iproute2 util-linux
+# Not from Debian: a Go toolchain >= 1.24 (Debian 12 has 1.19) to build the
+# FerretDB launcher, needed only when `mongod` is not installed; it is looked
+# up on PATH and in /usr/local/go/bin.
+#
+# Services:
+#   kafka     Apache Kafka 3.9.x, KRaft, one node (broker+controller); jars from
+#             Maven (scripts/kafka/pom.xml) cached in $ECOM_CACHE_DIR, or
+#             $KAFKA_HOME/libs when KAFKA_HOME is set.
+#   mongodb   mongod if on PATH, else FerretDB 1.24.2 (SQLite backend) through
+#             the Go launcher in scripts/ferretdb, built once into the cache.
+#   postgres  Debian's server binaries (newest /usr/lib/postgresql/*/bin), a
+#             private cluster run as the postgres user when invoked as root;
+#             role ecom/ecom owns database ecommerce.
+#
+# Environment:
+#   ECOM_DEVSTACK_DIR  state dir (default /tmp/ecom-devstack-$(id -u))
+#   ECOM_CACHE_DIR     cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/ecom)
+#   ECOM_KAFKA_VERSION Kafka version to resolve with Maven (default 3.9.1,
+#                      falls back to 3.9.2)
+#   KAFKA_HOME         use $KAFKA_HOME/libs instead of Maven
+#
+# Exit status: 0 ok, 1 runtime failure, 2 usage.
+set -euo pipefail
+
+readonly DEBIAN_PACKAGES=(openjdk-17-jre-headless maven kcat python3 postgresql iproute2 util-linux)
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SCRIPT_DIR
+STATE_DIR=${ECOM_DEVSTACK_DIR:-/tmp/ecom-devstack-$(id -u)}
+STATE_DIR=${STATE_DIR%/}
+readonly STATE_DIR
+CACHE_DIR=${ECOM_CACHE_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/ecom}
+readonly CACHE_DIR
+readonly PORTS_FILE=$STATE_DIR/ports.env
+readonly KAFKA_DIR=$STATE_DIR/kafka
+readonly MONGO_DIR=$STATE_DIR/mongodb
+readonly PG_DIR=$STATE_DIR/postgres
+readonly PG_DATA=$PG_DIR/data
+readonly PG_SOCK=$PG_DIR/run
+readonly PG_LOG=$PG_DIR/postgres.log
+
+readonly KAFKA_TIMEOUT=90
+readonly MONGO_TIMEOUT=60
+readonly PG_TIMEOUT=60
+readonly STOP_TIMEOUT=15
+# ports are drawn from here: above the usual service ports, below Linux's
+# default ephemeral range (32768-60999) so outgoing connections don't take them
+readonly PORT_MIN=20000
+readonly PORT_SPAN=12000
+
+KAFKA_PORT=
+KAFKA_CONTROLLER_PORT=
+MONGO_PORT=
+PG_PORT=
+
+msg() { printf 'devstack: %s\n' "$*" >&2; }
+die() { msg "$*"; exit 1; }
+
+usage() {
+	cat <<'EOF'
+usage: devstack.sh up|down|status|env|packages|--help
+
+  up        start Kafka, a MongoDB-protocol server and PostgreSQL on 127.0.0.1
+            (free ports), wait until each answers, and print one line:
+            export ECOM_KAFKA_BROKERS=... ECOM_MONGODB_URI=... ECOM_POSTGRES_URI=...
+            so that `eval "$(scripts/devstack.sh up)"` works; a no-op (same
+            line) when already up
+  down      stop exactly what `up` started (pid files) and remove its data
+  status    one line per service (name, pid, port, up/down); exit 0 if all up
+  env       print the export line of a running stack (exit 1 if not up)
+  packages  print the Debian packages the dev stack needs, one per line
+
+environment: ECOM_DEVSTACK_DIR (state, default /tmp/ecom-devstack-UID),
+ECOM_CACHE_DIR (jars and launcher, default ~/.cache/ecom), KAFKA_HOME,
+ECOM_KAFKA_VERSION (default 3.9.1)
+EOF
+}
+
+# ---------------------------------------------------------------- helpers
+
+is_root() { [[ $(id -u) -eq 0 ]]; }
+
+# the process with pid $1 is alive and its command line mentions $2 (a path
+# in the state dir), so a recycled pid is never mistaken for ours
+pid_is_ours() {
+	local pid=$1 mark=$2 cmd
+	[[ $pid =~ ^[0-9]+$ ]] || return 1
+	kill -0 "$pid" 2>/dev/null || return 1
+	cmd=$(tr '\0' ' ' <"/proc/$pid/cmdline" 2>/dev/null) || return 1
+	[[ $cmd == *"$mark"* ]]
+}
+
+read_pid() { # file -> pid on stdout ('' if none)
+	local f=$1 pid=''
+	if [[ -r $f ]]; then read -r pid <"$f" || true; fi
+	printf '%s' "$pid"
+}
+
+port_busy() { # something listens on TCP port $1 (any address)
+	local out
+	out=$(ss -Hltn "sport = :$1" 2>/dev/null) || return 0
+	[[ -n $out ]]
+}
+
+pick_port() { # a free port not in the argument list
+	local p i used
+	for ((i = 0; i < 200; i++)); do
+		p=$((PORT_MIN + (RANDOM * 32768 + RANDOM) % PORT_SPAN))
+		for used in "$@"; do
+			[[ $p == "$used" ]] && continue 2
+		done
+		port_busy "$p" || { printf '%s' "$p"; return 0; }
+	done
+	die "no free tcp port found in $PORT_MIN-$((PORT_MIN + PORT_SPAN - 1))"
+}
+
+load_ports() {
+	[[ -r $PORTS_FILE ]] || return 1
+	local k v
+	while IFS='=' read -r k v; do
+		[[ $v =~ ^[0-9]+$ ]] || continue
+		case $k in
+		KAFKA_PORT) KAFKA_PORT=$v ;;
+		KAFKA_CONTROLLER_PORT) KAFKA_CONTROLLER_PORT=$v ;;
+		MONGO_PORT) MONGO_PORT=$v ;;
+		PG_PORT) PG_PORT=$v ;;
+		esac
+	done <"$PORTS_FILE"
+	[[ -n $KAFKA_PORT && -n $KAFKA_CONTROLLER_PORT && -n $MONGO_PORT && -n $PG_PORT ]]
+}
+
+save_ports() {
+	local tmp=$PORTS_FILE.tmp
+	printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nMONGO_PORT=%s\nPG_PORT=%s\n' \
+		"$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT" "$PG_PORT" >"$tmp"
+	mv -f "$tmp" "$PORTS_FILE"
+}
+
+env_line() {
+	printf 'export ECOM_KAFKA_BROKERS=127.0.0.1:%s ECOM_MONGODB_URI=mongodb://127.0.0.1:%s/ecommerce ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:%s/ecommerce\n' \
+		"$KAFKA_PORT" "$MONGO_PORT" "$PG_PORT"
+}
+
+show_log_tail() { # file
+	[[ -r $1 ]] || return 0
+	msg "last lines of $1:"
+	tail -n 15 "$1" | sed 's/^/  | /' >&2
+}
+
+# start a command detached from this shell and its terminal; pid to $pidfile
+spawn() { # pidfile logfile cmd...
+	local pidfile=$1 log=$2 pid
+	shift 2
+	# setsid: new session, no controlling terminal; nohup: ignore SIGHUP.
+	# Both exec in place (the background child is no group leader), so $!
+	# is the server's own pid.
+	# The lock fd is closed so that a server never holds the state-dir lock.
+	setsid nohup "$@" </dev/null >>"$log" 2>&1 {LOCK_FD}>&- &
+	pid=$!
+	printf '%s\n' "$pid" >"$pidfile"
+}
+
+# stop the process in pidfile (if it is ours): TERM, wait, KILL
+stop_pid() { # name pidfile mark
+	local name=$1 pidfile=$2 mark=$3 pid i
+	pid=$(read_pid "$pidfile")
+	if [[ -z $pid ]] || ! pid_is_ours "$pid" "$mark"; then
+		rm -f "$pidfile"
+		return 1
+	fi
+	msg "stopping $name (pid $pid)"
+	kill -TERM "$pid" 2>/dev/null || true
+	for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+		kill -0 "$pid" 2>/dev/null || break
+		sleep 0.1
+	done
+	if kill -0 "$pid" 2>/dev/null; then
+		msg "$name (pid $pid) did not stop in ${STOP_TIMEOUT}s, killing it"
+		kill -KILL "$pid" 2>/dev/null || true
+		sleep 0.2
+	fi
+	rm -f "$pidfile"
+	return 0
+}
+
+need() { # command debian-package
+	command -v "$1" >/dev/null 2>&1 || die "$1 not found: install the debian package $2 (apt-get install $2)"
+}
+
+# ---------------------------------------------------------------- tools
+
+PG_BIN=
+find_pg_bin() {
+	local d best='' bestv=0 v
+	for d in /usr/lib/postgresql/*/bin; do
+		[[ -x $d/postgres && -x $d/initdb && -x $d/pg_ctl ]] || continue
+		v=${d#/usr/lib/postgresql/}
+		v=${v%%/*}
+		[[ $v =~ ^[0-9]+$ ]] || continue
+		if ((v > bestv)); then bestv=$v best=$d; fi
+	done
+	PG_BIN=$best
+	[[ -n $PG_BIN ]]
+}
+
+GO=
+find_go() {
+	if command -v go >/dev/null 2>&1; then
+		GO=$(command -v go)
+	elif [[ -x /usr/local/go/bin/go ]]; then
+		GO=/usr/local/go/bin/go
+	else
+		return 1
+	fi
+}
+
+kafka_libs_ok() { # dir: has the broker classes
+	compgen -G "$1/kafka_2.13-*.jar" >/dev/null && compgen -G "$1/kafka-clients-*.jar" >/dev/null
+}
+
+KAFKA_LIBS=
+# sets KAFKA_LIBS when usable without Maven; returns 1 if Maven is needed
+kafka_libs_cached() {
+	local v
+	if [[ -n ${KAFKA_HOME:-} && -d ${KAFKA_HOME}/libs ]]; then
+		kafka_libs_ok "$KAFKA_HOME/libs" || die "KAFKA_HOME=$KAFKA_HOME: no kafka_2.13 jars in libs/"
+		KAFKA_LIBS=$KAFKA_HOME/libs
+		return 0
+	fi
+	for v in "${ECOM_KAFKA_VERSION:-3.9.1}" 3.9.2; do
+		if [[ -f $CACHE_DIR/kafka-$v/.complete ]] && kafka_libs_ok "$CACHE_DIR/kafka-$v/libs"; then
+			KAFKA_LIBS=$CACHE_DIR/kafka-$v/libs
+			return 0
+		fi
+	done
+	return 1
+}
+
+ferret_hash() {
+	cat "$SCRIPT_DIR/ferretdb/main.go" "$SCRIPT_DIR/ferretdb/go.mod" "$SCRIPT_DIR/ferretdb/go.sum" |
+		sha256sum | cut -c1-16
+}
+
+MONGOD=
+FERRET_BIN=
+mongo_impl_ready() { # returns 1 when the launcher must be built
+	if command -v mongod >/dev/null 2>&1; then
+		MONGOD=$(command -v mongod)
+		return 0
+	fi
+	FERRET_BIN=$CACHE_DIR/ferretdb-launcher-$(ferret_hash)
+	[[ -x $FERRET_BIN ]]
+}
+
+check_tools() {
+	need java openjdk-17-jre-headless
+	need kcat kcat
+	need python3 python3
+	need ss iproute2
+	need setsid util-linux
+	need flock util-linux
+	need sha256sum coreutils
+	if is_root; then need runuser util-linux; fi
+	find_pg_bin || die "postgresql server binaries not found in /usr/lib/postgresql/*/bin: install the debian package postgresql (apt-get install postgresql)"
+	[[ -x $PG_BIN/pg_isready && -x $PG_BIN/psql ]] || die "pg_isready/psql not found in $PG_BIN: install the debian package postgresql-client"
+	if is_root; then
+		id -u postgres >/dev/null 2>&1 || die "user postgres not found: install the debian package postgresql"
+	fi
+	if ! kafka_libs_cached; then
+		need mvn maven
+	fi
+	if ! mongo_impl_ready; then
+		find_go || die "go not found (needed once to build the FerretDB launcher, or install mongod): install a Go toolchain >= 1.24 (Debian 12's golang is too old)"
+	fi
+}
+
+# ---------------------------------------------------------------- kafka
+
+kafka_resolve_libs() {
+	kafka_libs_cached && return 0
+	local v dest log ok=
+	mkdir -p "$CACHE_DIR"
+	for v in "${ECOM_KAFKA_VERSION:-3.9.1}" 3.9.2; do
+		dest=$CACHE_DIR/kafka-$v
+		log=$CACHE_DIR/kafka-$v.mvn.log
+		msg "resolving kafka $v jars with maven into $dest/libs (first run only)"
+		rm -rf "$dest"
+		mkdir -p "$dest"
+		if mvn -B -q -f "$SCRIPT_DIR/kafka/pom.xml" -Dkafka.version="$v" \
+			dependency:copy-dependencies -DoutputDirectory="$dest/libs" >"$log" 2>&1 &&
+			kafka_libs_ok "$dest/libs"; then
+			touch "$dest/.complete"
+			KAFKA_LIBS=$dest/libs
+			ok=1
+			break
+		fi
+		msg "maven could not resolve kafka $v (log: $log)"
+		show_log_tail "$log"
+	done
+	[[ -n $ok ]] || die "kafka: could not resolve the broker jars with maven"
+}
+
+kafka_version() { # from the jar name in $KAFKA_LIBS
+	local j
+	for j in "$KAFKA_LIBS"/kafka_2.13-*.jar; do
+		j=${j##*/kafka_2.13-}
+		j=${j%.jar}
+		[[ $j == *-* ]] && continue # -sources, -test
+		printf '%s' "$j"
+		return 0
+	done
+	printf 'unknown'
+}
+
+kafka_write_config() {
+	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
+	cat >"$KAFKA_DIR/server.properties" <<EOF
+# written by scripts/devstack.sh; a one-node development broker
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
+listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
+advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+controller.listener.names=CONTROLLER
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+log.dirs=$KAFKA_DIR/data
+num.partitions=1
+default.replication.factor=1
+min.insync.replicas=1
+offsets.topic.replication.factor=1
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+delete.topic.enable=true
+log.retention.hours=24
+log.segment.bytes=104857600
+EOF
+	cat >"$KAFKA_DIR/log4j.properties" <<EOF
+# written by scripts/devstack.sh: INFO to a size-bounded file
+log4j.rootLogger=INFO, file
+log4j.appender.file=org.apache.log4j.RollingFileAppender
+log4j.appender.file.File=$KAFKA_DIR/logs/server.log
+log4j.appender.file.MaxFileSize=10MB
+log4j.appender.file.MaxBackupIndex=2
+log4j.appender.file.layout=org.apache.log4j.PatternLayout
+log4j.appender.file.layout.ConversionPattern=[%d] %p %m (%c)%n
+log4j.logger.kafka=INFO
+log4j.logger.org.apache.kafka=INFO
+log4j.logger.kafka.request.logger=WARN
+log4j.logger.kafka.network.RequestChannel\$=WARN
+log4j.logger.state.change.logger=WARN
+log4j.logger.kafka.log.LogCleaner=WARN
+log4j.logger.kafka.authorizer.logger=WARN
+log4j.logger.org.apache.kafka.clients=WARN
+EOF
+}
+
+kafka_pid() { read_pid "$KAFKA_DIR/kafka.pid"; }
+kafka_running() { local p; p=$(kafka_pid); pid_is_ours "$p" "$KAFKA_DIR/server.properties"; }
+kafka_answers() { kcat -L -b "127.0.0.1:$KAFKA_PORT" -m "${1:-5}" >/dev/null 2>&1; }
+
+kafka_start() {
+	kafka_resolve_libs
+	kafka_write_config
+	local out=$KAFKA_DIR/kafka.out cid
+	if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
+		# a cluster id is 16 random bytes, url-safe base64 without padding
+		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
+		if ! java -Xmx256m -cp "$KAFKA_LIBS/*" \
+			-Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
+			kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" \
+			>"$KAFKA_DIR/format.log" 2>&1; then
+			show_log_tail "$KAFKA_DIR/format.log"
+			die "kafka: storage format failed (log: $KAFKA_DIR/format.log)"
+		fi
+	fi
+	msg "starting kafka $(kafka_version) on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
+	spawn "$KAFKA_DIR/kafka.pid" "$out" \
+		java -Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true \
+		-cp "$KAFKA_LIBS/*" \
+		-Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
+		kafka.Kafka "$KAFKA_DIR/server.properties"
+}
+
+# ---------------------------------------------------------------- mongodb
+
+ferret_build() {
+	[[ -n $MONGOD || -x $FERRET_BIN ]] && return 0
+	local log=$CACHE_DIR/ferretdb-launcher.build.log tmp
+	mkdir -p "$CACHE_DIR"
+	tmp=$FERRET_BIN.tmp.$$
+	msg "building the ferretdb launcher with go (first run only, a few minutes): $FERRET_BIN"
+	if ! (cd "$SCRIPT_DIR/ferretdb" && GOWORK=off GOFLAGS="${GOFLAGS:-} -mod=readonly" \
+		"$GO" build -buildvcs=false -trimpath -o "$tmp" . ) >"$log" 2>&1; then
+		rm -f "$tmp"
+		show_log_tail "$log"
+		die "mongodb: building the ferretdb launcher failed (log: $log)"
+	fi
+	mv -f "$tmp" "$FERRET_BIN"
+	# drop launchers built from older sources
+	local old
+	for old in "$CACHE_DIR"/ferretdb-launcher-*; do
+		[[ $old == "$FERRET_BIN" || $old == *.log ]] && continue
+		[[ $old == *.tmp.* ]] && continue
+		rm -f "$old"
+	done
+}
+
+mongo_pid() { read_pid "$MONGO_DIR/mongodb.pid"; }
+mongo_running() { local p; p=$(mongo_pid); pid_is_ours "$p" "$MONGO_DIR/data"; }
+mongo_answers() { python3 "$SCRIPT_DIR/mongo-ping.py" -q -t "${1:-3}" "127.0.0.1:$MONGO_PORT" >/dev/null 2>&1; }
+mongo_log() { if [[ -n $MONGOD ]]; then printf '%s' "$MONGO_DIR/mongod.log"; else printf '%s' "$MONGO_DIR/ferretdb.log"; fi; }
+
+mongo_start() {
+	mkdir -p "$MONGO_DIR/data"
+	if [[ -n $MONGOD ]]; then
+		msg "starting mongod ($MONGOD) on 127.0.0.1:$MONGO_PORT"
+		spawn "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/mongod.out" \
+			"$MONGOD" --dbpath "$MONGO_DIR/data" --bind_ip 127.0.0.1 --port "$MONGO_PORT" \
+			--logpath "$MONGO_DIR/mongod.log" --logappend --quiet
+	else
+		ferret_build
+		msg "starting ferretdb $("$FERRET_BIN" -version 2>/dev/null || echo '?') (sqlite) on 127.0.0.1:$MONGO_PORT"
+		spawn "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/ferretdb.log" \
+			"$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -sqlite-dir "$MONGO_DIR/data" -log-level warn
+	fi
+}
+
+# ---------------------------------------------------------------- postgres
+
+as_pg() { # run a command as the postgres user when root, else as ourselves
+	if is_root; then
+		runuser -u postgres -- "$@"
+	else
+		"$@"
+	fi
+}
+
+pg_pid() { # first line of postmaster.pid
+	local p=''
+	if [[ -r $PG_DATA/postmaster.pid ]]; then read -r p <"$PG_DATA/postmaster.pid" || true; fi
+	printf '%s' "$p"
+}
+pg_running() { local p; p=$(pg_pid); pid_is_ours "$p" "$PG_DATA"; }
+pg_answers() { "$PG_BIN/pg_isready" -q -h 127.0.0.1 -p "$PG_PORT" -t "${1:-3}" >/dev/null 2>&1; }
+
+pg_init() {
+	[[ -f $PG_DATA/PG_VERSION ]] && return 0
+	mkdir -p "$PG_DIR"
+	rm -rf "$PG_DATA"
+	mkdir -p "$PG_SOCK"
+	if is_root; then
+		chmod 0755 "$STATE_DIR"
+		chown -R postgres:postgres "$PG_DIR"
+		runuser -u postgres -- test -w "$PG_DIR" ||
+			die "postgres: the postgres user cannot reach $PG_DIR (a parent directory is not traversable); set ECOM_DEVSTACK_DIR to a path under /tmp"
+	fi
+	local pwfile=$PG_DIR/superuser.pw
+	(umask 077 && head -c 18 /dev/urandom | base64 | tr -d '\n/+=' >"$pwfile")
+	if is_root; then chown postgres:postgres "$pwfile"; fi
+	if ! as_pg "$PG_BIN/initdb" -D "$PG_DATA" -U postgres --pwfile="$pwfile" \
+		--auth-local=trust --auth-host=scram-sha-256 -E UTF8 --locale=C \
+		>"$PG_DIR/initdb.log" 2>&1; then
+		show_log_tail "$PG_DIR/initdb.log"
+		die "postgres: initdb failed (log: $PG_DIR/initdb.log)"
+	fi
+}
+
+pg_start() {
+	pg_init
+	msg "starting postgresql $("$PG_BIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p') on 127.0.0.1:$PG_PORT"
+	# -W: do not wait here, the waits of all services overlap below
+	if ! setsid nohup "${PG_RUN_AS[@]}" "$PG_BIN/pg_ctl" start -W -D "$PG_DATA" -l "$PG_LOG" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK" \
+		</dev/null >"$PG_DIR/pg_ctl.out" 2>&1 {LOCK_FD}>&-; then
+		show_log_tail "$PG_DIR/pg_ctl.out"
+		show_log_tail "$PG_LOG"
+		die "postgres: pg_ctl start failed (log: $PG_LOG)"
+	fi
+}
+
+pg_setup_db() {
+	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres)
+	if ! as_pg "${psql[@]}" >"$PG_DIR/setup.log" 2>&1 <<'EOF'; then
+DO $$
+BEGIN
+  IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ecom') THEN
+    CREATE ROLE ecom LOGIN CREATEDB PASSWORD 'ecom';
+  END IF;
+END
+$$;
+SELECT 'CREATE DATABASE ecommerce OWNER ecom'
+WHERE NOT EXISTS (SELECT FROM pg_database WHERE datname = 'ecommerce')\gexec
+EOF
+		show_log_tail "$PG_DIR/setup.log"
+		die "postgres: creating role ecom and database ecommerce failed (log: $PG_DIR/setup.log)"
+	fi
+}
+
+pg_stop() {
+	local pid
+	pid=$(pg_pid)
+	pg_running || return 1
+	msg "stopping postgresql (pid $pid)"
+	if ! as_pg "$PG_BIN/pg_ctl" stop -D "$PG_DATA" -m fast -w -t "$STOP_TIMEOUT" >/dev/null 2>&1; then
+		if kill -0 "$pid" 2>/dev/null; then
+			msg "postgresql (pid $pid) did not stop in ${STOP_TIMEOUT}s, killing it"
+			kill -KILL "$pid" 2>/dev/null || true
+		fi
+	fi
+	return 0
+}
+
+# ---------------------------------------------------------------- waiting
+
+# wait until "$answers" succeeds; fail fast if the process died
+wait_for() { # name timeout log answers-fn running-fn [console-log]
+	local name=$1 timeout=$2 log=$3 answers=$4 running=$5 console=${6:-} deadline
+	deadline=$((SECONDS + timeout))
+	while ! "$answers" 2; do
+		if ! "$running"; then
+			if [[ -s $console ]]; then show_log_tail "$console"; fi
+			show_log_tail "$log"
+			die "$name exited during start-up (log: $log)"
+		fi
+		if ((SECONDS >= deadline)); then
+			if [[ -s $console ]]; then show_log_tail "$console"; fi
+			show_log_tail "$log"
+			die "$name did not answer within ${timeout}s (log: $log); run 'devstack.sh down' to clean up"
+		fi
+		sleep 0.5
+	done
+}
+
+# ---------------------------------------------------------------- commands
+
+# serialises up and down on one state dir; the fd is never passed to a server
+LOCK_FD=
+take_lock() { # wait-seconds [soft]
+	exec {LOCK_FD}>>"$STATE_DIR/.lock"
+	flock -w "$1" "$LOCK_FD" && return 0
+	[[ ${2:-} == soft ]] || die "another devstack.sh is busy with $STATE_DIR (lock $STATE_DIR/.lock)"
+	msg "$STATE_DIR/.lock is still held after ${1}s; going on without it"
+}
+
+prepare_state_dir() {
+	if [[ -e $STATE_DIR && ! -O $STATE_DIR ]]; then
+		die "$STATE_DIR exists and is not owned by $(id -un): refusing to use it"
+	fi
+	mkdir -p "$STATE_DIR"
+	[[ -d $STATE_DIR && -O $STATE_DIR ]] || die "cannot create $STATE_DIR"
+	chmod 0755 "$STATE_DIR"
+}
+
+cmd_up() {
+	check_tools
+	prepare_state_dir
+	take_lock 600
+
+	load_ports || true
+	local ks=0 ms=0 ps=0
+	kafka_running || ks=1
+	mongo_running || ms=1
+	pg_running || ps=1
+	if ((ks + ms + ps == 0)) && kafka_answers 5 && mongo_answers 3 && pg_answers 3; then
+		msg "already up ($STATE_DIR)"
+		env_line
+		return 0
+	fi
+
+	# (re)choose the ports of stopped services that are missing or now taken
+	if ((ks)) && { [[ -z $KAFKA_PORT ]] || port_busy "$KAFKA_PORT"; }; then
+		KAFKA_PORT=$(pick_port "$MONGO_PORT" "$PG_PORT" "$KAFKA_CONTROLLER_PORT")
+	fi
+	if ((ks)) && { [[ -z $KAFKA_CONTROLLER_PORT ]] || port_busy "$KAFKA_CONTROLLER_PORT"; }; then
+		KAFKA_CONTROLLER_PORT=$(pick_port "$KAFKA_PORT" "$MONGO_PORT" "$PG_PORT")
+	fi
+	if ((ms)) && { [[ -z $MONGO_PORT ]] || port_busy "$MONGO_PORT"; }; then
+		MONGO_PORT=$(pick_port "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$PG_PORT")
+	fi
+	if ((ps)) && { [[ -z $PG_PORT ]] || port_busy "$PG_PORT"; }; then
+		PG_PORT=$(pick_port "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT")
+	fi
+	save_ports
+
+	PG_RUN_AS=()
+	if is_root; then PG_RUN_AS=(runuser -u postgres --); fi
+
+	# start everything first, then wait: the start-ups overlap
+	if ((ps)); then pg_start; fi
+	if ((ks)); then kafka_start; fi
+	if ((ms)); then mongo_start; fi
+
+	wait_for postgresql "$PG_TIMEOUT" "$PG_LOG" pg_answers pg_running "$PG_DIR/pg_ctl.out"
+	pg_setup_db
+	wait_for mongodb "$MONGO_TIMEOUT" "$(mongo_log)" mongo_answers mongo_running
+	wait_for kafka "$KAFKA_TIMEOUT" "$KAFKA_DIR/logs/server.log" kafka_answers kafka_running "$KAFKA_DIR/kafka.out"
+	msg "up: kafka 127.0.0.1:$KAFKA_PORT, mongodb 127.0.0.1:$MONGO_PORT, postgresql 127.0.0.1:$PG_PORT (state: $STATE_DIR)"
+	env_line
+}
+
+cmd_down() {
+	if [[ ! -d $STATE_DIR ]]; then
+		msg "nothing to stop: $STATE_DIR does not exist"
+		return 0
+	fi
+	[[ -O $STATE_DIR ]] || die "$STATE_DIR is not owned by $(id -un): refusing to touch it"
+	take_lock 30 soft
+	find_pg_bin || true
+	local stopped=0
+	stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/server.properties" && stopped=$((stopped + 1))
+	stop_pid mongodb "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/data" && stopped=$((stopped + 1))
+	if [[ -n $PG_BIN ]] && pg_stop; then stopped=$((stopped + 1)); fi
+	if ((stopped == 0)); then
+		msg "nothing was running"
+	fi
+	# remove only what up creates, never a whole user-chosen directory
+	rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$PG_DIR" "$PORTS_FILE" "$PORTS_FILE.tmp"
+	rm -f "$STATE_DIR/.lock"
+	rmdir "$STATE_DIR" 2>/dev/null || msg "left $STATE_DIR in place (it holds other files)"
+	msg "down: stopped $stopped service(s), removed the data in $STATE_DIR"
+}
+
+cmd_status() {
+	local all=0 state pid
+	load_ports || true
+	find_pg_bin || true
+
+	pid=$(kafka_pid)
+	if [[ -n $KAFKA_PORT ]] && kafka_running && kafka_answers 3; then state=up; else state=down; all=1; fi
+	printf '%-10s pid=%-8s port=%-6s %s\n' kafka "${pid:--}" "${KAFKA_PORT:--}" "$state"
+
+	pid=$(mongo_pid)
+	if [[ -n $MONGO_PORT ]] && mongo_running && mongo_answers 3; then state=up; else state=down; all=1; fi
+	printf '%-10s pid=%-8s port=%-6s %s\n' mongodb "${pid:--}" "${MONGO_PORT:--}" "$state"
+
+	pid=$(pg_pid)
+	if [[ -n $PG_PORT && -n $PG_BIN ]] && pg_running && pg_answers 3; then state=up; else state=down; all=1; fi
+	printf '%-10s pid=%-8s port=%-6s %s\n' postgresql "${pid:--}" "${PG_PORT:--}" "$state"
+	return "$all"
+}
+
+cmd_env() {
+	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
+	kafka_running || die "not up: kafka is not running (run 'devstack.sh up')"
+	mongo_running || die "not up: mongodb is not running (run 'devstack.sh up')"
+	pg_running || die "not up: postgresql is not running (run 'devstack.sh up')"
+	env_line
+}
+
+main() {
+	if (($# != 1)); then
+		usage >&2
+		exit 2
+	fi
+	case $1 in
+	up) cmd_up ;;
+	down) cmd_down ;;
+	status) cmd_status ;;
+	env) cmd_env ;;
+	packages) printf '%s\n' "${DEBIAN_PACKAGES[@]}" ;;
+	-h | --help | help) usage ;;
+	*)
+		msg "unknown command: $1"
+		usage >&2
+		exit 2
+		;;
+	esac
+}
+
+main "$@"

@@ -1,0 +1,172 @@
+#!/usr/bin/env python3
+"""Send a MongoDB `ping` command over the wire protocol and check `ok: 1`.
+
+Standard library only (there is no mongosh in Debian). Used by
+scripts/devstack.sh to wait for mongod or FerretDB; usable by hand:
+
+    scripts/mongo-ping.py 127.0.0.1:27018
+    scripts/mongo-ping.py "$ECOM_MONGODB_URI"
+
+Exit status: 0 when the server answered ok: 1, 1 otherwise, 2 on bad usage.
+"""
+
+import argparse
+import os
+import socket
+import struct
+import sys
+
+OP_MSG = 2013
+
+
+def bson_cstring(s):
+    return s.encode("utf-8") + b"\x00"
+
+
+def bson_ping_doc():
+    """{ping: int32 1, $db: "admin"} hand-encoded."""
+    body = b"\x10" + bson_cstring("ping") + struct.pack("<i", 1)
+    db = "admin".encode("utf-8")
+    body += b"\x02" + bson_cstring("$db") + struct.pack("<i", len(db) + 1) + db + b"\x00"
+    return struct.pack("<i", len(body) + 5) + body + b"\x00"
+
+
+def op_msg(request_id, doc):
+    payload = struct.pack("<I", 0) + b"\x00" + doc  # flagBits, section kind 0
+    header = struct.pack("<iiii", 16 + len(payload), request_id, 0, OP_MSG)
+    return header + payload
+
+
+# sizes of fixed-width BSON element types
+_FIXED = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8,
+          0x12: 8, 0x13: 16, 0x06: 0, 0xFF: 0, 0x7F: 0}
+
+
+def bson_top_level(doc):
+    """Decode the top-level fields of a BSON document that matter here.
+
+    Numbers, booleans and strings are decoded; other values are skipped.
+    """
+    (total,) = struct.unpack_from("<i", doc, 0)
+    if total > len(doc) or total < 5:
+        raise ValueError("truncated BSON document")
+    out = {}
+    i = 4
+    while i < total - 1:
+        t = doc[i]
+        i += 1
+        end = doc.index(b"\x00", i)
+        name = doc[i:end].decode("utf-8", "replace")
+        i = end + 1
+        if t == 0x01:
+            out[name] = struct.unpack_from("<d", doc, i)[0]
+            i += 8
+        elif t == 0x10:
+            out[name] = struct.unpack_from("<i", doc, i)[0]
+            i += 4
+        elif t == 0x12:
+            out[name] = struct.unpack_from("<q", doc, i)[0]
+            i += 8
+        elif t == 0x08:
+            out[name] = doc[i] != 0
+            i += 1
+        elif t in (0x02, 0x0D, 0x0E):  # string, javascript, symbol
+            (n,) = struct.unpack_from("<i", doc, i)
+            out[name] = doc[i + 4:i + 4 + n - 1].decode("utf-8", "replace")
+            i += 4 + n
+        elif t in (0x03, 0x04, 0x0F):  # document, array, code_w_scope
+            (n,) = struct.unpack_from("<i", doc, i)
+            i += n
+        elif t == 0x05:  # binary: int32 length, subtype, bytes
+            (n,) = struct.unpack_from("<i", doc, i)
+            i += 4 + 1 + n
+        elif t == 0x0B:  # regex: two cstrings
+            i = doc.index(b"\x00", i) + 1
+            i = doc.index(b"\x00", i) + 1
+        elif t == 0x0C:  # dbpointer: string + 12 bytes
+            (n,) = struct.unpack_from("<i", doc, i)
+            i += 4 + n + 12
+        elif t in _FIXED:
+            i += _FIXED[t]
+        else:
+            raise ValueError("unknown BSON type 0x%02x" % t)
+    return out
+
+
+def recv_exact(sock, n):
+    buf = b""
+    while len(buf) < n:
+        chunk = sock.recv(n - len(buf))
+        if not chunk:
+            raise ConnectionError("connection closed by server")
+        buf += chunk
+    return buf
+
+
+def parse_target(target):
+    """Accept HOST:PORT or mongodb://HOST:PORT[/db][?opts]."""
+    t = target
+    if t.startswith("mongodb://"):
+        t = t[len("mongodb://"):]
+        t = t.split("/", 1)[0].split("?", 1)[0]
+        if "@" in t:
+            t = t.rsplit("@", 1)[1]
+        t = t.split(",", 1)[0]
+    if t.startswith("["):  # [::1]:port
+        host, _, rest = t[1:].partition("]")
+        port = rest.lstrip(":") or "27017"
+    elif ":" in t:
+        host, port = t.rsplit(":", 1)
+    else:
+        host, port = t, "27017"
+    return host or "127.0.0.1", int(port)
+
+
+def ping(host, port, timeout):
+    with socket.create_connection((host, port), timeout=timeout) as s:
+        s.settimeout(timeout)
+        request_id = (os.getpid() & 0x7FFF) + 1
+        s.sendall(op_msg(request_id, bson_ping_doc()))
+        length, _, response_to, opcode = struct.unpack("<iiii", recv_exact(s, 16))
+        if length < 21 or length > 48 * 1024 * 1024:
+            raise ValueError("bad reply length %d" % length)
+        body = recv_exact(s, length - 16)
+    if opcode != OP_MSG:
+        raise ValueError("unexpected reply opcode %d" % opcode)
+    if response_to != request_id:
+        raise ValueError("reply is for request %d, not %d" % (response_to, request_id))
+    if body[4] != 0:
+        raise ValueError("unexpected first section kind %d" % body[4])
+    return bson_top_level(body[5:])
+
+
+def main(argv):
+    ap = argparse.ArgumentParser(
+        prog="mongo-ping.py",
+        description="Send {ping: 1} to a MongoDB wire-protocol server; exit 0 if ok: 1.")
+    ap.add_argument("target", help="HOST:PORT or mongodb://HOST:PORT/...")
+    ap.add_argument("-t", "--timeout", type=float, default=3.0, help="seconds (default 3)")
+    ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    args = ap.parse_args(argv)
+
+    try:
+        host, port = parse_target(args.target)
+    except ValueError:
+        print("mongo-ping: bad target %r" % args.target, file=sys.stderr)
+        return 2
+    try:
+        reply = ping(host, port, args.timeout)
+    except (OSError, ValueError, ConnectionError, struct.error) as e:
+        print("mongo-ping: %s:%d: %s" % (host, port, e), file=sys.stderr)
+        return 1
+    ok = reply.get("ok")
+    if ok is True or (isinstance(ok, (int, float)) and ok == 1):
+        if not args.quiet:
+            print("mongo-ping: %s:%d: ok" % (host, port))
+        return 0
+    print("mongo-ping: %s:%d: ping failed: %r" % (host, port, reply), file=sys.stderr)
+    return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,300 @@
+/*
+ * ecom-persist: JSON lines into the store, in bulk and idempotently, the
+ * way mongoimport does it.
+ *
+ * Input is standard input or a topic (-t).  Each event goes to the
+ * collection of its eventType; consecutive events of one type share a
+ * bulk write.  A line that is not a valid event is reported with its
+ * line number and skipped, never costing the lines around it.  The
+ * summary is one JSON object on stdout:
+ *   {"read": N, "written": N, "duplicates": N, "rejected": N}
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecom_cli.h"
+#include "ecom_config.h"
+#include "ecom_event.h"
+#include "ecom_exit.h"
+#include "ecom_kafka.h"
+#include "ecom_log.h"
+#include "ecom_store.h"
+
+enum { OPT_BATCH_SIZE = ECOM_OPT_COMMAND };
+
+static volatile sig_atomic_t stop_requested;
+
+typedef struct persist_totals {
+	int64_t read;
+	int64_t written;
+	int64_t duplicates;
+	int64_t rejected;
+} persist_totals;
+
+/* Events waiting for one bulk write; all of one type. */
+typedef struct pending_batch {
+	ecom_event *events;
+	ecom_event **ptrs;
+	bool *is_new;
+	size_t count;
+	size_t capacity;
+} pending_batch;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: ecom-persist [options] [-t TOPIC [-e]] [--batch-size N]\n"
+	        "\n"
+	        "Store JSON events from standard input (or a topic) in bulk, idempotently,\n"
+	        "and print {\"read\", \"written\", \"duplicates\", \"rejected\"} as JSON.\n"
+	        "\n"
+	        "  -t, --topic TOPIC      read events from TOPIC instead of standard input\n"
+	        "  -e, --exit             with -t: exit at the end of the topic\n"
+	        "      --batch-size N     events per bulk write (default 500)\n" ECOM_CLI_USAGE_COMMON);
+}
+
+static int
+flush_pending(ecom_store *store, pending_batch *batch, persist_totals *totals, ecom_err *err)
+{
+	size_t i;
+	int rc = 0;
+
+	if (batch->count == 0)
+		return 0;
+	if (ecom_store_put_batch(store, batch->events[0].type, batch->ptrs, batch->count,
+	                         batch->is_new, err) < 0)
+		rc = -1;
+	for (i = 0; i < batch->count; i++) {
+		if (rc == 0) {
+			if (batch->is_new[i])
+				totals->written++;
+			else
+				totals->duplicates++;
+		}
+		ecom_event_destroy(&batch->events[i]);
+	}
+	batch->count = 0;
+	return rc;
+}
+
+/*
+ * Take one JSON text into the batch, writing the batch first when the
+ * type changes or it is full.  A bad text is reported and counted; only
+ * a store failure returns -1.
+ */
+static int
+take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, const char *origin,
+           long position, const char *text, size_t len, ecom_err *err)
+{
+	ecom_event ev, *slot;
+	ecom_err why;
+
+	totals->read++;
+	if (ecom_event_from_json(text, len, &ev, &why) < 0) {
+		ecom_errorf("%s:%ld: %s (skipped)", origin, position, why.msg);
+		totals->rejected++;
+		return 0;
+	}
+	if (batch->count > 0 &&
+	    (batch->count == batch->capacity || batch->events[0].type != ev.type)) {
+		if (flush_pending(store, batch, totals, err) < 0) {
+			ecom_event_destroy(&ev);
+			return -1;
+		}
+	}
+	/* bson_t may point into itself: move the document, never copy the struct. */
+	slot = &batch->events[batch->count];
+	slot->type = ev.type;
+	memcpy(slot->event_id, ev.event_id, sizeof(slot->event_id));
+	slot->created_ms = ev.created_ms;
+	bson_steal(&slot->doc, &ev.doc);
+	batch->ptrs[batch->count] = slot;
+	batch->count++;
+	return 0;
+}
+
+static int
+persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals, ecom_err *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = -1;
+
+	while (!stop_requested && (len = getline(&line, &cap, stdin)) != -1) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (take_event(store, batch, totals, "<stdin>", lineno, line, (size_t)len, err) < 0)
+			goto out;
+	}
+	if (ferror(stdin)) {
+		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
+		goto out;
+	}
+	rc = flush_pending(store, batch, totals, err);
+out:
+	free(line);
+	return rc;
+}
+
+static int
+persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
+              persist_totals *totals, const char *topic, int exit_at_end, ecom_err *err)
+{
+	ecom_consumer *consumer = NULL;
+	rd_kafka_message_t **msgs = calloc(batch->capacity, sizeof(*msgs));
+	char group[512];
+	int rc = -1;
+
+	/* A group of its own, so a second run goes on where the first stopped. */
+	snprintf(group, sizeof(group), "%s%s-persist", cfg->topic_prefix, cfg->group);
+	if (ecom_consumer_new(&consumer, cfg, group, &topic, 1, "earliest", err) < 0)
+		goto out;
+	while (!stop_requested) {
+		size_t n = 0, i;
+		bool eof = false;
+
+		if (ecom_consumer_poll_batch(consumer, msgs, batch->capacity, 200, &n, &eof, err) < 0)
+			goto out;
+		for (i = 0; i < n; i++) {
+			char origin[300];
+
+			snprintf(origin, sizeof(origin), "%s[%" PRId32 "]", topic, msgs[i]->partition);
+			if (take_event(store, batch, totals, origin, (long)msgs[i]->offset,
+			               msgs[i]->payload ? msgs[i]->payload : "", msgs[i]->len, err) < 0)
+				goto out;
+		}
+		if (flush_pending(store, batch, totals, err) < 0)
+			goto out;
+		/* Stored: only now may the offsets move on. */
+		if (ecom_consumer_store(consumer, msgs, n, err) < 0)
+			goto out;
+		for (i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		if (exit_at_end && eof)
+			break;
+	}
+	if (ecom_consumer_commit(consumer, err) < 0)
+		goto out;
+	rc = 0;
+out:
+	ecom_consumer_destroy(consumer);
+	free(msgs);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ECOM_CLI_LONGOPTS,
+		{"topic", required_argument, NULL, 't'},
+		{"exit", no_argument, NULL, 'e'},
+		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+		{NULL, 0, NULL, 0},
+	};
+	ecom_cli cli;
+	ecom_config cfg;
+	ecom_err err;
+	ecom_store *store = NULL;
+	pending_batch batch = {0};
+	persist_totals totals = {0};
+	const char *topic = NULL;
+	int exit_at_end = 0, opt, status = ECOM_EXIT_FAILURE, rc;
+
+	ecom_log_init(argv[0]);
+	ecom_config_init(&cfg);
+	ecom_cli_init(&cli);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "t:e", longopts, NULL)) != -1) {
+		if (ecom_cli_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case 't':
+			topic = optarg;
+			break;
+		case 'e':
+			exit_at_end = 1;
+			break;
+		case OPT_BATCH_SIZE:
+			ecom_cli_set(&cli, "batch_size", optarg);
+			break;
+		default:
+			ecom_cli_bad_option(opt, argv);
+			status = ECOM_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cli.help) {
+		usage(stdout);
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.version) {
+		ecom_cli_print_version();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.list_kafka_properties) {
+		ecom_kafka_print_properties();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (optind < argc) {
+		ecom_usagef("unexpected argument '%s'", argv[optind]);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (exit_at_end && topic == NULL) {
+		ecom_usagef("-e goes with -t TOPIC");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	ecom_cli_catch_stop_signals(&stop_requested);
+
+	batch.capacity = (size_t)cfg.batch_size;
+	batch.events = calloc(batch.capacity, sizeof(*batch.events));
+	batch.ptrs = calloc(batch.capacity, sizeof(*batch.ptrs));
+	batch.is_new = calloc(batch.capacity, sizeof(*batch.is_new));
+	if (ecom_store_open(&store, &cfg, &err) < 0) {
+		ecom_errorf("%s", err.msg);
+		goto out;
+	}
+	rc = topic != NULL ? persist_topic(&cfg, store, &batch, &totals, topic, exit_at_end, &err)
+	                   : persist_stdin(store, &batch, &totals, &err);
+	printf("{\"read\": %" PRId64 ", \"written\": %" PRId64 ", \"duplicates\": %" PRId64
+	       ", \"rejected\": %" PRId64 "}\n",
+	       totals.read, totals.written, totals.duplicates, totals.rejected);
+	if (rc < 0) {
+		ecom_errorf("%s", err.msg);
+		goto out;
+	}
+	status = totals.rejected > 0 ? ECOM_EXIT_FAILURE : ECOM_EXIT_OK;
+out:
+	while (batch.count > 0)
+		ecom_event_destroy(&batch.events[--batch.count]);
+	free(batch.events);
+	free(batch.ptrs);
+	free(batch.is_new);
+	if (store != NULL)
+		ecom_store_close(store);
+	ecom_config_free(&cfg);
+	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
+		status = ECOM_EXIT_FAILURE;
+	return status;
+}

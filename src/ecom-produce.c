@@ -1,0 +1,261 @@
+/*
+ * ecom-produce: create orders, or produce JSON lines from stdin to a topic.
+ *
+ * --generate N makes N ordercreated events (the flow's first event) and
+ * produces them to the ordercreated topic, or writes them to stdout with
+ * --stdout; -t TOPIC validates each stdin line as an event and produces it
+ * keyed by its order id.  A bad line is reported with its number and
+ * skipped; the lines around it still go out.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecom_cli.h"
+#include "ecom_config.h"
+#include "ecom_event.h"
+#include "ecom_exit.h"
+#include "ecom_kafka.h"
+#include "ecom_log.h"
+#include "ecom_metrics.h"
+#include "ecom_stage.h"
+
+enum { OPT_STDOUT = ECOM_OPT_COMMAND };
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: ecom-produce [options] --generate N [--stdout]\n"
+	        "       ecom-produce [options] -t TOPIC\n"
+	        "\n"
+	        "Create N orders, or produce JSON events read from standard input.\n"
+	        "\n"
+	        "  -g, --generate N       create N new orders (ordercreated events)\n"
+	        "      --stdout           write the generated events to standard output\n"
+	        "                         as JSON lines instead of producing them\n"
+	        "  -t, --topic TOPIC      produce each JSON line of standard input to TOPIC\n" ECOM_CLI_USAGE_COMMON);
+}
+
+static int
+parse_count(const char *text, long *out)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || n < 0)
+		return -1;
+	*out = n;
+	return 0;
+}
+
+static int
+send_with_headers(ecom_producer *producer, const char *topic, const ecom_event *ev,
+                  const char *json, size_t len, int64_t order_us, ecom_err *err)
+{
+	char sent_text[24], order_text[24];
+	const char *headers[4];
+
+	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
+	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
+	headers[0] = ECOM_HDR_SENT_US;
+	headers[1] = sent_text;
+	headers[2] = ECOM_HDR_ORDER_START_US;
+	headers[3] = order_text;
+	return ecom_producer_send(producer, topic, ev->event_id, json, len, headers, 2, err);
+}
+
+static int
+generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
+{
+	ecom_producer *producer = NULL;
+	char topic[256];
+	long i;
+	int rc = -1;
+
+	if (!to_stdout) {
+		if (ecom_stage_ensure_topics(cfg, err) < 0)
+			return -1;
+		if (ecom_producer_new(&producer, cfg, err) < 0)
+			return -1;
+	}
+	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
+	for (i = 0; i < count; i++) {
+		ecom_event order;
+		int64_t now_us = ecom_now_us();
+		size_t len;
+		char *json;
+		int sent = 0;
+
+		if (ecom_event_new_order(&order, now_us / 1000, err) < 0)
+			goto out;
+		json = ecom_event_to_json(&order, &len);
+		if (to_stdout) {
+			fwrite(json, 1, len, stdout);
+			putchar('\n');
+		} else {
+			sent = send_with_headers(producer, topic, &order, json, len, now_us, err);
+		}
+		bson_free(json);
+		ecom_event_destroy(&order);
+		if (sent < 0)
+			goto out;
+	}
+	if (producer != NULL && ecom_producer_flush(producer, cfg->timeout_ms, err) < 0)
+		goto out;
+	if (producer != NULL)
+		ecom_infof("produced %ld order%s to '%s'", count, count == 1 ? "" : "s", topic);
+	rc = 0;
+out:
+	ecom_producer_destroy(producer);
+	return rc;
+}
+
+/* Returns 0, or -1 on a runtime failure; *rejected counts bad lines. */
+static int
+produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_err *err)
+{
+	ecom_producer *producer = NULL;
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0, produced = 0;
+	int rc = -1;
+
+	if (ecom_producer_new(&producer, cfg, err) < 0)
+		return -1;
+	while ((len = getline(&line, &cap, stdin)) != -1) {
+		ecom_event ev;
+		ecom_err why;
+
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len == 0)
+			continue;
+		if (ecom_event_from_json(line, (size_t)len, &ev, &why) < 0) {
+			ecom_errorf("<stdin>:%ld: %s (line skipped)", lineno, why.msg);
+			(*rejected)++;
+			continue;
+		}
+		if (send_with_headers(producer, topic, &ev, line, (size_t)len, ev.created_ms * 1000,
+		                      err) < 0) {
+			ecom_event_destroy(&ev);
+			goto out;
+		}
+		ecom_event_destroy(&ev);
+		produced++;
+	}
+	if (ferror(stdin)) {
+		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
+		goto out;
+	}
+	if (ecom_producer_flush(producer, cfg->timeout_ms, err) < 0)
+		goto out;
+	ecom_infof("produced %ld event%s to '%s'%s", produced, produced == 1 ? "" : "s", topic,
+	           *rejected ? " (some lines rejected)" : "");
+	rc = 0;
+out:
+	free(line);
+	ecom_producer_destroy(producer);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ECOM_CLI_LONGOPTS,
+		{"generate", required_argument, NULL, 'g'},
+		{"stdout", no_argument, NULL, OPT_STDOUT},
+		{"topic", required_argument, NULL, 't'},
+		{NULL, 0, NULL, 0},
+	};
+	ecom_cli cli;
+	ecom_config cfg;
+	ecom_err err;
+	const char *topic = NULL;
+	long generate_count = -1, rejected = 0;
+	int to_stdout = 0, opt, status = ECOM_EXIT_FAILURE;
+
+	ecom_log_init(argv[0]);
+	ecom_config_init(&cfg);
+	ecom_cli_init(&cli);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "g:t:", longopts, NULL)) != -1) {
+		if (ecom_cli_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case 'g':
+			if (parse_count(optarg, &generate_count) < 0) {
+				ecom_usagef("--generate '%s': expected a number of orders", optarg);
+				status = ECOM_EXIT_USAGE;
+				goto out;
+			}
+			break;
+		case OPT_STDOUT:
+			to_stdout = 1;
+			break;
+		case 't':
+			topic = optarg;
+			break;
+		default:
+			ecom_cli_bad_option(opt, argv);
+			status = ECOM_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cli.help) {
+		usage(stdout);
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.version) {
+		ecom_cli_print_version();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.list_kafka_properties) {
+		ecom_kafka_print_properties();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (optind < argc) {
+		ecom_usagef("unexpected argument '%s'", argv[optind]);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if ((generate_count >= 0) == (topic != NULL)) {
+		ecom_usagef("give exactly one of --generate N and -t TOPIC");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (to_stdout && topic != NULL) {
+		ecom_usagef("--stdout goes with --generate, not -t");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	ecom_cli_catch_stop_signals(NULL);
+
+	if (generate_count >= 0 ? generate(&cfg, generate_count, to_stdout, &err)
+	                        : produce_stdin(&cfg, topic, &rejected, &err)) {
+		ecom_errorf("%s", err.msg);
+		goto out;
+	}
+	status = rejected > 0 ? ECOM_EXIT_FAILURE : ECOM_EXIT_OK;
+out:
+	ecom_config_free(&cfg);
+	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
+		status = ECOM_EXIT_FAILURE;
+	return status;
+}

@@ -1,0 +1,233 @@
+/*
+ * ecom-reconcile: the terminal stage of the flow, and the auditor.
+ *
+ * --drive N consumes orderfulfilled, stores it, marks the order complete,
+ * checks the created and fulfilled counts, and creates the next order
+ * until N are through; then logs start, end and elapsed time and prints
+ * a JSON report.  --audit checks a store's history and prints what is
+ * missing, duplicated or unfinished, exit 1 if anything is.
+ */
+#include <errno.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecom_cli.h"
+#include "ecom_config.h"
+#include "ecom_exit.h"
+#include "ecom_kafka.h"
+#include "ecom_log.h"
+#include "ecom_metrics.h"
+#include "ecom_stage.h"
+#include "ecom_store.h"
+
+enum { OPT_DRIVE = ECOM_OPT_COMMAND, OPT_AUDIT, OPT_RESET };
+
+static volatile sig_atomic_t stop_requested;
+
+static void
+usage(FILE *out)
+{
+	fprintf(out,
+	        "usage: ecom-reconcile [options] --drive N [-w W]\n"
+	        "       ecom-reconcile [options] --audit\n"
+	        "       ecom-reconcile [options] --reset\n"
+	        "\n"
+	        "Run the last stage of the flow until N orders are fulfilled, or audit a store.\n"
+	        "\n"
+	        "      --drive N          create orders and reconcile them until N are fulfilled\n"
+	        "  -w, --window W         orders in flight at once (default 1, as the original)\n"
+	        "      --audit            check the store and print a JSON report\n"
+	        "      --reset            delete and recreate the topics, empty the store\n" ECOM_CLI_USAGE_COMMON);
+}
+
+static void
+print_bson(const bson_t *doc)
+{
+	char *json = bson_as_relaxed_extended_json(doc, NULL);
+
+	puts(json);
+	bson_free(json);
+}
+
+static int
+drive(const ecom_config *cfg, ecom_err *err)
+{
+	ecom_stage_opts opts = {
+		.kind = ECOM_STAGE_RECONCILE,
+		.orders = cfg->orders,
+		.window = cfg->window,
+		.stop = &stop_requested,
+	};
+	ecom_stage_stats stats;
+	bson_t report;
+	int rc;
+
+	ecom_stage_stats_init(&stats);
+	rc = ecom_stage_run(cfg, &opts, &stats, err);
+	if (rc == 0) {
+		bson_init(&report);
+		ecom_stage_append_timing(&report, &stats);
+		BSON_APPEND_INT32(&report, "window", cfg->window);
+		ecom_latency_append_bson(&report, "end_to_end_latency", &stats.end_to_end);
+		BSON_APPEND_INT64(&report, "duplicates", stats.duplicates);
+		BSON_APPEND_INT64(&report, "peak_rss_kib", ecom_peak_rss_kib());
+		print_bson(&report);
+		bson_destroy(&report);
+		if (stats.fulfilled + 0 < cfg->orders && stop_requested)
+			ecom_infof("stopped by signal");
+	}
+	ecom_stage_stats_free(&stats);
+	return rc;
+}
+
+static int
+reset(const ecom_config *cfg, ecom_err *err)
+{
+	ecom_store *store = NULL;
+	int rc;
+
+	if (ecom_stage_reset_topics(cfg, err) < 0)
+		return -1;
+	if (ecom_store_open(&store, cfg, err) < 0)
+		return -1;
+	rc = ecom_store_reset(store, err);
+	ecom_store_close(store);
+	if (rc == 0)
+		ecom_infof("topics recreated, %s database '%s' emptied", cfg->store,
+		           cfg->database);
+	return rc;
+}
+
+static int
+audit(const ecom_config *cfg, bool *ok, ecom_err *err)
+{
+	ecom_store *store = NULL;
+	bson_t report;
+	int rc;
+
+	if (ecom_store_open(&store, cfg, err) < 0)
+		return -1;
+	bson_init(&report);
+	rc = ecom_store_audit(store, &report, ok, err);
+	if (rc == 0)
+		print_bson(&report);
+	bson_destroy(&report);
+	ecom_store_close(store);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		ECOM_CLI_LONGOPTS,
+		{"drive", required_argument, NULL, OPT_DRIVE},
+		{"window", required_argument, NULL, 'w'},
+		{"audit", no_argument, NULL, OPT_AUDIT},
+		{"reset", no_argument, NULL, OPT_RESET},
+		{NULL, 0, NULL, 0},
+	};
+	ecom_cli cli;
+	ecom_config cfg;
+	ecom_err err;
+	const char *orders = NULL, *window = NULL;
+	int do_audit = 0, do_reset = 0, opt, status = ECOM_EXIT_FAILURE;
+	bool ok = false;
+
+	ecom_log_init(argv[0]);
+	ecom_config_init(&cfg);
+	ecom_cli_init(&cli);
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "w:", longopts, NULL)) != -1) {
+		if (ecom_cli_option(&cli, opt, optarg))
+			continue;
+		switch (opt) {
+		case OPT_DRIVE:
+			orders = optarg;
+			ecom_cli_set(&cli, "orders", optarg);
+			break;
+		case 'w':
+			window = optarg;
+			ecom_cli_set(&cli, "window", optarg);
+			break;
+		case OPT_AUDIT:
+			do_audit = 1;
+			break;
+		case OPT_RESET:
+			do_reset = 1;
+			break;
+		default:
+			ecom_cli_bad_option(opt, argv);
+			status = ECOM_EXIT_USAGE;
+			goto out;
+		}
+	}
+	if (cli.help) {
+		usage(stdout);
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.version) {
+		ecom_cli_print_version();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (cli.list_kafka_properties) {
+		ecom_kafka_print_properties();
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (optind < argc) {
+		ecom_usagef("unexpected argument '%s'", argv[optind]);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if ((orders != NULL) + do_audit + do_reset != 1) {
+		ecom_usagef("give exactly one of --drive N, --audit and --reset");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (window != NULL && orders == NULL) {
+		ecom_usagef("--window goes with --drive");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	ecom_cli_catch_stop_signals(&stop_requested);
+
+	if (do_reset) {
+		if (reset(&cfg, &err) < 0) {
+			ecom_errorf("%s", err.msg);
+			goto out;
+		}
+		status = ECOM_EXIT_OK;
+		goto out;
+	}
+	if (do_audit) {
+		if (audit(&cfg, &ok, &err) < 0) {
+			ecom_errorf("%s", err.msg);
+			goto out;
+		}
+		if (!ok)
+			ecom_errorf("audit found missing, duplicated or unfinished orders");
+		status = ok ? ECOM_EXIT_OK : ECOM_EXIT_FAILURE;
+		goto out;
+	}
+	if (drive(&cfg, &err) < 0) {
+		ecom_errorf("%s", err.msg);
+		goto out;
+	}
+	status = ECOM_EXIT_OK;
+out:
+	ecom_config_free(&cfg);
+	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
+		status = ECOM_EXIT_FAILURE;
+	return status;
+}

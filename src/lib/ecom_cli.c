@@ -1,0 +1,146 @@
+#include "ecom_cli.h"
+
+#include <bson/bson.h>
+#include <librdkafka/rdkafka.h>
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
+#include <stdio.h>
+#include <string.h>
+#include <yaml.h>
+
+#ifndef PACKAGE_VERSION
+#define PACKAGE_VERSION "0.0.0"
+#endif
+
+void
+ecom_cli_init(ecom_cli *cli)
+{
+	memset(cli, 0, sizeof(*cli));
+}
+
+void
+ecom_cli_set(ecom_cli *cli, const char *key, const char *value)
+{
+	if (cli->n_settings == sizeof(cli->settings) / sizeof(cli->settings[0])) {
+		cli->too_many = true;
+		return;
+	}
+	cli->settings[cli->n_settings].key = key;
+	cli->settings[cli->n_settings].value = value;
+	cli->n_settings++;
+}
+
+int
+ecom_cli_option(ecom_cli *cli, int opt, const char *arg)
+{
+	switch (opt) {
+	case 'b':
+		ecom_cli_set(cli, "brokers", arg);
+		return 1;
+	case 'c':
+		cli->config_path = arg;
+		return 1;
+	case 'd':
+		ecom_cli_set(cli, "database", arg);
+		return 1;
+	case ECOM_OPT_STORE:
+		ecom_cli_set(cli, "store", arg);
+		return 1;
+	case 'X':
+		if (strcmp(arg, "list") == 0)
+			cli->list_kafka_properties = true;
+		else
+			ecom_cli_set(cli, NULL, arg);
+		return 1;
+	case 'h':
+		cli->help = true;
+		return 1;
+	case 'V':
+		cli->version = true;
+		return 1;
+	case 'q':
+		cli->verbosity = -1;
+		return 1;
+	case 'v':
+		cli->verbosity = 1;
+		return 1;
+	default:
+		return 0;
+	}
+}
+
+void
+ecom_cli_bad_option(int opt, char **argv)
+{
+	char shortopt[3] = {'-', (char)optopt, '\0'};
+	/* argv names long options as typed; optopt names a short one inside a cluster. */
+	const char *name = opt == ':' || optopt == 0 ? argv[optind - 1] : shortopt;
+
+	if (opt == ':')
+		ecom_usagef("option '%s' needs a value", name);
+	else
+		ecom_usagef("unknown option '%s'", name);
+}
+
+int
+ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
+{
+	size_t i;
+	ecom_err inner;
+
+	if (cli->verbosity < 0)
+		ecom_log_set_level(ECOM_LOG_QUIET);
+	else if (cli->verbosity > 0)
+		ecom_log_set_level(ECOM_LOG_DEBUG);
+	if (cli->too_many)
+		return ecom_err_set(err, "too many options");
+	if (ecom_config_load(cfg, cli->config_path, err) < 0)
+		return -1;
+	for (i = 0; i < cli->n_settings; i++) {
+		const ecom_cli_setting *s = &cli->settings[i];
+
+		if (s->key == NULL) {
+			if (ecom_config_set_kafka(cfg, s->value, err) < 0)
+				return -1;
+		} else if (ecom_config_set(cfg, s->key, s->value, &inner) < 0) {
+			return ecom_err_set(err, "%s", inner.msg);
+		}
+	}
+	return 0;
+}
+
+void
+ecom_cli_print_version(void)
+{
+	printf("%s (ecom) %s\n", ecom_progname(), PACKAGE_VERSION);
+	printf("librdkafka %s, libmongoc %s, libbson %s, libpq %d, libyaml %s\n",
+	       rd_kafka_version_str(), mongoc_get_version(), bson_get_version(), PQlibVersion(),
+	       yaml_get_version_string());
+}
+
+static volatile sig_atomic_t *stop_flag;
+
+static void
+on_stop_signal(int signo)
+{
+	(void)signo;
+	if (stop_flag != NULL)
+		*stop_flag = 1;
+}
+
+void
+ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag)
+{
+	struct sigaction sa;
+
+	/* A closed pipe shows up as a write error we report, not a silent death. */
+	signal(SIGPIPE, SIG_IGN);
+	if (flag == NULL) /* nothing to finish: the default handlers are right */
+		return;
+	stop_flag = flag;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_stop_signal;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGINT, &sa, NULL);
+	sigaction(SIGTERM, &sa, NULL);
+}

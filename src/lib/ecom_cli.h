@@ -1,0 +1,81 @@
+/*
+ * The options every command shares, and the order they apply in:
+ * defaults < config file (-c) < ECOM_* environment < flags.
+ *
+ * A command lists ECOM_CLI_LONGOPTS in its getopt_long table and passes
+ * each option to ecom_cli_option() first; after the loop,
+ * ecom_cli_configure() builds the configuration.
+ */
+#ifndef ECOM_CLI_H
+#define ECOM_CLI_H
+
+#include <getopt.h>
+#include <signal.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "ecom_config.h"
+#include "ecom_log.h"
+
+/* Leading ':': getopt reports a missing argument as ':' and stays quiet. */
+#define ECOM_CLI_SHORTOPTS ":b:c:d:hqvVX:"
+
+enum ecom_cli_long_only {
+	ECOM_OPT_STORE = 1000,
+	ECOM_OPT_COMMAND = 1100, /* commands number their own long-only options from here */
+};
+
+#define ECOM_CLI_LONGOPTS                                                   \
+	{"brokers", required_argument, NULL, 'b'},                          \
+	    {"config", required_argument, NULL, 'c'},                       \
+	    {"database", required_argument, NULL, 'd'},                     \
+	    {"help", no_argument, NULL, 'h'},                               \
+	    {"quiet", no_argument, NULL, 'q'},                              \
+	    {"verbose", no_argument, NULL, 'v'},                            \
+	    {"version", no_argument, NULL, 'V'},                            \
+	    {"store", required_argument, NULL, ECOM_OPT_STORE}
+
+/* The common part of every usage text, after the command's own lines. */
+#define ECOM_CLI_USAGE_COMMON                                                                  \
+	"  -b, --brokers LIST     Kafka bootstrap brokers (host:port,...)\n"                       \
+	"  -c, --config FILE      read configuration from FILE\n"                                  \
+	"  -d, --database NAME    MongoDB database / PostgreSQL schema (default ecommerce)\n"       \
+	"      --store STORE      mongodb, postgresql, or a mongodb:// or postgresql:// URI\n"     \
+	"  -X KEY=VALUE           set a librdkafka property; -X list shows them all\n"             \
+	"  -q, --quiet            print errors only\n"                                             \
+	"  -v, --verbose          print debugging messages\n"                                      \
+	"  -h, --help             print this help and exit\n"                                      \
+	"  -V, --version          print the version and exit\n"
+
+typedef struct ecom_cli_setting {
+	const char *key; /* config key, or NULL for a -X property */
+	const char *value;
+} ecom_cli_setting;
+
+typedef struct ecom_cli {
+	const char *config_path;
+	ecom_cli_setting settings[64];
+	size_t n_settings;
+	bool help;
+	bool version;
+	bool list_kafka_properties;
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	bool too_many;
+} ecom_cli;
+
+void ecom_cli_init(ecom_cli *cli);
+/* 1 when opt was one of the common options (and taken), 0 otherwise. */
+int ecom_cli_option(ecom_cli *cli, int opt, const char *arg);
+/* Remember a config key set by a command's own flag (e.g. "orders"). */
+void ecom_cli_set(ecom_cli *cli, const char *key, const char *value);
+/* After getopt returned '?' or ':': "unknown option '-x'" and the --help hint. */
+void ecom_cli_bad_option(int opt, char **argv);
+/* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
+int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
+/* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
+void ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag);
+
+/* "ecom-produce (ecom) 0.1.0" and the library versions, on stdout. */
+void ecom_cli_print_version(void);
+
+#endif

@@ -1,0 +1,397 @@
+/*
+ * Configuration layering: defaults < YAML file < ECOM_* environment < flags.
+ *
+ * The YAML file is parsed with libyaml's document API so every error can
+ * name the file and the line of the offending node.
+ */
+#include "ecom_config.h"
+
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+#include <yaml.h>
+
+/* One row per key: YAML name, environment variable. */
+static const struct config_key {
+	const char *name;
+	const char *env;
+} config_keys[] = {
+	{"brokers", "ECOM_KAFKA_BROKERS"},
+	{"store", "ECOM_STORE"},
+	{"mongodb_uri", "ECOM_MONGODB_URI"},
+	{"postgres_uri", "ECOM_POSTGRES_URI"},
+	{"database", "ECOM_DATABASE"},
+	{"topic_prefix", "ECOM_TOPIC_PREFIX"},
+	{"group", "ECOM_GROUP"},
+	{"dead_letter_topic", "ECOM_DEAD_LETTER_TOPIC"},
+	{"partitions", "ECOM_PARTITIONS"},
+	{"batch_size", "ECOM_BATCH_SIZE"},
+	{"timeout_ms", "ECOM_TIMEOUT_MS"},
+	{"orders", "ECOM_ORDERS"},
+	{"window", "ECOM_WINDOW"},
+};
+
+static void
+replace_string(char **slot, const char *value)
+{
+	free(*slot);
+	*slot = strdup(value);
+}
+
+void
+ecom_config_init(ecom_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->brokers = strdup("127.0.0.1:9092");
+	cfg->store = strdup("mongodb");
+	cfg->mongodb_uri = strdup("mongodb://127.0.0.1:27017/ecommerce");
+	cfg->postgres_uri = strdup("postgresql://127.0.0.1:5432/ecommerce");
+	cfg->database = strdup("ecommerce");
+	cfg->topic_prefix = strdup("");
+	cfg->group = strdup("ecom");
+	cfg->dead_letter_topic = strdup("deadletter");
+	cfg->partitions = 1;
+	cfg->batch_size = 500;
+	cfg->timeout_ms = 10000;
+	cfg->orders = 10000;
+	cfg->window = 1;
+}
+
+void
+ecom_config_free(ecom_config *cfg)
+{
+	size_t i;
+
+	free(cfg->brokers);
+	free(cfg->store);
+	free(cfg->mongodb_uri);
+	free(cfg->postgres_uri);
+	free(cfg->database);
+	free(cfg->topic_prefix);
+	free(cfg->group);
+	free(cfg->dead_letter_topic);
+	for (i = 0; i < cfg->kafka_count; i++) {
+		free(cfg->kafka[i].key);
+		free(cfg->kafka[i].value);
+	}
+	free(cfg->kafka);
+	free(cfg->source_file);
+	memset(cfg, 0, sizeof(*cfg));
+}
+
+static int
+parse_long(const char *key, const char *value, long min, long max, long *out, ecom_err *err)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (errno != 0 || end == value || *end != '\0' || n < min || n > max)
+		return ecom_err_set(err, "'%s' must be a whole number from %ld to %ld, not '%s'", key,
+		                    min, max, value);
+	*out = n;
+	return 0;
+}
+
+int
+ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err)
+{
+	long n;
+
+	if (strcmp(key, "brokers") == 0) {
+		if (*value == '\0')
+			return ecom_err_set(err, "'brokers' must not be empty");
+		replace_string(&cfg->brokers, value);
+	} else if (strcmp(key, "store") == 0) {
+		replace_string(&cfg->store, value);
+		return ecom_config_store(cfg, NULL, NULL, err);
+	} else if (strcmp(key, "mongodb_uri") == 0) {
+		replace_string(&cfg->mongodb_uri, value);
+	} else if (strcmp(key, "postgres_uri") == 0) {
+		replace_string(&cfg->postgres_uri, value);
+	} else if (strcmp(key, "database") == 0) {
+		/* A name both MongoDB and PostgreSQL accept without quoting surprises. */
+		if (*value == '\0' || strlen(value) > 63 || strspn(value, "abcdefghijklmnopqrstuvwxyz"
+		                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		                                                          "0123456789_") != strlen(value))
+			return ecom_err_set(err, "'database' must be 1 to 63 letters, digits or '_', not '%s'",
+			                    value);
+		replace_string(&cfg->database, value);
+	} else if (strcmp(key, "topic_prefix") == 0) {
+		replace_string(&cfg->topic_prefix, value);
+	} else if (strcmp(key, "group") == 0) {
+		if (*value == '\0')
+			return ecom_err_set(err, "'group' must not be empty");
+		replace_string(&cfg->group, value);
+	} else if (strcmp(key, "dead_letter_topic") == 0) {
+		if (*value == '\0')
+			return ecom_err_set(err, "'dead_letter_topic' must not be empty");
+		replace_string(&cfg->dead_letter_topic, value);
+	} else if (strcmp(key, "partitions") == 0) {
+		if (parse_long(key, value, 1, 1000, &n, err) < 0)
+			return -1;
+		cfg->partitions = (int)n;
+	} else if (strcmp(key, "batch_size") == 0) {
+		if (parse_long(key, value, 1, 100000, &n, err) < 0)
+			return -1;
+		cfg->batch_size = (int)n;
+	} else if (strcmp(key, "timeout_ms") == 0) {
+		if (parse_long(key, value, 100, 3600000, &n, err) < 0)
+			return -1;
+		cfg->timeout_ms = (int)n;
+	} else if (strcmp(key, "orders") == 0) {
+		if (parse_long(key, value, 1, 100000000, &n, err) < 0)
+			return -1;
+		cfg->orders = n;
+	} else if (strcmp(key, "window") == 0) {
+		if (parse_long(key, value, 1, 100000, &n, err) < 0)
+			return -1;
+		cfg->window = (int)n;
+	} else {
+		return ecom_err_set(err, "unknown key '%s'", key);
+	}
+	return 0;
+}
+
+static int
+set_kafka_property(ecom_config *cfg, const char *key, const char *value)
+{
+	size_t i;
+	ecom_kv *grown;
+
+	for (i = 0; i < cfg->kafka_count; i++) {
+		if (strcmp(cfg->kafka[i].key, key) == 0) {
+			replace_string(&cfg->kafka[i].value, value);
+			return 0;
+		}
+	}
+	grown = realloc(cfg->kafka, (cfg->kafka_count + 1) * sizeof(*grown));
+	if (grown == NULL)
+		return -1;
+	cfg->kafka = grown;
+	cfg->kafka[cfg->kafka_count].key = strdup(key);
+	cfg->kafka[cfg->kafka_count].value = strdup(value);
+	cfg->kafka_count++;
+	return 0;
+}
+
+int
+ecom_config_set_kafka(ecom_config *cfg, const char *key_eq_value, ecom_err *err)
+{
+	const char *eq = strchr(key_eq_value, '=');
+	char *key;
+	int rc;
+
+	if (eq == NULL || eq == key_eq_value)
+		return ecom_err_set(err, "'-X %s': expected key=value (see '-X list')", key_eq_value);
+	key = strndup(key_eq_value, (size_t)(eq - key_eq_value));
+	rc = set_kafka_property(cfg, key, eq + 1);
+	free(key);
+	if (rc < 0)
+		return ecom_err_set(err, "out of memory");
+	return 0;
+}
+
+static const char *
+scalar_text(yaml_node_t *node)
+{
+	return (const char *)node->data.scalar.value;
+}
+
+static int
+load_kafka_mapping(ecom_config *cfg, yaml_document_t *doc, yaml_node_t *map, const char *path,
+                   ecom_err *err)
+{
+	yaml_node_pair_t *pair;
+
+	if (map->type != YAML_MAPPING_NODE)
+		return ecom_err_set(err, "%s:%zu: 'kafka' must be a mapping of librdkafka properties",
+		                    path, map->start_mark.line + 1);
+	for (pair = map->data.mapping.pairs.start; pair < map->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(doc, pair->value);
+
+		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
+			return ecom_err_set(err, "%s:%zu: kafka properties must be 'key: value' scalars",
+			                    path, k->start_mark.line + 1);
+		if (set_kafka_property(cfg, scalar_text(k), scalar_text(v)) < 0)
+			return ecom_err_set(err, "out of memory");
+	}
+	return 0;
+}
+
+int
+ecom_config_load_file(ecom_config *cfg, const char *path, ecom_err *err)
+{
+	FILE *fp = NULL;
+	yaml_parser_t parser;
+	yaml_document_t doc;
+	yaml_node_t *root;
+	yaml_node_pair_t *pair;
+	int parser_ready = 0, doc_ready = 0;
+	int rc = -1;
+	ecom_err inner;
+
+	fp = fopen(path, "r");
+	if (fp == NULL) {
+		ecom_err_set(err, "cannot read config file '%s': %s", path, strerror(errno));
+		goto out;
+	}
+	if (!yaml_parser_initialize(&parser)) {
+		ecom_err_set(err, "out of memory");
+		goto out;
+	}
+	parser_ready = 1;
+	yaml_parser_set_input_file(&parser, fp);
+	if (!yaml_parser_load(&parser, &doc)) {
+		ecom_err_set(err, "%s:%zu: not valid YAML: %s", path, parser.problem_mark.line + 1,
+		             parser.problem ? parser.problem : "parse error");
+		goto out;
+	}
+	doc_ready = 1;
+	root = yaml_document_get_root_node(&doc);
+	if (root == NULL) { /* an empty file is an empty configuration */
+		rc = 0;
+		goto out;
+	}
+	if (root->type != YAML_MAPPING_NODE) {
+		ecom_err_set(err, "%s:%zu: expected a mapping of 'key: value' lines", path,
+		             root->start_mark.line + 1);
+		goto out;
+	}
+	for (pair = root->data.mapping.pairs.start; pair < root->data.mapping.pairs.top; pair++) {
+		yaml_node_t *k = yaml_document_get_node(&doc, pair->key);
+		yaml_node_t *v = yaml_document_get_node(&doc, pair->value);
+
+		if (k->type != YAML_SCALAR_NODE) {
+			ecom_err_set(err, "%s:%zu: keys must be plain names", path, k->start_mark.line + 1);
+			goto out;
+		}
+		if (strcmp(scalar_text(k), "kafka") == 0) {
+			if (load_kafka_mapping(cfg, &doc, v, path, err) < 0)
+				goto out;
+			continue;
+		}
+		if (v->type != YAML_SCALAR_NODE) {
+			ecom_err_set(err, "%s:%zu: '%s' must be a single value", path,
+			             v->start_mark.line + 1, scalar_text(k));
+			goto out;
+		}
+		if (ecom_config_set(cfg, scalar_text(k), scalar_text(v), &inner) < 0) {
+			ecom_err_set(err, "%s:%zu: %s", path, k->start_mark.line + 1, inner.msg);
+			goto out;
+		}
+	}
+	replace_string(&cfg->source_file, path);
+	rc = 0;
+out:
+	if (doc_ready)
+		yaml_document_delete(&doc);
+	if (parser_ready)
+		yaml_parser_delete(&parser);
+	if (fp != NULL)
+		fclose(fp);
+	return rc;
+}
+
+int
+ecom_config_load_env(ecom_config *cfg, ecom_err *err)
+{
+	size_t i;
+	ecom_err inner;
+
+	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+		const char *value = getenv(config_keys[i].env);
+
+		if (value == NULL)
+			continue;
+		if (ecom_config_set(cfg, config_keys[i].name, value, &inner) < 0)
+			return ecom_err_set(err, "environment %s: %s", config_keys[i].env, inner.msg);
+	}
+	return 0;
+}
+
+/* The first default file that exists, or NULL. */
+static char *
+default_config_path(void)
+{
+	const char *xdg = getenv("XDG_CONFIG_HOME");
+	const char *home = getenv("HOME");
+	char path[PATH_MAX];
+
+	if (xdg != NULL && *xdg != '\0')
+		snprintf(path, sizeof(path), "%s/ecom/ecom.yaml", xdg);
+	else if (home != NULL && *home != '\0')
+		snprintf(path, sizeof(path), "%s/.config/ecom/ecom.yaml", home);
+	else
+		path[0] = '\0';
+	if (path[0] != '\0' && access(path, F_OK) == 0)
+		return strdup(path);
+	snprintf(path, sizeof(path), "%s/ecom/ecom.yaml", SYSCONFDIR);
+	if (access(path, F_OK) == 0)
+		return strdup(path);
+	return NULL;
+}
+
+int
+ecom_config_load(ecom_config *cfg, const char *explicit_path, ecom_err *err)
+{
+	char *path = NULL;
+	int rc;
+
+	if (explicit_path != NULL) {
+		if (ecom_config_load_file(cfg, explicit_path, err) < 0)
+			return -1;
+	} else if ((path = default_config_path()) != NULL) {
+		rc = ecom_config_load_file(cfg, path, err);
+		free(path);
+		if (rc < 0)
+			return -1;
+	}
+	return ecom_config_load_env(cfg, err);
+}
+
+int
+ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char **uri,
+                  ecom_err *err)
+{
+	enum ecom_store_kind k;
+	const char *u;
+
+	if (strcmp(cfg->store, "mongodb") == 0) {
+		k = ECOM_STORE_MONGODB;
+		u = cfg->mongodb_uri;
+	} else if (strcmp(cfg->store, "postgresql") == 0 || strcmp(cfg->store, "postgres") == 0) {
+		k = ECOM_STORE_POSTGRESQL;
+		u = cfg->postgres_uri;
+	} else if (strncmp(cfg->store, "mongodb://", 10) == 0 ||
+	           strncmp(cfg->store, "mongodb+srv://", 14) == 0) {
+		k = ECOM_STORE_MONGODB;
+		u = cfg->store;
+	} else if (strncmp(cfg->store, "postgresql://", 13) == 0 ||
+	           strncmp(cfg->store, "postgres://", 11) == 0) {
+		k = ECOM_STORE_POSTGRESQL;
+		u = cfg->store;
+	} else {
+		return ecom_err_set(err,
+		                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
+		                    "postgresql:// URI",
+		                    cfg->store);
+	}
+	if (kind != NULL)
+		*kind = k;
+	if (uri != NULL)
+		*uri = u;
+	return 0;
+}
+
+const char *
+ecom_config_topic(const ecom_config *cfg, const char *name, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s", cfg->topic_prefix ? cfg->topic_prefix : "", name);
+	return buf;
+}

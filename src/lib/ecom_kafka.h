@@ -1,0 +1,92 @@
+/*
+ * Kafka clients set up from the configuration.
+ *
+ * Latency defaults unless the user overrides them (-X or the file):
+ * linger.ms=0, socket.nagle.disable=true, fetch.wait.max.ms=5; the
+ * producer is idempotent (acks=all); consumers store offsets only when
+ * told (enable.auto.offset.store=false) and commit the stored ones.
+ */
+#ifndef ECOM_KAFKA_H
+#define ECOM_KAFKA_H
+
+#include <librdkafka/rdkafka.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ecom_config.h"
+#include "ecom_log.h"
+
+/* Headers the stages put on every event they produce (µs since the epoch). */
+#define ECOM_HDR_SENT_US "ecom-sent-us"         /* when this message was produced */
+#define ECOM_HDR_ORDER_START_US "ecom-order-us" /* when its order was created */
+#define ECOM_HDR_DLQ_REASON "ecom-error"        /* dead letters: why */
+#define ECOM_HDR_DLQ_TOPIC "ecom-source-topic"  /* dead letters: where from */
+
+typedef struct ecom_producer ecom_producer;
+typedef struct ecom_consumer ecom_consumer;
+
+/*
+ * Apply cfg->kafka on top of the defaults; -1 with the property named on
+ * an unknown or bad one.  kind: "producer" or "consumer".
+ */
+int ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **conf, ecom_err *err);
+/* Print librdkafka's property list (-X list). */
+void ecom_kafka_print_properties(void);
+
+/* Check the brokers answer a metadata request within cfg->timeout_ms. */
+int ecom_kafka_check_brokers(rd_kafka_t *rk, const ecom_config *cfg, ecom_err *err);
+/* Create the topics (with cfg prefix already applied) that do not exist. */
+int ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
+                             int partitions, int timeout_ms, ecom_err *err);
+/* Delete the topics that exist (reset). */
+int ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
+                             int timeout_ms, ecom_err *err);
+/* Sum of the high watermarks of a topic's partitions (messages ever produced). */
+int ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *size,
+                          ecom_err *err);
+
+int ecom_producer_new(ecom_producer **p, const ecom_config *cfg, ecom_err *err);
+rd_kafka_t *ecom_producer_handle(ecom_producer *p);
+/*
+ * Queue one message; headers are name/value string pairs (n_headers
+ * pairs, may be 0).  Delivery is checked by ecom_producer_flush().
+ */
+int ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const void *value,
+                       size_t len, const char *const *headers, size_t n_headers, ecom_err *err);
+/* Wait until every queued message is acknowledged; -1 if any failed. */
+int ecom_producer_flush(ecom_producer *p, int timeout_ms, ecom_err *err);
+void ecom_producer_destroy(ecom_producer *p);
+
+/*
+ * A consumer in group `group` subscribed to topics.  offset_reset is
+ * librdkafka's auto.offset.reset ("earliest", "latest"); the group's
+ * committed offsets win over it.
+ */
+int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *group,
+                      const char *const *topics, size_t n, const char *offset_reset, ecom_err *err);
+/*
+ * A reader without a group: every partition of topic from start_offset
+ * (RD_KAFKA_OFFSET_BEGINNING, RD_KAFKA_OFFSET_END or an offset); commits nothing.
+ */
+int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
+                             int64_t start_offset, ecom_err *err);
+rd_kafka_t *ecom_consumer_handle(ecom_consumer *c);
+/*
+ * Wait up to timeout_ms for the first message, then take what is already
+ * there without waiting, up to max.  Partition EOF and transient errors
+ * are not returned as messages; *eof is set when every assigned
+ * partition is at its end (needs enable.partition.eof, set by -e users).
+ */
+int ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max,
+                             int timeout_ms, size_t *n, bool *eof, ecom_err *err);
+/* Store offsets after the messages (offset + 1) for the next commit. */
+int ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n, ecom_err *err);
+/* Commit stored offsets now (synchronously); used at shutdown. */
+int ecom_consumer_commit(ecom_consumer *c, ecom_err *err);
+void ecom_consumer_destroy(ecom_consumer *c);
+
+/* A header's value as an integer, or -1. */
+int64_t ecom_message_header_int(const rd_kafka_message_t *m, const char *name);
+
+#endif

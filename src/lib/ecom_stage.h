@@ -1,0 +1,84 @@
+/*
+ * The one stage loop every command runs: poll a batch → validate →
+ * bulk idempotent write → produce the next events → wait for the broker
+ * to acknowledge them → store the offsets for commit.
+ *
+ * payment, inventory, shipping and fulfillment read one topic and write
+ * the next; reconcile reads orderfulfilled, marks orders complete, checks
+ * counts and produces the next orders until `orders` are through.
+ */
+#ifndef ECOM_STAGE_H
+#define ECOM_STAGE_H
+
+#include <signal.h>
+#include <stdint.h>
+
+#include "ecom_config.h"
+#include "ecom_event.h"
+#include "ecom_log.h"
+#include "ecom_metrics.h"
+
+typedef enum ecom_stage_kind {
+	ECOM_STAGE_PAYMENT = 0, /* ordercreated → paymentcompleted */
+	ECOM_STAGE_INVENTORY,   /* paymentcompleted → inventoryupdated */
+	ECOM_STAGE_SHIPPING,    /* inventoryupdated → ordershipped */
+	ECOM_STAGE_FULFILLMENT, /* ordershipped → orderfulfilled */
+	ECOM_STAGE_RECONCILE,   /* orderfulfilled → mark, check, next ordercreated */
+	ECOM_STAGE_COUNT
+} ecom_stage_kind;
+
+/* "payment" … "reconcile". */
+const char *ecom_stage_name(ecom_stage_kind kind);
+/* Only the four --stage names (not reconcile); -1 otherwise. */
+int ecom_stage_from_name(const char *name, ecom_stage_kind *kind);
+/* The event type a stage consumes. */
+ecom_event_type ecom_stage_input(ecom_stage_kind kind);
+
+typedef struct ecom_stage_stats {
+	int64_t consumed;     /* messages read */
+	int64_t stored;       /* events newly stored */
+	int64_t duplicates;   /* events already stored */
+	int64_t dead_letters; /* messages sent to the dead-letter topic */
+	int64_t produced;     /* next events produced */
+	int64_t fulfilled;    /* reconcile: orders newly fulfilled */
+	int64_t issued;       /* reconcile: orders created */
+	int64_t started_us;   /* reconcile: wall clock of the first order */
+	int64_t ended_us;     /* reconcile: wall clock of the last fulfilment */
+	ecom_latency hop;     /* previous event produced → this stage done with it */
+	ecom_latency end_to_end; /* reconcile: order created → fulfilled */
+} ecom_stage_stats;
+
+void ecom_stage_stats_init(ecom_stage_stats *stats);
+void ecom_stage_stats_free(ecom_stage_stats *stats);
+
+typedef struct ecom_stage_opts {
+	ecom_stage_kind kind;
+	long orders;                 /* reconcile: stop after this many are fulfilled */
+	int window;                  /* reconcile: orders in flight at once */
+	volatile sig_atomic_t *stop; /* set to stop after the current batch */
+	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
+	void (*on_progress)(void *arg, int64_t fulfilled);
+	void *progress_arg;
+} ecom_stage_opts;
+
+/*
+ * Run until *stop or, for reconcile, until opts->orders are fulfilled.
+ * Returns 0, or -1 with err filled on a runtime failure (unreachable
+ * broker or store, count mismatch: err says which, with both counts).
+ * stats (may be NULL) is filled as it goes.
+ */
+int ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_stats *stats,
+                   ecom_err *err);
+
+/*
+ * Append the reconcile stage's timing to a report: "orders", "start",
+ * "end" (ISO-8601), "elapsed_s", "orders_per_s".
+ */
+void ecom_stage_append_timing(bson_t *report, const ecom_stage_stats *reconcile);
+
+/* Create the five topics and the dead-letter topic if absent. */
+int ecom_stage_ensure_topics(const ecom_config *cfg, ecom_err *err);
+/* Delete and recreate them (reset). */
+int ecom_stage_reset_topics(const ecom_config *cfg, ecom_err *err);
+
+#endif

@@ -1,0 +1,88 @@
+/*
+ * One interface over the two stores the project compares.
+ *
+ * MongoDB (mongo-c-driver): database cfg->database, one collection per
+ * event type named like the topic, unique index on eventId, writes are
+ * unordered bulk upserts ({eventId} / $setOnInsert).
+ * PostgreSQL (libpq): schema cfg->database, one table per event type,
+ * primary key on the order id, INSERT … ON CONFLICT DO NOTHING, one
+ * transaction per batch.
+ *
+ * Every write is idempotent: storing the same event twice stores it once.
+ */
+#ifndef ECOM_STORE_H
+#define ECOM_STORE_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "ecom_config.h"
+#include "ecom_event.h"
+#include "ecom_log.h"
+
+typedef struct ecom_store ecom_store;
+
+/*
+ * Connect to the store cfg selects, check it answers within
+ * cfg->timeout_ms, and create the collections/tables and indexes if
+ * absent.  Errors name the URI (without its password).
+ */
+int ecom_store_open(ecom_store **store, const ecom_config *cfg, ecom_err *err);
+void ecom_store_close(ecom_store *store);
+
+enum ecom_store_kind ecom_store_kind(const ecom_store *store);
+/* "mongodb" or "postgresql". */
+const char *ecom_store_name(const ecom_store *store);
+
+/*
+ * Store n events of one type in one bulk write (one transaction on
+ * PostgreSQL).  is_new[i] (may be NULL) is set true when events[i] was
+ * newly stored, false when it was already there.  All events must be of
+ * type `type`.  On failure nothing of the batch is known to be written
+ * and the caller retries or gives up; a retry is safe.
+ */
+int ecom_store_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
+                         size_t n, bool *is_new, ecom_err *err);
+
+/*
+ * Mark orders complete: on their ordercreated document set
+ * payload.orderIsFulfilled = true and payload.orderShippedDate = shipped_ms.
+ * *marked (may be NULL) counts the orders changed by this call (an order
+ * already marked is not counted again).
+ */
+int ecom_store_mark_fulfilled(ecom_store *store, const char *const *order_ids,
+                              const int64_t *shipped_ms, size_t n, int64_t *marked, ecom_err *err);
+
+/* Documents of one type. */
+int ecom_store_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err);
+/* ordercreated documents with orderIsFulfilled true. */
+int ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err);
+
+/* One event by order id, store form (dates as BSON dates); *found false if absent. */
+int ecom_store_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc,
+                   bool *found, ecom_err *err);
+/* Remove one event by order id; *removed counts what went (0 or 1). */
+int ecom_store_delete(ecom_store *store, ecom_event_type type, const char *order_id,
+                      int64_t *removed, ecom_err *err);
+
+/* Drop the five collections/tables (and recreate them empty). */
+int ecom_store_reset(ecom_store *store, ecom_err *err);
+
+/*
+ * Audit the store: fills report (initialised by the caller) with
+ *   {"store": "mongodb", "counts": {"ordercreated": N, …},
+ *    "fulfilled": N, "missing": {"paymentcompleted": [ids…], …},
+ *    "orphans": {…: [ids without an ordercreated]}, "duplicates": {…: [ids]},
+ *    "unfinished": [ids not fulfilled or without orderShippedDate],
+ *    "ok": true|false}
+ * Lists are cut at 100 ids; the counts are exact.  *ok is false on any
+ * missing, orphan, duplicate or unfinished order.
+ */
+int ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err);
+
+/* URI with any password replaced by "***", for messages. Free with bson_free(). */
+char *ecom_store_redact_uri(const char *uri);
+
+#endif

@@ -1,0 +1,580 @@
+/*
+ * The MongoDB store (mongo-c-driver 1.23): database cfg->database, one
+ * collection per event type with a unique index on eventId, unordered bulk
+ * upserts.  Works against mongod and FerretDB alike: only plain commands
+ * and operators both implement, no transactions or retryable writes.
+ *
+ * One mongoc_client_t per handle (a single-threaded client), so each stage
+ * thread owns its own connection and nothing here is shared but
+ * mongoc_init(), done once per process.
+ */
+#include <pthread.h>
+#include <string.h>
+
+#include <mongoc/mongoc.h>
+
+#include "ecom_store_impl.h"
+
+/* Server error code of a duplicate key on a unique index. */
+#define MONGO_DUPLICATE_KEY 11000
+/* Server error code of a drop of a collection that does not exist. */
+#define MONGO_NAMESPACE_NOT_FOUND 26
+
+typedef struct mongo_store {
+	ecom_store base;
+	mongoc_client_t *client;
+	mongoc_database_t *db;
+	mongoc_collection_t *coll[ECOM_EV_COUNT];
+	/*
+	 * FerretDB 1.x has no Decimal128: it drops the connection on one.
+	 * There money is written as its decimal text ("279.80", still exact)
+	 * and read back into Decimal128 by ecom_event_from_bson().
+	 */
+	bool money_as_text;
+} mongo_store;
+
+static pthread_once_t mongo_init_once = PTHREAD_ONCE_INIT;
+
+/*
+ * The driver's default log handler writes some levels to stdout, which
+ * carries the commands' data: send everything to stderr, with the
+ * command's prefix.  Warnings such as FerretDB's missing endSessions are
+ * routine, so only errors show without --verbose.
+ */
+static void
+mongo_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+	(void)data;
+	if (level <= MONGOC_LOG_LEVEL_CRITICAL)
+		ecom_warnf("mongo-c-driver %s: %s", domain, message);
+	else
+		ecom_debugf("mongo-c-driver %s: %s", domain, message);
+}
+
+static void
+mongo_init(void)
+{
+	mongoc_log_set_handler(mongo_log, NULL);
+	mongoc_init();
+}
+
+static mongo_store *
+mongo_of(ecom_store *store)
+{
+	return (mongo_store *)store;
+}
+
+static int
+create_indexes(mongo_store *ms, ecom_err *err)
+{
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		bson_t *cmd;
+		bson_error_t error;
+		bool done;
+
+		/* createIndexes also creates the collection; both are no-ops when present. */
+		cmd = BCON_NEW("createIndexes", BCON_UTF8(ecom_event_type_name((ecom_event_type)t)),
+		               "indexes", "[", "{", "key", "{", "eventId", BCON_INT32(1), "}",
+		               "name", BCON_UTF8("eventId_1"), "unique", BCON_BOOL(true), "}", "]");
+		done = mongoc_database_command_simple(ms->db, cmd, NULL, NULL, &error);
+		bson_destroy(cmd);
+		if (!done)
+			return ecom_err_set(err, "cannot create the index on eventId of '%s' in '%s': %s",
+			                    ecom_event_type_name((ecom_event_type)t), ms->base.redacted_uri,
+			                    error.message);
+	}
+	return 0;
+}
+
+/* FerretDB says so in buildInfo; its 2.x releases store Decimal128. */
+static bool
+is_ferretdb_1(mongoc_client_t *client)
+{
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+	bson_t reply;
+	bson_iter_t iter;
+	bool ferretdb_1 = false;
+
+	if (mongoc_client_command_simple(client, "admin", cmd, NULL, &reply, NULL) &&
+	    bson_iter_init_find(&iter, &reply, "ferretdbVersion")) {
+		const char *version = BSON_ITER_HOLDS_UTF8(&iter) ? bson_iter_utf8(&iter, NULL) : "";
+
+		if (*version == 'v')
+			version++;
+		ferretdb_1 = !(version[0] >= '2' && version[0] <= '9' && version[1] == '.');
+	}
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	return ferretdb_1;
+}
+
+static void mongo_close(ecom_store *store);
+
+static const ecom_store_ops mongo_ops;
+
+int
+ecom_store_mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, ecom_err *err)
+{
+	mongo_store *ms;
+	mongoc_uri_t *uri = NULL;
+	bson_error_t error;
+	bson_t *ping = NULL;
+	int t, ret = -1;
+
+	pthread_once(&mongo_init_once, mongo_init);
+	ms = bson_malloc0(sizeof(*ms));
+	ms->base.ops = &mongo_ops;
+	ms->base.kind = ECOM_STORE_MONGODB;
+	ms->base.redacted_uri = ecom_store_redact_uri(uri_text);
+
+	uri = mongoc_uri_new_with_error(uri_text, &error);
+	if (uri == NULL) {
+		ecom_err_set(err, "invalid MongoDB URI '%s': %s", ms->base.redacted_uri, error.message);
+		goto out;
+	}
+	/* Bound the first contact by timeout_ms unless the URI says otherwise. */
+	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0)
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, cfg->timeout_ms);
+	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 0) == 0)
+		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, cfg->timeout_ms);
+	if (mongoc_uri_get_appname(uri) == NULL)
+		mongoc_uri_set_appname(uri, "ecom");
+
+	ms->client = mongoc_client_new_from_uri_with_error(uri, &error);
+	if (ms->client == NULL) {
+		ecom_err_set(err, "cannot connect to '%s': %s", ms->base.redacted_uri, error.message);
+		goto out;
+	}
+	mongoc_client_set_error_api(ms->client, MONGOC_ERROR_API_VERSION_2);
+
+	ping = BCON_NEW("ping", BCON_INT32(1));
+	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
+		ecom_err_set(err, "cannot connect to '%s': %s", ms->base.redacted_uri, error.message);
+		goto out;
+	}
+
+	ms->money_as_text = is_ferretdb_1(ms->client);
+	ms->db = mongoc_client_get_database(ms->client, cfg->database);
+	for (t = 0; t < ECOM_EV_COUNT; t++)
+		ms->coll[t] = mongoc_client_get_collection(ms->client, cfg->database,
+		                                           ecom_event_type_name((ecom_event_type)t));
+	if (create_indexes(ms, err) < 0)
+		goto out;
+	*store = &ms->base;
+	ms = NULL;
+	ret = 0;
+out:
+	bson_destroy(ping);
+	mongoc_uri_destroy(uri);
+	if (ms != NULL)
+		mongo_close(&ms->base);
+	return ret;
+}
+
+static void
+mongo_close(ecom_store *store)
+{
+	mongo_store *ms = mongo_of(store);
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++)
+		mongoc_collection_destroy(ms->coll[t]);
+	mongoc_database_destroy(ms->db);
+	mongoc_client_destroy(ms->client);
+	bson_free(ms->base.redacted_uri);
+	bson_free(ms);
+}
+
+/* The "index" of every entry of the array reply[key], as a flag in seen[n]. */
+static void
+flag_indexes(const bson_t *reply, const char *key, bool *seen, size_t n)
+{
+	bson_iter_t iter, array, entry;
+
+	if (!bson_iter_init_find(&iter, reply, key) || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+	    !bson_iter_recurse(&iter, &array))
+		return;
+	while (bson_iter_next(&array)) {
+		if (BSON_ITER_HOLDS_DOCUMENT(&array) && bson_iter_recurse(&array, &entry) &&
+		    bson_iter_find(&entry, "index") && BSON_ITER_HOLDS_NUMBER(&entry)) {
+			int64_t index = bson_iter_as_int64(&entry);
+
+			if (index >= 0 && (uint64_t)index < n)
+				seen[index] = true;
+		}
+	}
+}
+
+/*
+ * A failed bulk whose only errors are duplicate keys: two upserts of the
+ * same eventId raced and the loser hit the unique index, so the event is
+ * there; anything else (or a write-concern error) is a real failure.
+ */
+static bool
+only_duplicate_keys(const bson_t *reply)
+{
+	bson_iter_t iter, array, entry;
+	bool any = false;
+
+	if (bson_iter_init_find(&iter, reply, "writeConcernErrors") && BSON_ITER_HOLDS_ARRAY(&iter) &&
+	    bson_iter_recurse(&iter, &array) && bson_iter_next(&array))
+		return false;
+	if (!bson_iter_init_find(&iter, reply, "writeErrors") || !BSON_ITER_HOLDS_ARRAY(&iter) ||
+	    !bson_iter_recurse(&iter, &array))
+		return false;
+	while (bson_iter_next(&array)) {
+		if (!BSON_ITER_HOLDS_DOCUMENT(&array) || !bson_iter_recurse(&array, &entry) ||
+		    !bson_iter_find(&entry, "code") || !BSON_ITER_HOLDS_NUMBER(&entry) ||
+		    bson_iter_as_int64(&entry) != MONGO_DUPLICATE_KEY)
+			return false;
+		any = true;
+	}
+	return any;
+}
+
+/* The fields under iter into out, Decimal128 values as their decimal text. */
+static void
+copy_money_as_text(bson_iter_t *iter, bson_t *out, bool top_level)
+{
+	while (bson_iter_next(iter)) {
+		const char *key = bson_iter_key(iter);
+		bson_iter_t child_iter;
+		bson_t child;
+		bson_decimal128_t dec;
+		char text[BSON_DECIMAL128_STRING];
+
+		if (top_level && strcmp(key, "eventId") == 0)
+			continue;
+		if (BSON_ITER_HOLDS_DECIMAL128(iter)) {
+			bson_iter_decimal128(iter, &dec);
+			bson_decimal128_to_string(&dec, text);
+			bson_append_utf8(out, key, -1, text, -1);
+		} else if (BSON_ITER_HOLDS_DOCUMENT(iter) && bson_iter_recurse(iter, &child_iter)) {
+			bson_append_document_begin(out, key, -1, &child);
+			copy_money_as_text(&child_iter, &child, false);
+			bson_append_document_end(out, &child);
+		} else if (BSON_ITER_HOLDS_ARRAY(iter) && bson_iter_recurse(iter, &child_iter)) {
+			bson_append_array_begin(out, key, -1, &child);
+			copy_money_as_text(&child_iter, &child, false);
+			bson_append_array_end(out, &child);
+		} else {
+			bson_append_iter(out, key, -1, iter);
+		}
+	}
+}
+
+/* What $setOnInsert writes: doc without its eventId (the upsert's selector puts that in). */
+static void
+fields_to_insert(const mongo_store *ms, const bson_t *doc, bson_t *fields)
+{
+	bson_iter_t iter;
+
+	bson_init(fields);
+	if (ms->money_as_text && bson_iter_init(&iter, doc))
+		copy_money_as_text(&iter, fields, true);
+	else
+		bson_copy_to_excluding_noinit(doc, fields, "eventId", NULL);
+}
+
+static int
+mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
+                bool *is_new, ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+	mongoc_bulk_operation_t *bulk;
+	bson_t *bulk_opts, *upsert_opts;
+	bson_t reply;
+	bson_error_t error;
+	bool *upserted = NULL;
+	size_t i;
+	int ret = -1;
+
+	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+	upsert_opts = BCON_NEW("upsert", BCON_BOOL(true));
+	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[type], bulk_opts);
+	bson_init(&reply);
+	for (i = 0; i < n; i++) {
+		bson_t selector, update, fields;
+		bool added;
+
+		bson_init(&selector);
+		BSON_APPEND_UTF8(&selector, "eventId", events[i]->event_id);
+		fields_to_insert(ms, &events[i]->doc, &fields);
+		bson_init(&update);
+		BSON_APPEND_DOCUMENT(&update, "$setOnInsert", &fields);
+		added = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, upsert_opts,
+		                                                   &error);
+		bson_destroy(&selector);
+		bson_destroy(&update);
+		bson_destroy(&fields);
+		if (!added) {
+			ecom_err_set(err, "cannot store '%s' in '%s': %s", events[i]->event_id,
+			             store->redacted_uri, error.message);
+			goto out;
+		}
+	}
+	bson_destroy(&reply);
+	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 && !only_duplicate_keys(&reply)) {
+		ecom_err_set(err, "cannot store %s events in '%s': %s", ecom_event_type_name(type),
+		             store->redacted_uri, error.message);
+		goto out;
+	}
+	if (is_new != NULL) {
+		upserted = bson_malloc0(n * sizeof(*upserted));
+		flag_indexes(&reply, "upserted", upserted, n);
+		memcpy(is_new, upserted, n * sizeof(*is_new));
+	}
+	ret = 0;
+out:
+	bson_free(upserted);
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(upsert_opts);
+	bson_destroy(bulk_opts);
+	return ret;
+}
+
+static int64_t
+reply_count(const bson_t *reply, const char *key)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, reply, key) && BSON_ITER_HOLDS_NUMBER(&iter))
+		return bson_iter_as_int64(&iter);
+	return 0;
+}
+
+static int
+mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
+                     size_t n, int64_t *marked, ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+	mongoc_bulk_operation_t *bulk;
+	bson_t *bulk_opts;
+	bson_t reply;
+	bson_error_t error;
+	size_t i;
+	int ret = -1;
+
+	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[ECOM_EV_ORDERCREATED],
+	                                                         bulk_opts);
+	bson_init(&reply);
+	for (i = 0; i < n; i++) {
+		bson_t *selector, *update;
+		bool added;
+
+		selector = BCON_NEW("eventId", BCON_UTF8(order_ids[i]), "payload.orderIsFulfilled",
+		                    BCON_BOOL(false));
+		update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
+		                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms[i]), "}");
+		added = mongoc_bulk_operation_update_one_with_opts(bulk, selector, update, NULL, &error);
+		bson_destroy(selector);
+		bson_destroy(update);
+		if (!added) {
+			ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
+			             store->redacted_uri, error.message);
+			goto out;
+		}
+	}
+	bson_destroy(&reply);
+	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
+		ecom_err_set(err, "cannot mark orders fulfilled in '%s': %s", store->redacted_uri,
+		             error.message);
+		goto out;
+	}
+	*marked = reply_count(&reply, "nModified");
+	ret = 0;
+out:
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(bulk_opts);
+	return ret;
+}
+
+static int
+count_matching(mongo_store *ms, ecom_event_type type, const bson_t *filter, int64_t *count,
+               ecom_err *err)
+{
+	bson_error_t error;
+	int64_t n;
+
+	n = mongoc_collection_count_documents(ms->coll[type], filter, NULL, NULL, NULL, &error);
+	if (n < 0)
+		return ecom_err_set(err, "cannot count %s in '%s': %s", ecom_event_type_name(type),
+		                    ms->base.redacted_uri, error.message);
+	*count = n;
+	return 0;
+}
+
+static int
+mongo_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+
+	return count_matching(mongo_of(store), type, &filter, count, err);
+}
+
+static int
+mongo_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
+{
+	bson_t *filter = BCON_NEW("payload.orderIsFulfilled", BCON_BOOL(true));
+	int ret;
+
+	ret = count_matching(mongo_of(store), ECOM_EV_ORDERCREATED, filter, count, err);
+	bson_destroy(filter);
+	return ret;
+}
+
+static int
+mongo_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc, bool *found,
+          ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+	mongoc_cursor_t *cursor;
+	const bson_t *hit;
+	bson_t *filter, *opts;
+	bson_error_t error;
+	int ret = 0;
+
+	filter = BCON_NEW("eventId", BCON_UTF8(order_id));
+	opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64(1));
+	cursor = mongoc_collection_find_with_opts(ms->coll[type], filter, opts, NULL);
+	if (mongoc_cursor_next(cursor, &hit)) {
+		if (ms->money_as_text) {
+			ecom_event ev;
+			ecom_err parse_err;
+
+			if (ecom_event_from_bson(hit, &ev, &parse_err) < 0) {
+				ret = ecom_err_set(err, "cannot read %s '%s' from '%s': %s",
+				                   ecom_event_type_name(type), order_id, store->redacted_uri,
+				                   parse_err.msg);
+				goto out;
+			}
+			bson_concat(doc, &ev.doc);
+			ecom_event_destroy(&ev);
+		} else {
+			bson_concat(doc, hit);
+		}
+		*found = true;
+	} else if (mongoc_cursor_error(cursor, &error)) {
+		ret = ecom_err_set(err, "cannot read %s '%s' from '%s': %s", ecom_event_type_name(type),
+		                   order_id, store->redacted_uri, error.message);
+	}
+out:
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	return ret;
+}
+
+static int
+mongo_delete_one(ecom_store *store, ecom_event_type type, const char *order_id, int64_t *removed,
+                 ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+	bson_t *selector;
+	bson_t reply;
+	bson_error_t error;
+	int ret = 0;
+
+	selector = BCON_NEW("eventId", BCON_UTF8(order_id));
+	if (!mongoc_collection_delete_one(ms->coll[type], selector, NULL, &reply, &error))
+		ret = ecom_err_set(err, "cannot delete %s '%s' from '%s': %s", ecom_event_type_name(type),
+		                   order_id, store->redacted_uri, error.message);
+	else
+		*removed = reply_count(&reply, "deletedCount");
+	bson_destroy(&reply);
+	bson_destroy(selector);
+	return ret;
+}
+
+static int
+mongo_reset(ecom_store *store, ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+	bson_error_t error;
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		if (!mongoc_collection_drop_with_opts(ms->coll[t], NULL, &error) &&
+		    error.code != MONGO_NAMESPACE_NOT_FOUND)
+			return ecom_err_set(err, "cannot drop '%s' in '%s': %s",
+			                    ecom_event_type_name((ecom_event_type)t), store->redacted_uri,
+			                    error.message);
+	}
+	return create_indexes(ms, err);
+}
+
+/* eventId of every document matching filter. */
+static int
+list_event_ids(mongo_store *ms, ecom_event_type type, const bson_t *filter, ecom_idlist *ids,
+               ecom_err *err)
+{
+	mongoc_cursor_t *cursor;
+	const bson_t *hit;
+	bson_t *opts;
+	bson_error_t error;
+	bson_iter_t iter;
+	int ret = 0;
+
+	opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "eventId", BCON_INT32(1), "}");
+	cursor = mongoc_collection_find_with_opts(ms->coll[type], filter, opts, NULL);
+	while (mongoc_cursor_next(cursor, &hit)) {
+		uint32_t len;
+		const char *id;
+
+		if (!bson_iter_init_find(&iter, hit, "eventId") || !BSON_ITER_HOLDS_UTF8(&iter))
+			continue;
+		id = bson_iter_utf8(&iter, &len);
+		if (ecom_idlist_add(ids, id, len, err) < 0) {
+			ret = -1;
+			goto out;
+		}
+	}
+	if (mongoc_cursor_error(cursor, &error))
+		ret = ecom_err_set(err, "cannot list %s in '%s': %s", ecom_event_type_name(type),
+		                   ms->base.redacted_uri, error.message);
+out:
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	return ret;
+}
+
+static int
+mongo_list_ids(ecom_store *store, ecom_event_type type, ecom_idlist *ids, ecom_err *err)
+{
+	bson_t filter = BSON_INITIALIZER;
+
+	return list_event_ids(mongo_of(store), type, &filter, ids, err);
+}
+
+static int
+mongo_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
+{
+	bson_t *filter;
+	int ret;
+
+	/* {field: null} matches a null and an absent field alike. */
+	filter = BCON_NEW("$or", "[", "{", "payload.orderIsFulfilled", "{", "$ne", BCON_BOOL(true), "}",
+	                  "}", "{", "payload.orderShippedDate", BCON_NULL, "}", "]");
+	ret = list_event_ids(mongo_of(store), ECOM_EV_ORDERCREATED, filter, ids, err);
+	bson_destroy(filter);
+	return ret;
+}
+
+static const ecom_store_ops mongo_ops = {
+	.name = "mongodb",
+	.close = mongo_close,
+	.put_batch = mongo_put_batch,
+	.mark_fulfilled = mongo_mark_fulfilled,
+	.count = mongo_count,
+	.count_fulfilled = mongo_count_fulfilled,
+	.get = mongo_get,
+	.delete_one = mongo_delete_one,
+	.reset = mongo_reset,
+	.list_ids = mongo_list_ids,
+	.list_unfinished = mongo_list_unfinished,
+};

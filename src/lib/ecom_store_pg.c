@@ -1,0 +1,596 @@
+/*
+ * The PostgreSQL store (libpq): schema cfg->database, one table per event
+ * type named like the topic.  Every table is
+ *   event_id uuid primary key, event_created_date timestamptz, doc jsonb
+ * where doc is the whole event in wire form (unknown fields kept), and
+ * ordercreated adds the typed columns the flow updates and counts:
+ *   order_price numeric(12,2), order_is_fulfilled boolean,
+ *   order_shipped_date timestamptz.
+ * doc->'payload' is kept in step with those by mark_fulfilled.
+ *
+ * A batch travels as one jsonb array parameter and is written by one
+ * INSERT … SELECT FROM jsonb_array_elements … ON CONFLICT DO NOTHING
+ * RETURNING event_id: one statement, so one transaction and one round
+ * trip, and nothing to escape by hand.
+ */
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <libpq-fe.h>
+
+#include "ecom_store_impl.h"
+
+typedef struct pg_store {
+	ecom_store base;
+	PGconn *conn;
+	char *create_sql;  /* schema and tables, if absent */
+	char *drop_sql;    /* the five tables */
+	char *insert_sql[ECOM_EV_COUNT];
+	char *count_sql[ECOM_EV_COUNT];
+	char *get_sql[ECOM_EV_COUNT];
+	char *delete_sql[ECOM_EV_COUNT];
+	char *list_sql[ECOM_EV_COUNT];
+	char *mark_sql;
+	char *count_fulfilled_sql;
+	char *unfinished_sql;
+} pg_store;
+
+static pg_store *
+pg_of(ecom_store *store)
+{
+	return (pg_store *)store;
+}
+
+/* libpq's multi-line messages on one line: whitespace runs become one space. */
+static void
+one_line(const char *text, char *buf, size_t size)
+{
+	size_t out = 0;
+	bool space = false;
+
+	if (size == 0)
+		return;
+	for (; text != NULL && *text != '\0' && out + 1 < size; text++) {
+		if (isspace((unsigned char)*text)) {
+			space = out > 0;
+			continue;
+		}
+		if (space && out + 2 < size)
+			buf[out++] = ' ';
+		space = false;
+		buf[out++] = *text;
+	}
+	buf[out] = '\0';
+}
+
+/* The reason a statement failed: the server's primary message, else libpq's. */
+static const char *
+failure_reason(pg_store *ps, const PGresult *res, char *buf, size_t size)
+{
+	const char *primary = res ? PQresultErrorField(res, PG_DIAG_MESSAGE_PRIMARY) : NULL;
+
+	one_line(primary ? primary : PQerrorMessage(ps->conn), buf, size);
+	return buf;
+}
+
+/* A dropped connection is tried again once, so a server restart is not fatal to the handle. */
+static void
+reconnect_if_lost(pg_store *ps)
+{
+	if (PQstatus(ps->conn) == CONNECTION_BAD)
+		PQreset(ps->conn);
+}
+
+/*
+ * Run sql (simple protocol, several statements allowed: they form one
+ * implicit transaction) and expect no rows.
+ */
+static int
+run_script(pg_store *ps, const char *sql, const char *what, ecom_err *err)
+{
+	PGresult *res;
+	char reason[512];
+	int ret = 0;
+
+	reconnect_if_lost(ps);
+	res = PQexec(ps->conn, sql);
+	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
+		ret = ecom_err_set(err, "cannot %s in '%s': %s", what, ps->base.redacted_uri,
+		                   failure_reason(ps, res, reason, sizeof(reason)));
+	PQclear(res);
+	return ret;
+}
+
+/* Run a statement with text parameters; *res is set on success (PQclear it). */
+static int
+run_params(pg_store *ps, const char *sql, int nparams, const char *const *params,
+           ExecStatusType expected, PGresult **res, const char *what, ecom_err *err)
+{
+	char reason[512];
+
+	reconnect_if_lost(ps);
+	*res = PQexecParams(ps->conn, sql, nparams, NULL, params, NULL, NULL, 0);
+	if (PQresultStatus(*res) != expected) {
+		ecom_err_set(err, "cannot %s in '%s': %s", what, ps->base.redacted_uri,
+		             failure_reason(ps, *res, reason, sizeof(reason)));
+		PQclear(*res);
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+/* Canonical UUID text (either case): anything else cannot be a stored id. */
+static bool
+is_uuid_text(const char *id)
+{
+	int i;
+
+	for (i = 0; i < ECOM_EVENT_ID_LEN; i++) {
+		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
+
+		if (id[i] == '\0' || (dash ? id[i] != '-' : !isxdigit((unsigned char)id[i])))
+			return false;
+	}
+	return id[ECOM_EVENT_ID_LEN] == '\0';
+}
+
+static int
+build_statements(pg_store *ps, const char *database, ecom_err *err)
+{
+	char *schema, *lock_key, *table;
+	const char *name;
+	int t;
+
+	schema = PQescapeIdentifier(ps->conn, database, strlen(database));
+	lock_key = PQescapeLiteral(ps->conn, database, strlen(database));
+	if (schema == NULL || lock_key == NULL) {
+		PQfreemem(schema);
+		PQfreemem(lock_key);
+		return ecom_err_set(err, "cannot quote the schema name '%s': %s", database,
+		                    PQerrorMessage(ps->conn));
+	}
+
+	/*
+	 * Stages open their handles at the same moment: the advisory lock
+	 * makes concurrent CREATE … IF NOT EXISTS of the same schema wait for
+	 * each other instead of failing on the catalogue's unique index.
+	 */
+	ps->create_sql = bson_strdup_printf(
+		"SELECT pg_advisory_xact_lock(hashtext('ecom_store.' || %s));"
+		"CREATE SCHEMA IF NOT EXISTS %s;"
+		"CREATE TABLE IF NOT EXISTS %s.ordercreated ("
+		" event_id uuid PRIMARY KEY, event_created_date timestamptz NOT NULL,"
+		" doc jsonb NOT NULL, order_price numeric(12,2) NOT NULL,"
+		" order_is_fulfilled boolean NOT NULL, order_shipped_date timestamptz);"
+		"CREATE TABLE IF NOT EXISTS %s.paymentcompleted ("
+		" event_id uuid PRIMARY KEY, event_created_date timestamptz NOT NULL, doc jsonb NOT NULL);"
+		"CREATE TABLE IF NOT EXISTS %s.inventoryupdated ("
+		" event_id uuid PRIMARY KEY, event_created_date timestamptz NOT NULL, doc jsonb NOT NULL);"
+		"CREATE TABLE IF NOT EXISTS %s.ordershipped ("
+		" event_id uuid PRIMARY KEY, event_created_date timestamptz NOT NULL, doc jsonb NOT NULL);"
+		"CREATE TABLE IF NOT EXISTS %s.orderfulfilled ("
+		" event_id uuid PRIMARY KEY, event_created_date timestamptz NOT NULL, doc jsonb NOT NULL);",
+		lock_key, schema, schema, schema, schema, schema, schema);
+	ps->drop_sql = bson_strdup_printf(
+		"SELECT pg_advisory_xact_lock(hashtext('ecom_store.' || %s));"
+		"DROP TABLE IF EXISTS %s.ordercreated, %s.paymentcompleted, %s.inventoryupdated,"
+		" %s.ordershipped, %s.orderfulfilled;",
+		lock_key, schema, schema, schema, schema, schema);
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		name = ecom_event_type_name((ecom_event_type)t);
+		table = bson_strdup_printf("%s.%s", schema, name);
+		if (t == ECOM_EV_ORDERCREATED)
+			ps->insert_sql[t] = bson_strdup_printf(
+				"INSERT INTO %s (event_id, event_created_date, doc, order_price,"
+				" order_is_fulfilled, order_shipped_date)"
+				" SELECT (d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d,"
+				" (d->'payload'->>'orderPrice')::numeric(12,2),"
+				" coalesce((d->'payload'->>'orderIsFulfilled')::boolean, false),"
+				" (d->'payload'->>'orderShippedDate')::timestamptz"
+				" FROM jsonb_array_elements($1::jsonb) AS batch(d)"
+				" ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
+				table);
+		else
+			ps->insert_sql[t] = bson_strdup_printf(
+				"INSERT INTO %s (event_id, event_created_date, doc)"
+				" SELECT (d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d"
+				" FROM jsonb_array_elements($1::jsonb) AS batch(d)"
+				" ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
+				table);
+		ps->count_sql[t] = bson_strdup_printf("SELECT count(*) FROM %s", table);
+		ps->get_sql[t] = bson_strdup_printf("SELECT doc::text FROM %s WHERE event_id = $1::uuid",
+		                                    table);
+		ps->delete_sql[t] = bson_strdup_printf("DELETE FROM %s WHERE event_id = $1::uuid", table);
+		ps->list_sql[t] = bson_strdup_printf("SELECT event_id::text FROM %s", table);
+		bson_free(table);
+	}
+	ps->mark_sql = bson_strdup_printf(
+		"UPDATE %s.ordercreated AS o SET order_is_fulfilled = true,"
+		" order_shipped_date = m.shipped::timestamptz,"
+		" doc = jsonb_set(jsonb_set(o.doc, '{payload,orderIsFulfilled}', 'true'),"
+		"                 '{payload,orderShippedDate}', to_jsonb(m.shipped))"
+		" FROM unnest($1::uuid[], $2::text[]) AS m(id, shipped)"
+		" WHERE o.event_id = m.id AND NOT o.order_is_fulfilled",
+		schema);
+	ps->count_fulfilled_sql =
+		bson_strdup_printf("SELECT count(*) FROM %s.ordercreated WHERE order_is_fulfilled", schema);
+	ps->unfinished_sql = bson_strdup_printf(
+		"SELECT event_id::text FROM %s.ordercreated"
+		" WHERE NOT order_is_fulfilled OR order_shipped_date IS NULL",
+		schema);
+	PQfreemem(schema);
+	PQfreemem(lock_key);
+	return 0;
+}
+
+/* Server notices ("schema … already exists, skipping") are for --verbose only. */
+static void
+pg_notice(void *data, const char *message)
+{
+	char line[512];
+
+	(void)data;
+	one_line(message, line, sizeof(line));
+	ecom_debugf("postgresql: %s", line);
+}
+
+static void pg_close(ecom_store *store);
+
+static const ecom_store_ops pg_ops;
+
+int
+ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
+{
+	/* dbname first: expanded from the URI, then the keywords after it override. */
+	const char *keywords[] = {"dbname", "connect_timeout", "client_encoding",
+	                          "fallback_application_name", NULL};
+	const char *values[5];
+	char timeout[16], reason[1024];
+	pg_store *ps;
+	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
+
+	snprintf(timeout, sizeof(timeout), "%d", seconds);
+	values[0] = uri;
+	values[1] = timeout;
+	values[2] = "UTF8";
+	values[3] = "ecom";
+	values[4] = NULL;
+
+	*store = NULL;
+	ps = bson_malloc0(sizeof(*ps));
+	ps->base.ops = &pg_ops;
+	ps->base.kind = ECOM_STORE_POSTGRESQL;
+	ps->base.redacted_uri = ecom_store_redact_uri(uri);
+	ps->conn = PQconnectdbParams(keywords, values, 1);
+	if (ps->conn == NULL) {
+		ecom_err_set(err, "cannot connect to '%s': out of memory", ps->base.redacted_uri);
+		goto fail;
+	}
+	if (PQstatus(ps->conn) != CONNECTION_OK) {
+		one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
+		ecom_err_set(err, "cannot connect to '%s': %s", ps->base.redacted_uri, reason);
+		goto fail;
+	}
+	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
+	if (build_statements(ps, cfg->database, err) < 0 ||
+	    run_script(ps, ps->create_sql, "create the tables", err) < 0)
+		goto fail;
+	*store = &ps->base;
+	return 0;
+fail:
+	pg_close(&ps->base);
+	return -1;
+}
+
+static void
+pg_close(ecom_store *store)
+{
+	pg_store *ps = pg_of(store);
+	int t;
+
+	PQfinish(ps->conn);
+	bson_free(ps->create_sql);
+	bson_free(ps->drop_sql);
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		bson_free(ps->insert_sql[t]);
+		bson_free(ps->count_sql[t]);
+		bson_free(ps->get_sql[t]);
+		bson_free(ps->delete_sql[t]);
+		bson_free(ps->list_sql[t]);
+	}
+	bson_free(ps->mark_sql);
+	bson_free(ps->count_fulfilled_sql);
+	bson_free(ps->unfinished_sql);
+	bson_free(ps->base.redacted_uri);
+	bson_free(ps);
+}
+
+static int
+compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int
+pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
+             bool *is_new, ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	bson_string_t *batch;
+	PGresult *res = NULL;
+	const char **inserted = NULL;
+	bool *claimed = NULL;
+	char what[64];
+	size_t i, rows;
+	int ret = -1;
+
+	batch = bson_string_new("[");
+	for (i = 0; i < n; i++) {
+		size_t len;
+		char *json = ecom_event_to_json(events[i], &len);
+
+		if (json == NULL) {
+			ecom_err_set(err, "cannot serialise event '%s'", events[i]->event_id);
+			goto out;
+		}
+		if (i > 0)
+			bson_string_append_c(batch, ',');
+		bson_string_append(batch, json);
+		bson_free(json);
+	}
+	bson_string_append_c(batch, ']');
+
+	snprintf(what, sizeof(what), "store %s events", ecom_event_type_name(type));
+	if (run_params(ps, ps->insert_sql[type], 1, (const char *const *)&batch->str,
+	               PGRES_TUPLES_OK, &res, what, err) < 0)
+		goto out;
+	if (is_new == NULL) {
+		ret = 0;
+		goto out;
+	}
+
+	/*
+	 * RETURNING names the ids that were inserted; an id twice in the batch
+	 * is inserted once, and counts as new at its first place, as MongoDB's
+	 * unordered upserts report it.
+	 */
+	rows = (size_t)PQntuples(res);
+	inserted = bson_malloc0((rows ? rows : 1) * sizeof(*inserted));
+	claimed = bson_malloc0((rows ? rows : 1) * sizeof(*claimed));
+	for (i = 0; i < rows; i++)
+		inserted[i] = PQgetvalue(res, (int)i, 0);
+	qsort(inserted, rows, sizeof(*inserted), compare_ids);
+	for (i = 0; i < n; i++) {
+		const char *id = events[i]->event_id;
+		const char **hit = rows ? bsearch(&id, inserted, rows, sizeof(*inserted), compare_ids)
+		                        : NULL;
+
+		is_new[i] = hit != NULL && !claimed[hit - inserted];
+		if (is_new[i])
+			claimed[hit - inserted] = true;
+	}
+	ret = 0;
+out:
+	bson_free(inserted);
+	bson_free(claimed);
+	PQclear(res);
+	bson_string_free(batch, true);
+	return ret;
+}
+
+static int
+pg_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
+                  size_t n, int64_t *marked, ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	bson_string_t *ids, *dates;
+	const char *params[2];
+	PGresult *res = NULL;
+	char date[32];
+	size_t i, used = 0;
+	int ret = -1;
+
+	/* Array literals: UUIDs and ISO dates hold nothing that needs quoting. */
+	ids = bson_string_new("{");
+	dates = bson_string_new("{");
+	for (i = 0; i < n; i++) {
+		if (!is_uuid_text(order_ids[i]))
+			continue;
+		ecom_format_iso8601(shipped_ms[i], date, sizeof(date));
+		bson_string_append_printf(ids, "%s%s", used ? "," : "", order_ids[i]);
+		bson_string_append_printf(dates, "%s\"%s\"", used ? "," : "", date);
+		used++;
+	}
+	bson_string_append_c(ids, '}');
+	bson_string_append_c(dates, '}');
+	*marked = 0;
+	if (used == 0) {
+		ret = 0;
+		goto out;
+	}
+	params[0] = ids->str;
+	params[1] = dates->str;
+	if (run_params(ps, ps->mark_sql, 2, params, PGRES_COMMAND_OK, &res, "mark orders fulfilled",
+	               err) < 0)
+		goto out;
+	*marked = strtoll(PQcmdTuples(res), NULL, 10);
+	ret = 0;
+out:
+	PQclear(res);
+	bson_string_free(ids, true);
+	bson_string_free(dates, true);
+	return ret;
+}
+
+static int
+count_rows(pg_store *ps, const char *sql, const char *what, int64_t *count, ecom_err *err)
+{
+	PGresult *res;
+
+	if (run_params(ps, sql, 0, NULL, PGRES_TUPLES_OK, &res, what, err) < 0)
+		return -1;
+	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "count %s", ecom_event_type_name(type));
+	return count_rows(pg_of(store), pg_of(store)->count_sql[type], what, count, err);
+}
+
+static int
+pg_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
+{
+	return count_rows(pg_of(store), pg_of(store)->count_fulfilled_sql, "count fulfilled orders",
+	                  count, err);
+}
+
+/*
+ * jsonb keeps keys in its own order (shortest first); put the envelope
+ * back in wire order so a document reads like MongoDB's.  The payload's
+ * keys stay in jsonb's order.
+ */
+static void
+envelope_first(const bson_t *wire, bson_t *ordered)
+{
+	static const char *const envelope[] = {"eventId", "eventType", "eventCreatedDate", "payload"};
+	bson_iter_t iter;
+	size_t i;
+
+	bson_init(ordered);
+	for (i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++) {
+		if (bson_iter_init_find(&iter, wire, envelope[i]))
+			bson_append_iter(ordered, envelope[i], -1, &iter);
+	}
+	bson_copy_to_excluding_noinit(wire, ordered, "eventId", "eventType", "eventCreatedDate",
+	                              "payload", NULL);
+}
+
+static int
+pg_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc, bool *found,
+       ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	PGresult *res;
+	bson_t wire, ordered;
+	bson_error_t error;
+	ecom_event ev;
+	ecom_err parse_err;
+	char what[96];
+	int ret = -1;
+
+	if (!is_uuid_text(order_id))
+		return 0;
+	snprintf(what, sizeof(what), "read %s '%s'", ecom_event_type_name(type), order_id);
+	if (run_params(ps, ps->get_sql[type], 1, &order_id, PGRES_TUPLES_OK, &res, what, err) < 0)
+		return -1;
+	if (PQntuples(res) == 0) {
+		ret = 0;
+		goto out;
+	}
+	/* doc is wire form: ecom_event turns it into the store form MongoDB returns. */
+	if (!bson_init_from_json(&wire, PQgetvalue(res, 0, 0), PQgetlength(res, 0, 0), &error)) {
+		ecom_err_set(err, "cannot %s in '%s': %s", what, store->redacted_uri, error.message);
+		goto out;
+	}
+	envelope_first(&wire, &ordered);
+	if (ecom_event_from_bson(&ordered, &ev, &parse_err) < 0) {
+		ecom_err_set(err, "cannot %s in '%s': %s", what, store->redacted_uri, parse_err.msg);
+		goto out_wire;
+	}
+	bson_concat(doc, &ev.doc);
+	*found = true;
+	ecom_event_destroy(&ev);
+	ret = 0;
+out_wire:
+	bson_destroy(&ordered);
+	bson_destroy(&wire);
+out:
+	PQclear(res);
+	return ret;
+}
+
+static int
+pg_delete_one(ecom_store *store, ecom_event_type type, const char *order_id, int64_t *removed,
+              ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	PGresult *res;
+	char what[96];
+
+	*removed = 0;
+	if (!is_uuid_text(order_id))
+		return 0;
+	snprintf(what, sizeof(what), "delete %s '%s'", ecom_event_type_name(type), order_id);
+	if (run_params(ps, ps->delete_sql[type], 1, &order_id, PGRES_COMMAND_OK, &res, what, err) < 0)
+		return -1;
+	*removed = strtoll(PQcmdTuples(res), NULL, 10);
+	PQclear(res);
+	return 0;
+}
+
+static int
+pg_reset(ecom_store *store, ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	char *sql = bson_strdup_printf("%s%s", ps->drop_sql, ps->create_sql);
+	int ret;
+
+	/* One script, so one transaction: the tables are never seen half reset. */
+	ret = run_script(ps, sql, "reset the tables", err);
+	bson_free(sql);
+	return ret;
+}
+
+static int
+list_rows(pg_store *ps, const char *sql, const char *what, ecom_idlist *ids, ecom_err *err)
+{
+	PGresult *res;
+	int i, rows, ret = 0;
+
+	if (run_params(ps, sql, 0, NULL, PGRES_TUPLES_OK, &res, what, err) < 0)
+		return -1;
+	rows = PQntuples(res);
+	for (i = 0; i < rows && ret == 0; i++)
+		ret = ecom_idlist_add(ids, PQgetvalue(res, i, 0), (size_t)PQgetlength(res, i, 0), err);
+	PQclear(res);
+	return ret;
+}
+
+static int
+pg_list_ids(ecom_store *store, ecom_event_type type, ecom_idlist *ids, ecom_err *err)
+{
+	char what[64];
+
+	snprintf(what, sizeof(what), "list %s", ecom_event_type_name(type));
+	return list_rows(pg_of(store), pg_of(store)->list_sql[type], what, ids, err);
+}
+
+static int
+pg_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
+{
+	return list_rows(pg_of(store), pg_of(store)->unfinished_sql, "list unfinished orders", ids,
+	                 err);
+}
+
+static const ecom_store_ops pg_ops = {
+	.name = "postgresql",
+	.close = pg_close,
+	.put_batch = pg_put_batch,
+	.mark_fulfilled = pg_mark_fulfilled,
+	.count = pg_count,
+	.count_fulfilled = pg_count_fulfilled,
+	.get = pg_get,
+	.delete_one = pg_delete_one,
+	.reset = pg_reset,
+	.list_ids = pg_list_ids,
+	.list_unfinished = pg_list_unfinished,
+};

@@ -1,0 +1,214 @@
+/* Unit tests: configuration layering, YAML errors with file:line, -X. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ecom_config.h"
+
+static char *
+write_temp(const char *text)
+{
+	char *path = strdup("/tmp/ecom-test-config-XXXXXX");
+	int fd = mkstemp(path);
+
+	assert_true(fd >= 0);
+	assert_int_equal(write(fd, text, strlen(text)), (ssize_t)strlen(text));
+	close(fd);
+	return path;
+}
+
+static void
+defaults_match_the_documented_ones(void **state)
+{
+	ecom_config cfg;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_string_equal(cfg.brokers, "127.0.0.1:9092");
+	assert_string_equal(cfg.store, "mongodb");
+	assert_string_equal(cfg.database, "ecommerce");
+	assert_int_equal(cfg.partitions, 1);
+	assert_int_equal(cfg.window, 1);
+	assert_int_equal(cfg.orders, 10000);
+	ecom_config_free(&cfg);
+}
+
+static void
+file_values_are_read(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char *path = write_temp("# comment\nbrokers: 10.0.0.1:9093\nbatch_size: 42\n"
+	                        "kafka:\n  linger.ms: 7\n");
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load_file(&cfg, path, &err), 0);
+	assert_string_equal(cfg.brokers, "10.0.0.1:9093");
+	assert_int_equal(cfg.batch_size, 42);
+	assert_int_equal(cfg.kafka_count, 1);
+	assert_string_equal(cfg.kafka[0].key, "linger.ms");
+	assert_string_equal(cfg.kafka[0].value, "7");
+	ecom_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+environment_overrides_file(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char *path = write_temp("brokers: from-file:1\nwindow: 3\n");
+
+	(void)state;
+	setenv("ECOM_KAFKA_BROKERS", "from-env:2", 1);
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load(&cfg, path, &err), 0);
+	assert_string_equal(cfg.brokers, "from-env:2");
+	assert_int_equal(cfg.window, 3);
+	unsetenv("ECOM_KAFKA_BROKERS");
+	ecom_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+unknown_key_names_file_and_line(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char *path = write_temp("brokers: a:1\n\nbrokerz: b:2\n");
+	char expected[256];
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load_file(&cfg, path, &err), -1);
+	snprintf(expected, sizeof(expected), "%s:3: unknown key 'brokerz'", path);
+	assert_string_equal(err.msg, expected);
+	ecom_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+broken_yaml_names_file_and_line(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char *path = write_temp("brokers: a:1\nwindow: [1, 2\n");
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load_file(&cfg, path, &err), -1);
+	assert_non_null(strstr(err.msg, path));
+	assert_non_null(strstr(err.msg, "not valid YAML"));
+	ecom_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
+bad_number_is_rejected_with_its_range(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_set(&cfg, "window", "0", &err), -1);
+	assert_string_equal(err.msg, "'window' must be a whole number from 1 to 100000, not '0'");
+	assert_int_equal(ecom_config_set(&cfg, "orders", "12x", &err), -1);
+	ecom_config_free(&cfg);
+}
+
+static void
+missing_explicit_file_is_an_error(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load(&cfg, "/nonexistent/ecom.yaml", &err), -1);
+	assert_string_equal(err.msg,
+	                    "cannot read config file '/nonexistent/ecom.yaml': No such file or directory");
+	ecom_config_free(&cfg);
+}
+
+static void
+kafka_property_needs_key_and_value(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_set_kafka(&cfg, "linger.ms", &err), -1);
+	assert_non_null(strstr(err.msg, "expected key=value"));
+	assert_int_equal(ecom_config_set_kafka(&cfg, "linger.ms=3", &err), 0);
+	assert_int_equal(ecom_config_set_kafka(&cfg, "linger.ms=4", &err), 0);
+	assert_int_equal(cfg.kafka_count, 1);
+	assert_string_equal(cfg.kafka[0].value, "4");
+	ecom_config_free(&cfg);
+}
+
+static void
+store_names_and_uris_select_the_backend(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	enum ecom_store_kind kind;
+	const char *uri;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_store(&cfg, &kind, &uri, &err), 0);
+	assert_int_equal(kind, ECOM_STORE_MONGODB);
+	assert_string_equal(uri, cfg.mongodb_uri);
+	assert_int_equal(ecom_config_set(&cfg, "store", "postgresql://u@h/db", &err), 0);
+	assert_int_equal(ecom_config_store(&cfg, &kind, &uri, &err), 0);
+	assert_int_equal(kind, ECOM_STORE_POSTGRESQL);
+	assert_string_equal(uri, "postgresql://u@h/db");
+	assert_int_equal(ecom_config_set(&cfg, "store", "mysql://h", &err), -1);
+	assert_non_null(strstr(err.msg, "store 'mysql://h'"));
+	ecom_config_free(&cfg);
+}
+
+static void
+database_name_must_be_safe(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_set(&cfg, "database", "bad name;", &err), -1);
+	assert_int_equal(ecom_config_set(&cfg, "database", "test_01", &err), 0);
+	ecom_config_free(&cfg);
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(defaults_match_the_documented_ones),
+		cmocka_unit_test(file_values_are_read),
+		cmocka_unit_test(environment_overrides_file),
+		cmocka_unit_test(unknown_key_names_file_and_line),
+		cmocka_unit_test(broken_yaml_names_file_and_line),
+		cmocka_unit_test(bad_number_is_rejected_with_its_range),
+		cmocka_unit_test(missing_explicit_file_is_an_error),
+		cmocka_unit_test(kafka_property_needs_key_and_value),
+		cmocka_unit_test(store_names_and_uris_select_the_backend),
+		cmocka_unit_test(database_name_must_be_safe),
+	};
+
+	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
+}
