@@ -237,25 +237,32 @@ check_counts(stage_run *run, ecom_err *err)
 	return 0;
 }
 
+/*
+ * Mark every fulfilment of the batch, new or repeated: the mark, not the
+ * stored orderfulfilled event, is what completes an order.  A process
+ * killed between storing the event and marking the order gets the event
+ * again, finds it already stored, and must still mark.  Only orders this
+ * call actually marked count, so a repeated fulfilment of a completed
+ * order never starts an extra one.
+ */
 static int
 reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 {
-	size_t i, n_new = 0;
-	int64_t now_ms = ecom_now_us() / 1000;
+	size_t i;
+	int64_t marked = 0, now_ms = ecom_now_us() / 1000;
 
-	for (i = 0; i < n; i++) {
-		if (!run->is_new[i])
-			continue;
-		run->new_ids[n_new] = run->events[i].event_id;
-		run->shipped_ms[n_new] = now_ms;
-		n_new++;
-	}
-	if (n_new == 0)
+	if (n == 0)
 		return 0;
-	if (ecom_store_mark_fulfilled(run->store, run->new_ids, run->shipped_ms, n_new, NULL, err) < 0)
+	for (i = 0; i < n; i++) {
+		run->new_ids[i] = run->events[i].event_id;
+		run->shipped_ms[i] = now_ms;
+	}
+	if (ecom_store_mark_fulfilled(run->store, run->new_ids, run->shipped_ms, n, &marked, err) < 0)
 		return -1;
-	run->fulfilled += (int64_t)n_new;
-	run->stats->fulfilled += (int64_t)n_new;
+	if (marked == 0)
+		return 0;
+	run->fulfilled += marked;
+	run->stats->fulfilled += marked;
 	if (check_counts(run, err) < 0)
 		return -1;
 	return top_up_orders(run, err);

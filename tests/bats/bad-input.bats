@@ -138,6 +138,12 @@ orders_with_bad_middle_line() {
 		sleep 0.1
 	done
 	assert_equal "$(store_count ordercreated)" 2
+	# The dead letter is acknowledged with the batch's other messages,
+	# just after the batch is stored.
+	for _ in $(seq 100); do
+		[[ "$(ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e 2>/dev/null | wc -l)" == 1 ]] && break
+		sleep 0.1
+	done
 	run bash -c "ecom-consume -t '${ECOM_TOPIC_PREFIX}deadletter' -e --envelope | jq -r '.value.eventType, .headers[\"ecom-error\"], .headers[\"ecom-source-topic\"]'"
 	assert_success
 	assert_output "ordercreated

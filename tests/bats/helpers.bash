@@ -3,6 +3,7 @@
 
 load '/usr/lib/bats/bats-support/load'
 load '/usr/lib/bats/bats-assert/load'
+bats_require_minimum_version 1.5.0
 
 ECOM_SRCDIR=${ECOM_SRCDIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 ECOM_BUILDDIR=${ECOM_BUILDDIR:-$ECOM_SRCDIR}

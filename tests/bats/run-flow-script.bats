@@ -13,7 +13,7 @@ setup() {
 	run timeout 300 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 100
 	assert_success
 	assert_output --partial '"orders": 100'
-	run ecom-reconcile --audit
+	run --separate-stderr ecom-reconcile --audit
 	assert_success
 	echo "$output" | jq -e '.ok and .fulfilled == 100 and ([.counts[]] | all(. == 100))' >/dev/null
 	# It started four stage processes and every one of them has stopped.
