@@ -15,7 +15,7 @@ die() { msg "$*"; exit 1; }
 
 BUILD_PACKAGES=(build-essential autoconf automake pkg-config
 	librdkafka-dev libmongoc-dev libbson-dev libyaml-dev libpq-dev uuid-dev libcmocka-dev)
-TEST_PACKAGES=(bats bats-assert bats-support jq mandoc groff-base gnuplot-nox)
+TEST_PACKAGES=(bats bats-assert bats-support jq mandoc groff-base gnuplot-nox librsvg2-bin file)
 PACKAGE_PACKAGES=(debhelper dh-autoreconf lintian man-db fakeroot)
 
 build=1
@@ -56,6 +56,9 @@ install_missing_packages "${BUILD_PACKAGES[@]}" "${TEST_PACKAGES[@]}" "${PACKAGE
 
 ((build)) || exit 0
 cd "$ROOT"
+# Build output is progress, not data: callers such as run-flow.sh keep
+# their stdout for the report.
+exec >&2
 if [[ ! -x configure || configure.ac -nt configure || Makefile.am -nt Makefile.in ]]; then
 	msg "autoreconf"
 	autoreconf -fi >/dev/null

@@ -24,6 +24,7 @@
 #include "ecom_kafka.h"
 #include "ecom_log.h"
 #include "ecom_metrics.h"
+#include "ecom_plot.h"
 #include "ecom_progress.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
@@ -33,6 +34,8 @@ enum { OPT_COMPARE = ECOM_OPT_COMMAND, OPT_NO_PROGRESS, OPT_FLOOR_SAMPLES, OPT_P
 /* Writes to the store one order needs: five events and the fulfilment mark. */
 #define STORE_WRITES_PER_ORDER 6
 #define KAFKA_HOPS_PER_ORDER 5
+/* --compare runs drawn side by side at most. */
+#define MAX_PLOT_RUNS 8
 
 static volatile sig_atomic_t interrupted;
 
@@ -203,13 +206,12 @@ out:
 
 static int
 run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int show_progress,
-         bson_t *report, ecom_err *err)
+         bson_t *report, ecom_plot_run *plot, ecom_err *err)
 {
 	stage_thread threads[ECOM_STAGE_COUNT];
 	volatile sig_atomic_t stop_all = 0;
 	ecom_progress progress;
 	floor_result floor;
-	ecom_latency all_hops;
 	double floor_s, elapsed_s;
 	bson_t stages;
 	int k, started = 0, rc = -1, failed = -1;
@@ -271,14 +273,10 @@ run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int 
 	ecom_latency_append_bson(report, "end_to_end_latency",
 	                         &threads[ECOM_STAGE_RECONCILE].stats.end_to_end);
 	bson_append_document_begin(report, "stage_latency", -1, &stages);
-	ecom_latency_init(&all_hops);
-	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
+	for (k = 0; k < ECOM_STAGE_COUNT; k++)
 		ecom_latency_append_bson(&stages, ecom_stage_name((ecom_stage_kind)k),
 		                         &threads[k].stats.hop);
-		ecom_latency_merge(&all_hops, &threads[k].stats.hop);
-	}
 	bson_append_document_end(report, &stages);
-	ecom_latency_free(&all_hops);
 	floor_s = (double)cfg->orders * (KAFKA_HOPS_PER_ORDER * floor.kafka_round_trip_ms +
 	                                 STORE_WRITES_PER_ORDER * floor.store_upsert_ms) / 1000.0;
 	elapsed_s = (double)(threads[ECOM_STAGE_RECONCILE].stats.ended_us -
@@ -297,6 +295,13 @@ run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int 
 	}
 	BSON_APPEND_DOUBLE(report, "elapsed_over_floor", floor_s > 0 ? elapsed_s / floor_s : 0.0);
 	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
+	if (plot != NULL) {
+		plot->elapsed_s = elapsed_s;
+		plot->orders_per_s = elapsed_s > 0 ? (double)cfg->orders / elapsed_s : 0.0;
+		ecom_latency_merge(&plot->end_to_end, &threads[ECOM_STAGE_RECONCILE].stats.end_to_end);
+		for (k = 0; k < ECOM_STAGE_COUNT; k++)
+			ecom_latency_merge(&plot->stages[k], &threads[k].stats.hop);
+	}
 	rc = 0;
 out:
 	for (k = 0; k < ECOM_STAGE_COUNT; k++)
@@ -349,6 +354,8 @@ main(int argc, char **argv)
 	ecom_err err;
 	char *compare = NULL, *saveptr = NULL, *name;
 	const char *plot_file = NULL;
+	ecom_plot_run plot_runs[MAX_PLOT_RUNS];
+	int plot_count = 0;
 	int single, show_progress = 1, floor_samples = 50, opt, status = ECOM_EXIT_FAILURE, runs = 0;
 	bson_t output, list;
 	char *end, *json;
@@ -436,9 +443,14 @@ main(int argc, char **argv)
 		free(copy);
 	}
 	if (plot_file != NULL) {
-		ecom_usagef("--plot is not available in this version");
-		status = ECOM_EXIT_USAGE;
-		goto out;
+		/* Fail now, not after minutes of benchmark, if the file cannot be written. */
+		FILE *probe = fopen(plot_file, "w");
+
+		if (probe == NULL) {
+			ecom_errorf("cannot write plot file '%s': %s", plot_file, strerror(errno));
+			goto out;
+		}
+		fclose(probe);
 	}
 	ecom_cli_catch_stop_signals(&interrupted);
 
@@ -458,7 +470,12 @@ main(int argc, char **argv)
 		snprintf(key, sizeof(key), "%d", runs);
 		bson_init(&report);
 		ecom_infof("%s: %ld orders, window %d", name, cfg.orders, cfg.window);
-		rc = run_flow(&cfg, name, floor_samples, show_progress, &report, &err);
+		if (plot_file != NULL && runs < MAX_PLOT_RUNS)
+			ecom_plot_run_init(&plot_runs[runs], name);
+		rc = run_flow(&cfg, name, floor_samples, show_progress, &report,
+		              plot_file != NULL && runs < MAX_PLOT_RUNS ? &plot_runs[runs] : NULL, &err);
+		if (plot_file != NULL && runs < MAX_PLOT_RUNS)
+			plot_count = runs + 1;
 		if (rc == 0) {
 			print_summary(&report, name);
 			BSON_APPEND_DOCUMENT(&list, key, &report);
@@ -472,6 +489,13 @@ main(int argc, char **argv)
 		runs++;
 	}
 	bson_append_array_end(&output, &list);
+	if (plot_file != NULL) {
+		if (ecom_plot_svg(plot_file, plot_runs, (size_t)plot_count, &err) < 0) {
+			ecom_errorf("%s", err.msg);
+			goto out;
+		}
+		ecom_infof("latency plot written to '%s'", plot_file);
+	}
 	if (single) {
 		bson_iter_t it, run;
 		const uint8_t *data;
@@ -491,6 +515,8 @@ main(int argc, char **argv)
 	bson_free(json);
 	status = ECOM_EXIT_OK;
 out:
+	for (opt = 0; opt < plot_count; opt++)
+		ecom_plot_run_free(&plot_runs[opt]);
 	free(compare);
 	bson_destroy(&output);
 	ecom_config_free(&cfg);

@@ -137,7 +137,8 @@ persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals, e
 		if (take_event(store, batch, totals, "<stdin>", lineno, line, (size_t)len, err) < 0)
 			goto out;
 	}
-	if (ferror(stdin)) {
+	/* A signal interrupts the read: store what was read, then stop. */
+	if (ferror(stdin) && !(errno == EINTR && stop_requested)) {
 		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
 		goto out;
 	}

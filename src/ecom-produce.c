@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,6 +25,8 @@
 #include "ecom_stage.h"
 
 enum { OPT_STDOUT = ECOM_OPT_COMMAND };
+
+static volatile sig_atomic_t stop_requested;
 
 static void
 usage(FILE *out)
@@ -85,7 +88,7 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 			return -1;
 	}
 	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
-	for (i = 0; i < count; i++) {
+	for (i = 0; i < count && !stop_requested; i++) {
 		ecom_event order;
 		int64_t now_us = ecom_now_us();
 		size_t len;
@@ -109,7 +112,7 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 	if (producer != NULL && ecom_producer_flush(producer, cfg->timeout_ms, err) < 0)
 		goto out;
 	if (producer != NULL)
-		ecom_infof("produced %ld order%s to '%s'", count, count == 1 ? "" : "s", topic);
+		ecom_infof("produced %ld order%s to '%s'", i, i == 1 ? "" : "s", topic);
 	rc = 0;
 out:
 	ecom_producer_destroy(producer);
@@ -129,7 +132,7 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 
 	if (ecom_producer_new(&producer, cfg, err) < 0)
 		return -1;
-	while ((len = getline(&line, &cap, stdin)) != -1) {
+	while (!stop_requested && (len = getline(&line, &cap, stdin)) != -1) {
 		ecom_event ev;
 		ecom_err why;
 
@@ -151,7 +154,8 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 		ecom_event_destroy(&ev);
 		produced++;
 	}
-	if (ferror(stdin)) {
+	/* A signal interrupts the read: deliver what was read, then stop. */
+	if (ferror(stdin) && !(errno == EINTR && stop_requested)) {
 		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
 		goto out;
 	}
@@ -245,7 +249,7 @@ main(int argc, char **argv)
 		status = ECOM_EXIT_USAGE;
 		goto out;
 	}
-	ecom_cli_catch_stop_signals(NULL);
+	ecom_cli_catch_stop_signals(&stop_requested);
 
 	if (generate_count >= 0 ? generate(&cfg, generate_count, to_stdout, &err)
 	                        : produce_stdin(&cfg, topic, &rejected, &err)) {

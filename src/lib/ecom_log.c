@@ -72,6 +72,8 @@ ecom_warnf(const char *fmt, ...)
 {
 	va_list ap;
 
+	if (log_level < ECOM_LOG_INFO) /* -q: errors only */
+		return;
 	va_start(ap, fmt);
 	log_vprint(fmt, ap);
 	va_end(ap);

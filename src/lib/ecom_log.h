@@ -27,7 +27,7 @@ const char *ecom_progname(void);
 void ecom_log_set_level(enum ecom_log_level level);
 enum ecom_log_level ecom_log_level(void);
 
-/* "prog: message" on stderr. errorf and warnf always print. */
+/* "prog: message" on stderr. errorf always prints; warnf too unless -q. */
 void ecom_errorf(const char *fmt, ...) ECOM_PRINTF(1, 2);
 void ecom_warnf(const char *fmt, ...) ECOM_PRINTF(1, 2);
 void ecom_infof(const char *fmt, ...) ECOM_PRINTF(1, 2);

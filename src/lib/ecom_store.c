@@ -113,6 +113,26 @@ ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 }
 
 /*
+ * Neither store keeps the top-level order: MongoDB's $setOnInsert adds
+ * fields in name order, jsonb shortest name first.  Both give the
+ * envelope back in wire order, then any unknown fields.
+ */
+static void
+envelope_first(const bson_t *stored, bson_t *ordered)
+{
+	static const char *const envelope[] = {"eventId", "eventType", "eventCreatedDate", "payload"};
+	bson_iter_t iter;
+	size_t i;
+
+	for (i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++) {
+		if (bson_iter_init_find(&iter, stored, envelope[i]))
+			bson_append_iter(ordered, envelope[i], -1, &iter);
+	}
+	bson_copy_to_excluding_noinit(stored, ordered, "eventId", "eventType", "eventCreatedDate",
+	                              "payload", NULL);
+}
+
+/*
  * doc follows the mongo-c-driver convention for replies: it may be
  * uninitialised, it is always initialised on return (empty when absent
  * or on error), and the caller destroys it.
@@ -121,18 +141,27 @@ int
 ecom_store_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc,
                bool *found, ecom_err *err)
 {
+	bson_t stored = BSON_INITIALIZER;
+	int ret = -1;
+
 	bson_init(doc);
 	*found = false;
 	if (check_type(type, err) < 0)
-		return -1;
-	if (order_id == NULL)
-		return ecom_err_set(err, "no order id");
-	if (store->ops->get(store, type, order_id, doc, found, err) < 0) {
-		bson_reinit(doc);
-		*found = false;
-		return -1;
+		goto out;
+	if (order_id == NULL) {
+		ecom_err_set(err, "no order id");
+		goto out;
 	}
-	return 0;
+	if (store->ops->get(store, type, order_id, &stored, found, err) < 0) {
+		*found = false;
+		goto out;
+	}
+	if (*found)
+		envelope_first(&stored, doc);
+	ret = 0;
+out:
+	bson_destroy(&stored);
+	return ret;
 }
 
 int

@@ -37,7 +37,10 @@ typedef struct ecom_store_ops {
 	                      size_t n, int64_t *marked, ecom_err *err);
 	int (*count)(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err);
 	int (*count_fulfilled)(ecom_store *store, int64_t *count, ecom_err *err);
-	/* doc is initialised by the caller and empty; filled when found. */
+	/*
+	 * doc is initialised by the caller and empty; filled when found, in
+	 * any order of the top-level fields (ecom_store.c puts them in order).
+	 */
 	int (*get)(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc,
 	           bool *found, ecom_err *err);
 	int (*delete_one)(ecom_store *store, ecom_event_type type, const char *order_id,

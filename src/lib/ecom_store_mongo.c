@@ -1,8 +1,20 @@
 /*
  * The MongoDB store (mongo-c-driver 1.23): database cfg->database, one
- * collection per event type with a unique index on eventId, unordered bulk
- * upserts.  Works against mongod and FerretDB alike: only plain commands
- * and operators both implement, no transactions or retryable writes.
+ * collection per event type, unordered bulk upserts.  Works against mongod
+ * and FerretDB alike: only plain commands and operators both implement,
+ * no transactions or retryable writes.
+ *
+ * A document is the event in store form with _id = eventId, plus the
+ * unique index on eventId.  Keying by _id makes every write, get and
+ * delete one primary-key lookup on FerretDB too, which pushes down only
+ * a filter of exactly {_id: value} and scans the whole collection for
+ * anything else (at 10,000 documents, milliseconds per upsert instead of
+ * tens).
+ *
+ * Updates are sent as multi-updates ({multi: true}), which changes
+ * nothing as _id matches one document at most: FerretDB 1.24 keeps a
+ * SQLite connection per single-document update until the command ends
+ * and hangs the database once a command holds its pool of 100.
  *
  * One mongoc_client_t per handle (a single-threaded client), so each stage
  * thread owns its own connection and nothing here is shared but
@@ -27,10 +39,10 @@ typedef struct mongo_store {
 	mongoc_collection_t *coll[ECOM_EV_COUNT];
 	/*
 	 * FerretDB 1.x has no Decimal128: it drops the connection on one.
-	 * There money is written as its decimal text ("279.80", still exact)
-	 * and read back into Decimal128 by ecom_event_from_bson().
+	 * The events' own money is int64 cents, but an unknown field may be a
+	 * Decimal128; there it is written as its decimal text (still exact).
 	 */
-	bool money_as_text;
+	bool decimal_as_text;
 } mongo_store;
 
 static pthread_once_t mongo_init_once = PTHREAD_ONCE_INIT;
@@ -155,7 +167,7 @@ ecom_store_mongo_open(ecom_store **store, const char *uri_text, const ecom_confi
 		goto out;
 	}
 
-	ms->money_as_text = is_ferretdb_1(ms->client);
+	ms->decimal_as_text = is_ferretdb_1(ms->client);
 	ms->db = mongoc_client_get_database(ms->client, cfg->database);
 	for (t = 0; t < ECOM_EV_COUNT; t++)
 		ms->coll[t] = mongoc_client_get_collection(ms->client, cfg->database,
@@ -187,26 +199,6 @@ mongo_close(ecom_store *store)
 	bson_free(ms);
 }
 
-/* The "index" of every entry of the array reply[key], as a flag in seen[n]. */
-static void
-flag_indexes(const bson_t *reply, const char *key, bool *seen, size_t n)
-{
-	bson_iter_t iter, array, entry;
-
-	if (!bson_iter_init_find(&iter, reply, key) || !BSON_ITER_HOLDS_ARRAY(&iter) ||
-	    !bson_iter_recurse(&iter, &array))
-		return;
-	while (bson_iter_next(&array)) {
-		if (BSON_ITER_HOLDS_DOCUMENT(&array) && bson_iter_recurse(&array, &entry) &&
-		    bson_iter_find(&entry, "index") && BSON_ITER_HOLDS_NUMBER(&entry)) {
-			int64_t index = bson_iter_as_int64(&entry);
-
-			if (index >= 0 && (uint64_t)index < n)
-				seen[index] = true;
-		}
-	}
-}
-
 /*
  * A failed bulk whose only errors are duplicate keys: two upserts of the
  * same eventId raced and the loser hit the unique index, so the event is
@@ -236,7 +228,7 @@ only_duplicate_keys(const bson_t *reply)
 
 /* The fields under iter into out, Decimal128 values as their decimal text. */
 static void
-copy_money_as_text(bson_iter_t *iter, bson_t *out, bool top_level)
+copy_decimals_as_text(bson_iter_t *iter, bson_t *out)
 {
 	while (bson_iter_next(iter)) {
 		const char *key = bson_iter_key(iter);
@@ -245,19 +237,17 @@ copy_money_as_text(bson_iter_t *iter, bson_t *out, bool top_level)
 		bson_decimal128_t dec;
 		char text[BSON_DECIMAL128_STRING];
 
-		if (top_level && strcmp(key, "eventId") == 0)
-			continue;
 		if (BSON_ITER_HOLDS_DECIMAL128(iter)) {
 			bson_iter_decimal128(iter, &dec);
 			bson_decimal128_to_string(&dec, text);
 			bson_append_utf8(out, key, -1, text, -1);
 		} else if (BSON_ITER_HOLDS_DOCUMENT(iter) && bson_iter_recurse(iter, &child_iter)) {
 			bson_append_document_begin(out, key, -1, &child);
-			copy_money_as_text(&child_iter, &child, false);
+			copy_decimals_as_text(&child_iter, &child);
 			bson_append_document_end(out, &child);
 		} else if (BSON_ITER_HOLDS_ARRAY(iter) && bson_iter_recurse(iter, &child_iter)) {
 			bson_append_array_begin(out, key, -1, &child);
-			copy_money_as_text(&child_iter, &child, false);
+			copy_decimals_as_text(&child_iter, &child);
 			bson_append_array_end(out, &child);
 		} else {
 			bson_append_iter(out, key, -1, iter);
@@ -265,17 +255,63 @@ copy_money_as_text(bson_iter_t *iter, bson_t *out, bool top_level)
 	}
 }
 
-/* What $setOnInsert writes: doc without its eventId (the upsert's selector puts that in). */
+/* What $setOnInsert writes: the event (the upsert's selector adds _id). */
 static void
 fields_to_insert(const mongo_store *ms, const bson_t *doc, bson_t *fields)
 {
 	bson_iter_t iter;
 
-	bson_init(fields);
-	if (ms->money_as_text && bson_iter_init(&iter, doc))
-		copy_money_as_text(&iter, fields, true);
-	else
-		bson_copy_to_excluding_noinit(doc, fields, "eventId", NULL);
+	if (ms->decimal_as_text && bson_iter_init(&iter, doc)) {
+		bson_init(fields);
+		copy_decimals_as_text(&iter, fields);
+	} else {
+		bson_copy_to(doc, fields);
+	}
+}
+
+static int
+compare_ids(const void *a, const void *b)
+{
+	return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/*
+ * is_new[i] from the reply's "upserted" [{index, _id}]: by _id, as
+ * FerretDB numbers "index" among the upserts instead of the operations.
+ * An id twice in the batch was inserted by its first operation.
+ */
+static void
+flag_upserted(const bson_t *reply, ecom_event *const *events, size_t n, bool *is_new)
+{
+	bson_iter_t iter, array, entry;
+	const char **ids = bson_malloc0(n * sizeof(*ids));
+	bool *claimed = bson_malloc0(n * sizeof(*claimed));
+	size_t i, count = 0;
+
+	if (bson_iter_init_find(&iter, reply, "upserted") && BSON_ITER_HOLDS_ARRAY(&iter) &&
+	    bson_iter_recurse(&iter, &array)) {
+		while (bson_iter_next(&array) && count < n) {
+			if (BSON_ITER_HOLDS_DOCUMENT(&array) && bson_iter_recurse(&array, &entry) &&
+			    bson_iter_find(&entry, "_id") && BSON_ITER_HOLDS_UTF8(&entry))
+				ids[count++] = bson_iter_utf8(&entry, NULL);
+		}
+	}
+	qsort(ids, count, sizeof(*ids), compare_ids);
+	for (i = 0; i < n; i++) {
+		const char *id = events[i]->event_id;
+		const char **hit = count ? bsearch(&id, ids, count, sizeof(*ids), compare_ids) : NULL;
+
+		/* bsearch may land on any of equal ids: step to the first unclaimed one. */
+		while (hit != NULL && hit > ids && strcmp(hit[-1], id) == 0)
+			hit--;
+		while (hit != NULL && hit < ids + count && strcmp(*hit, id) == 0 && claimed[hit - ids])
+			hit++;
+		is_new[i] = hit != NULL && hit < ids + count && strcmp(*hit, id) == 0;
+		if (is_new[i])
+			claimed[hit - ids] = true;
+	}
+	bson_free(claimed);
+	bson_free(ids);
 }
 
 static int
@@ -287,7 +323,6 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 	bson_t *bulk_opts, *upsert_opts;
 	bson_t reply;
 	bson_error_t error;
-	bool *upserted = NULL;
 	size_t i;
 	int ret = -1;
 
@@ -300,12 +335,12 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 		bool added;
 
 		bson_init(&selector);
-		BSON_APPEND_UTF8(&selector, "eventId", events[i]->event_id);
+		BSON_APPEND_UTF8(&selector, "_id", events[i]->event_id);
 		fields_to_insert(ms, &events[i]->doc, &fields);
 		bson_init(&update);
 		BSON_APPEND_DOCUMENT(&update, "$setOnInsert", &fields);
-		added = mongoc_bulk_operation_update_one_with_opts(bulk, &selector, &update, upsert_opts,
-		                                                   &error);
+		added = mongoc_bulk_operation_update_many_with_opts(bulk, &selector, &update, upsert_opts,
+		                                                    &error);
 		bson_destroy(&selector);
 		bson_destroy(&update);
 		bson_destroy(&fields);
@@ -321,14 +356,10 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 		             store->redacted_uri, error.message);
 		goto out;
 	}
-	if (is_new != NULL) {
-		upserted = bson_malloc0(n * sizeof(*upserted));
-		flag_indexes(&reply, "upserted", upserted, n);
-		memcpy(is_new, upserted, n * sizeof(*is_new));
-	}
+	if (is_new != NULL)
+		flag_upserted(&reply, events, n, is_new);
 	ret = 0;
 out:
-	bson_free(upserted);
 	bson_destroy(&reply);
 	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(upsert_opts);
@@ -366,11 +397,11 @@ mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int6
 		bson_t *selector, *update;
 		bool added;
 
-		selector = BCON_NEW("eventId", BCON_UTF8(order_ids[i]), "payload.orderIsFulfilled",
+		selector = BCON_NEW("_id", BCON_UTF8(order_ids[i]), "payload.orderIsFulfilled",
 		                    BCON_BOOL(false));
 		update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
 		                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms[i]), "}");
-		added = mongoc_bulk_operation_update_one_with_opts(bulk, selector, update, NULL, &error);
+		added = mongoc_bulk_operation_update_many_with_opts(bulk, selector, update, NULL, &error);
 		bson_destroy(selector);
 		bson_destroy(update);
 		if (!added) {
@@ -439,31 +470,16 @@ mongo_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t 
 	bson_error_t error;
 	int ret = 0;
 
-	filter = BCON_NEW("eventId", BCON_UTF8(order_id));
+	filter = BCON_NEW("_id", BCON_UTF8(order_id));
 	opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64(1));
 	cursor = mongoc_collection_find_with_opts(ms->coll[type], filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &hit)) {
-		if (ms->money_as_text) {
-			ecom_event ev;
-			ecom_err parse_err;
-
-			if (ecom_event_from_bson(hit, &ev, &parse_err) < 0) {
-				ret = ecom_err_set(err, "cannot read %s '%s' from '%s': %s",
-				                   ecom_event_type_name(type), order_id, store->redacted_uri,
-				                   parse_err.msg);
-				goto out;
-			}
-			bson_concat(doc, &ev.doc);
-			ecom_event_destroy(&ev);
-		} else {
-			bson_concat(doc, hit);
-		}
+		bson_concat(doc, hit);
 		*found = true;
 	} else if (mongoc_cursor_error(cursor, &error)) {
 		ret = ecom_err_set(err, "cannot read %s '%s' from '%s': %s", ecom_event_type_name(type),
 		                   order_id, store->redacted_uri, error.message);
 	}
-out:
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(opts);
 	bson_destroy(filter);
@@ -480,7 +496,7 @@ mongo_delete_one(ecom_store *store, ecom_event_type type, const char *order_id, 
 	bson_error_t error;
 	int ret = 0;
 
-	selector = BCON_NEW("eventId", BCON_UTF8(order_id));
+	selector = BCON_NEW("_id", BCON_UTF8(order_id));
 	if (!mongoc_collection_delete_one(ms->coll[type], selector, NULL, &reply, &error))
 		ret = ecom_err_set(err, "cannot delete %s '%s' from '%s': %s", ecom_event_type_name(type),
 		                   order_id, store->redacted_uri, error.message);

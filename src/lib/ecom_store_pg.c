@@ -453,34 +453,13 @@ pg_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 	                  count, err);
 }
 
-/*
- * jsonb keeps keys in its own order (shortest first); put the envelope
- * back in wire order so a document reads like MongoDB's.  The payload's
- * keys stay in jsonb's order.
- */
-static void
-envelope_first(const bson_t *wire, bson_t *ordered)
-{
-	static const char *const envelope[] = {"eventId", "eventType", "eventCreatedDate", "payload"};
-	bson_iter_t iter;
-	size_t i;
-
-	bson_init(ordered);
-	for (i = 0; i < sizeof(envelope) / sizeof(envelope[0]); i++) {
-		if (bson_iter_init_find(&iter, wire, envelope[i]))
-			bson_append_iter(ordered, envelope[i], -1, &iter);
-	}
-	bson_copy_to_excluding_noinit(wire, ordered, "eventId", "eventType", "eventCreatedDate",
-	                              "payload", NULL);
-}
-
 static int
 pg_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc, bool *found,
        ecom_err *err)
 {
 	pg_store *ps = pg_of(store);
 	PGresult *res;
-	bson_t wire, ordered;
+	bson_t wire;
 	bson_error_t error;
 	ecom_event ev;
 	ecom_err parse_err;
@@ -501,18 +480,16 @@ pg_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *do
 		ecom_err_set(err, "cannot %s in '%s': %s", what, store->redacted_uri, error.message);
 		goto out;
 	}
-	envelope_first(&wire, &ordered);
-	if (ecom_event_from_bson(&ordered, &ev, &parse_err) < 0) {
+	if (ecom_event_from_bson(&wire, &ev, &parse_err) < 0) {
 		ecom_err_set(err, "cannot %s in '%s': %s", what, store->redacted_uri, parse_err.msg);
-		goto out_wire;
+		bson_destroy(&wire);
+		goto out;
 	}
 	bson_concat(doc, &ev.doc);
 	*found = true;
 	ecom_event_destroy(&ev);
-	ret = 0;
-out_wire:
-	bson_destroy(&ordered);
 	bson_destroy(&wire);
+	ret = 0;
 out:
 	PQclear(res);
 	return ret;

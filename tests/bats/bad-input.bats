@@ -158,3 +158,9 @@ ${ECOM_TOPIC_PREFIX}ordercreated"
 kcat_produce() {
 	printf '%s\n' "$2" | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$1"
 }
+
+@test "run-flow.sh rejects an unknown option with exit 2" {
+	run "$ECOM_SRCDIR/scripts/run-flow.sh" --frobnicate
+	assert_failure 2
+	assert_output --partial "run-flow: unknown option '--frobnicate'"
+}

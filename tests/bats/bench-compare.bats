@@ -1,0 +1,48 @@
+#!/usr/bin/env bats
+# ecom-bench --compare: the same flow on the same Kafka against each store
+# in turn, one JSON document, and a picture of it.
+
+load helpers
+
+setup() {
+	require_stack
+}
+
+@test "ecom-bench --compare runs each store in turn and reports both" {
+	run --separate-stderr ecom-bench --compare mongodb,postgresql -n 30 --floor-samples 5 --no-progress
+	assert_success
+	echo "$output" | jq -e '[.runs[].store] == ["mongodb", "postgresql"]
+		and all(.runs[]; .orders == 30 and .elapsed_over_floor > 0
+		        and (.stage_latency | keys | length) == 5)' >/dev/null
+	# The store was reset before each run: the last one holds exactly N.
+	ECOM_STORE=postgresql run --separate-stderr ecom-reconcile --audit
+	assert_success
+	echo "$output" | jq -e '.ok and .fulfilled == 30' >/dev/null
+}
+
+@test "ecom-bench --plot draws an SVG that renders to a picture" {
+	run --separate-stderr ecom-bench --compare mongodb,postgresql -n 20 --floor-samples 3 --no-progress \
+		--plot "$BATS_TEST_TMPDIR/latency.svg"
+	assert_success
+	assert_output --partial '"runs"'
+	run rsvg-convert -o "$BATS_TEST_TMPDIR/latency.png" "$BATS_TEST_TMPDIR/latency.svg"
+	assert_success
+	run file "$BATS_TEST_TMPDIR/latency.png"
+	assert_output --partial "PNG image data, 1280 x 560"
+	# A blank picture compresses to almost nothing; axes, curves and labels do not.
+	assert [ "$(stat -c %s "$BATS_TEST_TMPDIR/latency.png")" -gt 20000 ]
+	grep -q 'mongodb' "$BATS_TEST_TMPDIR/latency.svg"
+	grep -q 'postgresql' "$BATS_TEST_TMPDIR/latency.svg"
+}
+
+@test "ecom-bench --compare with an unknown store fails before any run" {
+	run ecom-bench --compare mongodb,oracle -n 5
+	assert_failure 2
+	assert_output --partial "ecom-bench: --compare: store 'oracle'"
+}
+
+@test "ecom-bench --plot to a file that cannot be written fails before any run" {
+	run ecom-bench -n 5 --plot /nonexistent/dir/x.svg
+	assert_failure 1
+	assert_output --partial "cannot write plot file '/nonexistent/dir/x.svg'"
+}

@@ -1,0 +1,136 @@
+# The flow's correctness cases, one function each, run against every
+# store by flow-mongodb.bats and flow-postgresql.bats (same assertions).
+# Each test has its own topics and database (helpers.bash).
+
+start_stages() {
+	local stage
+	for stage in payment inventory shipping fulfillment; do
+		start_bg "$stage" ecom-consume --stage "$stage"
+	done
+}
+
+fulfilled_so_far() {
+	ecom-reconcile --audit -q 2>/dev/null | jq -r .fulfilled
+}
+
+wait_for_fulfilled() {
+	local want=$1 n=0
+	for _ in $(seq 600); do
+		n=$(fulfilled_so_far)
+		[[ "$n" =~ ^[0-9]+$ && "$n" -ge "$want" ]] && return 0
+		sleep 0.1
+	done
+	fail "only $n orders fulfilled after 60 s, waited for $want"
+}
+
+# Exactly N documents in each of the five collections/tables, every
+# order fulfilled with its orderShippedDate, audit clean.
+assert_exactly_n_orders() {
+	run --separate-stderr ecom-reconcile --audit
+	assert_success
+	echo "$output" | jq -e --argjson n "$1" \
+		'.ok and .fulfilled == $n and ([.counts[]] | length == 5 and all(. == $n))
+		 and (.unfinished | length) == 0' >/dev/null ||
+		fail "audit after $1 orders: $output"
+}
+
+case_bench_stores_exactly_n() {
+	run --separate-stderr ecom-bench -n 200 --floor-samples 5 --no-progress
+	assert_success
+	echo "$output" | jq -e --arg store "$ECOM_STORE" \
+		'.store == $store and .orders == 200 and .end_to_end_latency.count == 200' >/dev/null
+	assert_exactly_n_orders 200
+}
+
+case_bench_window_stores_exactly_n() {
+	run --separate-stderr ecom-bench -n 200 --window 8 --floor-samples 5 --no-progress
+	assert_success
+	echo "$output" | jq -e '.orders == 200 and .window == 8' >/dev/null
+	assert_exactly_n_orders 200
+}
+
+case_bench_reports_floor_and_ratio() {
+	run --separate-stderr ecom-bench -n 20 --floor-samples 5 --no-progress
+	assert_success
+	echo "$output" | jq -e '.floor.kafka_round_trip_ms > 0 and .floor.store_upsert_ms > 0
+		and .floor.floor_s > 0 and .elapsed_over_floor > 0 and .peak_rss_kib > 0
+		and (.stage_latency | keys | length) == 5
+		and .end_to_end_latency.p50_ms <= .end_to_end_latency.p99_ms' >/dev/null
+}
+
+case_stage_processes_take_n_orders() {
+	ecom-reconcile -q --reset
+	start_stages
+	run --separate-stderr timeout 300 ecom-reconcile --drive 200
+	assert_success
+	echo "$output" | jq -e '.orders == 200' >/dev/null
+	assert_exactly_n_orders 200
+}
+
+case_stage_killed_and_restarted() {
+	ecom-reconcile -q --reset
+	start_stages
+	start_bg reconcile timeout 300 ecom-reconcile --drive 200
+	wait_for_fulfilled 40
+	kill -KILL "$(<"$BATS_TEST_TMPDIR/shipping.pid")"
+	sleep 1
+	start_bg shipping ecom-consume --stage shipping
+	local pid status=0
+	pid=$(<"$BATS_TEST_TMPDIR/reconcile.pid")
+	wait "$pid" || status=$?
+	rm -f "$BATS_TEST_TMPDIR/reconcile.pid"
+	[[ $status -eq 0 ]] || fail "ecom-reconcile exited $status: $(cat "$BATS_TEST_TMPDIR/reconcile.err")"
+	assert_exactly_n_orders 200
+}
+
+case_reconcile_killed_and_restarted() {
+	ecom-reconcile -q --reset
+	start_stages
+	start_bg reconcile ecom-reconcile --drive 100
+	wait_for_fulfilled 30
+	kill -KILL "$(<"$BATS_TEST_TMPDIR/reconcile.pid")"
+	rm -f "$BATS_TEST_TMPDIR/reconcile.pid"
+	run timeout 300 ecom-reconcile --drive 100
+	assert_success
+	assert_exactly_n_orders 100
+}
+
+case_repeated_fulfilment_starts_nothing() {
+	ecom-reconcile -q --reset
+	start_stages
+	run timeout 300 ecom-reconcile --drive 5
+	assert_success
+	# Replay every fulfilment; the next run reads the five repeats first,
+	# and none may count, so exactly one more order is created.
+	ecom-consume -t "${ECOM_TOPIC_PREFIX}orderfulfilled" -e >"$BATS_TEST_TMPDIR/fulfilled.jsonl"
+	run bash -c "ecom-produce -t '${ECOM_TOPIC_PREFIX}orderfulfilled' <'$BATS_TEST_TMPDIR/fulfilled.jsonl'"
+	assert_success
+	run timeout 60 ecom-reconcile --drive 6
+	assert_success
+	assert_exactly_n_orders 6
+}
+
+case_count_mismatch_stops_reconcile() {
+	ecom-reconcile -q --reset
+	# Orders in the store that the flow never created.
+	ecom-produce --generate 3 --stdout | ecom-persist >/dev/null
+	start_stages
+	run timeout 120 ecom-reconcile --drive 5
+	assert_failure 1
+	assert_output --regexp "ecom-reconcile: count mismatch: [0-9]+ orders created, [0-9]+ fulfilled"
+}
+
+case_run_flow_script() {
+	export ECOM_RUN_DIR="$BATS_TEST_TMPDIR/run"
+	run --separate-stderr timeout 300 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 100
+	assert_success
+	echo "$output" | jq -e '.orders == 100' >/dev/null
+	assert_exactly_n_orders 100
+	# It started four stage processes and every one of them has stopped.
+	assert_equal "$(wc -l <"$ECOM_RUN_DIR/stage.pids")" 4
+	local pid
+	while read -r pid; do
+		run kill -0 "$pid"
+		assert_failure
+	done <"$ECOM_RUN_DIR/stage.pids"
+}

@@ -1,0 +1,328 @@
+/*
+ * store-timing: the figures in doc/store-notes.md, measured on the servers
+ * at $ECOM_MONGODB_URI and $ECOM_POSTGRES_URI (scripts/devstack.sh).
+ *
+ *   store-timing [-n DOCS] [-r RUNS]
+ *
+ * For each backend, in a scratch database dropped afterwards: a put_batch
+ * of 1 new event, a put_batch of 1,000 new events, then, with DOCS
+ * ordercreated documents (default 10,000, half of them fulfilled), count,
+ * count_fulfilled, a mark_fulfilled of one order and a full audit; on
+ * MongoDB also the count command for comparison.  Each figure is the
+ * median of RUNS runs (default 7; 51 for the single upsert), in ms.
+ */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
+
+#include "ecom_config.h"
+#include "ecom_event.h"
+#include "ecom_store.h"
+
+#define BULK 1000
+#define SINGLE_RUNS 51
+
+static double
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1000.0 + (double)ts.tv_nsec / 1e6;
+}
+
+static int
+compare_doubles(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+static double
+median(double *samples, int n)
+{
+	qsort(samples, (size_t)n, sizeof(*samples), compare_doubles);
+	return n % 2 ? samples[n / 2] : (samples[n / 2 - 1] + samples[n / 2]) / 2.0;
+}
+
+static void
+report(const char *store, const char *what, double *samples, int n)
+{
+	double lo, hi;
+
+	qsort(samples, (size_t)n, sizeof(*samples), compare_doubles);
+	lo = samples[0];
+	hi = samples[n - 1];
+	printf("%-10s %-34s median %9.2f ms  (min %.2f, max %.2f, %d runs)\n", store, what,
+	       median(samples, n), lo, hi, n);
+	fflush(stdout);
+}
+
+static void
+die(const char *what, const ecom_err *err)
+{
+	fprintf(stderr, "store-timing: %s: %s\n", what, err->msg);
+	exit(1);
+}
+
+/* n new orders, into events[0..n) and the pointer array batch. */
+static void
+new_orders(ecom_event *events, ecom_event **batch, int n)
+{
+	ecom_err err;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		if (ecom_event_new_order(&events[i], ecom_now_ms(), &err) < 0)
+			die("new order", &err);
+		batch[i] = &events[i];
+	}
+}
+
+static void
+destroy_events(ecom_event *events, int n)
+{
+	int i;
+
+	for (i = 0; i < n; i++)
+		ecom_event_destroy(&events[i]);
+}
+
+static double
+timed_put(ecom_store *store, ecom_event **batch, int n)
+{
+	ecom_err err;
+	double start = now_ms();
+
+	if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)n, NULL, &err) < 0)
+		die("put_batch", &err);
+	return now_ms() - start;
+}
+
+static void
+drop_database(enum ecom_store_kind kind, const char *uri, const char *database)
+{
+	if (kind == ECOM_STORE_MONGODB) {
+		mongoc_client_t *client = mongoc_client_new(uri);
+		mongoc_database_t *db = mongoc_client_get_database(client, database);
+
+		mongoc_database_drop(db, NULL);
+		mongoc_database_destroy(db);
+		mongoc_client_destroy(client);
+	} else {
+		PGconn *conn = PQconnectdb(uri);
+		char sql[256];
+
+		snprintf(sql, sizeof(sql), "SET client_min_messages = warning;"
+		                           "DROP SCHEMA IF EXISTS \"%s\" CASCADE",
+		         database);
+		PQclear(PQexec(conn, sql));
+		PQfinish(conn);
+	}
+}
+
+/* MongoDB's count command (what a server may answer from metadata), for comparison. */
+static double
+timed_count_command(const char *uri, const char *database, bool fulfilled, int64_t *n)
+{
+	mongoc_client_t *client = mongoc_client_new(uri);
+	mongoc_database_t *db = mongoc_client_get_database(client, database);
+	bson_t *cmd;
+	bson_t reply;
+	bson_error_t error;
+	bson_iter_t iter;
+	double start, took;
+
+	if (fulfilled)
+		cmd = BCON_NEW("count", BCON_UTF8("ordercreated"), "query", "{",
+		               "payload.orderIsFulfilled", BCON_BOOL(true), "}");
+	else
+		cmd = BCON_NEW("count", BCON_UTF8("ordercreated"));
+	/* The first command connects: not part of the figure. */
+	mongoc_database_command_simple(db, cmd, NULL, NULL, NULL);
+	start = now_ms();
+	if (!mongoc_database_command_simple(db, cmd, NULL, &reply, &error)) {
+		fprintf(stderr, "store-timing: count command: %s\n", error.message);
+		exit(1);
+	}
+	took = now_ms() - start;
+	*n = bson_iter_init_find(&iter, &reply, "n") ? bson_iter_as_int64(&iter) : -1;
+	bson_destroy(&reply);
+	bson_destroy(cmd);
+	mongoc_database_destroy(db);
+	mongoc_client_destroy(client);
+	return took;
+}
+
+static void
+measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
+{
+	const char *name = kind == ECOM_STORE_MONGODB ? "mongodb" : "postgresql";
+	ecom_event *events = calloc(BULK, sizeof(*events));
+	ecom_event **batch = calloc(BULK, sizeof(*batch));
+	double *samples = calloc((size_t)(runs > SINGLE_RUNS ? runs : SINGLE_RUNS), sizeof(double));
+	char database[64], timeout[16];
+	ecom_config cfg;
+	ecom_store *store;
+	ecom_err err;
+	int64_t n, stored = 0;
+	int i, r;
+
+	snprintf(database, sizeof(database), "t_timing_%ld_%ld", (long)getpid(), (long)time(NULL));
+	snprintf(timeout, sizeof(timeout), "%d", 10000);
+	ecom_config_init(&cfg);
+	if (ecom_config_set(&cfg, kind == ECOM_STORE_MONGODB ? "mongodb_uri" : "postgres_uri", uri,
+	                    &err) < 0 ||
+	    ecom_config_set(&cfg, "store", name, &err) < 0 ||
+	    ecom_config_set(&cfg, "database", database, &err) < 0 ||
+	    ecom_config_set(&cfg, "timeout_ms", timeout, &err) < 0)
+		die("config", &err);
+	if (ecom_store_open(&store, &cfg, &err) < 0)
+		die("open", &err);
+
+	/* One new event per put_batch. */
+	for (r = 0; r < SINGLE_RUNS; r++) {
+		new_orders(events, batch, 1);
+		samples[r] = timed_put(store, batch, 1);
+		destroy_events(events, 1);
+	}
+	stored += SINGLE_RUNS;
+	report(name, "put_batch of 1 new event", samples, SINGLE_RUNS);
+
+	/* 1,000 new events per put_batch; the collection grows by as many each run. */
+	for (r = 0; r < runs; r++) {
+		new_orders(events, batch, BULK);
+		samples[r] = timed_put(store, batch, BULK);
+		destroy_events(events, BULK);
+	}
+	stored += (int64_t)runs * BULK;
+	report(name, "put_batch of 1,000 new events", samples, runs);
+
+	/* Exactly `docs` ordercreated documents, the first half of each batch fulfilled. */
+	if (ecom_store_reset(store, &err) < 0)
+		die("reset", &err);
+	for (stored = 0; stored < docs; stored += BULK) {
+		int chunk = docs - stored < BULK ? (int)(docs - stored) : BULK;
+		const char *ids[BULK];
+		int64_t shipped[BULK];
+
+		new_orders(events, batch, chunk);
+		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)chunk, NULL, &err) < 0)
+			die("put_batch", &err);
+		for (i = 0; i < chunk / 2; i++) {
+			ids[i] = events[i].event_id;
+			shipped[i] = ecom_now_ms();
+		}
+		if (ecom_store_mark_fulfilled(store, ids, shipped, (size_t)(chunk / 2), NULL, &err) < 0)
+			die("mark_fulfilled", &err);
+		destroy_events(events, chunk);
+	}
+	for (r = 0; r < runs; r++) {
+		double start = now_ms();
+
+		if (ecom_store_count(store, ECOM_EV_ORDERCREATED, &n, &err) < 0)
+			die("count", &err);
+		samples[r] = now_ms() - start;
+	}
+	if (n != docs)
+		fprintf(stderr, "store-timing: count says %lld, not %d\n", (long long)n, docs);
+	report(name, "count (ordercreated)", samples, runs);
+	for (r = 0; r < runs; r++) {
+		double start = now_ms();
+
+		if (ecom_store_count_fulfilled(store, &n, &err) < 0)
+			die("count_fulfilled", &err);
+		samples[r] = now_ms() - start;
+	}
+	report(name, "count_fulfilled", samples, runs);
+	if (kind == ECOM_STORE_MONGODB) {
+		for (r = 0; r < runs; r++)
+			samples[r] = timed_count_command(uri, database, false, &n);
+		report(name, "count command, no query", samples, runs);
+		for (r = 0; r < runs; r++)
+			samples[r] = timed_count_command(uri, database, true, &n);
+		report(name, "count command, orderIsFulfilled", samples, runs);
+	}
+	/* One order, put then marked: the reconcile stage's write per order. */
+	for (r = 0; r < runs; r++) {
+		const char *id;
+		int64_t shipped = ecom_now_ms(), marked = 0;
+		double start;
+
+		new_orders(events, batch, 1);
+		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, 1, NULL, &err) < 0)
+			die("put_batch", &err);
+		id = events[0].event_id;
+		start = now_ms();
+		if (ecom_store_mark_fulfilled(store, &id, &shipped, 1, &marked, &err) < 0)
+			die("mark_fulfilled", &err);
+		samples[r] = now_ms() - start;
+		if (marked != 1)
+			fprintf(stderr, "store-timing: marked %lld, not 1\n", (long long)marked);
+		destroy_events(events, 1);
+	}
+	report(name, "mark_fulfilled of 1 order", samples, runs);
+	for (r = 0; r < runs; r++) {
+		bson_t audit = BSON_INITIALIZER;
+		bool ok;
+		double start = now_ms();
+
+		if (ecom_store_audit(store, &audit, &ok, &err) < 0)
+			die("audit", &err);
+		samples[r] = now_ms() - start;
+		bson_destroy(&audit);
+	}
+	report(name, "audit (ordercreated only)", samples, runs);
+
+	ecom_store_close(store);
+	drop_database(kind, uri, database);
+	ecom_config_free(&cfg);
+	free(samples);
+	free(batch);
+	free(events);
+}
+
+int
+main(int argc, char **argv)
+{
+	const char *mongodb_uri = getenv("ECOM_MONGODB_URI");
+	const char *postgres_uri = getenv("ECOM_POSTGRES_URI");
+	int docs = 10000, runs = 7, c;
+
+	ecom_log_init(argv[0]);
+	while ((c = getopt(argc, argv, "n:r:")) != -1) {
+		switch (c) {
+		case 'n':
+			docs = atoi(optarg);
+			break;
+		case 'r':
+			runs = atoi(optarg);
+			break;
+		default:
+			fprintf(stderr, "usage: store-timing [-n DOCS] [-r RUNS]\n");
+			return 2;
+		}
+	}
+	if (docs < 1 || runs < 1 || optind != argc) {
+		fprintf(stderr, "usage: store-timing [-n DOCS] [-r RUNS]\n");
+		return 2;
+	}
+	if ((mongodb_uri == NULL || *mongodb_uri == '\0') &&
+	    (postgres_uri == NULL || *postgres_uri == '\0')) {
+		fprintf(stderr, "store-timing: set ECOM_MONGODB_URI and/or ECOM_POSTGRES_URI: "
+		                "eval \"$(scripts/devstack.sh up)\"\n");
+		return 2;
+	}
+	if (mongodb_uri != NULL && *mongodb_uri != '\0')
+		measure(ECOM_STORE_MONGODB, mongodb_uri, docs, runs);
+	if (postgres_uri != NULL && *postgres_uri != '\0')
+		measure(ECOM_STORE_POSTGRESQL, postgres_uri, docs, runs);
+	return 0;
+}
