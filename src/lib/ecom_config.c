@@ -32,6 +32,7 @@ static const struct config_key {
 	{"timeout_ms", "ECOM_TIMEOUT_MS"},
 	{"orders", "ECOM_ORDERS"},
 	{"window", "ECOM_WINDOW"},
+	{"count_check_every", "ECOM_COUNT_CHECK_EVERY"},
 };
 
 static void
@@ -58,6 +59,7 @@ ecom_config_init(ecom_config *cfg)
 	cfg->timeout_ms = 10000;
 	cfg->orders = 10000;
 	cfg->window = 1;
+	cfg->count_check_every = 100;
 }
 
 void
@@ -151,6 +153,10 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 		if (parse_long(key, value, 1, 100000, &n, err) < 0)
 			return -1;
 		cfg->window = (int)n;
+	} else if (strcmp(key, "count_check_every") == 0) {
+		if (parse_long(key, value, 1, 100000000, &n, err) < 0)
+			return -1;
+		cfg->count_check_every = n;
 	} else {
 		return ecom_err_set(err, "unknown key '%s'", key);
 	}

@@ -35,6 +35,7 @@ typedef struct ecom_config {
 	int timeout_ms;         /* timeout_ms, ECOM_TIMEOUT_MS: 10000, bound on connecting */
 	long orders;            /* orders, ECOM_ORDERS: 10000 */
 	int window;             /* window, ECOM_WINDOW: 1 */
+	long count_check_every; /* count_check_every, ECOM_COUNT_CHECK_EVERY: 100 */
 	ecom_kv *kafka;         /* kafka: {…} and -X */
 	size_t kafka_count;
 	char *source_file;      /* the file that was read, or NULL */

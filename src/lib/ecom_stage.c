@@ -218,15 +218,27 @@ top_up_orders(stage_run *run, ecom_err *err)
 /*
  * The original's check after every fulfilment: orders created in the
  * store against orders fulfilled.  With W orders in flight, created may
- * run ahead of fulfilled by at most the orders still in flight.  Both are
- * plain collection counts, which a store answers from its metadata or an
- * index, not by reading every document: this runs once per batch.
+ * run ahead of fulfilled by at most the orders still in flight.
+ *
+ * The store is asked every cfg->count_check_every orders and at the end
+ * of the run, not after every order: FerretDB 1.24 counts by decoding
+ * every document (0.6 s for 1,400 orders), which would make the run
+ * quadratic.  In between, the counts this process keeps from the store's
+ * own write results (orders it created, orders the marking changed) are
+ * checked after every fulfilment.
  */
 static int
-check_counts(stage_run *run, ecom_err *err)
+check_counts(stage_run *run, int ask_store, ecom_err *err)
 {
 	int64_t created, fulfilled, in_flight = run->issued - run->fulfilled;
 
+	if (run->fulfilled > run->issued)
+		return ecom_err_set(err,
+		                    "count mismatch: %" PRId64 " orders created, %" PRId64
+		                    " fulfilled; stopping",
+		                    run->issued, run->fulfilled);
+	if (!ask_store)
+		return 0;
 	if (ecom_store_count(run->store, ECOM_EV_ORDERCREATED, &created, err) < 0 ||
 	    ecom_store_count(run->store, ECOM_EV_ORDERFULFILLED, &fulfilled, err) < 0)
 		return -1;
@@ -251,7 +263,7 @@ static int
 reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 {
 	size_t i;
-	int64_t marked = 0, now_ms = ecom_now_us() / 1000;
+	int64_t marked = 0, before, every, now_ms = ecom_now_us() / 1000;
 
 	if (n == 0)
 		return 0;
@@ -263,9 +275,13 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 		return -1;
 	if (marked == 0)
 		return 0;
+	before = run->fulfilled;
 	run->fulfilled += marked;
 	run->stats->fulfilled += marked;
-	if (check_counts(run, err) < 0)
+	every = run->cfg->count_check_every;
+	if (check_counts(run,
+	                 run->fulfilled / every != before / every || run->fulfilled >= run->opts->orders,
+	                 err) < 0)
 		return -1;
 	return top_up_orders(run, err);
 }

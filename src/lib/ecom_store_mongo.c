@@ -1,20 +1,22 @@
 /*
  * The MongoDB store (mongo-c-driver 1.23): database cfg->database, one
- * collection per event type, unordered bulk upserts.  Works against mongod
- * and FerretDB alike: only plain commands and operators both implement,
- * no transactions or retryable writes.
+ * collection per event type with a unique index on eventId.  Works against
+ * mongod and FerretDB alike: only plain commands and operators both
+ * implement, no transactions or retryable writes.
  *
- * A document is the event in store form with _id = eventId, plus the
- * unique index on eventId.  Keying by _id makes every write, get and
- * delete one primary-key lookup on FerretDB too, which pushes down only
- * a filter of exactly {_id: value} and scans the whole collection for
- * anything else (at 10,000 documents, milliseconds per upsert instead of
- * tens).
+ * A document is the event in store form with _id = eventId.  A batch is
+ * one unordered bulk insert, and a duplicate-key error on an event means
+ * it was already there: the same "first write wins" as an upsert with
+ * $setOnInsert, and the same as PostgreSQL's ON CONFLICT DO NOTHING, but
+ * an index lookup on FerretDB 1.24 (SQLite), where an upsert, even by
+ * _id, scans the whole collection: 1,000 new events into 10,000 take
+ * tens of milliseconds instead of tens of seconds (doc/store-notes.md).
  *
  * Updates are sent as multi-updates ({multi: true}), which changes
  * nothing as _id matches one document at most: FerretDB 1.24 keeps a
- * SQLite connection per single-document update until the command ends
- * and hangs the database once a command holds its pool of 100.
+ * SQLite connection per single-document update that matched until the
+ * command ends, and hangs the database once one command holds its pool
+ * of 100.
  *
  * One mongoc_client_t per handle (a single-threaded client), so each stage
  * thread owns its own connection and nothing here is shared but
@@ -38,11 +40,11 @@ typedef struct mongo_store {
 	mongoc_database_t *db;
 	mongoc_collection_t *coll[ECOM_EV_COUNT];
 	/*
-	 * FerretDB 1.x has no Decimal128: it drops the connection on one.
-	 * The events' own money is int64 cents, but an unknown field may be a
-	 * Decimal128; there it is written as its decimal text (still exact).
+	 * FerretDB 1.x (SQLite) needs two detours: it has no Decimal128 (see
+	 * document_of()) and it scans and decodes every document for any
+	 * filter but {_id: value} (see mongo_mark_fulfilled()).
 	 */
-	bool decimal_as_text;
+	bool ferretdb_1;
 } mongo_store;
 
 static pthread_once_t mongo_init_once = PTHREAD_ONCE_INIT;
@@ -100,7 +102,11 @@ create_indexes(mongo_store *ms, ecom_err *err)
 	return 0;
 }
 
-/* FerretDB says so in buildInfo; its 2.x releases store Decimal128. */
+/*
+ * FerretDB names itself in buildInfo ("ferretdbVersion"; "unknown" when
+ * embedded, as scripts/devstack.sh runs it).  2.x is another engine
+ * (PostgreSQL with DocumentDB) and is taken for a MongoDB.
+ */
 static bool
 is_ferretdb_1(mongoc_client_t *client)
 {
@@ -167,7 +173,7 @@ ecom_store_mongo_open(ecom_store **store, const char *uri_text, const ecom_confi
 		goto out;
 	}
 
-	ms->decimal_as_text = is_ferretdb_1(ms->client);
+	ms->ferretdb_1 = is_ferretdb_1(ms->client);
 	ms->db = mongoc_client_get_database(ms->client, cfg->database);
 	for (t = 0; t < ECOM_EV_COUNT; t++)
 		ms->coll[t] = mongoc_client_get_collection(ms->client, cfg->database,
@@ -200,12 +206,12 @@ mongo_close(ecom_store *store)
 }
 
 /*
- * A failed bulk whose only errors are duplicate keys: two upserts of the
- * same eventId raced and the loser hit the unique index, so the event is
- * there; anything else (or a write-concern error) is a real failure.
+ * A failed bulk insert whose only errors are duplicate keys: those events
+ * were already there (flagged in dup[]).  Any other error, or a
+ * write-concern error, is a real failure.
  */
 static bool
-only_duplicate_keys(const bson_t *reply)
+only_duplicate_keys(const bson_t *reply, bool *dup, size_t n)
 {
 	bson_iter_t iter, array, entry;
 	bool any = false;
@@ -217,10 +223,19 @@ only_duplicate_keys(const bson_t *reply)
 	    !bson_iter_recurse(&iter, &array))
 		return false;
 	while (bson_iter_next(&array)) {
+		int64_t index;
+
 		if (!BSON_ITER_HOLDS_DOCUMENT(&array) || !bson_iter_recurse(&array, &entry) ||
 		    !bson_iter_find(&entry, "code") || !BSON_ITER_HOLDS_NUMBER(&entry) ||
 		    bson_iter_as_int64(&entry) != MONGO_DUPLICATE_KEY)
 			return false;
+		if (!bson_iter_recurse(&array, &entry) || !bson_iter_find(&entry, "index") ||
+		    !BSON_ITER_HOLDS_NUMBER(&entry))
+			return false;
+		index = bson_iter_as_int64(&entry);
+		if (index < 0 || (uint64_t)index >= n)
+			return false;
+		dup[index] = true;
 		any = true;
 	}
 	return any;
@@ -255,63 +270,23 @@ copy_decimals_as_text(bson_iter_t *iter, bson_t *out)
 	}
 }
 
-/* What $setOnInsert writes: the event (the upsert's selector adds _id). */
+/*
+ * The document stored for ev: _id = eventId, then the event.  FerretDB 1.x
+ * drops the connection on a Decimal128; the events' own money is int64
+ * cents, but an unknown field may be one: there it is stored as its
+ * decimal text (still exact).
+ */
 static void
-fields_to_insert(const mongo_store *ms, const bson_t *doc, bson_t *fields)
+document_of(const mongo_store *ms, const ecom_event *ev, bson_t *doc)
 {
 	bson_iter_t iter;
 
-	if (ms->decimal_as_text && bson_iter_init(&iter, doc)) {
-		bson_init(fields);
-		copy_decimals_as_text(&iter, fields);
-	} else {
-		bson_copy_to(doc, fields);
-	}
-}
-
-static int
-compare_ids(const void *a, const void *b)
-{
-	return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
-/*
- * is_new[i] from the reply's "upserted" [{index, _id}]: by _id, as
- * FerretDB numbers "index" among the upserts instead of the operations.
- * An id twice in the batch was inserted by its first operation.
- */
-static void
-flag_upserted(const bson_t *reply, ecom_event *const *events, size_t n, bool *is_new)
-{
-	bson_iter_t iter, array, entry;
-	const char **ids = bson_malloc0(n * sizeof(*ids));
-	bool *claimed = bson_malloc0(n * sizeof(*claimed));
-	size_t i, count = 0;
-
-	if (bson_iter_init_find(&iter, reply, "upserted") && BSON_ITER_HOLDS_ARRAY(&iter) &&
-	    bson_iter_recurse(&iter, &array)) {
-		while (bson_iter_next(&array) && count < n) {
-			if (BSON_ITER_HOLDS_DOCUMENT(&array) && bson_iter_recurse(&array, &entry) &&
-			    bson_iter_find(&entry, "_id") && BSON_ITER_HOLDS_UTF8(&entry))
-				ids[count++] = bson_iter_utf8(&entry, NULL);
-		}
-	}
-	qsort(ids, count, sizeof(*ids), compare_ids);
-	for (i = 0; i < n; i++) {
-		const char *id = events[i]->event_id;
-		const char **hit = count ? bsearch(&id, ids, count, sizeof(*ids), compare_ids) : NULL;
-
-		/* bsearch may land on any of equal ids: step to the first unclaimed one. */
-		while (hit != NULL && hit > ids && strcmp(hit[-1], id) == 0)
-			hit--;
-		while (hit != NULL && hit < ids + count && strcmp(*hit, id) == 0 && claimed[hit - ids])
-			hit++;
-		is_new[i] = hit != NULL && hit < ids + count && strcmp(*hit, id) == 0;
-		if (is_new[i])
-			claimed[hit - ids] = true;
-	}
-	bson_free(claimed);
-	bson_free(ids);
+	bson_init(doc);
+	BSON_APPEND_UTF8(doc, "_id", ev->event_id);
+	if (ms->ferretdb_1 && bson_iter_init(&iter, &ev->doc))
+		copy_decimals_as_text(&iter, doc);
+	else
+		bson_concat(doc, &ev->doc);
 }
 
 static int
@@ -320,30 +295,24 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 {
 	mongo_store *ms = mongo_of(store);
 	mongoc_bulk_operation_t *bulk;
-	bson_t *bulk_opts, *upsert_opts;
+	bson_t *bulk_opts;
 	bson_t reply;
 	bson_error_t error;
+	bool *dup;
 	size_t i;
 	int ret = -1;
 
 	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
-	upsert_opts = BCON_NEW("upsert", BCON_BOOL(true));
 	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[type], bulk_opts);
+	dup = bson_malloc0(n * sizeof(*dup));
 	bson_init(&reply);
 	for (i = 0; i < n; i++) {
-		bson_t selector, update, fields;
+		bson_t doc;
 		bool added;
 
-		bson_init(&selector);
-		BSON_APPEND_UTF8(&selector, "_id", events[i]->event_id);
-		fields_to_insert(ms, &events[i]->doc, &fields);
-		bson_init(&update);
-		BSON_APPEND_DOCUMENT(&update, "$setOnInsert", &fields);
-		added = mongoc_bulk_operation_update_many_with_opts(bulk, &selector, &update, upsert_opts,
-		                                                    &error);
-		bson_destroy(&selector);
-		bson_destroy(&update);
-		bson_destroy(&fields);
+		document_of(ms, events[i], &doc);
+		added = mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, &error);
+		bson_destroy(&doc);
 		if (!added) {
 			ecom_err_set(err, "cannot store '%s' in '%s': %s", events[i]->event_id,
 			             store->redacted_uri, error.message);
@@ -351,18 +320,22 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 		}
 	}
 	bson_destroy(&reply);
-	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 && !only_duplicate_keys(&reply)) {
+	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 &&
+	    !only_duplicate_keys(&reply, dup, n)) {
 		ecom_err_set(err, "cannot store %s events in '%s': %s", ecom_event_type_name(type),
 		             store->redacted_uri, error.message);
 		goto out;
 	}
-	if (is_new != NULL)
-		flag_upserted(&reply, events, n, is_new);
+	/* An id twice in the batch: the first insert stored it, the second hit the index. */
+	if (is_new != NULL) {
+		for (i = 0; i < n; i++)
+			is_new[i] = !dup[i];
+	}
 	ret = 0;
 out:
+	bson_free(dup);
 	bson_destroy(&reply);
 	mongoc_bulk_operation_destroy(bulk);
-	bson_destroy(upsert_opts);
 	bson_destroy(bulk_opts);
 	return ret;
 }
@@ -377,6 +350,79 @@ reply_count(const bson_t *reply, const char *key)
 	return 0;
 }
 
+/* Queue the update that marks one order. */
+static bool
+queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_ms, bool unmarked_only,
+           bson_error_t *error)
+{
+	bson_t *selector, *update;
+	bool added;
+
+	if (unmarked_only)
+		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderIsFulfilled",
+		                    BCON_BOOL(false));
+	else
+		selector = BCON_NEW("_id", BCON_UTF8(order_id));
+	update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
+	                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}");
+	added = mongoc_bulk_operation_update_many_with_opts(bulk, selector, update, NULL, error);
+	bson_destroy(selector);
+	bson_destroy(update);
+	return added;
+}
+
+/*
+ * On FerretDB 1.x: is the order stored and not yet fulfilled?  A lookup by
+ * _id alone, the one filter FerretDB does not decode the whole collection
+ * for.
+ */
+static int
+is_unmarked(mongo_store *ms, const char *order_id, bool *unmarked, ecom_err *err)
+{
+	mongoc_cursor_t *cursor;
+	const bson_t *hit;
+	bson_t *filter, *opts;
+	bson_error_t error;
+	bson_iter_t iter;
+	int ret = 0;
+
+	*unmarked = false;
+	filter = BCON_NEW("_id", BCON_UTF8(order_id));
+	opts = BCON_NEW("projection", "{", "payload.orderIsFulfilled", BCON_INT32(1), "}", "limit",
+	                BCON_INT64(1));
+	cursor = mongoc_collection_find_with_opts(ms->coll[ECOM_EV_ORDERCREATED], filter, opts, NULL);
+	if (mongoc_cursor_next(cursor, &hit))
+		*unmarked = bson_iter_init(&iter, hit) &&
+		            bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
+		            BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter);
+	else if (mongoc_cursor_error(cursor, &error))
+		ret = ecom_err_set(err, "cannot read ordercreated '%s' from '%s': %s", order_id,
+		                   ms->base.redacted_uri, error.message);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(opts);
+	bson_destroy(filter);
+	return ret;
+}
+
+static bool
+seen_before(const char *const *order_ids, size_t i)
+{
+	size_t j;
+
+	for (j = 0; j < i; j++) {
+		if (strcmp(order_ids[j], order_ids[i]) == 0)
+			return true;
+	}
+	return false;
+}
+
+/*
+ * One unordered bulk of {_id, orderIsFulfilled: false} → $set: atomic per
+ * order on MongoDB.  FerretDB 1.x decodes the whole collection for that
+ * filter (2 s an order at 10,000 documents), and is not atomic there
+ * anyway (it reads, then writes): it looks each order up by _id and
+ * updates by _id those still unmarked, each once per call.
+ */
 static int
 mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
                      size_t n, int64_t *marked, ecom_err *err)
@@ -386,29 +432,35 @@ mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int6
 	bson_t *bulk_opts;
 	bson_t reply;
 	bson_error_t error;
-	size_t i;
+	size_t i, queued = 0;
 	int ret = -1;
 
 	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
 	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[ECOM_EV_ORDERCREATED],
 	                                                         bulk_opts);
 	bson_init(&reply);
+	*marked = 0;
 	for (i = 0; i < n; i++) {
-		bson_t *selector, *update;
-		bool added;
+		bool unmarked = true;
 
-		selector = BCON_NEW("_id", BCON_UTF8(order_ids[i]), "payload.orderIsFulfilled",
-		                    BCON_BOOL(false));
-		update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
-		                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms[i]), "}");
-		added = mongoc_bulk_operation_update_many_with_opts(bulk, selector, update, NULL, &error);
-		bson_destroy(selector);
-		bson_destroy(update);
-		if (!added) {
+		if (ms->ferretdb_1) {
+			if (seen_before(order_ids, i))
+				continue;
+			if (is_unmarked(ms, order_ids[i], &unmarked, err) < 0)
+				goto out;
+		}
+		if (!unmarked)
+			continue;
+		if (!queue_mark(bulk, order_ids[i], shipped_ms[i], !ms->ferretdb_1, &error)) {
 			ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
 			             store->redacted_uri, error.message);
 			goto out;
 		}
+		queued++;
+	}
+	if (queued == 0) {
+		ret = 0;
+		goto out;
 	}
 	bson_destroy(&reply);
 	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {

@@ -943,7 +943,7 @@ static void
 mark_fulfilled_marks_once(void **state)
 {
 	ecom_store *store = store_of(state);
-	ecom_event a[ECOM_EV_COUNT], b[ECOM_EV_COUNT];
+	ecom_event a[ECOM_EV_COUNT], b[ECOM_EV_COUNT], c[ECOM_EV_COUNT];
 	const char *ids[3];
 	int64_t shipped[3], marked = -1, shipped_ms = ecom_now_ms() + 5000;
 	bson_t doc;
@@ -954,6 +954,7 @@ mark_fulfilled_marks_once(void **state)
 
 	make_order(a, ecom_now_ms());
 	make_order(b, ecom_now_ms());
+	make_order(c, ecom_now_ms());
 	put_one(store, &a[0]);
 	put_one(store, &b[0]);
 	price = order_cents(&a[0]);
@@ -973,6 +974,14 @@ mark_fulfilled_marks_once(void **state)
 	assert_int_equal(fulfilled_of(store), 2);
 	assert_int_equal(count_of(store, ECOM_EV_ORDERCREATED), 2);
 
+	/* The same order twice in one call is marked once. */
+	put_one(store, &c[0]);
+	ids[0] = ids[1] = c[0].event_id;
+	shipped[1] = shipped_ms + 7;
+	assert_int_equal(ecom_store_mark_fulfilled(store, ids, shipped, 2, &marked, &err), 0);
+	assert_int_equal(marked, 1);
+	assert_int_equal(fulfilled_of(store), 3);
+
 	assert_int_equal(ecom_store_get(store, ECOM_EV_ORDERCREATED, a[0].event_id, &doc, &found, &err),
 	                 0);
 	assert_true(found);
@@ -984,6 +993,7 @@ mark_fulfilled_marks_once(void **state)
 	bson_destroy(&doc);
 	destroy_order(a);
 	destroy_order(b);
+	destroy_order(c);
 }
 
 static void
@@ -1370,5 +1380,13 @@ main(void)
 	}
 	tests[n++] = (struct CMUnitTest){"both: audit gives the same report on both backends",
 	                                 audit_same_on_both_backends, NULL, NULL, NULL};
+	/* Without the dev stack the whole file is one TAP skip: cmocka's own
+	 * skip prints "not ok # SKIP", a failure to Automake's driver.  Under
+	 * README's test command (ECOM_REQUIRE_STACK=1) the tests run and fail. */
+	if ((getenv("ECOM_MONGODB_URI") == NULL || getenv("ECOM_POSTGRES_URI") == NULL) &&
+	    (getenv("ECOM_REQUIRE_STACK") == NULL || strcmp(getenv("ECOM_REQUIRE_STACK"), "1") != 0)) {
+		printf("1..0 # SKIP no dev stack (ECOM_MONGODB_URI, ECOM_POSTGRES_URI unset)\n");
+		return 0;
+	}
 	return _cmocka_run_group_tests("store", tests, n, NULL, NULL);
 }
