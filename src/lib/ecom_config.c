@@ -12,6 +12,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <libpq-fe.h>
+#include <mongoc/mongoc.h>
 #include <yaml.h>
 
 /* One row per key: YAML name, environment variable. */
@@ -85,6 +87,61 @@ ecom_config_free(ecom_config *cfg)
 }
 
 static int
+store_name_error(const char *value, ecom_err *err)
+{
+	return ecom_err_set(err,
+	                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
+	                    "postgresql:// URI",
+	                    value);
+}
+
+/* The URI parser's own log line would repeat our message: keep it for -v. */
+static void
+uri_parser_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
+{
+	(void)level;
+	(void)data;
+	ecom_debugf("mongo-c-driver %s: %s", domain, message);
+}
+
+/* A URI the drivers cannot parse is a configuration error, found before connecting. */
+static int
+check_uri(const char *key, const char *uri, ecom_err *err)
+{
+	if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0) {
+		bson_error_t error;
+		mongoc_uri_t *parsed;
+
+		mongoc_log_set_handler(uri_parser_log, NULL);
+		parsed = mongoc_uri_new_with_error(uri, &error);
+
+		if (parsed == NULL)
+			return ecom_err_set(err, "'%s': not a valid MongoDB URI: %s", key, error.message);
+		mongoc_uri_destroy(parsed);
+		return 0;
+	}
+	if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0) {
+		char *reason = NULL;
+		PQconninfoOption *parsed = PQconninfoParse(uri, &reason);
+		size_t len;
+
+		if (parsed == NULL) {
+			/* libpq's reasons end with a newline. */
+			len = reason ? strlen(reason) : 0;
+			if (len > 0 && reason[len - 1] == '\n')
+				reason[len - 1] = '\0';
+			ecom_err_set(err, "'%s': not a valid PostgreSQL URI: %s", key,
+			             reason ? reason : "out of memory");
+			PQfreemem(reason);
+			return -1;
+		}
+		PQconninfoFree(parsed);
+		return 0;
+	}
+	return ecom_err_set(err, "'%s' must be a mongodb:// or postgresql:// URI, not '%s'", key, uri);
+}
+
+static int
 parse_long(const char *key, const char *value, long min, long max, long *out, ecom_err *err)
 {
 	char *end;
@@ -109,11 +166,25 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 			return ecom_err_set(err, "'brokers' must not be empty");
 		replace_string(&cfg->brokers, value);
 	} else if (strcmp(key, "store") == 0) {
+		if (strstr(value, "://") != NULL && strncmp(value, "mongodb", 7) != 0 &&
+		    strncmp(value, "postgres", 8) != 0)
+			return store_name_error(value, err);
+		if (strstr(value, "://") != NULL && check_uri(key, value, err) < 0)
+			return -1;
 		replace_string(&cfg->store, value);
 		return ecom_config_store(cfg, NULL, NULL, err);
 	} else if (strcmp(key, "mongodb_uri") == 0) {
+		if (strncmp(value, "mongodb", 7) != 0)
+			return ecom_err_set(err, "'mongodb_uri' must be a mongodb:// URI, not '%s'", value);
+		if (check_uri(key, value, err) < 0)
+			return -1;
 		replace_string(&cfg->mongodb_uri, value);
 	} else if (strcmp(key, "postgres_uri") == 0) {
+		if (strncmp(value, "postgres", 8) != 0)
+			return ecom_err_set(err, "'postgres_uri' must be a postgresql:// URI, not '%s'",
+			                    value);
+		if (check_uri(key, value, err) < 0)
+			return -1;
 		replace_string(&cfg->postgres_uri, value);
 	} else if (strcmp(key, "database") == 0) {
 		/* A name both MongoDB and PostgreSQL accept without quoting surprises. */

@@ -248,7 +248,7 @@ ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, 
 	const char *keywords[] = {"dbname", "connect_timeout", "client_encoding",
 	                          "fallback_application_name", NULL};
 	const char *values[5];
-	char timeout[16], reason[1024];
+	char timeout[16], reason[1024], appname[128];
 	pg_store *ps;
 	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
 
@@ -256,7 +256,9 @@ ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, 
 	values[0] = uri;
 	values[1] = timeout;
 	values[2] = "UTF8";
-	values[3] = "ecom";
+	/* "ecom-consume/ecommerce": which command, on which schema, in pg_stat_activity. */
+	snprintf(appname, sizeof(appname), "%s/%s", ecom_progname(), cfg->database);
+	values[3] = appname;
 	values[4] = NULL;
 
 	*store = NULL;
