@@ -402,26 +402,10 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cli.help) {
-		usage(stdout);
-		status = ECOM_EXIT_OK;
+	status = ecom_cli_early_exit(&cli, argc, argv, usage);
+	if (status >= 0)
 		goto out;
-	}
-	if (cli.version) {
-		ecom_cli_print_version();
-		status = ECOM_EXIT_OK;
-		goto out;
-	}
-	if (cli.list_kafka_properties) {
-		ecom_kafka_print_properties();
-		status = ECOM_EXIT_OK;
-		goto out;
-	}
-	if (optind < argc) {
-		ecom_usagef("unexpected argument '%s'", argv[optind]);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
+	status = ECOM_EXIT_FAILURE;
 	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		status = ECOM_EXIT_USAGE;

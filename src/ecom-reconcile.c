@@ -165,26 +165,10 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	if (cli.help) {
-		usage(stdout);
-		status = ECOM_EXIT_OK;
+	status = ecom_cli_early_exit(&cli, argc, argv, usage);
+	if (status >= 0)
 		goto out;
-	}
-	if (cli.version) {
-		ecom_cli_print_version();
-		status = ECOM_EXIT_OK;
-		goto out;
-	}
-	if (cli.list_kafka_properties) {
-		ecom_kafka_print_properties();
-		status = ECOM_EXIT_OK;
-		goto out;
-	}
-	if (optind < argc) {
-		ecom_usagef("unexpected argument '%s'", argv[optind]);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
+	status = ECOM_EXIT_FAILURE;
 	if ((orders != NULL) + do_audit + do_reset != 1) {
 		ecom_usagef("give exactly one of --drive N, --audit and --reset");
 		status = ECOM_EXIT_USAGE;

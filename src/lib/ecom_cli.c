@@ -1,5 +1,8 @@
 #include "ecom_cli.h"
 
+#include "ecom_exit.h"
+#include "ecom_kafka.h"
+
 #include <bson/bson.h>
 #include <librdkafka/rdkafka.h>
 #include <libpq-fe.h>
@@ -80,6 +83,28 @@ ecom_cli_bad_option(int opt, char **argv)
 		ecom_usagef("option '%s' needs a value", name);
 	else
 		ecom_usagef("unknown option '%s'", name);
+}
+
+int
+ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out))
+{
+	if (cli->help) {
+		usage(stdout);
+		return ECOM_EXIT_OK;
+	}
+	if (cli->version) {
+		ecom_cli_print_version();
+		return ECOM_EXIT_OK;
+	}
+	if (cli->list_kafka_properties) {
+		ecom_kafka_print_properties();
+		return ECOM_EXIT_OK;
+	}
+	if (optind < argc) {
+		ecom_usagef("unexpected argument '%s'", argv[optind]);
+		return ECOM_EXIT_USAGE;
+	}
+	return -1;
 }
 
 int

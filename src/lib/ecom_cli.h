@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ecom_config.h"
 #include "ecom_log.h"
@@ -70,6 +71,12 @@ int ecom_cli_option(ecom_cli *cli, int opt, const char *arg);
 void ecom_cli_set(ecom_cli *cli, const char *key, const char *value);
 /* After getopt returned '?' or ':': "unknown option '-x'" and the --help hint. */
 void ecom_cli_bad_option(int opt, char **argv);
+/*
+ * After the getopt loop: --help (usage to stdout), --version, -X list,
+ * and operands where none are taken.  Returns the exit status when the
+ * command is done, -1 when it goes on.
+ */
+int ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out));
 /* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
 int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
 /* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
