@@ -1035,7 +1035,7 @@ wire_copy(ecom_event_type type, bson_iter_t *in, const struct field_spec *specs,
 	while (ok && bson_iter_next(in)) {
 		const char *key = bson_iter_key(in);
 		const struct field_spec *spec = find_spec(specs, count, key);
-		char text[32];
+		char text[64]; /* wider than any date needs: -O3 counts every int as 11 digits */
 		int64_t value;
 
 		if (spec == NULL) {

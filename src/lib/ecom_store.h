@@ -2,8 +2,10 @@
  * One interface over the two stores the project compares.
  *
  * MongoDB (mongo-c-driver): database cfg->database, one collection per
- * event type named like the topic, unique index on eventId, writes are
- * unordered bulk upserts ({eventId} / $setOnInsert).
+ * event type named like the topic, _id = eventId plus a unique index on
+ * eventId; writes are unordered bulk inserts where a duplicate key means
+ * "already stored" (the effect of an upsert with $setOnInsert, without
+ * the full collection scan FerretDB 1.24 makes for every upsert).
  * PostgreSQL (libpq): schema cfg->database, one table per event type,
  * primary key on the order id, INSERT … ON CONFLICT DO NOTHING, one
  * transaction per batch.

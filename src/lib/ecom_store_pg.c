@@ -357,7 +357,7 @@ pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 	/*
 	 * RETURNING names the ids that were inserted; an id twice in the batch
 	 * is inserted once, and counts as new at its first place, as MongoDB's
-	 * unordered upserts report it.
+	 * unordered inserts report it.
 	 */
 	rows = (size_t)PQntuples(res);
 	inserted = bson_malloc0((rows ? rows : 1) * sizeof(*inserted));

@@ -95,6 +95,35 @@ destroy_events(ecom_event *events, int n)
 		ecom_event_destroy(&events[i]);
 }
 
+/* ev, a new order, as it is once fulfilled. */
+static void
+fulfil(ecom_event *ev)
+{
+	bson_t doc = BSON_INITIALIZER, payload;
+	bson_iter_t iter, fields;
+	ecom_err err;
+
+	bson_copy_to_excluding_noinit(&ev->doc, &doc, "payload", NULL);
+	if (!bson_iter_init_find(&iter, &ev->doc, "payload") || !bson_iter_recurse(&iter, &fields))
+		abort();
+	BSON_APPEND_DOCUMENT_BEGIN(&doc, "payload", &payload);
+	while (bson_iter_next(&fields)) {
+		const char *key = bson_iter_key(&fields);
+
+		if (strcmp(key, "orderIsFulfilled") == 0)
+			BSON_APPEND_BOOL(&payload, key, true);
+		else if (strcmp(key, "orderShippedDate") == 0)
+			BSON_APPEND_DATE_TIME(&payload, key, ev->created_ms + 1000);
+		else
+			bson_append_iter(&payload, key, -1, &fields);
+	}
+	bson_append_document_end(&doc, &payload);
+	ecom_event_destroy(ev);
+	if (ecom_event_from_bson(&doc, ev, &err) < 0)
+		die("fulfilled order", &err);
+	bson_destroy(&doc);
+}
+
 static double
 timed_put(ecom_store *store, ecom_event **batch, int n)
 {
@@ -206,23 +235,21 @@ measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
 	stored += (int64_t)runs * BULK;
 	report(name, "put_batch of 1,000 new events", samples, runs);
 
-	/* Exactly `docs` ordercreated documents, the first half of each batch fulfilled. */
+	/*
+	 * Exactly `docs` ordercreated documents, every other one stored
+	 * fulfilled already (marking them one by one would take long on
+	 * FerretDB, and is measured below).
+	 */
 	if (ecom_store_reset(store, &err) < 0)
 		die("reset", &err);
 	for (stored = 0; stored < docs; stored += BULK) {
 		int chunk = docs - stored < BULK ? (int)(docs - stored) : BULK;
-		const char *ids[BULK];
-		int64_t shipped[BULK];
 
 		new_orders(events, batch, chunk);
+		for (i = 0; i < chunk; i += 2)
+			fulfil(&events[i]);
 		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)chunk, NULL, &err) < 0)
 			die("put_batch", &err);
-		for (i = 0; i < chunk / 2; i++) {
-			ids[i] = events[i].event_id;
-			shipped[i] = ecom_now_ms();
-		}
-		if (ecom_store_mark_fulfilled(store, ids, shipped, (size_t)(chunk / 2), NULL, &err) < 0)
-			die("mark_fulfilled", &err);
 		destroy_events(events, chunk);
 	}
 	for (r = 0; r < runs; r++) {
