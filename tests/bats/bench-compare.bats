@@ -46,3 +46,13 @@ setup() {
 	assert_failure 1
 	assert_output --partial "cannot write plot file '/nonexistent/dir/x.svg'"
 }
+
+@test "ecom-bench draws a progress line only when stderr is a terminal" {
+	# script(1) gives the command a terminal.
+	run script -qfec "ecom-bench -n 5 --floor-samples 2 --store postgresql >/dev/null" /dev/null
+	assert_success
+	assert_output --partial "ecom-bench: 5/5 orders (100%)"
+	run --separate-stderr ecom-bench -n 5 --floor-samples 2 --store postgresql
+	assert_success
+	[[ "$stderr" != *"orders (100%)"* ]] || fail "progress line on a stderr that is not a terminal: $stderr"
+}
