@@ -186,7 +186,7 @@ main(int argc, char **argv)
 	const char *topic = NULL, *stage_name = NULL;
 	int64_t offset = RD_KAFKA_OFFSET_BEGINNING;
 	long count = -1;
-	int exit_at_end = 0, envelope = 0, opt, status = ECOM_EXIT_FAILURE;
+	int exit_at_end = 0, envelope = 0, offset_given = 0, opt, status = ECOM_EXIT_FAILURE;
 	ecom_stage_kind stage = ECOM_STAGE_PAYMENT;
 	char *end;
 
@@ -202,6 +202,7 @@ main(int argc, char **argv)
 			topic = optarg;
 			break;
 		case 'o':
+			offset_given = 1;
 			if (parse_offset(optarg, &offset) < 0) {
 				ecom_usagef("--offset '%s': expected beginning, end or an offset", optarg);
 				status = ECOM_EXIT_USAGE;
@@ -238,6 +239,11 @@ main(int argc, char **argv)
 	status = ECOM_EXIT_FAILURE;
 	if ((topic != NULL) == (stage_name != NULL)) {
 		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE");
+		status = ECOM_EXIT_USAGE;
+		goto out;
+	}
+	if (stage_name != NULL && (offset_given || exit_at_end || count >= 0 || envelope)) {
+		ecom_usagef("-o, -e, -n and --envelope go with -t TOPIC, not --stage");
 		status = ECOM_EXIT_USAGE;
 		goto out;
 	}

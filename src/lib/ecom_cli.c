@@ -112,6 +112,7 @@ ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 {
 	size_t i;
 	ecom_err inner;
+	rd_kafka_conf_t *conf;
 
 	if (cli->verbosity < 0)
 		ecom_log_set_level(ECOM_LOG_QUIET);
@@ -131,6 +132,11 @@ ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 			return ecom_err_set(err, "%s", inner.msg);
 		}
 	}
+	/* A bad librdkafka property is a configuration error, found now
+	 * rather than when (or if) the first client is made. */
+	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
+		return -1;
+	rd_kafka_conf_destroy(conf);
 	return 0;
 }
 

@@ -88,9 +88,15 @@ orders_with_bad_middle_line() {
 }
 
 @test "an unknown librdkafka property is a config error" {
-	run ecom-produce --generate 1 -X no.such.property=1
-	assert_failure 1
-	assert_output --partial "kafka property 'no.such.property=1'"
+	run ecom-produce --generate 1 --stdout -X no.such.property=1
+	assert_failure 2
+	assert_output --partial "ecom-produce: kafka property 'no.such.property=1': No such configuration property"
+}
+
+@test "reading options given to a stage are a usage error" {
+	run ecom-consume --stage payment -e
+	assert_failure 2
+	assert_line "ecom-consume: -o, -e, -n and --envelope go with -t TOPIC, not --stage"
 }
 
 @test "an unreachable broker is reported within the timeout with exit 1" {
