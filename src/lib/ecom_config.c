@@ -7,6 +7,7 @@
 #include "ecom_config.h"
 
 #include <errno.h>
+#include <stdbool.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -86,13 +87,39 @@ ecom_config_free(ecom_config *cfg)
 	memset(cfg, 0, sizeof(*cfg));
 }
 
+/* The store a URI's scheme names; -1 when it is neither. */
 static int
-store_name_error(const char *value, ecom_err *err)
+uri_store_kind(const char *uri, enum ecom_store_kind *kind)
 {
-	return ecom_err_set(err,
-	                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
-	                    "postgresql:// URI",
-	                    value);
+	if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0)
+		*kind = ECOM_STORE_MONGODB;
+	else if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0)
+		*kind = ECOM_STORE_POSTGRESQL;
+	else
+		return -1;
+	return 0;
+}
+
+/*
+ * What a `store` value selects: a name (*is_uri false) or a URI (true).
+ * -1 with the message when it is neither.
+ */
+static int
+classify_store(const char *value, enum ecom_store_kind *kind, bool *is_uri, ecom_err *err)
+{
+	*is_uri = false;
+	if (strcmp(value, "mongodb") == 0)
+		*kind = ECOM_STORE_MONGODB;
+	else if (strcmp(value, "postgresql") == 0 || strcmp(value, "postgres") == 0)
+		*kind = ECOM_STORE_POSTGRESQL;
+	else if (uri_store_kind(value, kind) == 0)
+		*is_uri = true;
+	else
+		return ecom_err_set(err,
+		                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
+		                    "postgresql:// URI",
+		                    value);
+	return 0;
 }
 
 /* The URI parser's own log line would repeat our message: keep it for -v. */
@@ -104,23 +131,28 @@ uri_parser_log(mongoc_log_level_t level, const char *domain, const char *message
 	ecom_debugf("mongo-c-driver %s: %s", domain, message);
 }
 
-/* A URI the drivers cannot parse is a configuration error, found before connecting. */
+/*
+ * A URI for the given store that its driver can parse: anything else is a
+ * configuration error, found before connecting.
+ */
 static int
-check_uri(const char *key, const char *uri, ecom_err *err)
+check_uri(const char *key, const char *uri, enum ecom_store_kind kind, ecom_err *err)
 {
-	if (strncmp(uri, "mongodb://", 10) == 0 || strncmp(uri, "mongodb+srv://", 14) == 0) {
+	enum ecom_store_kind scheme;
+
+	if (uri_store_kind(uri, &scheme) < 0 || scheme != kind)
+		return ecom_err_set(err, "'%s' must be a %s URI, not '%s'", key,
+		                    kind == ECOM_STORE_MONGODB ? "mongodb://" : "postgresql://", uri);
+	if (kind == ECOM_STORE_MONGODB) {
 		bson_error_t error;
 		mongoc_uri_t *parsed;
 
 		mongoc_log_set_handler(uri_parser_log, NULL);
 		parsed = mongoc_uri_new_with_error(uri, &error);
-
 		if (parsed == NULL)
 			return ecom_err_set(err, "'%s': not a valid MongoDB URI: %s", key, error.message);
 		mongoc_uri_destroy(parsed);
-		return 0;
-	}
-	if (strncmp(uri, "postgresql://", 13) == 0 || strncmp(uri, "postgres://", 11) == 0) {
+	} else {
 		char *reason = NULL;
 		PQconninfoOption *parsed = PQconninfoParse(uri, &reason);
 		size_t len;
@@ -136,9 +168,8 @@ check_uri(const char *key, const char *uri, ecom_err *err)
 			return -1;
 		}
 		PQconninfoFree(parsed);
-		return 0;
 	}
-	return ecom_err_set(err, "'%s' must be a mongodb:// or postgresql:// URI, not '%s'", key, uri);
+	return 0;
 }
 
 static int
@@ -166,24 +197,19 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 			return ecom_err_set(err, "'brokers' must not be empty");
 		replace_string(&cfg->brokers, value);
 	} else if (strcmp(key, "store") == 0) {
-		if (strstr(value, "://") != NULL && strncmp(value, "mongodb", 7) != 0 &&
-		    strncmp(value, "postgres", 8) != 0)
-			return store_name_error(value, err);
-		if (strstr(value, "://") != NULL && check_uri(key, value, err) < 0)
+		enum ecom_store_kind kind;
+		bool is_uri;
+
+		if (classify_store(value, &kind, &is_uri, err) < 0 ||
+		    (is_uri && check_uri(key, value, kind, err) < 0))
 			return -1;
 		replace_string(&cfg->store, value);
-		return ecom_config_store(cfg, NULL, NULL, err);
 	} else if (strcmp(key, "mongodb_uri") == 0) {
-		if (strncmp(value, "mongodb", 7) != 0)
-			return ecom_err_set(err, "'mongodb_uri' must be a mongodb:// URI, not '%s'", value);
-		if (check_uri(key, value, err) < 0)
+		if (check_uri(key, value, ECOM_STORE_MONGODB, err) < 0)
 			return -1;
 		replace_string(&cfg->mongodb_uri, value);
 	} else if (strcmp(key, "postgres_uri") == 0) {
-		if (strncmp(value, "postgres", 8) != 0)
-			return ecom_err_set(err, "'postgres_uri' must be a postgresql:// URI, not '%s'",
-			                    value);
-		if (check_uri(key, value, err) < 0)
+		if (check_uri(key, value, ECOM_STORE_POSTGRESQL, err) < 0)
 			return -1;
 		replace_string(&cfg->postgres_uri, value);
 	} else if (strcmp(key, "database") == 0) {
@@ -437,32 +463,14 @@ ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char
                   ecom_err *err)
 {
 	enum ecom_store_kind k;
-	const char *u;
+	bool is_uri;
 
-	if (strcmp(cfg->store, "mongodb") == 0) {
-		k = ECOM_STORE_MONGODB;
-		u = cfg->mongodb_uri;
-	} else if (strcmp(cfg->store, "postgresql") == 0 || strcmp(cfg->store, "postgres") == 0) {
-		k = ECOM_STORE_POSTGRESQL;
-		u = cfg->postgres_uri;
-	} else if (strncmp(cfg->store, "mongodb://", 10) == 0 ||
-	           strncmp(cfg->store, "mongodb+srv://", 14) == 0) {
-		k = ECOM_STORE_MONGODB;
-		u = cfg->store;
-	} else if (strncmp(cfg->store, "postgresql://", 13) == 0 ||
-	           strncmp(cfg->store, "postgres://", 11) == 0) {
-		k = ECOM_STORE_POSTGRESQL;
-		u = cfg->store;
-	} else {
-		return ecom_err_set(err,
-		                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
-		                    "postgresql:// URI",
-		                    cfg->store);
-	}
+	if (classify_store(cfg->store, &k, &is_uri, err) < 0)
+		return -1;
 	if (kind != NULL)
 		*kind = k;
 	if (uri != NULL)
-		*uri = u;
+		*uri = is_uri ? cfg->store : k == ECOM_STORE_MONGODB ? cfg->mongodb_uri : cfg->postgres_uri;
 	return 0;
 }
 
