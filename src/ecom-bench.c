@@ -354,7 +354,7 @@ main(int argc, char **argv)
 	ecom_err err;
 	char *compare = NULL, *saveptr = NULL, *name;
 	const char *plot_file = NULL;
-	ecom_plot_run plot_runs[MAX_PLOT_RUNS];
+	ecom_plot_run plot_runs[MAX_PLOT_RUNS], *plot;
 	int plot_count = 0;
 	int single, show_progress = 1, floor_samples = 50, opt, status = ECOM_EXIT_FAILURE, runs = 0;
 	bson_t output, list;
@@ -454,12 +454,12 @@ main(int argc, char **argv)
 		snprintf(key, sizeof(key), "%d", runs);
 		bson_init(&report);
 		ecom_infof("%s: %ld orders, window %d", name, cfg.orders, cfg.window);
-		if (plot_file != NULL && runs < MAX_PLOT_RUNS)
-			ecom_plot_run_init(&plot_runs[runs], name);
-		rc = run_flow(&cfg, name, floor_samples, show_progress, &report,
-		              plot_file != NULL && runs < MAX_PLOT_RUNS ? &plot_runs[runs] : NULL, &err);
-		if (plot_file != NULL && runs < MAX_PLOT_RUNS)
-			plot_count = runs + 1;
+		plot = NULL;
+		if (plot_file != NULL && plot_count < MAX_PLOT_RUNS) {
+			plot = &plot_runs[plot_count++];
+			ecom_plot_run_init(plot, name);
+		}
+		rc = run_flow(&cfg, name, floor_samples, show_progress, &report, plot, &err);
 		if (rc == 0) {
 			print_summary(&report, name);
 			BSON_APPEND_DOCUMENT(&list, key, &report);

@@ -4,7 +4,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -124,6 +123,8 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 		return ecom_err_set(err, "plot file '%s': a name with a quote is not supported", path);
 	if (mkdtemp(dir) == NULL)
 		return ecom_err_set(err, "cannot make a temporary directory: %s", strerror(errno));
+	/* Named before anything can fail: the clean-up below removes it. */
+	snprintf(script, sizeof(script), "%s/plot.gp", dir);
 	for (r = 0; r < n_runs; r++) {
 		snprintf(file, sizeof(file), "%s/e2e-%zu.dat", dir, r);
 		if (write_cdf(file, &runs[r].end_to_end) != 0) {
@@ -132,7 +133,6 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 		}
 	}
 	snprintf(file, sizeof(file), "%s/stages.dat", dir);
-	snprintf(script, sizeof(script), "%s/plot.gp", dir);
 	if (write_stage_table(file, runs, n_runs) != 0 ||
 	    write_script(script, dir, path, runs, n_runs) != 0) {
 		ecom_err_set(err, "cannot write the plot data in '%s': %s", dir, strerror(errno));

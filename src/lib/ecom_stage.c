@@ -134,7 +134,7 @@ typedef struct stage_run {
 	bool *is_new;
 	int64_t *sent_us;
 	int64_t *order_us;
-	const char **new_ids;
+	const char **order_ids;
 	int64_t *shipped_ms;
 	/* reconcile */
 	int64_t issued;
@@ -268,10 +268,10 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 	if (n == 0)
 		return 0;
 	for (i = 0; i < n; i++) {
-		run->new_ids[i] = run->events[i].event_id;
+		run->order_ids[i] = run->events[i].event_id;
 		run->shipped_ms[i] = now_ms;
 	}
-	if (ecom_store_mark_fulfilled(run->store, run->new_ids, run->shipped_ms, n, &marked, err) < 0)
+	if (ecom_store_mark_fulfilled(run->store, run->order_ids, run->shipped_ms, n, &marked, err) < 0)
 		return -1;
 	if (marked == 0)
 		return 0;
@@ -446,7 +446,7 @@ ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_s
 	run.is_new = calloc(run.batch_max, sizeof(*run.is_new));
 	run.sent_us = calloc(run.batch_max, sizeof(*run.sent_us));
 	run.order_us = calloc(run.batch_max, sizeof(*run.order_us));
-	run.new_ids = calloc(run.batch_max, sizeof(*run.new_ids));
+	run.order_ids = calloc(run.batch_max, sizeof(*run.order_ids));
 	run.shipped_ms = calloc(run.batch_max, sizeof(*run.shipped_ms));
 
 	if (ecom_store_open(&run.store, cfg, err) < 0)
@@ -501,7 +501,7 @@ out:
 	free(run.is_new);
 	free(run.sent_us);
 	free(run.order_us);
-	free(run.new_ids);
+	free(run.order_ids);
 	free(run.shipped_ms);
 	ecom_stage_stats_free(&own_stats);
 	return rc;

@@ -113,9 +113,9 @@ ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 }
 
 /*
- * Neither store keeps the top-level order: MongoDB's $setOnInsert adds
- * fields in name order, jsonb shortest name first.  Both give the
- * envelope back in wire order, then any unknown fields.
+ * jsonb keeps keys shortest first, and a document written by another
+ * tool may have any order: both stores give the envelope back in wire
+ * order, then any unknown fields.
  */
 static void
 envelope_first(const bson_t *stored, bson_t *ordered)
