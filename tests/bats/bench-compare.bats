@@ -14,6 +14,10 @@ setup() {
 	echo "$output" | jq -e '[.runs[].store] == ["mongodb", "postgresql"]
 		and all(.runs[]; .orders == 30 and .elapsed_over_floor > 0
 		        and (.stage_latency | keys | length) == 5)' >/dev/null
+	# The floor takes the lower of the round trips timed before and after the flow.
+	echo "$output" | jq -e 'all(.runs[].floor;
+		.kafka_round_trip_before_ms > 0 and .kafka_round_trip_after_ms > 0
+		and .kafka_round_trip_ms == ([.kafka_round_trip_before_ms, .kafka_round_trip_after_ms] | min))' >/dev/null
 	# The store was reset before each run: the last one holds exactly N.
 	ECOM_STORE=postgresql run --separate-stderr ecom-reconcile --audit
 	assert_success
