@@ -54,7 +54,7 @@ typedef struct stage_thread {
  * the floor takes the lower: a broker that has just started or recreated
  * its topics answers many times slower for a while (on the dev stack
  * right after `devstack.sh up`: a median of 3.4 ms before a 10,000-order
- * run, 0.17 to 0.25 ms in the runs after it), which made the floor of a
+ * run, 0.17 to 0.30 ms in the runs after it), which made the floor of a
  * first run ten times too high and its elapsed/floor meaningless.
  */
 typedef struct floor_result {
@@ -428,10 +428,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = ecom_cli_early_exit(&cli, argc, argv, usage);
-	if (status >= 0)
+	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
 		goto out;
-	status = ECOM_EXIT_FAILURE;
 	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		status = ECOM_EXIT_USAGE;

@@ -233,10 +233,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = ecom_cli_early_exit(&cli, argc, argv, usage);
-	if (status >= 0)
+	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
 		goto out;
-	status = ECOM_EXIT_FAILURE;
 	if ((topic != NULL) == (stage_name != NULL)) {
 		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE");
 		status = ECOM_EXIT_USAGE;

@@ -236,10 +236,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = ecom_cli_early_exit(&cli, argc, argv, usage);
-	if (status >= 0)
+	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
 		goto out;
-	status = ECOM_EXIT_FAILURE;
 	if (exit_at_end && topic == NULL) {
 		ecom_usagef("-e goes with -t TOPIC");
 		status = ECOM_EXIT_USAGE;

@@ -214,10 +214,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = ecom_cli_early_exit(&cli, argc, argv, usage);
-	if (status >= 0)
+	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
 		goto out;
-	status = ECOM_EXIT_FAILURE;
 	if ((generate_count >= 0) == (topic != NULL)) {
 		ecom_usagef("give exactly one of --generate N and -t TOPIC");
 		status = ECOM_EXIT_USAGE;

@@ -165,10 +165,8 @@ main(int argc, char **argv)
 			goto out;
 		}
 	}
-	status = ecom_cli_early_exit(&cli, argc, argv, usage);
-	if (status >= 0)
+	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
 		goto out;
-	status = ECOM_EXIT_FAILURE;
 	if ((orders != NULL) + do_audit + do_reset != 1) {
 		ecom_usagef("give exactly one of --drive N, --audit and --reset");
 		status = ECOM_EXIT_USAGE;

@@ -85,26 +85,24 @@ ecom_cli_bad_option(int opt, char **argv)
 		ecom_usagef("unknown option '%s'", name);
 }
 
-int
-ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out))
+bool
+ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out), int *status)
 {
 	if (cli->help) {
 		usage(stdout);
-		return ECOM_EXIT_OK;
-	}
-	if (cli->version) {
+	} else if (cli->version) {
 		ecom_cli_print_version();
-		return ECOM_EXIT_OK;
-	}
-	if (cli->list_kafka_properties) {
+	} else if (cli->list_kafka_properties) {
 		ecom_kafka_print_properties();
-		return ECOM_EXIT_OK;
-	}
-	if (optind < argc) {
+	} else if (optind < argc) {
 		ecom_usagef("unexpected argument '%s'", argv[optind]);
-		return ECOM_EXIT_USAGE;
+		*status = ECOM_EXIT_USAGE;
+		return true;
+	} else {
+		return false;
 	}
-	return -1;
+	*status = ECOM_EXIT_OK;
+	return true;
 }
 
 int

@@ -73,10 +73,11 @@ void ecom_cli_set(ecom_cli *cli, const char *key, const char *value);
 void ecom_cli_bad_option(int opt, char **argv);
 /*
  * After the getopt loop: --help (usage to stdout), --version, -X list,
- * and operands where none are taken.  Returns the exit status when the
- * command is done, -1 when it goes on.
+ * and operands where none are taken.  True when the command is done,
+ * with its exit status in *status; false when it goes on.
  */
-int ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out));
+bool ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out),
+                         int *status);
 /* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
 int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
 /* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
