@@ -48,7 +48,7 @@ jq -s -r '
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def r2: . * 100 | round / 100;
-	[.[].runs[]] | group_by(.store) | map({
+	group_by(.store) | map({
 		store: .[0].store, runs: length,
 		elapsed_s: (map(.elapsed_s) | median | r2),
 		orders_per_s: (map(.orders_per_s) | median | r2),

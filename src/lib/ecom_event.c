@@ -195,15 +195,6 @@ ecom_event_type_from_name(const char *name, ecom_event_type *type)
 	return -1;
 }
 
-int64_t
-ecom_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
-}
-
 /* isdigit() without the locale. */
 static int
 parse_digits(const char *text, int n, int *value)

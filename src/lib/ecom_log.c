@@ -7,6 +7,7 @@
 
 static const char *log_progname = "ecom";
 static enum ecom_log_level log_level = ECOM_LOG_INFO;
+static __thread const char *log_context;
 
 int
 ecom_err_set(ecom_err *err, const char *fmt, ...)
@@ -18,7 +19,28 @@ ecom_err_set(ecom_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->kind = ECOM_ERR_FAILURE;
 	return -1;
+}
+
+int
+ecom_err_set_kind(ecom_err *err, enum ecom_err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->kind = kind;
+	return -1;
+}
+
+void
+ecom_log_set_context(const char *context)
+{
+	log_context = context;
 }
 
 void
@@ -54,7 +76,10 @@ log_vprint(const char *fmt, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "%s: %s\n", log_progname, line);
+	if (log_context != NULL)
+		fprintf(stderr, "%s: %s: %s\n", log_progname, log_context, line);
+	else
+		fprintf(stderr, "%s: %s\n", log_progname, line);
 }
 
 void
@@ -112,6 +137,12 @@ ecom_usagef(const char *fmt, ...)
 	log_vprint(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "try '%s --help'\n", log_progname);
+}
+
+bool
+ecom_stdout_failed(void)
+{
+	return ferror(stdout) != 0;
 }
 
 int

@@ -82,7 +82,7 @@ event_json_with(ecom_event_type type, const char *from, const char *to)
 static void
 parse_ok(const char *text, ecom_event *ev)
 {
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	if (ecom_event_from_json(text, strlen(text), ev, &err) < 0)
 		fail_msg("unexpected error: %s\ninput: %s", err.msg, text);
@@ -102,7 +102,7 @@ static void
 assert_rejected(const char *text, const char *expected)
 {
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	assert_int_equal(ecom_event_from_json(text, strlen(text), &ev, &err), -1);
 	assert_string_equal(err.msg, expected);
@@ -237,7 +237,7 @@ new_order_has_four_items_and_price_371_58(void **state)
 		{"widget cleaner", 1, 699},
 	};
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t it, items;
 	uuid_t uuid;
 	char *text;
@@ -283,7 +283,7 @@ static void
 new_orders_have_fresh_ids_and_stable_inventory_ids(void **state)
 {
 	ecom_event a, b;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t ia, ib;
 
 	(void)state;
@@ -301,7 +301,7 @@ static void
 next_chain_keeps_event_id_through_all_five_and_ends_at_orderfulfilled(void **state)
 {
 	ecom_event events[ECOM_EV_COUNT], after_last;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	int t;
 
 	(void)state;
@@ -326,7 +326,7 @@ static void
 payment_amount_equals_order_price(void **state)
 {
 	ecom_event order, payment;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	parse_fixture_ok(valid_events[ECOM_EV_ORDERCREATED], &order);
@@ -377,7 +377,7 @@ static void
 store_form_has_bson_dates_and_int64_cents(void **state)
 {
 	ecom_event ev, again;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t it;
 
 	(void)state;
@@ -537,7 +537,7 @@ malformed_json_is_rejected(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		ecom_event ev;
-		ecom_err err = {""};
+		ecom_err err = {0};
 
 		assert_int_equal(ecom_event_from_json(inputs[i], strlen(inputs[i]), &ev, &err), -1);
 		if (strncmp(err.msg, "not a JSON object: ", 19) != 0)
@@ -556,7 +556,7 @@ json_is_read_only_up_to_len(void **state)
 	size_t len = strlen(text);
 	char *padded = malloc(len + 8);
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	assert_non_null(padded);
@@ -728,7 +728,7 @@ nesting_beyond_100_levels_is_rejected(void **state)
 {
 	char deep[1024] = "'deep':", *text;
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	int i;
 
 	(void)state;
@@ -1009,7 +1009,7 @@ static void
 destroy_is_safe_on_zeroed_failed_and_destroyed_events(void **state)
 {
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	int64_t cents;
 
 	(void)state;
@@ -1030,7 +1030,7 @@ corrupt_bson_is_rejected(void **state)
 	static const uint8_t bytes[] = {0x0e, 0, 0, 0, 0x02, 'a', 0, 200, 0, 0, 0, 'x', 0, 0};
 	bson_t doc;
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	assert_true(bson_init_static(&doc, bytes, sizeof(bytes)));
