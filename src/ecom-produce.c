@@ -73,7 +73,7 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 	}
 	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
 	/* A closed stdout (| head -1) ends the run early: see ecom_stdout_failed(). */
-	for (i = 0; i < count && !stop_requested && !ecom_stdout_failed(); i++) {
+	for (i = 0; i < count && !stop_requested && !(to_stdout && ecom_stdout_failed()); i++) {
 		ecom_event order;
 		int64_t now_us = ecom_now_us();
 		size_t len;

@@ -54,6 +54,7 @@ typedef struct kafka_client {
 	char last_error[512];
 	char last_warned[512];
 	ecom_outage outage;
+	int64_t down_since_us; /* monotonic: all brokers down since; 0 when not */
 	int64_t last_probe_us; /* monotonic: the last check whether the brokers are back */
 	volatile sig_atomic_t *stop;
 	int timeout_ms;
@@ -82,6 +83,8 @@ struct ecom_consumer {
 	int ended;
 };
 
+/* The consumer lag is asked for with this bound. */
+#define LAG_TIMEOUT_MS 2000
 /* While all brokers are down, ask whether they are back this often. */
 #define OUTAGE_PROBE_US 1000000
 
@@ -113,7 +116,7 @@ static void
 error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
 	kafka_client *kc = opaque;
-	char fatal[512], what[900];
+	char fatal[512];
 
 	if (kc == NULL) /* ecom_kafka_check_config()'s short-lived clients */
 		return;
@@ -126,11 +129,11 @@ error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 	/* At start-up, client_check_brokers() fails with the reason instead. */
 	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !kc->started)
 		return;
+	/* Said only if it lasts (client_check_outage): a broker that has just
+	 * restarted drops its connections once more, for a moment. */
 	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-		snprintf(what, sizeof(what), "kafka: all brokers are down ('%s'%s%s)", kc->brokers,
-		         kc->last_error[0] ? ": " : "", kc->last_error);
-		if (!ecom_outage_active(&kc->outage))
-			ecom_outage_trouble(&kc->outage, what, NULL);
+		if (kc->down_since_us == 0)
+			kc->down_since_us = ecom_monotonic_us();
 		return;
 	}
 	snprintf(kc->last_error, sizeof(kc->last_error), "%s", reason);
@@ -138,7 +141,8 @@ error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 		ecom_debugf("kafka: %s", reason);
 		return;
 	}
-	if (strcmp(kc->last_warned, reason) != 0) {
+	/* "…(after 5ms in state X, 1 identical error(s) suppressed)" is the same error. */
+	if (strncmp(kc->last_warned, reason, strcspn(reason, "(")) != 0) {
 		snprintf(kc->last_warned, sizeof(kc->last_warned), "%s", reason);
 		ecom_warnf("kafka: %s", reason);
 	}
@@ -154,9 +158,18 @@ last_error_note(const kafka_client *kc, char *buf, size_t size)
 	return buf;
 }
 
+/* The brokers answer again: end the outage, saying so if it was said. */
+static void
+client_brokers_back(kafka_client *kc)
+{
+	kc->down_since_us = 0;
+	ecom_outage_over(&kc->outage);
+}
+
 /*
- * During an outage, every second: are the brokers back?  Then say so.
- * -1 with err once the outage has lasted past the retry bound.
+ * While all brokers are down, every second: are they back?  The first
+ * time it has lasted a second, say so; -1 with err once it has lasted
+ * past the retry bound.
  */
 static int
 client_check_outage(kafka_client *kc, ecom_err *err)
@@ -165,12 +178,12 @@ client_check_outage(kafka_client *kc, ecom_err *err)
 	int64_t now = ecom_monotonic_us();
 	char note[900], last[560];
 
-	if (!ecom_outage_active(&kc->outage) || now - kc->last_probe_us < OUTAGE_PROBE_US)
+	if (kc->down_since_us == 0 || now - kc->last_probe_us < OUTAGE_PROBE_US)
 		return 0;
 	kc->last_probe_us = now;
 	if (rd_kafka_metadata(kc->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		rd_kafka_metadata_destroy(md);
-		ecom_outage_over(&kc->outage);
+		client_brokers_back(kc);
 		return 0;
 	}
 	snprintf(note, sizeof(note), "kafka: all brokers are down ('%s')%s", kc->brokers,
@@ -249,9 +262,26 @@ int
 ecom_kafka_check_config(const ecom_config *cfg, ecom_err *err)
 {
 	static const char *const kinds[] = {"producer", "consumer"};
+	static const char *const mechanisms[] = {"GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+	                                         "OAUTHBEARER"};
 	char errstr[512];
-	size_t i;
+	size_t i, m;
 
+	/* librdkafka checks the mechanism only when SASL is on: check it always. */
+	for (i = 0; i < cfg->kafka_count; i++) {
+		if (strcmp(cfg->kafka[i].key, "sasl.mechanism") != 0 &&
+		    strcmp(cfg->kafka[i].key, "sasl.mechanisms") != 0)
+			continue;
+		for (m = 0; m < sizeof(mechanisms) / sizeof(mechanisms[0]); m++) {
+			if (strcmp(cfg->kafka[i].value, mechanisms[m]) == 0)
+				break;
+		}
+		if (m == sizeof(mechanisms) / sizeof(mechanisms[0]))
+			return ecom_err_set(err,
+			                    "kafka property '%s=%s': expected GSSAPI, PLAIN, SCRAM-SHA-256, "
+			                    "SCRAM-SHA-512 or OAUTHBEARER",
+			                    cfg->kafka[i].key, cfg->kafka[i].value);
+	}
 	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
 		rd_kafka_conf_t *conf;
 		rd_kafka_t *rk;
@@ -520,89 +550,79 @@ out:
 	return rc;
 }
 
-/* The committed offsets of group on topic (partition → offset), -1 where none. */
-static int
-group_committed(rd_kafka_t *rk, const char *group, const char *topic, int timeout_ms,
-                int64_t *committed, int n_partitions, ecom_err *err)
-{
-	rd_kafka_ListConsumerGroupOffsets_t *request = rd_kafka_ListConsumerGroupOffsets_new(group, NULL);
-	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
-	rd_kafka_AdminOptions_t *options =
-	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
-	rd_kafka_event_t *ev = NULL;
-	const rd_kafka_group_result_t **groups;
-	const rd_kafka_topic_partition_list_t *parts;
-	char errstr[256];
-	size_t n_groups;
-	int i, rc = -1;
-
-	for (i = 0; i < n_partitions; i++)
-		committed[i] = -1;
-	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
-	rd_kafka_ListConsumerGroupOffsets(rk, &request, 1, options, queue);
-	ev = admin_wait(queue, RD_KAFKA_EVENT_LISTCONSUMERGROUPOFFSETS_RESULT, timeout_ms);
-	if (ev == NULL || rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "offsets of group '%s': %s", group,
-		             ev ? rd_kafka_event_error_string(ev) : "no answer");
-		goto out;
-	}
-	groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
-	    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n_groups);
-	if (n_groups == 1 && (parts = rd_kafka_group_result_partitions(groups[0])) != NULL) {
-		for (i = 0; i < parts->cnt; i++) {
-			const rd_kafka_topic_partition_t *tp = &parts->elems[i];
-
-			if (strcmp(tp->topic, topic) == 0 && tp->partition >= 0 &&
-			    tp->partition < n_partitions && tp->err == RD_KAFKA_RESP_ERR_NO_ERROR)
-				committed[tp->partition] = tp->offset;
-		}
-	}
-	rc = 0;
-out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
-	rd_kafka_AdminOptions_destroy(options);
-	rd_kafka_ListConsumerGroupOffsets_destroy(request);
-	rd_kafka_queue_destroy(queue);
-	return rc;
-}
-
+/*
+ * Messages of topic not yet committed by group.  A client of its own in
+ * that group (which never subscribes, so never joins it) asks the
+ * group's coordinator with OffsetFetch.  Not the ListConsumerGroupOffsets
+ * admin call: librdkafka 2.0.2 crashes in it when the coordinator has
+ * just moved, as after a broker restart (librdkafka issue #5040).
+ */
 int
-ecom_kafka_group_lag(rd_kafka_t *rk, const char *group, const char *topic, int timeout_ms,
-                     int64_t *lag, ecom_err *err)
+ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic, int64_t *lag,
+                     ecom_err *err)
 {
+	rd_kafka_conf_t *conf = NULL;
+	rd_kafka_t *rk = NULL;
+	rd_kafka_topic_t *rkt = NULL;
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-	int64_t *committed = NULL, total = 0;
-	int p, n, rc = -1;
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_resp_err_t code;
+	char errstr[512];
+	int64_t total = 0;
+	/* A question asked while things are stuck: answer soon or not at all. */
+	int timeout_ms = cfg->timeout_ms < LAG_TIMEOUT_MS ? cfg->timeout_ms : LAG_TIMEOUT_MS;
+	int p, rc = -1;
 
-	if (rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "topic '%s': no metadata", topic);
+	if (ecom_kafka_conf(cfg, "consumer", &conf, err) < 0)
+		return -1;
+	if (conf_set(conf, "group.id", group, err) < 0 ||
+	    conf_set(conf, "enable.auto.commit", "false", err) < 0) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return ecom_err_set(err, "cannot create kafka consumer: %s", errstr);
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	code = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+	    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "topic '%s': %s", topic,
+		             rd_kafka_err2str(code != RD_KAFKA_RESP_ERR_NO_ERROR ? code
+		                                                                 : md->topics[0].err));
 		goto out;
 	}
-	n = md->topics[0].partition_cnt;
-	committed = calloc((size_t)(n > 0 ? n : 1), sizeof(*committed));
-	if (group_committed(rk, group, topic, timeout_ms, committed, n, err) < 0)
+	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (p = 0; p < md->topics[0].partition_cnt; p++)
+		rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[p].id);
+	code = rd_kafka_committed(rk, parts, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "offsets of group '%s': %s", group, rd_kafka_err2str(code));
 		goto out;
-	for (p = 0; p < n; p++) {
-		int64_t low, high;
+	}
+	for (p = 0; p < parts->cnt; p++) {
+		int64_t low, high, committed = parts->elems[p].offset;
 
-		if (rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[p].id, &low,
-		                                     &high, timeout_ms) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-			ecom_err_set(err, "topic '%s': no watermarks", topic);
+		code = rd_kafka_query_watermark_offsets(rk, topic, parts->elems[p].partition, &low,
+		                                        &high, timeout_ms);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
 			goto out;
 		}
 		/* A group without a commit there starts at the earliest offset. */
-		total += high - (committed[p] >= 0 ? committed[p] : low);
+		total += high - (committed >= 0 ? committed : low);
 	}
 	*lag = total;
 	rc = 0;
 out:
-	free(committed);
+	if (parts != NULL)
+		rd_kafka_topic_partition_list_destroy(parts);
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
 	return rc;
 }
 
@@ -614,7 +634,7 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 	(void)rk;
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* An acknowledgement: whatever was wrong with the brokers is over. */
-		ecom_outage_over(&p->kc.outage);
+		client_brokers_back(&p->kc);
 		return;
 	}
 	if (p->failed++ == 0)
@@ -916,6 +936,12 @@ fail:
 	return -1;
 }
 
+bool
+ecom_consumer_brokers_down(const ecom_consumer *c)
+{
+	return c->kc.down_since_us != 0;
+}
+
 void
 ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop)
 {
@@ -991,7 +1017,7 @@ take_polled(ecom_consumer *c, rd_kafka_message_t *m, ecom_err *err)
 	struct partition_end *end = c->end != NULL ? end_of(c, m->partition) : NULL;
 
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_outage_over(&c->kc.outage);
+		client_brokers_back(&c->kc);
 		if (end != NULL && m->offset >= end->offset)
 			return POLLED_NOTHING; /* produced after reading started */
 		mark_reached(c, end, m->offset + 1);

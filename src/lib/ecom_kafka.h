@@ -59,7 +59,7 @@ int ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int
  * Messages of topic that group has not committed yet (its consumer lag),
  * summed over the partitions: where orders are waiting.
  */
-int ecom_kafka_group_lag(rd_kafka_t *rk, const char *group, const char *topic, int timeout_ms,
+int ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic,
                          int64_t *lag, ecom_err *err);
 
 int ecom_producer_new(ecom_producer **p, const ecom_config *cfg, ecom_err *err);
@@ -101,6 +101,8 @@ int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *gro
 int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
                              int64_t start_offset, ecom_err *err);
 void ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop);
+/* True while the consumer has seen all brokers down and not yet back. */
+bool ecom_consumer_brokers_down(const ecom_consumer *c);
 /*
  * Read topic only up to its end as of now (its high watermarks): later
  * messages are not returned, and poll_batch's *eof says when every

@@ -1,6 +1,7 @@
 #include "ecom_log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -142,7 +143,13 @@ ecom_usagef(const char *fmt, ...)
 bool
 ecom_stdout_failed(void)
 {
-	return ferror(stdout) != 0;
+	struct pollfd out = {.fd = STDOUT_FILENO, .events = 0};
+
+	if (ferror(stdout))
+		return true;
+	/* A pipe whose reader has gone shows POLLERR before the next write fails:
+	 * a reader that waits for new messages stops with the reader. */
+	return poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0;
 }
 
 int

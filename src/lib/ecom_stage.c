@@ -530,7 +530,7 @@ static void
 warn_if_stalled(stage_run *run)
 {
 	int64_t now = ecom_monotonic_us(), stall_us = (int64_t)run->cfg->stall_warn_ms * 1000;
-	char where[1024] = "";
+	char where[1024] = "", failure[600] = "";
 	size_t used = 0;
 	int k;
 
@@ -538,16 +538,20 @@ warn_if_stalled(stage_run *run)
 	    now - run->last_stall_warning_us < stall_us)
 		return;
 	run->last_stall_warning_us = now;
-	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
+	if (ecom_consumer_brokers_down(run->consumer))
+		snprintf(failure, sizeof(failure), "the kafka brokers are down");
+	for (k = 0; k < ECOM_STAGE_COUNT && failure[0] == '\0'; k++) {
 		char group[GROUP_MAX];
 		int64_t lag = 0;
-		ecom_err ignored;
+		ecom_err why;
 
 		stage_group(run->cfg, (ecom_stage_kind)k, group, sizeof(group));
-		if (ecom_kafka_group_lag(ecom_producer_handle(run->producer), group,
-		                         run->topics[ecom_stage_input((ecom_stage_kind)k)],
-		                         run->cfg->timeout_ms, &lag, &ignored) < 0 ||
-		    lag <= 0)
+		if (ecom_kafka_group_lag(run->cfg, group, run->topics[ecom_stage_input((ecom_stage_kind)k)],
+		                         &lag, &why) < 0) {
+			snprintf(failure, sizeof(failure), "cannot tell where: %.500s", why.msg);
+			break;
+		}
+		if (lag <= 0)
 			continue;
 		used += (size_t)snprintf(where + used, used < sizeof(where) ? sizeof(where) - used : 0,
 		                         "%s%" PRId64 " on '%s' (is the %s stage running?)",
@@ -559,8 +563,10 @@ warn_if_stalled(stage_run *run)
 	           " in flight); %s%s",
 	           (double)(now - run->last_progress_us) / 1e6, run->fulfilled, run->opts->orders,
 	           run->issued - run->fulfilled,
-	           used ? "messages waiting: " : "no messages are waiting on the flow's topics",
-	           used ? where : "");
+	           failure[0] ? failure
+	           : used     ? "messages waiting: "
+	                      : "no messages are waiting on the flow's topics",
+	           failure[0] ? "" : where);
 }
 
 static int

@@ -346,7 +346,14 @@ per_event_errors(const bson_t *reply, const size_t *op_event, size_t n_ops,
 		}
 		if (index < 0 || (uint64_t)index >= n_ops || code < 0)
 			return false;
-		if (code == MONGO_DUPLICATE_KEY) {
+		/*
+		 * Already stored: a duplicate on _id or eventId, not on an index
+		 * someone else added.  mongod names the index in the message;
+		 * FerretDB 1.x names none, and is taken at its word.
+		 */
+		if (code == MONGO_DUPLICATE_KEY &&
+		    (strstr(message, "index: ") == NULL || strstr(message, "index: _id_ ") != NULL ||
+		     strstr(message, "index: eventId_1 ") != NULL)) {
 			results[op_event[index]].status = ECOM_PUT_DUPLICATE;
 		} else {
 			results[op_event[index]].status = ECOM_PUT_REJECTED;
