@@ -59,6 +59,7 @@ typedef struct kafka_client {
 	volatile sig_atomic_t *stop;
 	int timeout_ms;
 	bool started; /* past the start-up check */
+	char group[256]; /* consumers in a group: its name, for messages */
 } kafka_client;
 
 struct ecom_producer {
@@ -789,15 +790,49 @@ ecom_producer_destroy(ecom_producer *p)
 	free(p);
 }
 
+/* "ordercreated [0,2,4]" (or "nothing") into buf. */
+static void
+describe_partitions(const rd_kafka_topic_partition_list_t *parts, char *buf, size_t size)
+{
+	size_t used = 0;
+	int i;
+
+	snprintf(buf, size, "nothing");
+	for (i = 0; i < parts->cnt && used < size; i++) {
+		bool new_topic = i == 0 || strcmp(parts->elems[i - 1].topic, parts->elems[i].topic) != 0;
+
+		if (new_topic)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s [", i ? "] " : "",
+			                         parts->elems[i].topic);
+		else
+			used += (size_t)snprintf(buf + used, size - used, ",");
+		if (used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%" PRId32,
+			                         parts->elems[i].partition);
+	}
+	if (parts->cnt > 0 && used < size)
+		snprintf(buf + used, size - used, "]");
+}
+
+/*
+ * Rebalances are said, for a user watching several instances share the
+ * partitions: "consumer group 'ecom-payment': assigned ordercreated [0,2,4]".
+ */
 static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
              void *opaque)
 {
-	(void)opaque;
-	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+	const kafka_client *kc = opaque;
+	char list[512];
+
+	describe_partitions(parts, list, sizeof(list));
+	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		ecom_infof("consumer group '%s': assigned %s", kc->group, list);
 		rd_kafka_assign(rk, parts);
-	else
+	} else {
+		ecom_debugf("consumer group '%s': revoked %s", kc->group, list);
 		rd_kafka_assign(rk, NULL);
+	}
 }
 
 static ecom_consumer *
@@ -864,6 +899,7 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
+	snprintf(c->kc.group, sizeof(c->kc.group), "%s", group);
 	if (consumer_start(c, conf, err) < 0)
 		goto fail;
 	/* A topic that does not exist would be waited for in silence. */

@@ -94,11 +94,11 @@ case_run_flow_script() {
 	assert_success
 	echo "$output" | jq -e '.orders == 100' >/dev/null
 	assert_exactly_n_orders 100
-	# It started four stage processes and every one of them has stopped.
-	assert_equal "$(wc -l <"$ECOM_RUN_DIR/stage.pids")" 4
-	local pid
-	while read -r pid; do
+	# It started four stage processes and the driver, and every one has stopped.
+	assert_equal "$(wc -l <"$ECOM_RUN_DIR/processes")" 5
+	local pid name
+	while read -r pid name; do
 		run kill -0 "$pid"
 		assert_failure
-	done <"$ECOM_RUN_DIR/stage.pids"
+	done <"$ECOM_RUN_DIR/processes"
 }
