@@ -23,7 +23,8 @@
 #             the Go launcher in scripts/ferretdb, built once into the cache.
 #   postgres  Debian's server binaries (newest /usr/lib/postgresql/*/bin), a
 #             private cluster run as the postgres user when invoked as root;
-#             role ecom/ecom owns database ecommerce.
+#             role ecom/ecom owns database ecommerce (and may create roles:
+#             the secrets test makes one with a canary password).
 #
 # Environment:
 #   ECOM_DEVSTACK_DIR  state dir (default /tmp/ecom-devstack-$(id -u))
@@ -502,7 +503,7 @@ pg_setup_db() {
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ecom') THEN
-    CREATE ROLE ecom LOGIN CREATEDB PASSWORD 'ecom';
+    CREATE ROLE ecom LOGIN CREATEDB CREATEROLE PASSWORD 'ecom';
   END IF;
 END
 $$;

@@ -60,6 +60,7 @@ typedef struct kafka_client {
 	int timeout_ms;
 	bool started; /* past the start-up check */
 	char group[256]; /* consumers in a group: its name, for messages */
+	bool announce_rebalances;
 } kafka_client;
 
 struct ecom_producer {
@@ -827,7 +828,10 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_
 
 	describe_partitions(parts, list, sizeof(list));
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-		ecom_infof("consumer group '%s': assigned %s", kc->group, list);
+		if (kc->announce_rebalances)
+			ecom_infof("consumer group '%s': assigned %s", kc->group, list);
+		else
+			ecom_debugf("consumer group '%s': assigned %s", kc->group, list);
 		rd_kafka_assign(rk, parts);
 	} else {
 		ecom_debugf("consumer group '%s': revoked %s", kc->group, list);
@@ -970,6 +974,12 @@ fail:
 		rd_kafka_metadata_destroy(md);
 	ecom_consumer_destroy(c);
 	return -1;
+}
+
+void
+ecom_consumer_announce_rebalances(ecom_consumer *c)
+{
+	c->kc.announce_rebalances = true;
 }
 
 bool

@@ -101,6 +101,8 @@ int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *gro
 int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
                              int64_t start_offset, ecom_err *err);
 void ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop);
+/* Say each new assignment of partitions (without this, only -v shows them). */
+void ecom_consumer_announce_rebalances(ecom_consumer *c);
 /* True while the consumer has seen all brokers down and not yet back. */
 bool ecom_consumer_brokers_down(const ecom_consumer *c);
 /*

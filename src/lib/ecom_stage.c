@@ -587,6 +587,8 @@ stage_setup(stage_run *run, ecom_err *err)
 	if (ecom_consumer_new(&run->consumer, run->cfg, group, &input_topic, 1, "earliest", err) < 0)
 		return -1;
 	ecom_consumer_set_stop(run->consumer, run->opts->stop);
+	if (run->opts->announce_rebalances)
+		ecom_consumer_announce_rebalances(run->consumer);
 	ecom_debugf("stage %s: %s → %s", ecom_stage_name(run->opts->kind), input_topic,
 	            run->opts->kind == ECOM_STAGE_RECONCILE ? run->topics[ECOM_EV_ORDERCREATED]
 	                                                    : run->topics[run->input + 1]);

@@ -11,6 +11,7 @@
 #define ECOM_STAGE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ecom_config.h"
@@ -77,6 +78,7 @@ typedef struct ecom_stage_opts {
 	long orders;                 /* reconcile: stop after this many are fulfilled */
 	int window;                  /* reconcile: orders in flight at once */
 	volatile sig_atomic_t *stop; /* set to stop after the current batch */
+	bool announce_rebalances;    /* say which partitions this process was given */
 	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
