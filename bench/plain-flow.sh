@@ -22,8 +22,14 @@ readonly PACKAGES=(confluent-kafka==2.16.1 'psycopg[binary]==3.3.9')
 
 if ! "$VENV/bin/python" -c 'import confluent_kafka, psycopg' 2>/dev/null; then
 	echo "plain-flow: making the virtualenv $VENV (${PACKAGES[*]})" >&2
-	python3 -m venv "$VENV"
-	"$VENV/bin/pip" install --quiet "${PACKAGES[@]}"
+	python3 -m venv "$VENV" || {
+		echo "plain-flow: cannot make the virtualenv '$VENV' (on Debian: apt-get install python3-venv)" >&2
+		exit 1
+	}
+	"$VENV/bin/pip" install --quiet "${PACKAGES[@]}" || {
+		echo "plain-flow: cannot install ${PACKAGES[*]} into '$VENV'" >&2
+		exit 1
+	}
 fi
 if [[ -z ${ECOM_KAFKA_BROKERS:-} || -z ${ECOM_POSTGRES_URI:-} ]]; then
 	env_line=$("$ROOT/scripts/devstack.sh" env) || {
