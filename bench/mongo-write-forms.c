@@ -45,6 +45,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ecom_time.h"
 #include "ecom_event.h"
 
 #define MAX_BATCH 256
@@ -325,13 +326,13 @@ source_next(event_source *src)
 		for (i = 0; i < src->n; i++) {
 			if (src->type >= 0)
 				ecom_event_destroy(&src->events[from][i]);
-			if (ecom_event_new_order(&src->events[to][i], ecom_now_ms(), &err) < 0)
+			if (ecom_event_new_order(&src->events[to][i], (ecom_now_us() / 1000), &err) < 0)
 				die("cannot build an order: %s", err.msg);
 		}
 		src->type = ECOM_EV_ORDERCREATED;
 	} else {
 		for (i = 0; i < src->n; i++) {
-			if (ecom_event_next(&src->events[from][i], &src->events[to][i], ecom_now_ms(),
+			if (ecom_event_next(&src->events[from][i], &src->events[to][i], (ecom_now_us() / 1000),
 			                    &err) < 0)
 				die("cannot build the next event: %s", err.msg);
 			ecom_event_destroy(&src->events[from][i]);
@@ -491,7 +492,7 @@ run_mark_and_count(const char *uri, int rows, int reps, int warm, int server_pid
 			ecom_err err;
 			bson_t doc;
 
-			if (ecom_event_new_order(&ev, ecom_now_ms(), &err) < 0)
+			if (ecom_event_new_order(&ev, (ecom_now_us() / 1000), &err) < 0)
 				die("cannot build an order: %s", err.msg);
 			document_of(&ev, &doc);
 			mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, NULL);
@@ -536,7 +537,7 @@ run_mark_and_count(const char *uri, int rows, int reps, int warm, int server_pid
 			}
 			if (op == OP_MARK || op == OP_MARK_ID)
 				update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
-				                  "payload.orderShippedDate", BCON_DATE_TIME(ecom_now_ms()), "}");
+				                  "payload.orderShippedDate", BCON_DATE_TIME((ecom_now_us() / 1000)), "}");
 			s0 = server_cpu_ms(server_pid);
 			w0 = mono_ms();
 			if (update != NULL) {

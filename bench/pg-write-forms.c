@@ -54,6 +54,7 @@
 #include <libpq-fe.h>
 
 #include "ecom_event.h"
+#include "ecom_time.h"
 
 #define N_SIZES 3
 static const int batch_sizes[N_SIZES] = {1, 16, 256};
@@ -661,13 +662,13 @@ source_next(event_source *src)
 		for (i = 0; i < src->n; i++) {
 			if (src->type >= 0)
 				ecom_event_destroy(&src->events[from][i]);
-			if (ecom_event_new_order(&src->events[to][i], ecom_now_ms(), &err) < 0)
+			if (ecom_event_new_order(&src->events[to][i], (ecom_now_us() / 1000), &err) < 0)
 				die("cannot build an order: %s", err.msg);
 		}
 		src->type = ECOM_EV_ORDERCREATED;
 	} else {
 		for (i = 0; i < src->n; i++) {
-			if (ecom_event_next(&src->events[from][i], &src->events[to][i], ecom_now_ms(),
+			if (ecom_event_next(&src->events[from][i], &src->events[to][i], (ecom_now_us() / 1000),
 			                    &err) < 0)
 				die("cannot build the next event: %s", err.msg);
 			ecom_event_destroy(&src->events[from][i]);
@@ -897,7 +898,7 @@ run_mark_and_count(const char *uri, int rows, int marks)
 		for (i = 0; i < n; i++) {
 			row r = {0};
 
-			if (ecom_event_new_order(&orders[i], ecom_now_ms(), &err) < 0)
+			if (ecom_event_new_order(&orders[i], (ecom_now_us() / 1000), &err) < 0)
 				die("cannot build an order: %s", err.msg);
 			row_fill(&r, &orders[i]);
 			row_params(&r, ECOM_EV_ORDERCREATED, params);
@@ -960,7 +961,7 @@ run_mark_and_count(const char *uri, int rows, int marks)
 			const char *params[2];
 			PGresult *res;
 
-			ecom_format_iso8601(ecom_now_ms(), date, sizeof(date));
+			ecom_format_iso8601((ecom_now_us() / 1000), date, sizeof(date));
 			snprintf(idarr, sizeof(idarr), "{%s}", ids[2 * i + k]);
 			snprintf(datearr, sizeof(datearr), "{\"%s\"}", date);
 			params[0] = idarr;
