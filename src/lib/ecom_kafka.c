@@ -61,6 +61,7 @@ typedef struct kafka_client {
 	bool started; /* past the start-up check */
 	char group[256]; /* consumers in a group: its name, for messages */
 	bool announce_rebalances;
+	bool assigned; /* the group has given this consumer its partitions (maybe none) */
 } kafka_client;
 
 struct ecom_producer {
@@ -84,6 +85,9 @@ struct ecom_consumer {
 	int end_count;
 	int ended;
 };
+
+static int topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
+                            ecom_err *err);
 
 /* The consumer lag is asked for with this bound. */
 #define LAG_TIMEOUT_MS 2000
@@ -694,6 +698,17 @@ ecom_producer_max_message_bytes(const ecom_producer *p)
 }
 
 int
+ecom_producer_warm(ecom_producer *p, const char *topic, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+
+	if (topic_partitions(&p->kc, topic, &md, err) < 0)
+		return -1;
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
+int
 ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const void *value,
                    size_t len, const char *const *headers, size_t n_headers, ecom_err *err)
 {
@@ -828,6 +843,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_
 
 	describe_partitions(parts, list, sizeof(list));
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		((kafka_client *)opaque)->assigned = true;
 		if (kc->announce_rebalances)
 			ecom_infof("consumer group '%s': assigned %s", kc->group, list);
 		else
@@ -980,6 +996,12 @@ void
 ecom_consumer_announce_rebalances(ecom_consumer *c)
 {
 	c->kc.announce_rebalances = true;
+}
+
+bool
+ecom_consumer_assigned(const ecom_consumer *c)
+{
+	return c->kc.assigned;
 }
 
 bool

@@ -82,6 +82,15 @@ typedef struct ecom_stage_opts {
 	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
+	/*
+	 * A driver of several stages in one process (may be NULL): on_ready
+	 * once this stage has its partitions; reconcile creates the first
+	 * order only once may_start says every stage is ready, so no stage's
+	 * start-up is counted in the run's time.
+	 */
+	void (*on_ready)(void *arg);
+	bool (*may_start)(void *arg);
+	void *ready_arg;
 } ecom_stage_opts;
 
 /*
