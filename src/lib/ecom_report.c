@@ -25,7 +25,8 @@ ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconcile, l
 		timing->ended_us = reconcile->ended_us;
 		timing->elapsed_s = (double)(timing->ended_us - timing->started_us) / 1e6;
 	}
-	if (timing->elapsed_s > 0)
+	/* Below a millisecond there is no rate to speak of. */
+	if (timing->elapsed_s >= 0.001)
 		timing->orders_per_s = (double)timing->orders_this_run / timing->elapsed_s;
 }
 
