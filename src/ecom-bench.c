@@ -37,20 +37,22 @@ typedef struct bench_args {
 } bench_args;
 
 static void
-usage(FILE *out)
+usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
 	        "\n"
 	        "Run the whole flow for N orders in one process and report timings as JSON.\n"
 	        "\n"
-	        "  -n, --orders N         orders to run (default 10000)\n"
-	        "  -w, --window W         orders in flight at once (default 1, as the original)\n"
+	        "  -n, --orders N         orders to run (default %ld)\n"
+	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
 	        "      --floor-samples K  round trips and writes timed for the floor (default 50)\n"
-	        "      --no-progress      no progress line, even on a terminal\n" ECOM_CLI_USAGE_COMMON);
+	        "      --no-progress      no progress line, even on a terminal\n",
+	        cfg->orders, cfg->window);
+	ecom_cli_usage_common(out, cfg);
 }
 
 /*

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,10 +25,8 @@
 
 enum { OPT_ENVELOPE = ECOM_OPT_COMMAND, OPT_STAGE };
 
-static volatile sig_atomic_t stop_requested;
-
 static void
-usage(FILE *out)
+usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-consume [options] -t TOPIC [-o OFFSET] [-e] [-n COUNT] [--envelope]\n"
@@ -36,19 +35,20 @@ usage(FILE *out)
 	        "Read a topic to standard output as JSON lines, or run one stage of the flow.\n"
 	        "\n"
 	        "  -t, --topic TOPIC      read TOPIC (no consumer group, nothing committed)\n"
-	        "  -o, --offset OFFSET    start at beginning (default), end, or an offset\n"
+	        "  -o, --offset OFFSET    start at beginning (default), end, an offset, or -N:\n"
+	        "                         the last N messages of each partition\n"
 	        "  -e, --exit             exit when the end of every partition is reached\n"
 	        "  -n, --count COUNT      exit after COUNT messages\n"
 	        "      --envelope         wrap each event in {topic, partition, offset, key,\n"
 	        "                         timestamp, headers, value}\n"
-	        "      --stage STAGE      run a stage: payment, inventory, shipping or fulfillment\n" ECOM_CLI_USAGE_COMMON);
+	        "      --stage STAGE      run a stage: payment, inventory, shipping or fulfillment\n");
+	ecom_cli_usage_common(out, cfg);
 }
 
 static int
 parse_offset(const char *text, int64_t *offset)
 {
-	char *end;
-	long long n;
+	long n;
 
 	if (strcmp(text, "beginning") == 0) {
 		*offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -58,11 +58,10 @@ parse_offset(const char *text, int64_t *offset)
 		*offset = RD_KAFKA_OFFSET_END;
 		return 0;
 	}
-	errno = 0;
-	n = strtoll(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || n < 0)
+	if (ecom_parse_long(text, LONG_MIN + 1, LONG_MAX, &n) < 0)
 		return -1;
-	*offset = n;
+	/* -N, as kcat: the last N messages of each partition. */
+	*offset = n < 0 ? RD_KAFKA_OFFSET_TAIL(-n) : n;
 	return 0;
 }
 
@@ -126,8 +125,8 @@ print_message(const rd_kafka_message_t *m, int envelope)
 }
 
 static int
-read_topic(const ecom_config *cfg, const char *topic, int64_t offset, int exit_at_end, long count,
-           int envelope, ecom_err *err)
+read_topic(const ecom_config *cfg, const char *topic, int64_t offset, bool exit_at_end, long count,
+           bool envelope, volatile sig_atomic_t *stop, ecom_err *err)
 {
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t *msgs[256];
@@ -136,12 +135,12 @@ read_topic(const ecom_config *cfg, const char *topic, int64_t offset, int exit_a
 
 	if (ecom_consumer_new_assign(&consumer, cfg, topic, offset, err) < 0)
 		return -1;
-	ecom_consumer_set_stop(consumer, &stop_requested);
+	ecom_consumer_set_stop(consumer, stop);
 	/* -e: the end as of now; what is produced later is not waited for. */
 	if (exit_at_end && ecom_consumer_read_to_end(consumer, topic, err) < 0)
 		goto out;
 	/* A closed stdout (| head -1) ends the reading: see ecom_stdout_failed(). */
-	while (!stop_requested && (count < 0 || printed < count) && !ecom_stdout_failed()) {
+	while (!*stop && (count < 0 || printed < count) && !ecom_stdout_failed()) {
 		size_t n = 0, i;
 		bool eof = false;
 		size_t max = sizeof(msgs) / sizeof(msgs[0]);
@@ -167,11 +166,108 @@ out:
 	return rc;
 }
 
+static struct {
+	const char *topic, *stage_name;
+	int64_t offset;
+	bool offset_given, exit_at_end, envelope;
+	long count; /* -n, or -1 */
+	ecom_stage_kind stage;
+} args = {.offset = RD_KAFKA_OFFSET_BEGINNING, .count = -1};
+
+static int
+take_option(ecom_cli *cli, int opt, const char *arg)
+{
+	(void)cli;
+	switch (opt) {
+	case 't':
+		args.topic = arg;
+		return 0;
+	case 'o':
+		args.offset_given = true;
+		if (parse_offset(arg, &args.offset) < 0) {
+			ecom_usagef("--offset '%s': expected beginning, end, an offset or -N (the last N)",
+			            arg);
+			return -1;
+		}
+		return 0;
+	case 'e':
+		args.exit_at_end = true;
+		return 0;
+	case 'n':
+		if (ecom_parse_long(arg, 0, LONG_MAX, &args.count) < 0) {
+			ecom_usagef("--count '%s': expected a number of messages", arg);
+			return -1;
+		}
+		return 0;
+	case OPT_ENVELOPE:
+		args.envelope = true;
+		return 0;
+	default: /* --stage */
+		args.stage_name = arg;
+		return 0;
+	}
+}
+
+static int
+check_options(void)
+{
+	if ((args.topic != NULL) == (args.stage_name != NULL)) {
+		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE");
+		return -1;
+	}
+	if (args.stage_name != NULL &&
+	    (args.offset_given || args.exit_at_end || args.count >= 0 || args.envelope)) {
+		ecom_usagef("-o, -e, -n and --envelope go with -t TOPIC, not --stage");
+		return -1;
+	}
+	if (args.stage_name != NULL && (ecom_stage_from_name(args.stage_name, &args.stage) < 0 ||
+	                                args.stage == ECOM_STAGE_RECONCILE)) {
+		ecom_usagef("unknown stage '%s': expected payment, inventory, shipping or fulfillment",
+		            args.stage_name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run_stage(const ecom_config *cfg, volatile sig_atomic_t *stop, ecom_err *err)
+{
+	ecom_stage_opts opts = {.kind = args.stage, .stop = stop, .announce_rebalances = true};
+	ecom_stage_stats stats;
+	int rc;
+
+	ecom_stage_stats_init(&stats);
+	rc = ecom_stage_run(cfg, &opts, &stats, err);
+	ecom_infof("stage %s: %" PRId64 " read, %" PRId64 " stored, %" PRId64 " duplicates, %" PRId64
+	           " refused by the store, %" PRId64 " dead letters, peak RSS %ld KiB",
+	           ecom_stage_name(args.stage), stats.consumed, stats.stored, stats.duplicates,
+	           stats.rejected, stats.dead_letters, ecom_peak_rss_kib());
+	ecom_stage_stats_free(&stats);
+	return rc;
+}
+
+static int
+run(ecom_config *cfg, volatile sig_atomic_t *stop)
+{
+	ecom_err err;
+	int rc;
+
+	if (args.stage_name != NULL)
+		rc = run_stage(cfg, stop, &err);
+	else
+		rc = read_topic(cfg, args.topic, args.offset, args.exit_at_end, args.count,
+		                args.envelope, stop, &err);
+	if (rc < 0) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
+	return ECOM_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		ECOM_CLI_LONGOPTS,
 		{"topic", required_argument, NULL, 't'},
 		{"offset", required_argument, NULL, 'o'},
 		{"exit", no_argument, NULL, 'e'},
@@ -180,110 +276,14 @@ main(int argc, char **argv)
 		{"stage", required_argument, NULL, OPT_STAGE},
 		{NULL, 0, NULL, 0},
 	};
-	ecom_cli cli;
-	ecom_config cfg;
-	ecom_err err;
-	const char *topic = NULL, *stage_name = NULL;
-	int64_t offset = RD_KAFKA_OFFSET_BEGINNING;
-	long count = -1;
-	int exit_at_end = 0, envelope = 0, offset_given = 0, opt, status = ECOM_EXIT_FAILURE;
-	ecom_stage_kind stage = ECOM_STAGE_PAYMENT;
-	char *end;
+	static const ecom_command command = {
+		.shortopts = "t:o:en:",
+		.longopts = longopts,
+		.usage = usage,
+		.option = take_option,
+		.check = check_options,
+		.run = run,
+	};
 
-	ecom_log_init(argv[0]);
-	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "t:o:en:", longopts, NULL)) != -1) {
-		if (ecom_cli_option(&cli, opt, optarg))
-			continue;
-		switch (opt) {
-		case 't':
-			topic = optarg;
-			break;
-		case 'o':
-			offset_given = 1;
-			if (parse_offset(optarg, &offset) < 0) {
-				ecom_usagef("--offset '%s': expected beginning, end or an offset", optarg);
-				status = ECOM_EXIT_USAGE;
-				goto out;
-			}
-			break;
-		case 'e':
-			exit_at_end = 1;
-			break;
-		case 'n':
-			errno = 0;
-			count = strtol(optarg, &end, 10);
-			if (errno != 0 || end == optarg || *end != '\0' || count < 0) {
-				ecom_usagef("--count '%s': expected a number of messages", optarg);
-				status = ECOM_EXIT_USAGE;
-				goto out;
-			}
-			break;
-		case OPT_ENVELOPE:
-			envelope = 1;
-			break;
-		case OPT_STAGE:
-			stage_name = optarg;
-			break;
-		default:
-			ecom_cli_bad_option(opt, argv);
-			status = ECOM_EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
-		goto out;
-	if ((topic != NULL) == (stage_name != NULL)) {
-		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (stage_name != NULL && (offset_given || exit_at_end || count >= 0 || envelope)) {
-		ecom_usagef("-o, -e, -n and --envelope go with -t TOPIC, not --stage");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (stage_name != NULL &&
-	    (ecom_stage_from_name(stage_name, &stage) < 0 || stage == ECOM_STAGE_RECONCILE)) {
-		ecom_usagef("unknown stage '%s': expected payment, inventory, shipping or fulfillment",
-		            stage_name);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	ecom_cli_catch_stop_signals(&stop_requested);
-
-	if (stage_name != NULL) {
-		ecom_stage_opts opts = {.kind = stage, .stop = &stop_requested, .announce_rebalances = true};
-		ecom_stage_stats stats;
-		int rc;
-
-		ecom_stage_stats_init(&stats);
-		rc = ecom_stage_run(&cfg, &opts, &stats, &err);
-		ecom_infof("stage %s: %" PRId64 " read, %" PRId64 " stored, %" PRId64
-		           " duplicates, %" PRId64 " refused by the store, %" PRId64
-		           " dead letters, peak RSS %ld KiB",
-		           ecom_stage_name(stage), stats.consumed, stats.stored, stats.duplicates,
-		           stats.rejected, stats.dead_letters, ecom_peak_rss_kib());
-		ecom_stage_stats_free(&stats);
-		if (rc < 0) {
-			ecom_errorf("%s", err.msg);
-			goto out;
-		}
-	} else if (read_topic(&cfg, topic, offset, exit_at_end, count, envelope, &err) < 0) {
-		ecom_errorf("%s", err.msg);
-		goto out;
-	}
-	status = ECOM_EXIT_OK;
-out:
-	ecom_config_free(&cfg);
-	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
-		status = ECOM_EXIT_FAILURE;
-	return status;
+	return ecom_cli_main(argc, argv, &command);
 }

@@ -54,7 +54,7 @@ typedef struct pending_batch {
 } pending_batch;
 
 static void
-usage(FILE *out)
+usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-persist [options] [-t TOPIC [-e]] [--batch-size N]\n"
@@ -64,7 +64,9 @@ usage(FILE *out)
 	        "\n"
 	        "  -t, --topic TOPIC      read events from TOPIC instead of standard input\n"
 	        "  -e, --exit             with -t: exit at the end of the topic\n"
-	        "      --batch-size N     events per bulk write (default 500)\n" ECOM_CLI_USAGE_COMMON);
+	        "      --batch-size N     events per bulk write (default %d)\n",
+	        cfg->batch_size);
+	ecom_cli_usage_common(out, cfg);
 }
 
 static int

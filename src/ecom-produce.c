@@ -29,7 +29,7 @@ enum { OPT_STDOUT = ECOM_OPT_COMMAND };
 
 
 static void
-usage(FILE *out)
+usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-produce [options] --generate N [--stdout]\n"
@@ -40,7 +40,8 @@ usage(FILE *out)
 	        "  -g, --generate N       create N new orders (ordercreated events)\n"
 	        "      --stdout           write the generated events to standard output\n"
 	        "                         as JSON lines instead of producing them\n"
-	        "  -t, --topic TOPIC      produce each JSON line of standard input to TOPIC\n" ECOM_CLI_USAGE_COMMON);
+	        "  -t, --topic TOPIC      produce each JSON line of standard input to TOPIC\n");
+	ecom_cli_usage_common(out, cfg);
 }
 
 static int

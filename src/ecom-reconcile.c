@@ -31,7 +31,7 @@
 enum { OPT_DRIVE = ECOM_OPT_COMMAND, OPT_AUDIT, OPT_RESET };
 
 static void
-usage(FILE *out)
+usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-reconcile [options] --drive N [-w W]\n"
@@ -41,9 +41,11 @@ usage(FILE *out)
 	        "Run the last stage of the flow until N orders are fulfilled, or audit a store.\n"
 	        "\n"
 	        "      --drive N          create orders and reconcile them until N are fulfilled\n"
-	        "  -w, --window W         orders in flight at once (default 1, as the original)\n"
+	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
 	        "      --audit            check the store and print a JSON report\n"
-	        "      --reset            delete and recreate the topics, empty the store\n" ECOM_CLI_USAGE_COMMON);
+	        "      --reset            delete and recreate the topics, empty the store\n",
+	        cfg->window);
+	ecom_cli_usage_common(out, cfg);
 }
 
 static void

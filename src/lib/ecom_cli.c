@@ -51,6 +51,8 @@ ecom_cli_option(ecom_cli *cli, int opt, const char *arg)
 	case 'X':
 		if (strcmp(arg, "list") == 0)
 			cli->list_kafka_properties = true;
+		else if (strcmp(arg, "dump") == 0)
+			cli->dump_config = true;
 		else
 			ecom_cli_set(cli, NULL, arg);
 		return 1;
@@ -84,11 +86,38 @@ ecom_cli_bad_option(int opt, char **argv)
 		ecom_usagef("unknown option '%s'", name);
 }
 
-bool
-ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out), int *status)
+void
+ecom_cli_usage_common(FILE *out, const ecom_config *cfg)
 {
+	fprintf(out,
+	        "  -b, --brokers LIST     Kafka bootstrap brokers (default %s)\n"
+	        "  -c, --config FILE      read configuration from FILE\n"
+	        "  -d, --database NAME    MongoDB database / PostgreSQL schema (default %s)\n"
+	        "      --store STORE      mongodb, postgresql, or a mongodb:// or postgresql:// URI\n"
+	        "                         (default %s)\n"
+	        "  -X KEY=VALUE           set a librdkafka property; -X list shows them all,\n"
+	        "                         -X dump the configuration in force\n"
+	        "  -q, --quiet            print errors only\n"
+	        "  -v, --verbose          print debugging messages\n"
+	        "  -h, --help             print this help and exit\n"
+	        "  -V, --version          print the version and exit\n",
+	        cfg->brokers, cfg->database, cfg->store);
+}
+
+bool
+ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
+                    void (*usage)(FILE *out, const ecom_config *cfg), ecom_config *cfg,
+                    int *status)
+{
+	ecom_err ignored;
+
 	if (cli->help) {
-		usage(stdout);
+		/* The defaults in force; a broken config file still gets the built-in ones. */
+		if (ecom_config_load(cfg, cli->config_path, &ignored) < 0) {
+			ecom_config_free(cfg);
+			ecom_config_init(cfg);
+		}
+		usage(stdout, cfg);
 	} else if (cli->version) {
 		ecom_cli_print_version();
 	} else if (cli->list_kafka_properties) {
@@ -220,12 +249,19 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 		if (command->option(&cli, opt, optarg) < 0)
 			goto out;
 	}
-	if (ecom_cli_early_exit(&cli, argc, argv, command->usage, &status))
+	if (ecom_cli_early_exit(&cli, argc, argv, command->usage, &cfg, &status))
 		goto out;
-	if (command->check != NULL && command->check() < 0)
+	/* -X dump shows the configuration whatever else the command lacks. */
+	if (!cli.dump_config && command->check != NULL && command->check() < 0)
 		goto out;
 	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
 		ecom_usagef("%s", err.msg);
+		goto out;
+	}
+	if (cli.dump_config) {
+		ecom_config_dump(&cfg, stdout);
+		ecom_kafka_dump(&cfg, stdout);
+		status = ECOM_EXIT_OK;
 		goto out;
 	}
 	ecom_cli_catch_stop_signals(&stop_requested);

@@ -37,17 +37,11 @@ enum ecom_cli_long_only {
 	    {"version", no_argument, NULL, 'V'},                            \
 	    {"store", required_argument, NULL, ECOM_OPT_STORE}
 
-/* The common part of every usage text, after the command's own lines. */
-#define ECOM_CLI_USAGE_COMMON                                                                  \
-	"  -b, --brokers LIST     Kafka bootstrap brokers (host:port,...)\n"                       \
-	"  -c, --config FILE      read configuration from FILE\n"                                  \
-	"  -d, --database NAME    MongoDB database / PostgreSQL schema (default ecommerce)\n"       \
-	"      --store STORE      mongodb, postgresql, or a mongodb:// or postgresql:// URI\n"     \
-	"  -X KEY=VALUE           set a librdkafka property; -X list shows them all\n"             \
-	"  -q, --quiet            print errors only\n"                                             \
-	"  -v, --verbose          print debugging messages\n"                                      \
-	"  -h, --help             print this help and exit\n"                                      \
-	"  -V, --version          print the version and exit\n"
+/*
+ * The common part of every usage text, after the command's own lines;
+ * defaults are those in force (after the config file and ECOM_*).
+ */
+void ecom_cli_usage_common(FILE *out, const ecom_config *cfg);
 
 typedef struct ecom_cli_setting {
 	const char *key; /* config key, or NULL for a -X property */
@@ -61,6 +55,7 @@ typedef struct ecom_cli {
 	bool help;
 	bool version;
 	bool list_kafka_properties;
+	bool dump_config; /* -X dump */
 	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
 	bool too_many;
 } ecom_cli;
@@ -73,11 +68,13 @@ void ecom_cli_set(ecom_cli *cli, const char *key, const char *value);
 /* After getopt returned '?' or ':': "unknown option '-x'" and the --help hint. */
 void ecom_cli_bad_option(int opt, char **argv);
 /*
- * After the getopt loop: --help (usage to stdout), --version, -X list,
- * and operands where none are taken.  True when the command is done,
- * with its exit status in *status; false when it goes on.
+ * After the getopt loop: --help (usage to stdout, with the defaults in
+ * force: cfg is loaded from the file and the environment for it),
+ * --version, -X list, and operands where none are taken.  True when the
+ * command is done, with its exit status in *status; false when it goes on.
  */
-bool ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv, void (*usage)(FILE *out),
+bool ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
+                         void (*usage)(FILE *out, const ecom_config *cfg), ecom_config *cfg,
                          int *status);
 /* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
 int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
@@ -91,7 +88,8 @@ void ecom_cli_print_version(void);
 typedef struct ecom_command {
 	const char *shortopts;         /* its own short options, getopt's syntax ("g:t:") */
 	const struct option *longopts; /* its own long options, up to a zeroed entry */
-	void (*usage)(FILE *out);      /* its SYNOPSIS and options, ending ECOM_CLI_USAGE_COMMON */
+	/* Its SYNOPSIS and options, ending with ecom_cli_usage_common(). */
+	void (*usage)(FILE *out, const ecom_config *cfg);
 	/*
 	 * One of its own options: 0, or -1 after ecom_usagef().  Options that
 	 * are settings go to the configuration with ecom_cli_set().

@@ -279,6 +279,18 @@ set_kafka_property(ecom_config *cfg, const char *key, const char *value)
 	return 0;
 }
 
+const char *
+ecom_config_kafka_get(const ecom_config *cfg, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->kafka_count; i++) {
+		if (strcmp(cfg->kafka[i].key, key) == 0)
+			return cfg->kafka[i].value;
+	}
+	return NULL;
+}
+
 int
 ecom_config_set_kafka(ecom_config *cfg, const char *key_eq_value, ecom_err *err)
 {
@@ -469,6 +481,58 @@ ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char
 	if (uri != NULL)
 		*uri = is_uri ? cfg->store : k == ECOM_STORE_MONGODB ? cfg->mongodb_uri : cfg->postgres_uri;
 	return 0;
+}
+
+/* A YAML scalar: quoted when plain YAML would read it otherwise. */
+static void
+dump_scalar(FILE *out, const char *key, const char *value)
+{
+	const char *p;
+
+	if (*value != '\0' && strpbrk(value, ":#'\"{}[],&*!|>%@`") == NULL && value[0] != ' ' &&
+	    value[strlen(value) - 1] != ' ') {
+		fprintf(out, "%s: %s\n", key, value);
+		return;
+	}
+	fprintf(out, "%s: \"", key);
+	for (p = value; *p != '\0'; p++) {
+		if (*p == '"' || *p == '\\')
+			fputc('\\', out);
+		fputc(*p, out);
+	}
+	fputs("\"\n", out);
+}
+
+static void
+dump_uri(FILE *out, const char *key, const char *uri)
+{
+	char *shown = ecom_redact_uri(uri);
+
+	dump_scalar(out, key, shown);
+	bson_free(shown);
+}
+
+void
+ecom_config_dump(const ecom_config *cfg, FILE *out)
+{
+	fprintf(out, "# in force: built-in defaults < %s < ECOM_* < flags\n",
+	        cfg->source_file ? cfg->source_file : "(no config file)");
+	dump_scalar(out, "brokers", cfg->brokers);
+	dump_uri(out, "store", cfg->store);
+	dump_uri(out, "mongodb_uri", cfg->mongodb_uri);
+	dump_uri(out, "postgres_uri", cfg->postgres_uri);
+	dump_scalar(out, "database", cfg->database);
+	dump_scalar(out, "topic_prefix", cfg->topic_prefix);
+	dump_scalar(out, "group", cfg->group);
+	dump_scalar(out, "dead_letter_topic", cfg->dead_letter_topic);
+	fprintf(out, "partitions: %d\n", cfg->partitions);
+	fprintf(out, "batch_size: %d\n", cfg->batch_size);
+	fprintf(out, "timeout_ms: %d\n", cfg->timeout_ms);
+	fprintf(out, "retry_timeout_ms: %d\n", cfg->retry_timeout_ms);
+	fprintf(out, "stall_warn_ms: %d\n", cfg->stall_warn_ms);
+	fprintf(out, "orders: %ld\n", cfg->orders);
+	fprintf(out, "window: %d\n", cfg->window);
+	fprintf(out, "count_check_every: %ld\n", cfg->count_check_every);
 }
 
 const char *

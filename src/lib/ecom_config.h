@@ -10,6 +10,7 @@
 #define ECOM_CONFIG_H
 
 #include <stddef.h>
+#include <stdio.h>
 
 #include "ecom_log.h"
 
@@ -58,8 +59,16 @@ int ecom_config_load_env(ecom_config *cfg, ecom_err *err);
 
 /* Set one key by its YAML name ("batch_size", "brokers" …); -1 on an unknown key or bad value. */
 int ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err);
+/* The value of a librdkafka property given (-X, the file), or NULL. */
+const char *ecom_config_kafka_get(const ecom_config *cfg, const char *key);
 /* -X key=value: add or replace a librdkafka property. */
 int ecom_config_set_kafka(ecom_config *cfg, const char *key_eq_value, ecom_err *err);
+
+/*
+ * -X dump: every key with its value in force, as YAML the -c option
+ * reads, passwords shown as "***"; a first comment line names the layers.
+ */
+void ecom_config_dump(const ecom_config *cfg, FILE *out);
 
 /* Which store the configuration selects, and its URI. */
 int ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char **uri, ecom_err *err);

@@ -311,6 +311,59 @@ ecom_kafka_version(void)
 	return rd_kafka_version_str();
 }
 
+/* The value of key in a list of defaults, or NULL. */
+static const char *
+default_of(const char *const (*defaults)[2], size_t n, const char *key)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		if (strcmp(defaults[i][0], key) == 0)
+			return defaults[i][1];
+	}
+	return NULL;
+}
+
+static void
+dump_property(FILE *out, const char *key, const char *value, const char *note)
+{
+	fprintf(out, "  %s: \"%s\"%s%s\n", key, ecom_redact_is_secret_property(key) ? "***" : value,
+	        note ? "  # " : "", note ? note : "");
+}
+
+void
+ecom_kafka_dump(const ecom_config *cfg, FILE *out)
+{
+	size_t n_p = sizeof(producer_defaults) / sizeof(producer_defaults[0]);
+	size_t n_c = sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
+	char message_timeout[24];
+	size_t i;
+
+	snprintf(message_timeout, sizeof(message_timeout), "%d",
+	         cfg->retry_timeout_ms + cfg->timeout_ms);
+	fputs("kafka:\n", out);
+	/* ecom's defaults, unless given, then what was given. */
+	for (i = 0; i < n_p; i++) {
+		if (default_of(consumer_defaults, n_c, producer_defaults[i][0]) != NULL ||
+		    ecom_config_kafka_get(cfg, producer_defaults[i][0]) != NULL)
+			continue;
+		dump_property(out, producer_defaults[i][0], producer_defaults[i][1], "producers");
+	}
+	if (ecom_config_kafka_get(cfg, "message.timeout.ms") == NULL)
+		dump_property(out, "message.timeout.ms", message_timeout,
+		              "producers: retry_timeout_ms + timeout_ms");
+	for (i = 0; i < n_c; i++) {
+		bool both = default_of(producer_defaults, n_p, consumer_defaults[i][0]) != NULL;
+
+		if (ecom_config_kafka_get(cfg, consumer_defaults[i][0]) != NULL)
+			continue;
+		dump_property(out, consumer_defaults[i][0], consumer_defaults[i][1],
+		              both ? NULL : "consumers");
+	}
+	for (i = 0; i < cfg->kafka_count; i++)
+		dump_property(out, cfg->kafka[i].key, cfg->kafka[i].value, "given");
+}
+
 void
 ecom_kafka_print_properties(void)
 {

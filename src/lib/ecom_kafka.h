@@ -13,6 +13,7 @@
 #include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <stdint.h>
 
 #include "ecom_config.h"
@@ -37,6 +38,12 @@ int ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **
 int ecom_kafka_check_config(const ecom_config *cfg, ecom_err *err);
 /* librdkafka's version, "2.0.2". */
 const char *ecom_kafka_version(void);
+/*
+ * -X dump's "kafka:" mapping: the properties ecom sets and those given,
+ * secrets shown as "***", each marked when it is for producers or
+ * consumers only.
+ */
+void ecom_kafka_dump(const ecom_config *cfg, FILE *out);
 /* Print librdkafka's property list (-X list). */
 void ecom_kafka_print_properties(void);
 
