@@ -53,6 +53,12 @@ ecom_store_name(const ecom_store *store)
 	return store->ops->name;
 }
 
+const char *
+ecom_store_server(const ecom_store *store)
+{
+	return store->server != NULL ? store->server : "unknown server";
+}
+
 static int
 check_type(ecom_event_type type, ecom_err *err)
 {

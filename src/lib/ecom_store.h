@@ -39,6 +39,16 @@ enum ecom_store_kind ecom_store_kind(const ecom_store *store);
 const char *ecom_store_name(const ecom_store *store);
 
 /*
+ * The server behind the store as it names itself, read once at open:
+ * "mongo-java-server 1.47.0 (memory)", "mongo-java-server 1.47.0 (H2)",
+ * "FerretDB 1.24.2 (SQLite)", "MongoDB 7.0.14" (buildInfo), "PostgreSQL
+ * 15.18" (server_version).  Reports carry it, so every figure says what
+ * produced it.  A MongoDB-protocol server that names neither itself nor a
+ * git version is "MongoDB-protocol server (says MongoDB 5.0.0)".
+ */
+const char *ecom_store_server(const ecom_store *store);
+
+/*
  * Store n events of one type in one bulk write (one transaction on
  * PostgreSQL).  is_new[i] (may be NULL) is set true when events[i] was
  * newly stored, false when it was already there.  All events must be of

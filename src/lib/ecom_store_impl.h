@@ -57,6 +57,7 @@ struct ecom_store {
 	const ecom_store_ops *ops;
 	enum ecom_store_kind kind;
 	char *redacted_uri; /* bson_malloc'd, for messages */
+	char *server;       /* bson_malloc'd, ecom_store_server(); NULL until known */
 };
 
 /*
