@@ -198,9 +198,13 @@ out:
 	return rc;
 }
 
-/* Reset topics and store, measure the floor, reset the store again. */
+/*
+ * Reset topics and store, measure the floor, reset the store again; the
+ * server's name (ecom_store_server()) into server.
+ */
 static int
-prepare_run(const ecom_config *cfg, int floor_samples, floor_result *floor, ecom_err *err)
+prepare_run(const ecom_config *cfg, int floor_samples, floor_result *floor, char *server,
+            size_t server_size, ecom_err *err)
 {
 	ecom_store *store = NULL;
 	int rc = -1;
@@ -209,6 +213,7 @@ prepare_run(const ecom_config *cfg, int floor_samples, floor_result *floor, ecom
 		return -1;
 	if (ecom_store_open(&store, cfg, err) < 0)
 		return -1;
+	snprintf(server, server_size, "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0)
 		goto out;
 	if (measure_kafka_floor(cfg, floor_samples, &floor->kafka_round_trip_before_ms, err) < 0)
@@ -233,10 +238,11 @@ run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int 
 	floor_result floor;
 	double floor_s, elapsed_s;
 	bson_t stages;
+	char server[ECOM_PLOT_SERVER_MAX];
 	int k, started = 0, rc = -1, failed = -1;
 
 	memset(threads, 0, sizeof(threads));
-	if (prepare_run(cfg, floor_samples, &floor, err) < 0)
+	if (prepare_run(cfg, floor_samples, &floor, server, sizeof(server), err) < 0)
 		return -1;
 	ecom_progress_start(&progress, cfg->orders, !show_progress);
 	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
@@ -292,6 +298,7 @@ run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int 
 	                                ? floor.kafka_round_trip_after_ms
 	                                : floor.kafka_round_trip_before_ms;
 	BSON_APPEND_UTF8(report, "store", store_name);
+	BSON_APPEND_UTF8(report, "server", server);
 	ecom_stage_append_timing(report, &threads[ECOM_STAGE_RECONCILE].stats);
 	BSON_APPEND_INT32(report, "window", cfg->window);
 	ecom_latency_append_bson(report, "end_to_end_latency",
@@ -322,6 +329,7 @@ run_flow(const ecom_config *cfg, const char *store_name, int floor_samples, int 
 	BSON_APPEND_DOUBLE(report, "elapsed_over_floor", floor_s > 0 ? elapsed_s / floor_s : 0.0);
 	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
 	if (plot != NULL) {
+		snprintf(plot->server, sizeof(plot->server), "%s", server);
 		plot->elapsed_s = elapsed_s;
 		plot->orders_per_s = elapsed_s > 0 ? (double)cfg->orders / elapsed_s : 0.0;
 		ecom_latency_merge(&plot->end_to_end, &threads[ECOM_STAGE_RECONCILE].stats.end_to_end);
@@ -346,13 +354,23 @@ field_double(const bson_t *doc, const char *dotted)
 	return 0.0;
 }
 
+static const char *
+field_utf8(const bson_t *doc, const char *key)
+{
+	bson_iter_t it;
+
+	if (bson_iter_init_find(&it, doc, key) && BSON_ITER_HOLDS_UTF8(&it))
+		return bson_iter_utf8(&it, NULL);
+	return "unknown server";
+}
+
 static void
 print_summary(const bson_t *report, const char *store)
 {
-	ecom_infof("%s: %.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, p99 %.2f ms; "
+	ecom_infof("%s on %s: %.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, p99 %.2f ms; "
 	           "floor %.3f s (round trip %.3f ms, upsert %.3f ms), elapsed/floor %.2f; "
 	           "peak RSS %.0f KiB",
-	           store, field_double(report, "orders"), field_double(report, "elapsed_s"),
+	           store, field_utf8(report, "server"), field_double(report, "orders"), field_double(report, "elapsed_s"),
 	           field_double(report, "orders_per_s"),
 	           field_double(report, "end_to_end_latency.p50_ms"),
 	           field_double(report, "end_to_end_latency.p99_ms"),

@@ -69,11 +69,31 @@ write_stage_table(const char *path, ecom_plot_run *runs, size_t n_runs)
 	return fclose(fp);
 }
 
+/*
+ * "mongodb on mongo-java-server 1.47.0 (memory)", safe inside a gnuplot
+ * string in single quotes (printed with noenhanced, so _ and ^ stay).
+ */
+static void
+run_label(const ecom_plot_run *run, char *label, size_t size)
+{
+	char *c;
+
+	if (run->server[0] != '\0')
+		snprintf(label, size, "%s on %s", run->store, run->server);
+	else
+		snprintf(label, size, "%s", run->store);
+	for (c = label; *c != '\0'; c++) {
+		if (*c == '\'' || *c == '\\' || *c == '\n')
+			*c = ' ';
+	}
+}
+
 static int
 write_script(const char *script, const char *dir, const char *out, ecom_plot_run *runs,
              size_t n_runs)
 {
 	FILE *fp = fopen(script, "w");
+	char label[sizeof(runs->store) + sizeof(runs->server) + 8];
 	size_t r;
 
 	if (fp == NULL)
@@ -91,9 +111,11 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 	            "set xlabel 'latency (ms, log scale)'\nset ylabel 'fraction of orders'\n"
 	            "set logscale x\nset yrange [0:1]\nset grid\nset key bottom right\n");
 	fprintf(fp, "plot ");
-	for (r = 0; r < n_runs; r++)
-		fprintf(fp, "%s'%s/e2e-%zu.dat' using 1:2 with lines lw 2 title '%s'",
-		        r ? ", " : "", dir, r, runs[r].store);
+	for (r = 0; r < n_runs; r++) {
+		run_label(&runs[r], label, sizeof(label));
+		fprintf(fp, "%s'%s/e2e-%zu.dat' using 1:2 with lines lw 2 title '%s' noenhanced",
+		        r ? ", " : "", dir, r, label);
+	}
 	fprintf(fp, "\n");
 	/* Right: per-stage p50 and p99, the runs side by side. */
 	fprintf(fp, "unset logscale x\nset title 'latency per stage: p50 (solid) and p99 (light)'\n"

@@ -11,9 +11,16 @@
 #include "ecom_metrics.h"
 #include "ecom_stage.h"
 
-/* One run's data: the store's name, its total time and its samples. */
+/* Room for a server's name, e.g. "mongo-java-server 1.47.0 (memory)". */
+#define ECOM_PLOT_SERVER_MAX 96
+
+/*
+ * One run's data: the store's name, the server measured
+ * (ecom_store_server()), its total time and its samples.
+ */
 typedef struct ecom_plot_run {
 	char store[32];
+	char server[ECOM_PLOT_SERVER_MAX];
 	double elapsed_s;
 	double orders_per_s;
 	ecom_latency end_to_end;

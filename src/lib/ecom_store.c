@@ -341,6 +341,7 @@ ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err)
 	}
 
 	BSON_APPEND_UTF8(report, "store", store->ops->name);
+	BSON_APPEND_UTF8(report, "server", ecom_store_server(store));
 	BSON_APPEND_DOCUMENT_BEGIN(report, "counts", &child);
 	for (t = 0; t < ECOM_EV_COUNT; t++)
 		BSON_APPEND_INT64(&child, ecom_event_type_name((ecom_event_type)t), counts[t]);

@@ -84,7 +84,8 @@ int ecom_store_reset(ecom_store *store, ecom_err *err);
 
 /*
  * Audit the store: fills report (initialised by the caller) with
- *   {"store": "mongodb", "counts": {"ordercreated": N, …},
+ *   {"store": "mongodb", "server": "mongo-java-server 1.47.0 (memory)",
+ *    "counts": {"ordercreated": N, …},
  *    "fulfilled": N, "missing": {"paymentcompleted": [ids…], …},
  *    "orphans": {…: [ids without an ordercreated]}, "duplicates": {…: [ids]},
  *    "unfinished": [ids not fulfilled or without orderShippedDate],

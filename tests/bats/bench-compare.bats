@@ -14,6 +14,9 @@ setup() {
 	echo "$output" | jq -e '[.runs[].store] == ["mongodb", "postgresql"]
 		and all(.runs[]; .orders == 30 and .elapsed_over_floor > 0
 		        and (.stage_latency | keys | length) == 5)' >/dev/null
+	# Each run names the server it measured, as that server names itself.
+	assert_server_named "$output" '.runs[0].server' mongodb
+	assert_server_named "$output" '.runs[1].server' postgresql
 	# The floor takes the lower of the round trips timed before and after the flow.
 	echo "$output" | jq -e 'all(.runs[].floor;
 		.kafka_round_trip_before_ms > 0 and .kafka_round_trip_after_ms > 0
@@ -35,8 +38,9 @@ setup() {
 	assert_output --partial "PNG image data, 1280 x 560"
 	# A blank picture compresses to almost nothing; axes, curves and labels do not.
 	assert [ "$(stat -c %s "$BATS_TEST_TMPDIR/latency.png")" -gt 20000 ]
-	grep -q 'mongodb' "$BATS_TEST_TMPDIR/latency.svg"
-	grep -q 'postgresql' "$BATS_TEST_TMPDIR/latency.svg"
+	# The legend names each store and the server it measured.
+	grep -qF "mongodb on $(server_says mongodb)" "$BATS_TEST_TMPDIR/latency.svg"
+	grep -qF "postgresql on $(server_says postgresql)" "$BATS_TEST_TMPDIR/latency.svg"
 }
 
 @test "ecom-bench --compare with an unknown store fails before any run" {
