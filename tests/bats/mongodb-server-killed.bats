@@ -24,6 +24,13 @@ setup() {
 	[[ $env_out == *"# mongodb: mongo-java-server "*" (H2)"* ]] || fail "not the H2 server: $env_out"
 }
 
+@test "mongodb (h2): devstack.sh status names the server as it names itself" {
+	ECOM_DEVSTACK_DIR="$H2_STACK" run "$ECOM_SRCDIR/scripts/devstack.sh" status
+	assert_success
+	assert_output --regexp "^mongodb +pid=[0-9]+ +port=[0-9]+ +up +$(server_says mongodb | sed 's/[().]/\\&/g')\$"
+	assert_output --partial "(H2)"
+}
+
 teardown() {
 	stop_all_bg
 	ECOM_DEVSTACK_DIR="$H2_STACK" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null || true
