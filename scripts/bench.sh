@@ -50,7 +50,7 @@ jq -s -r '
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def r2: . * 100 | round / 100;
-	[.[].runs[]] | group_by([.store, .server]) | map({
+	group_by([.store, .server]) | map({
 		store: .[0].store, server: (.[0].server // "unknown"), runs: length,
 		elapsed_s: (map(.elapsed_s) | median | r2),
 		orders_per_s: (map(.orders_per_s) | median | r2),

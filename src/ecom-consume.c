@@ -17,6 +17,7 @@
 #include "ecom_cli.h"
 #include "ecom_config.h"
 #include "ecom_exit.h"
+#include "ecom_json.h"
 #include "ecom_kafka.h"
 #include "ecom_log.h"
 #include "ecom_stage.h"
@@ -95,7 +96,6 @@ print_message(const rd_kafka_message_t *m, int envelope)
 	bson_error_t error;
 	rd_kafka_timestamp_type_t ts_type;
 	int64_t timestamp;
-	char *json;
 
 	if (!envelope) {
 		fwrite(m->payload, 1, m->len, stdout);
@@ -121,10 +121,7 @@ print_message(const rd_kafka_message_t *m, int envelope)
 	} else {
 		BSON_APPEND_NULL(&doc, "value");
 	}
-	json = bson_as_relaxed_extended_json(&doc, NULL);
-	fputs(json, stdout);
-	putchar('\n');
-	bson_free(json);
+	ecom_json_print(stdout, &doc);
 	bson_destroy(&doc);
 }
 
@@ -139,7 +136,12 @@ read_topic(const ecom_config *cfg, const char *topic, int64_t offset, int exit_a
 
 	if (ecom_consumer_new_assign(&consumer, cfg, topic, offset, err) < 0)
 		return -1;
-	while (!stop_requested && (count < 0 || printed < count)) {
+	ecom_consumer_set_stop(consumer, &stop_requested);
+	/* -e: the end as of now; what is produced later is not waited for. */
+	if (exit_at_end && ecom_consumer_read_to_end(consumer, topic, err) < 0)
+		goto out;
+	/* A closed stdout (| head -1) ends the reading: see ecom_stdout_failed(). */
+	while (!stop_requested && (count < 0 || printed < count) && !ecom_stdout_failed()) {
 		size_t n = 0, i;
 		bool eof = false;
 		size_t max = sizeof(msgs) / sizeof(msgs[0]);
@@ -154,10 +156,8 @@ read_topic(const ecom_config *cfg, const char *topic, int64_t offset, int exit_a
 		}
 		printed += (long)n;
 		/* Keep the pipe moving: a reader such as jq sees each batch at once. */
-		if (n > 0 && fflush(stdout) != 0) {
-			ecom_err_set(err, "cannot write to standard output: %s", strerror(errno));
-			goto out;
-		}
+		if (n > 0)
+			fflush(stdout);
 		if (exit_at_end && eof)
 			break;
 	}
@@ -245,7 +245,8 @@ main(int argc, char **argv)
 		status = ECOM_EXIT_USAGE;
 		goto out;
 	}
-	if (stage_name != NULL && ecom_stage_from_name(stage_name, &stage) < 0) {
+	if (stage_name != NULL &&
+	    (ecom_stage_from_name(stage_name, &stage) < 0 || stage == ECOM_STAGE_RECONCILE)) {
 		ecom_usagef("unknown stage '%s': expected payment, inventory, shipping or fulfillment",
 		            stage_name);
 		status = ECOM_EXIT_USAGE;
@@ -266,9 +267,10 @@ main(int argc, char **argv)
 		ecom_stage_stats_init(&stats);
 		rc = ecom_stage_run(&cfg, &opts, &stats, &err);
 		ecom_infof("stage %s: %" PRId64 " read, %" PRId64 " stored, %" PRId64
-		           " duplicates, %" PRId64 " dead letters, peak RSS %ld KiB",
+		           " duplicates, %" PRId64 " refused by the store, %" PRId64
+		           " dead letters, peak RSS %ld KiB",
 		           ecom_stage_name(stage), stats.consumed, stats.stored, stats.duplicates,
-		           stats.dead_letters, ecom_peak_rss_kib());
+		           stats.rejected, stats.dead_letters, ecom_peak_rss_kib());
 		ecom_stage_stats_free(&stats);
 		if (rc < 0) {
 			ecom_errorf("%s", err.msg);

@@ -4,10 +4,12 @@
  *
  * Input is standard input or a topic (-t).  Each event goes to the
  * collection of its eventType; consecutive events of one type share a
- * bulk write.  A line that is not a valid event is reported with its
- * line number and skipped, never costing the lines around it.  The
- * summary is one JSON object on stdout:
- *   {"read": N, "written": N, "duplicates": N, "rejected": N}
+ * bulk write.  A line that is not a valid event, or an event the store
+ * refuses, is reported with its line number (or partition and offset)
+ * and skipped, never costing the lines around it.  The summary is one
+ * JSON object on stdout:
+ *   {"read":N,"written":N,"duplicates":N,"rejected":N}
+ * read = written + duplicates + rejected once the input is done.
  */
 #include <errno.h>
 #include <getopt.h>
@@ -21,6 +23,7 @@
 #include "ecom_config.h"
 #include "ecom_event.h"
 #include "ecom_exit.h"
+#include "ecom_json.h"
 #include "ecom_kafka.h"
 #include "ecom_log.h"
 #include "ecom_store.h"
@@ -36,11 +39,17 @@ typedef struct persist_totals {
 	int64_t rejected;
 } persist_totals;
 
+/* Where an event came from, for messages: "<stdin>:12", "orders[0]:345". */
+typedef struct origin {
+	char text[300];
+} origin;
+
 /* Events waiting for one bulk write; all of one type. */
 typedef struct pending_batch {
 	ecom_event *events;
 	ecom_event **ptrs;
-	bool *is_new;
+	ecom_put_result *results;
+	origin *origins;
 	size_t count;
 	size_t capacity;
 } pending_batch;
@@ -68,14 +77,23 @@ flush_pending(ecom_store *store, pending_batch *batch, persist_totals *totals, e
 	if (batch->count == 0)
 		return 0;
 	if (ecom_store_put_batch(store, batch->events[0].type, batch->ptrs, batch->count,
-	                         batch->is_new, err) < 0)
+	                         batch->results, err) < 0)
 		rc = -1;
 	for (i = 0; i < batch->count; i++) {
 		if (rc == 0) {
-			if (batch->is_new[i])
+			switch (batch->results[i].status) {
+			case ECOM_PUT_NEW:
 				totals->written++;
-			else
+				break;
+			case ECOM_PUT_DUPLICATE:
 				totals->duplicates++;
+				break;
+			case ECOM_PUT_REJECTED:
+				ecom_errorf("%s: the store refused it: %s (skipped)", batch->origins[i].text,
+				            batch->results[i].reason);
+				totals->rejected++;
+				break;
+			}
 		}
 		ecom_event_destroy(&batch->events[i]);
 	}
@@ -89,7 +107,7 @@ flush_pending(ecom_store *store, pending_batch *batch, persist_totals *totals, e
  * a store failure returns -1.
  */
 static int
-take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, const char *origin,
+take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, const char *source,
            long position, const char *text, size_t len, ecom_err *err)
 {
 	ecom_event ev, *slot;
@@ -97,7 +115,7 @@ take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, cons
 
 	totals->read++;
 	if (ecom_event_from_json(text, len, &ev, &why) < 0) {
-		ecom_errorf("%s:%ld: %s (skipped)", origin, position, why.msg);
+		ecom_errorf("%s:%ld: %s (skipped)", source, position, why.msg);
 		totals->rejected++;
 		return 0;
 	}
@@ -115,6 +133,8 @@ take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, cons
 	slot->created_ms = ev.created_ms;
 	bson_steal(&slot->doc, &ev.doc);
 	batch->ptrs[batch->count] = slot;
+	snprintf(batch->origins[batch->count].text, sizeof(batch->origins[batch->count].text),
+	         "%s:%ld", source, position);
 	batch->count++;
 	return 0;
 }
@@ -148,6 +168,15 @@ out:
 	return rc;
 }
 
+static void
+destroy_messages(rd_kafka_message_t **msgs, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+}
+
 static int
 persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
               persist_totals *totals, const char *topic, int exit_at_end, ecom_err *err)
@@ -155,23 +184,26 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t **msgs = calloc(batch->capacity, sizeof(*msgs));
 	char group[512];
+	size_t n = 0, i;
 	int rc = -1;
 
 	/* A group of its own, so a second run goes on where the first stopped. */
 	snprintf(group, sizeof(group), "%s%s-persist", cfg->topic_prefix, cfg->group);
 	if (ecom_consumer_new(&consumer, cfg, group, &topic, 1, "earliest", err) < 0)
 		goto out;
+	ecom_consumer_set_stop(consumer, &stop_requested);
+	if (exit_at_end && ecom_consumer_read_to_end(consumer, topic, err) < 0)
+		goto out;
 	while (!stop_requested) {
-		size_t n = 0, i;
 		bool eof = false;
 
 		if (ecom_consumer_poll_batch(consumer, msgs, batch->capacity, 200, &n, &eof, err) < 0)
 			goto out;
 		for (i = 0; i < n; i++) {
-			char origin[300];
+			char source[300];
 
-			snprintf(origin, sizeof(origin), "%s[%" PRId32 "]", topic, msgs[i]->partition);
-			if (take_event(store, batch, totals, origin, (long)msgs[i]->offset,
+			snprintf(source, sizeof(source), "%s[%" PRId32 "]", topic, msgs[i]->partition);
+			if (take_event(store, batch, totals, source, (long)msgs[i]->offset,
 			               msgs[i]->payload ? msgs[i]->payload : "", msgs[i]->len, err) < 0)
 				goto out;
 		}
@@ -180,8 +212,8 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
 		/* Stored: only now may the offsets move on. */
 		if (ecom_consumer_store(consumer, msgs, n, err) < 0)
 			goto out;
-		for (i = 0; i < n; i++)
-			rd_kafka_message_destroy(msgs[i]);
+		destroy_messages(msgs, n);
+		n = 0;
 		if (exit_at_end && eof)
 			break;
 	}
@@ -189,9 +221,24 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
 		goto out;
 	rc = 0;
 out:
+	/* The consumer cannot close while its messages are still held. */
+	destroy_messages(msgs, n);
 	ecom_consumer_destroy(consumer);
 	free(msgs);
 	return rc;
+}
+
+static void
+print_totals(const persist_totals *totals)
+{
+	bson_t summary = BSON_INITIALIZER;
+
+	BSON_APPEND_INT64(&summary, "read", totals->read);
+	BSON_APPEND_INT64(&summary, "written", totals->written);
+	BSON_APPEND_INT64(&summary, "duplicates", totals->duplicates);
+	BSON_APPEND_INT64(&summary, "rejected", totals->rejected);
+	ecom_json_print(stdout, &summary);
+	bson_destroy(&summary);
 }
 
 int
@@ -253,16 +300,16 @@ main(int argc, char **argv)
 	batch.capacity = (size_t)cfg.batch_size;
 	batch.events = calloc(batch.capacity, sizeof(*batch.events));
 	batch.ptrs = calloc(batch.capacity, sizeof(*batch.ptrs));
-	batch.is_new = calloc(batch.capacity, sizeof(*batch.is_new));
+	batch.results = calloc(batch.capacity, sizeof(*batch.results));
+	batch.origins = calloc(batch.capacity, sizeof(*batch.origins));
 	if (ecom_store_open(&store, &cfg, &err) < 0) {
 		ecom_errorf("%s", err.msg);
 		goto out;
 	}
+	ecom_store_set_stop(store, &stop_requested);
 	rc = topic != NULL ? persist_topic(&cfg, store, &batch, &totals, topic, exit_at_end, &err)
 	                   : persist_stdin(store, &batch, &totals, &err);
-	printf("{\"read\": %" PRId64 ", \"written\": %" PRId64 ", \"duplicates\": %" PRId64
-	       ", \"rejected\": %" PRId64 "}\n",
-	       totals.read, totals.written, totals.duplicates, totals.rejected);
+	print_totals(&totals);
 	if (rc < 0) {
 		ecom_errorf("%s", err.msg);
 		goto out;
@@ -273,7 +320,8 @@ out:
 		ecom_event_destroy(&batch.events[--batch.count]);
 	free(batch.events);
 	free(batch.ptrs);
-	free(batch.is_new);
+	free(batch.results);
+	free(batch.origins);
 	if (store != NULL)
 		ecom_store_close(store);
 	ecom_config_free(&cfg);

@@ -58,22 +58,6 @@ parse_count(const char *text, long *out)
 }
 
 static int
-send_with_headers(ecom_producer *producer, const char *topic, const ecom_event *ev,
-                  const char *json, size_t len, int64_t order_us, ecom_err *err)
-{
-	char sent_text[24], order_text[24];
-	const char *headers[4];
-
-	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
-	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
-	headers[0] = ECOM_HDR_SENT_US;
-	headers[1] = sent_text;
-	headers[2] = ECOM_HDR_ORDER_START_US;
-	headers[3] = order_text;
-	return ecom_producer_send(producer, topic, ev->event_id, json, len, headers, 2, err);
-}
-
-static int
 generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 {
 	ecom_producer *producer = NULL;
@@ -82,13 +66,14 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 	int rc = -1;
 
 	if (!to_stdout) {
-		if (ecom_stage_ensure_topics(cfg, err) < 0)
+		if (ecom_stage_create_topics(cfg, err) < 0)
 			return -1;
 		if (ecom_producer_new(&producer, cfg, err) < 0)
 			return -1;
 	}
 	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
-	for (i = 0; i < count && !stop_requested; i++) {
+	/* A closed stdout (| head -1) ends the run early: see ecom_stdout_failed(). */
+	for (i = 0; i < count && !stop_requested && !(to_stdout && ecom_stdout_failed()); i++) {
 		ecom_event order;
 		int64_t now_us = ecom_now_us();
 		size_t len;
@@ -102,14 +87,15 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 			fwrite(json, 1, len, stdout);
 			putchar('\n');
 		} else {
-			sent = send_with_headers(producer, topic, &order, json, len, now_us, err);
+			sent = ecom_producer_send_event(producer, topic, order.event_id, json, len, now_us,
+			                                err);
 		}
 		bson_free(json);
 		ecom_event_destroy(&order);
 		if (sent < 0)
 			goto out;
 	}
-	if (producer != NULL && ecom_producer_flush(producer, cfg->timeout_ms, err) < 0)
+	if (producer != NULL && ecom_producer_flush(producer, err) < 0)
 		goto out;
 	if (producer != NULL)
 		ecom_infof("produced %ld order%s to '%s'", i, i == 1 ? "" : "s", topic);
@@ -146,8 +132,8 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 			(*rejected)++;
 			continue;
 		}
-		if (send_with_headers(producer, topic, &ev, line, (size_t)len, ev.created_ms * 1000,
-		                      err) < 0) {
+		if (ecom_producer_send_event(producer, topic, ev.event_id, line, (size_t)len,
+		                             ev.created_ms * 1000, err) < 0) {
 			ecom_event_destroy(&ev);
 			goto out;
 		}
@@ -159,7 +145,7 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
 		goto out;
 	}
-	if (ecom_producer_flush(producer, cfg->timeout_ms, err) < 0)
+	if (ecom_producer_flush(producer, err) < 0)
 		goto out;
 	ecom_infof("produced %ld event%s to '%s'%s", produced, produced == 1 ? "" : "s", topic,
 	           *rejected ? " (some lines rejected)" : "");

@@ -4,11 +4,13 @@
  * --drive N consumes orderfulfilled, stores it, marks the order complete,
  * checks the created and fulfilled counts, and creates the next order
  * until N are through; then logs start, end and elapsed time and prints
- * a JSON report.  --audit checks a store's history and prints what is
- * missing, duplicated or unfinished, exit 1 if anything is.
+ * a JSON report (also when interrupted: "complete": false, exit 1).
+ * --audit checks a store's history and prints what is missing,
+ * duplicated or unfinished, exit 1 if anything is.
  */
 #include <errno.h>
 #include <getopt.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,7 +21,10 @@
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
 #include "ecom_log.h"
+#include "ecom_json.h"
 #include "ecom_metrics.h"
+#include "ecom_progress.h"
+#include "ecom_report.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 
@@ -44,41 +49,63 @@ usage(FILE *out)
 }
 
 static void
-print_bson(const bson_t *doc)
+on_progress(void *arg, int64_t fulfilled)
 {
-	char *json = bson_as_relaxed_extended_json(doc, NULL);
+	ecom_progress_update(arg, fulfilled);
+}
 
-	puts(json);
-	bson_free(json);
+/* The report of a drive, complete or not, on stdout; its summary line on stderr. */
+static void
+report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
+{
+	ecom_run_timing timing;
+	bson_t report = BSON_INITIALIZER;
+	char start[32] = "-", end[32] = "-";
+
+	ecom_run_timing_of(&timing, stats, cfg->orders);
+	ecom_report_timing(&report, &timing);
+	BSON_APPEND_INT32(&report, "window", cfg->window);
+	ecom_report_latency(&report, "end_to_end_latency", &stats->end_to_end);
+	ecom_report_phases(&report, "phases", stats);
+	BSON_APPEND_INT64(&report, "duplicates", stats->duplicates);
+	BSON_APPEND_INT64(&report, "dead_letters", stats->dead_letters);
+	BSON_APPEND_INT64(&report, "peak_rss_kib", ecom_peak_rss_kib());
+	ecom_json_print(stdout, &report);
+	bson_destroy(&report);
+	if (timing.started_us > 0) {
+		ecom_format_iso8601(timing.started_us / 1000, start, sizeof(start));
+		ecom_format_iso8601(timing.ended_us / 1000, end, sizeof(end));
+	}
+	ecom_infof("%" PRId64 " of %ld orders fulfilled (%" PRId64 " by this run); start %s, end %s, "
+	           "elapsed %.3f s (%.1f orders/s)",
+	           timing.orders, cfg->orders, timing.orders_this_run, start, end, timing.elapsed_s,
+	           timing.orders_per_s);
 }
 
 static int
 drive(const ecom_config *cfg, ecom_err *err)
 {
+	ecom_progress progress;
 	ecom_stage_opts opts = {
 		.kind = ECOM_STAGE_RECONCILE,
 		.orders = cfg->orders,
 		.window = cfg->window,
 		.stop = &stop_requested,
+		.on_progress = on_progress,
+		.progress_arg = &progress,
 	};
 	ecom_stage_stats stats;
-	bson_t report;
 	int rc;
 
 	ecom_stage_stats_init(&stats);
+	ecom_progress_start(&progress, cfg->orders, 0);
 	rc = ecom_stage_run(cfg, &opts, &stats, err);
-	if (rc == 0) {
-		bson_init(&report);
-		ecom_stage_append_timing(&report, &stats);
-		BSON_APPEND_INT32(&report, "window", cfg->window);
-		ecom_latency_append_bson(&report, "end_to_end_latency", &stats.end_to_end);
-		BSON_APPEND_INT64(&report, "duplicates", stats.duplicates);
-		BSON_APPEND_INT64(&report, "peak_rss_kib", ecom_peak_rss_kib());
-		print_bson(&report);
-		bson_destroy(&report);
-		if (stats.fulfilled + 0 < cfg->orders && stop_requested)
-			ecom_infof("stopped by signal");
-	}
+	ecom_progress_finish(&progress);
+	/* Interrupted or failed, the report says how far the run came. */
+	report_drive(cfg, &stats);
+	if (rc == 0 && stats.fulfilled_before + stats.fulfilled < cfg->orders)
+		rc = ecom_err_set(err, "stopped by a signal after %" PRId64 " of %ld orders",
+		                  stats.fulfilled_before + stats.fulfilled, cfg->orders);
 	ecom_stage_stats_free(&stats);
 	return rc;
 }
@@ -89,15 +116,15 @@ reset(const ecom_config *cfg, ecom_err *err)
 	ecom_store *store = NULL;
 	int rc;
 
-	if (ecom_stage_reset_topics(cfg, err) < 0)
+	if (ecom_stage_recreate_topics(cfg, err) < 0)
 		return -1;
 	if (ecom_store_open(&store, cfg, err) < 0)
 		return -1;
 	rc = ecom_store_reset(store, err);
-	ecom_store_close(store);
 	if (rc == 0)
-		ecom_infof("topics recreated, %s database '%s' emptied", cfg->store,
+		ecom_infof("topics recreated, %s database '%s' emptied", ecom_store_name(store),
 		           cfg->database);
+	ecom_store_close(store);
 	return rc;
 }
 
@@ -113,7 +140,7 @@ audit(const ecom_config *cfg, bool *ok, ecom_err *err)
 	bson_init(&report);
 	rc = ecom_store_audit(store, &report, ok, err);
 	if (rc == 0)
-		print_bson(&report);
+		ecom_json_print(stdout, &report);
 	bson_destroy(&report);
 	ecom_store_close(store);
 	return rc;

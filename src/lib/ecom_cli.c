@@ -4,12 +4,10 @@
 #include "ecom_kafka.h"
 
 #include <bson/bson.h>
-#include <librdkafka/rdkafka.h>
-#include <libpq-fe.h>
-#include <mongoc/mongoc.h>
 #include <stdio.h>
 #include <string.h>
-#include <yaml.h>
+
+#include "ecom_store.h"
 
 #ifndef PACKAGE_VERSION
 #define PACKAGE_VERSION "0.0.0"
@@ -110,7 +108,6 @@ ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 {
 	size_t i;
 	ecom_err inner;
-	rd_kafka_conf_t *conf;
 
 	if (cli->verbosity < 0)
 		ecom_log_set_level(ECOM_LOG_QUIET);
@@ -130,21 +127,22 @@ ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 			return ecom_err_set(err, "%s", inner.msg);
 		}
 	}
-	/* A bad librdkafka property is a configuration error, found now
-	 * rather than when (or if) the first client is made. */
-	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
+	/* A bad librdkafka property or store URI is a configuration error,
+	 * found now rather than when (or if) the first client is made. */
+	if (ecom_kafka_check_config(cfg, err) < 0 || ecom_store_check_uris(cfg, err) < 0)
 		return -1;
-	rd_kafka_conf_destroy(conf);
 	return 0;
 }
 
 void
 ecom_cli_print_version(void)
 {
+	char stores[128];
+
+	ecom_store_driver_versions(stores, sizeof(stores));
 	printf("%s (ecom) %s\n", ecom_progname(), PACKAGE_VERSION);
-	printf("librdkafka %s, libmongoc %s, libbson %s, libpq %d, libyaml %s\n",
-	       rd_kafka_version_str(), mongoc_get_version(), bson_get_version(), PQlibVersion(),
-	       yaml_get_version_string());
+	printf("librdkafka %s, %s, libbson %s, %s\n", ecom_kafka_version(), stores,
+	       bson_get_version(), ecom_config_yaml_version());
 }
 
 static volatile sig_atomic_t *stop_flag;

@@ -13,9 +13,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
-#include <libpq-fe.h>
-#include <mongoc/mongoc.h>
+#include <bson/bson.h>
 #include <yaml.h>
+
+#include "ecom_redact.h"
 
 /* One row per key: YAML name, environment variable. */
 static const struct config_key {
@@ -33,6 +34,8 @@ static const struct config_key {
 	{"partitions", "ECOM_PARTITIONS"},
 	{"batch_size", "ECOM_BATCH_SIZE"},
 	{"timeout_ms", "ECOM_TIMEOUT_MS"},
+	{"retry_timeout_ms", "ECOM_RETRY_TIMEOUT_MS"},
+	{"stall_warn_ms", "ECOM_STALL_WARN_MS"},
 	{"orders", "ECOM_ORDERS"},
 	{"window", "ECOM_WINDOW"},
 	{"count_check_every", "ECOM_COUNT_CHECK_EVERY"},
@@ -60,6 +63,8 @@ ecom_config_init(ecom_config *cfg)
 	cfg->partitions = 1;
 	cfg->batch_size = 500;
 	cfg->timeout_ms = 10000;
+	cfg->retry_timeout_ms = 120000;
+	cfg->stall_warn_ms = 10000;
 	cfg->orders = 10000;
 	cfg->window = 1;
 	cfg->count_check_every = 100;
@@ -107,6 +112,8 @@ uri_store_kind(const char *uri, enum ecom_store_kind *kind)
 static int
 classify_store(const char *value, enum ecom_store_kind *kind, bool *is_uri, ecom_err *err)
 {
+	char *shown;
+
 	*is_uri = false;
 	if (strcmp(value, "mongodb") == 0)
 		*kind = ECOM_STORE_MONGODB;
@@ -114,76 +121,58 @@ classify_store(const char *value, enum ecom_store_kind *kind, bool *is_uri, ecom
 		*kind = ECOM_STORE_POSTGRESQL;
 	else if (uri_store_kind(value, kind) == 0)
 		*is_uri = true;
-	else
-		return ecom_err_set(err,
-		                    "store '%s': expected mongodb, postgresql, or a mongodb:// or "
-		                    "postgresql:// URI",
-		                    value);
+	else {
+		shown = ecom_redact_uri(value); /* a URI with the wrong scheme may hold a password */
+		ecom_err_set(err,
+		             "store '%s': expected mongodb, postgresql, or a mongodb:// or "
+		             "postgresql:// URI",
+		             shown);
+		bson_free(shown);
+		return -1;
+	}
 	return 0;
 }
 
-/* The URI parser's own log line would repeat our message: keep it for -v. */
-static void
-uri_parser_log(mongoc_log_level_t level, const char *domain, const char *message, void *data)
-{
-	(void)level;
-	(void)data;
-	ecom_debugf("mongo-c-driver %s: %s", domain, message);
-}
-
 /*
- * A URI for the given store that its driver can parse: anything else is a
- * configuration error, found before connecting.
+ * A URI for the given store (by its scheme; its driver checks the rest,
+ * ecom_store_check_uris()): anything else is a configuration error,
+ * found before connecting.
  */
 static int
-check_uri(const char *key, const char *uri, enum ecom_store_kind kind, ecom_err *err)
+check_scheme(const char *key, const char *uri, enum ecom_store_kind kind, ecom_err *err)
 {
 	enum ecom_store_kind scheme;
+	char *shown;
 
-	if (uri_store_kind(uri, &scheme) < 0 || scheme != kind)
-		return ecom_err_set(err, "'%s' must be a %s URI, not '%s'", key,
-		                    kind == ECOM_STORE_MONGODB ? "mongodb://" : "postgresql://", uri);
-	if (kind == ECOM_STORE_MONGODB) {
-		bson_error_t error;
-		mongoc_uri_t *parsed;
+	if (uri_store_kind(uri, &scheme) == 0 && scheme == kind)
+		return 0;
+	shown = ecom_redact_uri(uri);
+	ecom_err_set(err, "'%s' must be a %s URI, not '%s'", key,
+	             kind == ECOM_STORE_MONGODB ? "mongodb://" : "postgresql://", shown);
+	bson_free(shown);
+	return -1;
+}
 
-		mongoc_log_set_handler(uri_parser_log, NULL);
-		parsed = mongoc_uri_new_with_error(uri, &error);
-		if (parsed == NULL)
-			return ecom_err_set(err, "'%s': not a valid MongoDB URI: %s", key, error.message);
-		mongoc_uri_destroy(parsed);
-	} else {
-		char *reason = NULL;
-		PQconninfoOption *parsed = PQconninfoParse(uri, &reason);
-		size_t len;
+int
+ecom_parse_long(const char *text, long min, long max, long *out)
+{
+	char *end;
+	long n;
 
-		if (parsed == NULL) {
-			/* libpq's reasons end with a newline. */
-			len = reason ? strlen(reason) : 0;
-			if (len > 0 && reason[len - 1] == '\n')
-				reason[len - 1] = '\0';
-			ecom_err_set(err, "'%s': not a valid PostgreSQL URI: %s", key,
-			             reason ? reason : "out of memory");
-			PQfreemem(reason);
-			return -1;
-		}
-		PQconninfoFree(parsed);
-	}
+	errno = 0;
+	n = strtol(text, &end, 10);
+	if (errno != 0 || end == text || *end != '\0' || n < min || n > max)
+		return -1;
+	*out = n;
 	return 0;
 }
 
 static int
 parse_long(const char *key, const char *value, long min, long max, long *out, ecom_err *err)
 {
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(value, &end, 10);
-	if (errno != 0 || end == value || *end != '\0' || n < min || n > max)
+	if (ecom_parse_long(value, min, max, out) < 0)
 		return ecom_err_set(err, "'%s' must be a whole number from %ld to %ld, not '%s'", key,
 		                    min, max, value);
-	*out = n;
 	return 0;
 }
 
@@ -201,15 +190,15 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 		bool is_uri;
 
 		if (classify_store(value, &kind, &is_uri, err) < 0 ||
-		    (is_uri && check_uri(key, value, kind, err) < 0))
+		    (is_uri && check_scheme(key, value, kind, err) < 0))
 			return -1;
 		replace_string(&cfg->store, value);
 	} else if (strcmp(key, "mongodb_uri") == 0) {
-		if (check_uri(key, value, ECOM_STORE_MONGODB, err) < 0)
+		if (check_scheme(key, value, ECOM_STORE_MONGODB, err) < 0)
 			return -1;
 		replace_string(&cfg->mongodb_uri, value);
 	} else if (strcmp(key, "postgres_uri") == 0) {
-		if (check_uri(key, value, ECOM_STORE_POSTGRESQL, err) < 0)
+		if (check_scheme(key, value, ECOM_STORE_POSTGRESQL, err) < 0)
 			return -1;
 		replace_string(&cfg->postgres_uri, value);
 	} else if (strcmp(key, "database") == 0) {
@@ -242,6 +231,14 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 		if (parse_long(key, value, 100, 3600000, &n, err) < 0)
 			return -1;
 		cfg->timeout_ms = (int)n;
+	} else if (strcmp(key, "retry_timeout_ms") == 0) {
+		if (parse_long(key, value, 0, 86400000, &n, err) < 0)
+			return -1;
+		cfg->retry_timeout_ms = (int)n;
+	} else if (strcmp(key, "stall_warn_ms") == 0) {
+		if (parse_long(key, value, 100, 86400000, &n, err) < 0)
+			return -1;
+		cfg->stall_warn_ms = (int)n;
 	} else if (strcmp(key, "orders") == 0) {
 		if (parse_long(key, value, 1, 100000000, &n, err) < 0)
 			return -1;
@@ -472,6 +469,30 @@ ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char
 	if (uri != NULL)
 		*uri = is_uri ? cfg->store : k == ECOM_STORE_MONGODB ? cfg->mongodb_uri : cfg->postgres_uri;
 	return 0;
+}
+
+const char *
+ecom_config_yaml_version(void)
+{
+	static char text[32];
+
+	snprintf(text, sizeof(text), "libyaml %s", yaml_get_version_string());
+	return text;
+}
+
+char *
+ecom_config_store_label(const ecom_config *cfg)
+{
+	enum ecom_store_kind kind;
+	bool is_uri;
+	char *redacted, *label;
+
+	if (classify_store(cfg->store, &kind, &is_uri, NULL) < 0 || !is_uri)
+		return strdup(cfg->store);
+	redacted = ecom_redact_uri(cfg->store);
+	label = strdup(redacted);
+	bson_free(redacted);
+	return label;
 }
 
 const char *

@@ -33,6 +33,8 @@ typedef struct ecom_config {
 	int partitions;         /* partitions, ECOM_PARTITIONS: 1 */
 	int batch_size;         /* batch_size, ECOM_BATCH_SIZE: 500 */
 	int timeout_ms;         /* timeout_ms, ECOM_TIMEOUT_MS: 10000, bound on connecting */
+	int retry_timeout_ms;   /* retry_timeout_ms, ECOM_RETRY_TIMEOUT_MS: 120000, bound on riding out an outage */
+	int stall_warn_ms;      /* stall_warn_ms, ECOM_STALL_WARN_MS: 10000, warn when no order completes */
 	long orders;            /* orders, ECOM_ORDERS: 10000 */
 	int window;             /* window, ECOM_WINDOW: 1 */
 	long count_check_every; /* count_check_every, ECOM_COUNT_CHECK_EVERY: 100 */
@@ -61,6 +63,15 @@ int ecom_config_set_kafka(ecom_config *cfg, const char *key_eq_value, ecom_err *
 
 /* Which store the configuration selects, and its URI. */
 int ecom_config_store(const ecom_config *cfg, enum ecom_store_kind *kind, const char **uri, ecom_err *err);
+
+/* The store as messages and reports name it: "mongodb", or its URI without password; free(). */
+char *ecom_config_store_label(const ecom_config *cfg);
+
+/* "libyaml 0.2.5", for --version. */
+const char *ecom_config_yaml_version(void);
+
+/* text as a whole number from min to max; -1 if it is not one (no message). */
+int ecom_parse_long(const char *text, long min, long max, long *out);
 
 /* Topic name with the configured prefix, into buf; returns buf. */
 const char *ecom_config_topic(const ecom_config *cfg, const char *name, char *buf, size_t size);

@@ -16,6 +16,7 @@
  */
 #include "ecom_event.h"
 
+#include <float.h>
 #include <inttypes.h>
 #include <string.h>
 #include <sys/types.h>
@@ -23,12 +24,19 @@
 #include <uuid/uuid.h>
 
 /*
- * The representable dates are years 0000 to 9999: the wire form has a
- * four-digit year, and a wider BSON date could not be printed and read
- * back.
+ * The representable dates are years 0001 to 9999: the wire form has a
+ * four-digit year, so a wider BSON date could not be printed and read
+ * back, and PostgreSQL has no year 0 (ISO 8601's 0000 is its 1 BC).
  */
-#define MIN_DATE_MS INT64_C(-62167219200000) /* 0000-01-01T00:00:00.000Z */
+#define MIN_DATE_MS INT64_C(-62135596800000) /* 0001-01-01T00:00:00.000Z */
 #define MAX_DATE_MS INT64_C(253402300799999) /* 9999-12-31T23:59:59.999Z */
+
+/*
+ * Money fits PostgreSQL's numeric(12,2): below ten thousand million.
+ * One bound for every amount, so an event either store takes, the other
+ * takes too.
+ */
+#define MAX_MONEY_CENTS INT64_C(999999999999) /* 9999999999.99 */
 
 /* An offending value is quoted in messages up to this many characters. */
 #define VALUE_QUOTE_CHARS 40
@@ -185,15 +193,6 @@ ecom_event_type_from_name(const char *name, ecom_event_type *type)
 		}
 	}
 	return -1;
-}
-
-int64_t
-ecom_now_ms(void)
-{
-	struct timespec now;
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	return (int64_t)now.tv_sec * 1000 + now.tv_nsec / 1000000;
 }
 
 /* isdigit() without the locale. */
@@ -472,9 +471,9 @@ date_from_iter(const bson_iter_t *it, int64_t *ms)
 	if (!BSON_ITER_HOLDS_UTF8(it))
 		return -1;
 	text = bson_iter_utf8(it, &len);
-	if (memchr(text, '\0', len) != NULL)
+	if (memchr(text, '\0', len) != NULL || ecom_parse_iso8601(text, ms) < 0)
 		return -1;
-	return ecom_parse_iso8601(text, ms);
+	return *ms >= MIN_DATE_MS && *ms <= MAX_DATE_MS ? 0 : -1;
 }
 
 /* A string for a message: quoted, escaped, cut to VALUE_QUOTE_CHARS characters. */
@@ -610,6 +609,76 @@ find_spec(const struct field_spec *specs, size_t count, const char *key)
 static int copy_fields(struct validation *v, bson_iter_t *in, const struct field_spec *specs,
                        size_t count, bson_t *out);
 
+static bool
+has_nul(const bson_iter_t *it)
+{
+	uint32_t len;
+	const char *text = bson_iter_utf8(it, &len);
+
+	return memchr(text, '\0', len) != NULL;
+}
+
+/*
+ * A field the schema does not know is kept as it is, if both stores can
+ * hold it: MongoDB refuses empty keys and keys with '.' or a leading '$';
+ * PostgreSQL refuses NUL in text and has no NaN or infinity in JSON.
+ * Checked here, so such an event is refused with the field's name instead
+ * of failing its whole batch in the store.  (MongoDB's other limit, 100
+ * levels of nesting, is libbson's JSON reader's too.)
+ */
+static int check_free_key(struct validation *v, const char *key);
+
+static int
+check_free_value(struct validation *v, bson_iter_t *in)
+{
+	bson_iter_t child;
+	double d;
+	int rc = 0;
+
+	switch (bson_iter_type(in)) {
+	case BSON_TYPE_UTF8:
+		if (has_nul(in))
+			return field_error(v, in, "a string without NUL characters");
+		return 0;
+	case BSON_TYPE_DOUBLE:
+		d = bson_iter_double(in);
+		if (d != d || d > DBL_MAX || d < -DBL_MAX)
+			return field_error(v, in, "a finite number");
+		return 0;
+	case BSON_TYPE_DOCUMENT:
+	case BSON_TYPE_ARRAY:
+		if (!bson_iter_recurse(in, &child))
+			return ecom_err_set(v->err, "field '%s': corrupt BSON", v->path);
+		while (rc == 0 && bson_iter_next(&child)) {
+			size_t outer = path_push(v, bson_iter_key(&child));
+
+			if (BSON_ITER_HOLDS_DOCUMENT(in))
+				rc = check_free_key(v, bson_iter_key(&child));
+			if (rc == 0)
+				rc = check_free_value(v, &child);
+			path_pop(v, outer);
+		}
+		return rc;
+	default:
+		return 0;
+	}
+}
+
+/* v->path already ends with key. */
+static int
+check_free_key(struct validation *v, const char *key)
+{
+	if (*key == '\0')
+		return ecom_err_set(v->err, "field '%s': empty key (MongoDB refuses it)", v->path);
+	if (*key == '$')
+		return ecom_err_set(v->err, "field '%s': key starts with '$' (MongoDB refuses it)",
+		                    v->path);
+	if (strchr(key, '.') != NULL)
+		return ecom_err_set(v->err, "field '%s': key contains '.' (MongoDB refuses it)",
+		                    v->path);
+	return 0;
+}
+
 static int
 convert_uuid(struct validation *v, const struct field_spec *spec, const bson_iter_t *in, bson_t *out)
 {
@@ -682,6 +751,8 @@ convert_money(struct validation *v, const struct field_spec *spec, const bson_it
 	/* Every amount in these events is a price or a total. */
 	if (cents < 0)
 		return field_error(v, in, "a non-negative amount");
+	if (cents > MAX_MONEY_CENTS)
+		return field_error(v, in, "an amount below 10000000000.00");
 	v->facts[spec->fact] = cents;
 	return append_result(v, bson_append_int64(out, spec->name, -1, cents));
 }
@@ -820,6 +891,8 @@ convert_field(struct validation *v, const struct field_spec *spec, const bson_it
 	case FIELD_STRING:
 		if (!BSON_ITER_HOLDS_UTF8(in))
 			return field_error(v, in, "a string");
+		if (has_nul(in))
+			return field_error(v, in, "a string without NUL characters");
 		return append_result(v, bson_append_iter(out, spec->name, -1, in));
 	case FIELD_PAYLOAD:
 		return convert_payload(v, spec, in, out);
@@ -847,7 +920,17 @@ copy_fields(struct validation *v, bson_iter_t *in, const struct field_spec *spec
 		uint32_t bit;
 
 		if (spec == NULL) {
-			if (append_result(v, bson_append_iter(out, key, -1, in)) < 0)
+			bool top_level = v->path_len == 0;
+
+			outer = path_push(v, key);
+			if (top_level && strcmp(key, "_id") == 0)
+				rc = ecom_err_set(v->err, "field '_id': reserved (the store sets it to eventId)");
+			else
+				rc = check_free_key(v, key);
+			if (rc == 0)
+				rc = check_free_value(v, in);
+			path_pop(v, outer);
+			if (rc < 0 || append_result(v, bson_append_iter(out, key, -1, in)) < 0)
 				return -1;
 			continue;
 		}
@@ -1118,7 +1201,7 @@ static int
 check_now(int64_t now_ms, ecom_err *err)
 {
 	if (now_ms < MIN_DATE_MS || now_ms > MAX_DATE_MS)
-		return ecom_err_set(err, "time %" PRId64 " ms is outside the years 0000 to 9999", now_ms);
+		return ecom_err_set(err, "time %" PRId64 " ms is outside the years 0001 to 9999", now_ms);
 	return 0;
 }
 

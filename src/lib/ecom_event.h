@@ -79,7 +79,6 @@ int ecom_event_money_cents(const ecom_event *ev, const char *payload_field, int6
 void ecom_event_destroy(ecom_event *ev);
 
 /* Helpers shared with the stores and tests. */
-int64_t ecom_now_ms(void);
 /* "2026-11-27T08:00:00.123Z" into buf (at least 25 bytes). */
 void ecom_format_iso8601(int64_t ms, char *buf, size_t size);
 int ecom_parse_iso8601(const char *text, int64_t *ms);

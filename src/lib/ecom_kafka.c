@@ -1,15 +1,23 @@
 /*
  * librdkafka set-up shared by every command: latency-first defaults, the
  * user's properties on top, bounded checks so an unreachable broker is an
- * error within timeout_ms instead of librdkafka's silent retrying.
+ * error within timeout_ms at start-up instead of librdkafka's silent
+ * retrying, and, once running, outages ridden out for up to
+ * retry_timeout_ms with one warning when they start and one line when
+ * they end.  librdkafka itself reconnects and resends; what this file
+ * adds is saying so, and the bound.
  */
 #include "ecom_kafka.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
+
+#include "ecom_redact.h"
+#include "ecom_retry.h"
+#include "ecom_time.h"
 
 /*
  * Defaults for a pipeline with one order in flight: every hop would
@@ -35,51 +43,172 @@ static const char *const consumer_defaults[][2] = {
 	{"enable.partition.eof", "true"},
 };
 
-struct ecom_producer {
+/*
+ * What a client's error callback saw: the last error for messages, and
+ * the outage that "all brokers down" started.  Callbacks run in the
+ * thread that polls the client, so nothing here needs a lock.
+ */
+typedef struct kafka_client {
 	rd_kafka_t *rk;
+	char brokers[256];
+	char last_error[512];
+	char last_warned[512];
+	ecom_outage outage;
+	int64_t down_since_us; /* monotonic: all brokers down since; 0 when not */
+	int64_t last_probe_us; /* monotonic: the last check whether the brokers are back */
+	volatile sig_atomic_t *stop;
 	int timeout_ms;
+	bool started; /* past the start-up check */
+} kafka_client;
+
+struct ecom_producer {
+	kafka_client kc; /* first: the callbacks' opaque */
+	size_t max_message_bytes;
 	/* Written by the delivery report callback, read after flush. */
 	long failed;
 	char first_failure[512];
 };
 
-struct ecom_consumer {
-	rd_kafka_t *rk;
-	int timeout_ms;
-	/* Partitions currently at their end, for -e. */
-	int *eof_by_partition;
-	int partitions_at_eof;
-	int max_partitions;
+/* -e: where a partition ends, as of when reading started. */
+struct partition_end {
+	int32_t partition;
+	int64_t offset; /* the high watermark then: the offset after the last message */
+	bool reached;
 };
 
-static int64_t
-monotonic_ms(void)
-{
-	struct timespec ts;
+struct ecom_consumer {
+	kafka_client kc; /* first: the callbacks' opaque */
+	struct partition_end *end; /* NULL unless reading to the end */
+	int end_count;
+	int ended;
+};
 
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
+/* The consumer lag is asked for with this bound. */
+#define LAG_TIMEOUT_MS 2000
+/* While all brokers are down, ask whether they are back this often. */
+#define OUTAGE_PROBE_US 1000000
 
 static void
 log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
 {
 	(void)rk;
-	/* librdkafka is chatty about brokers it cannot reach yet; our bounded
-	 * checks report that.  Show its warnings only when asked (-v). */
-	if (level <= 3 || ecom_log_level() >= ECOM_LOG_DEBUG)
-		ecom_debugf("kafka: %s: %s", facility, message);
+	/* Errors reach error_cb below, which says them once; the log is for -v. */
+	(void)level;
+	ecom_debugf("kafka: %s: %s", facility, message);
 }
 
+static void
+client_init(kafka_client *kc, const ecom_config *cfg)
+{
+	snprintf(kc->brokers, sizeof(kc->brokers), "%s", cfg->brokers);
+	ecom_outage_init(&kc->outage, "kafka", cfg->retry_timeout_ms);
+	kc->timeout_ms = cfg->timeout_ms;
+}
+
+/*
+ * librdkafka's errors, as kcat shows them, but each once: a broker that
+ * cannot be reached is reported as an outage (all brokers down) with its
+ * reason, other errors (authentication, TLS, a fatal producer error) as
+ * they come.  Single-broker disconnects are routine (idle connections are
+ * closed, a broker of a cluster restarts): -v shows them.
+ */
+static void
+error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
+{
+	kafka_client *kc = opaque;
+	char fatal[512];
+
+	if (kc == NULL) /* ecom_kafka_check_config()'s short-lived clients */
+		return;
+	if (code == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, fatal, sizeof(fatal));
+		snprintf(kc->last_error, sizeof(kc->last_error), "fatal error: %.480s", fatal);
+		ecom_errorf("kafka: %s", kc->last_error);
+		return;
+	}
+	/* At start-up, client_check_brokers() fails with the reason instead. */
+	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !kc->started)
+		return;
+	/* Said only if it lasts (client_check_outage): a broker that has just
+	 * restarted drops its connections once more, for a moment. */
+	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
+		if (kc->down_since_us == 0)
+			kc->down_since_us = ecom_monotonic_us();
+		return;
+	}
+	snprintf(kc->last_error, sizeof(kc->last_error), "%s", reason);
+	if (code == RD_KAFKA_RESP_ERR__TRANSPORT || code == RD_KAFKA_RESP_ERR__RESOLVE) {
+		ecom_debugf("kafka: %s", reason);
+		return;
+	}
+	/* "…(after 5ms in state X, 1 identical error(s) suppressed)" is the same error. */
+	if (strncmp(kc->last_warned, reason, strcspn(reason, "(")) != 0) {
+		snprintf(kc->last_warned, sizeof(kc->last_warned), "%s", reason);
+		ecom_warnf("kafka: %s", reason);
+	}
+}
+
+/* ", last error: …" for messages, or "". */
+static const char *
+last_error_note(const kafka_client *kc, char *buf, size_t size)
+{
+	if (kc->last_error[0] == '\0')
+		return "";
+	snprintf(buf, size, " (last error: %s)", kc->last_error);
+	return buf;
+}
+
+/* The brokers answer again: end the outage, saying so if it was said. */
+static void
+client_brokers_back(kafka_client *kc)
+{
+	kc->down_since_us = 0;
+	ecom_outage_over(&kc->outage);
+}
+
+/*
+ * While all brokers are down, every second: are they back?  The first
+ * time it has lasted a second, say so; -1 with err once it has lasted
+ * past the retry bound.
+ */
+static int
+client_check_outage(kafka_client *kc, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int64_t now = ecom_monotonic_us();
+	char note[900], last[560];
+
+	if (kc->down_since_us == 0 || now - kc->last_probe_us < OUTAGE_PROBE_US)
+		return 0;
+	kc->last_probe_us = now;
+	if (rd_kafka_metadata(kc->rk, 0, NULL, &md, 500) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_metadata_destroy(md);
+		client_brokers_back(kc);
+		return 0;
+	}
+	snprintf(note, sizeof(note), "kafka: all brokers are down ('%s')%s", kc->brokers,
+	         last_error_note(kc, last, sizeof(last)));
+	return ecom_outage_trouble(&kc->outage, note, err);
+}
+
+/*
+ * One property.  The value is shown in a message only when the key is a
+ * known property and not a secret: a misspelt "sasl.pasword" may hold a
+ * password all the same.
+ */
 static int
 conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ecom_err *err)
 {
 	char errstr[512];
+	rd_kafka_conf_res_t res = rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr));
 
-	if (rd_kafka_conf_set(conf, key, value, errstr, sizeof(errstr)) != RD_KAFKA_CONF_OK)
-		return ecom_err_set(err, "kafka property '%s=%s': %s (see '-X list')", key, value,
-		                    errstr);
-	return 0;
+	if (res == RD_KAFKA_CONF_OK)
+		return 0;
+	if (res == RD_KAFKA_CONF_UNKNOWN || ecom_redact_is_secret_property(key)) {
+		ecom_redact_text(errstr, sizeof(errstr), value); /* some messages quote it */
+		return ecom_err_set(err, "kafka property '%s': %s (see '-X list')", key, errstr);
+	}
+	return ecom_err_set(err, "kafka property '%s=%s': %s (see '-X list')", key, value, errstr);
 }
 
 int
@@ -97,11 +226,21 @@ ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out,
 		n_defaults = sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
 	}
 	rd_kafka_conf_set_log_cb(conf, log_cb);
+	rd_kafka_conf_set_error_cb(conf, error_cb);
 	if (conf_set(conf, "bootstrap.servers", cfg->brokers, err) < 0)
 		goto fail;
 	for (i = 0; i < n_defaults; i++)
 		if (conf_set(conf, defaults[i][0], defaults[i][1], err) < 0)
 			goto fail;
+	if (strcmp(kind, "producer") == 0) {
+		/* librdkafka resends until a message times out: not before our bound. */
+		char message_timeout[24];
+
+		snprintf(message_timeout, sizeof(message_timeout), "%d",
+		         cfg->retry_timeout_ms + cfg->timeout_ms);
+		if (conf_set(conf, "message.timeout.ms", message_timeout, err) < 0)
+			goto fail;
+	}
 	/* The user's properties win over ours.  Producer-only properties given
 	 * to a consumer (and the reverse) are ignored by librdkafka, with a log. */
 	for (i = 0; i < cfg->kafka_count; i++)
@@ -114,26 +253,94 @@ fail:
 	return -1;
 }
 
+/*
+ * Some properties are only refused when a client is made
+ * (ssl.ca.location naming no file, an unknown sasl.mechanism): make one
+ * of each kind, and drop it at once.
+ */
+int
+ecom_kafka_check_config(const ecom_config *cfg, ecom_err *err)
+{
+	static const char *const kinds[] = {"producer", "consumer"};
+	static const char *const mechanisms[] = {"GSSAPI", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512",
+	                                         "OAUTHBEARER"};
+	char errstr[512];
+	size_t i, m;
+
+	/* librdkafka checks the mechanism only when SASL is on: check it always. */
+	for (i = 0; i < cfg->kafka_count; i++) {
+		if (strcmp(cfg->kafka[i].key, "sasl.mechanism") != 0 &&
+		    strcmp(cfg->kafka[i].key, "sasl.mechanisms") != 0)
+			continue;
+		for (m = 0; m < sizeof(mechanisms) / sizeof(mechanisms[0]); m++) {
+			if (strcmp(cfg->kafka[i].value, mechanisms[m]) == 0)
+				break;
+		}
+		if (m == sizeof(mechanisms) / sizeof(mechanisms[0]))
+			return ecom_err_set(err,
+			                    "kafka property '%s=%s': expected GSSAPI, PLAIN, SCRAM-SHA-256, "
+			                    "SCRAM-SHA-512 or OAUTHBEARER",
+			                    cfg->kafka[i].key, cfg->kafka[i].value);
+	}
+	for (i = 0; i < sizeof(kinds) / sizeof(kinds[0]); i++) {
+		rd_kafka_conf_t *conf;
+		rd_kafka_t *rk;
+
+		if (ecom_kafka_conf(cfg, kinds[i], &conf, err) < 0)
+			return -1;
+		rk = rd_kafka_new(i == 0 ? RD_KAFKA_PRODUCER : RD_KAFKA_CONSUMER, conf, errstr,
+		                  sizeof(errstr));
+		if (rk == NULL) {
+			rd_kafka_conf_destroy(conf);
+			return ecom_err_set(err, "kafka configuration: %s (see '-X list')", errstr);
+		}
+		rd_kafka_destroy(rk);
+	}
+	return 0;
+}
+
+const char *
+ecom_kafka_version(void)
+{
+	return rd_kafka_version_str();
+}
+
 void
 ecom_kafka_print_properties(void)
 {
 	rd_kafka_conf_properties_show(stdout);
 }
 
-int
-ecom_kafka_check_brokers(rd_kafka_t *rk, const ecom_config *cfg, ecom_err *err)
+/*
+ * Start-up: the brokers answer a metadata request within timeout_ms, or
+ * the client fails with what librdkafka last saw (refused, TLS, SASL).
+ */
+static int
+client_check_brokers(kafka_client *kc, bool is_consumer, ecom_err *err)
 {
 	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_message_t *m;
 	rd_kafka_resp_err_t rc;
+	char note[600];
 
-	rc = rd_kafka_metadata(rk, 0, NULL, &md, cfg->timeout_ms);
-	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR)
-		return ecom_err_set(err,
-		                    "cannot reach kafka broker '%s' within %d ms: %s (is it running? "
-		                    "check -b or ECOM_KAFKA_BROKERS)",
-		                    cfg->brokers, cfg->timeout_ms, rd_kafka_err2str(rc));
-	rd_kafka_metadata_destroy(md);
-	return 0;
+	rc = rd_kafka_metadata(kc->rk, 0, NULL, &md, kc->timeout_ms);
+	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		rd_kafka_metadata_destroy(md);
+		kc->started = true;
+		return 0;
+	}
+	/* Serve the queued errors, for the reason. */
+	if (is_consumer) {
+		while ((m = rd_kafka_consumer_poll(kc->rk, 0)) != NULL)
+			rd_kafka_message_destroy(m);
+	} else {
+		rd_kafka_poll(kc->rk, 0);
+	}
+	return ecom_err_set(err,
+	                    "cannot reach kafka broker '%s' within %d ms: %s%s (is it running? "
+	                    "check -b or ECOM_KAFKA_BROKERS)",
+	                    kc->brokers, kc->timeout_ms, rd_kafka_err2str(rc),
+	                    last_error_note(kc, note, sizeof(note)));
 }
 
 /* Run one admin request and wait for its result event. */
@@ -155,7 +362,7 @@ static int
 wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_present, int timeout_ms,
             ecom_err *err)
 {
-	int64_t deadline = monotonic_ms() + timeout_ms;
+	int64_t deadline = ecom_monotonic_us() + (int64_t)timeout_ms * 1000;
 
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
@@ -181,7 +388,7 @@ wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_presen
 			if (matched == n)
 				return 0;
 		}
-		if (monotonic_ms() > deadline)
+		if (ecom_monotonic_us() > deadline)
 			return ecom_err_set(err, "topics not %s after %d ms",
 			                    want_present ? "ready" : "gone", timeout_ms);
 		rd_kafka_poll(rk, 50);
@@ -343,14 +550,93 @@ out:
 	return rc;
 }
 
+/*
+ * Messages of topic not yet committed by group.  A client of its own in
+ * that group (which never subscribes, so never joins it) asks the
+ * group's coordinator with OffsetFetch.  Not the ListConsumerGroupOffsets
+ * admin call: librdkafka 2.0.2 crashes in it when the coordinator has
+ * just moved, as after a broker restart (librdkafka issue #5040).
+ */
+int
+ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic, int64_t *lag,
+                     ecom_err *err)
+{
+	rd_kafka_conf_t *conf = NULL;
+	rd_kafka_t *rk = NULL;
+	rd_kafka_topic_t *rkt = NULL;
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_resp_err_t code;
+	char errstr[512];
+	int64_t total = 0;
+	/* A question asked while things are stuck: answer soon or not at all. */
+	int timeout_ms = cfg->timeout_ms < LAG_TIMEOUT_MS ? cfg->timeout_ms : LAG_TIMEOUT_MS;
+	int p, rc = -1;
+
+	if (ecom_kafka_conf(cfg, "consumer", &conf, err) < 0)
+		return -1;
+	if (conf_set(conf, "group.id", group, err) < 0 ||
+	    conf_set(conf, "enable.auto.commit", "false", err) < 0) {
+		rd_kafka_conf_destroy(conf);
+		return -1;
+	}
+	rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		return ecom_err_set(err, "cannot create kafka consumer: %s", errstr);
+	}
+	rkt = rd_kafka_topic_new(rk, topic, NULL);
+	code = rd_kafka_metadata(rk, 0, rkt, &md, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR || md->topic_cnt != 1 ||
+	    md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "topic '%s': %s", topic,
+		             rd_kafka_err2str(code != RD_KAFKA_RESP_ERR_NO_ERROR ? code
+		                                                                 : md->topics[0].err));
+		goto out;
+	}
+	parts = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
+	for (p = 0; p < md->topics[0].partition_cnt; p++)
+		rd_kafka_topic_partition_list_add(parts, topic, md->topics[0].partitions[p].id);
+	code = rd_kafka_committed(rk, parts, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "offsets of group '%s': %s", group, rd_kafka_err2str(code));
+		goto out;
+	}
+	for (p = 0; p < parts->cnt; p++) {
+		int64_t low, high, committed = parts->elems[p].offset;
+
+		code = rd_kafka_query_watermark_offsets(rk, topic, parts->elems[p].partition, &low,
+		                                        &high, timeout_ms);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
+			goto out;
+		}
+		/* A group without a commit there starts at the earliest offset. */
+		total += high - (committed >= 0 ? committed : low);
+	}
+	*lag = total;
+	rc = 0;
+out:
+	if (parts != NULL)
+		rd_kafka_topic_partition_list_destroy(parts);
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
+	rd_kafka_topic_destroy(rkt);
+	rd_kafka_destroy(rk);
+	return rc;
+}
+
 static void
 delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 {
 	ecom_producer *p = opaque;
 
 	(void)rk;
-	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR)
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* An acknowledgement: whatever was wrong with the brokers is over. */
+		client_brokers_back(&p->kc);
 		return;
+	}
 	if (p->failed++ == 0)
 		snprintf(p->first_failure, sizeof(p->first_failure), "delivery to '%s' failed: %s",
 		         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
@@ -361,20 +647,24 @@ ecom_producer_new(ecom_producer **out, const ecom_config *cfg, ecom_err *err)
 {
 	ecom_producer *p = calloc(1, sizeof(*p));
 	rd_kafka_conf_t *conf = NULL;
-	char errstr[512];
+	char errstr[512], max_bytes[32];
+	size_t size = sizeof(max_bytes);
 
+	client_init(&p->kc, cfg);
 	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
 		goto fail;
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
 	rd_kafka_conf_set_opaque(conf, p);
-	p->timeout_ms = cfg->timeout_ms;
-	p->rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (p->rk == NULL) {
+	p->max_message_bytes = 1000000;
+	if (rd_kafka_conf_get(conf, "message.max.bytes", max_bytes, &size) == RD_KAFKA_CONF_OK)
+		p->max_message_bytes = (size_t)strtoul(max_bytes, NULL, 10);
+	p->kc.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (p->kc.rk == NULL) {
 		rd_kafka_conf_destroy(conf);
 		ecom_err_set(err, "cannot create kafka producer: %s", errstr);
 		goto fail;
 	}
-	if (ecom_kafka_check_brokers(p->rk, cfg, err) < 0)
+	if (client_check_brokers(&p->kc, false, err) < 0)
 		goto fail;
 	*out = p;
 	return 0;
@@ -386,7 +676,19 @@ fail:
 rd_kafka_t *
 ecom_producer_handle(ecom_producer *p)
 {
-	return p->rk;
+	return p->kc.rk;
+}
+
+void
+ecom_producer_set_stop(ecom_producer *p, volatile sig_atomic_t *stop)
+{
+	p->kc.stop = stop;
+}
+
+size_t
+ecom_producer_max_message_bytes(const ecom_producer *p)
+{
+	return p->max_message_bytes;
 }
 
 int
@@ -403,15 +705,16 @@ ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const v
 			rd_kafka_header_add(hdrs, headers[2 * i], -1, headers[2 * i + 1], -1);
 	}
 	for (;;) {
-		code = rd_kafka_producev(p->rk, RD_KAFKA_V_TOPIC(topic),
+		code = rd_kafka_producev(p->kc.rk, RD_KAFKA_V_TOPIC(topic),
 		                         RD_KAFKA_V_KEY(key, key ? strlen(key) : 0),
 		                         RD_KAFKA_V_VALUE((void *)value, len),
 		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
 		                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
 		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			break;
-		/* Let delivery reports drain the local queue, then retry. */
-		rd_kafka_poll(p->rk, 100);
+		/* Let delivery reports drain the local queue (bounded by
+		 * message.timeout.ms while the brokers are away), then retry. */
+		rd_kafka_poll(p->kc.rk, 100);
 	}
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		/* On failure the headers were not handed over. */
@@ -419,26 +722,60 @@ ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const v
 			rd_kafka_headers_destroy(hdrs);
 		return ecom_err_set(err, "cannot produce to '%s': %s", topic, rd_kafka_err2str(code));
 	}
-	rd_kafka_poll(p->rk, 0);
+	rd_kafka_poll(p->kc.rk, 0);
 	return 0;
 }
 
 int
-ecom_producer_flush(ecom_producer *p, int timeout_ms, ecom_err *err)
+ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_id,
+                         const char *json, size_t len, int64_t order_us, ecom_err *err)
 {
-	rd_kafka_resp_err_t code = rd_kafka_flush(p->rk, timeout_ms);
+	char sent_text[24], order_text[24];
+	const char *headers[4] = {ECOM_HDR_SENT_US, sent_text, ECOM_HDR_ORDER_START_US, order_text};
 
+	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
+	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
+	return ecom_producer_send(p, topic, order_id, json, len, headers, 2, err);
+}
+
+/* Flush in slices this long, to see a stop request and say what is slow. */
+#define FLUSH_SLICE_MS 100
+
+int
+ecom_producer_flush(ecom_producer *p, ecom_err *err)
+{
+	int64_t started = ecom_monotonic_us();
+	char reason[1400], note[600];
+	int waiting;
+
+	/*
+	 * librdkafka resends through a broker restart by itself; this waits
+	 * for it, says so once the wait passes timeout_ms, and gives up at
+	 * the retry bound.
+	 */
+	while ((waiting = rd_kafka_outq_len(p->kc.rk)) > 0) {
+		rd_kafka_flush(p->kc.rk, FLUSH_SLICE_MS);
+		if (p->failed > 0)
+			break;
+		if (rd_kafka_outq_len(p->kc.rk) == 0)
+			break;
+		if (p->kc.stop != NULL && *p->kc.stop)
+			return ecom_err_set(err, "stopped with %d message%s not acknowledged by the broker",
+			                    waiting, waiting == 1 ? "" : "s");
+		if (ecom_monotonic_us() - started < (int64_t)p->kc.timeout_ms * 1000)
+			continue;
+		snprintf(reason, sizeof(reason), "kafka: %d message%s not acknowledged by '%s'%s",
+		         waiting, waiting == 1 ? "" : "s", p->kc.brokers,
+		         last_error_note(&p->kc, note, sizeof(note)));
+		if (ecom_outage_trouble(&p->kc.outage, reason, err) < 0)
+			return -1;
+	}
 	if (p->failed > 0) {
 		ecom_err_set(err, "%s (%ld message%s not delivered)", p->first_failure, p->failed,
 		             p->failed == 1 ? "" : "s");
 		p->failed = 0;
 		return -1;
 	}
-	if (code == RD_KAFKA_RESP_ERR__TIMED_OUT)
-		return ecom_err_set(err,
-		                    "%d message%s not acknowledged by the broker within %d ms",
-		                    rd_kafka_outq_len(p->rk), rd_kafka_outq_len(p->rk) == 1 ? "" : "s",
-		                    timeout_ms);
 	return 0;
 }
 
@@ -447,8 +784,8 @@ ecom_producer_destroy(ecom_producer *p)
 {
 	if (p == NULL)
 		return;
-	if (p->rk != NULL)
-		rd_kafka_destroy(p->rk);
+	if (p->kc.rk != NULL)
+		rd_kafka_destroy(p->kc.rk);
 	free(p);
 }
 
@@ -456,11 +793,7 @@ static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
              void *opaque)
 {
-	ecom_consumer *c = opaque;
-
-	/* Partition EOF bookkeeping starts over with every new assignment. */
-	memset(c->eof_by_partition, 0, sizeof(int) * (size_t)c->max_partitions);
-	c->partitions_at_eof = 0;
+	(void)opaque;
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
 		rd_kafka_assign(rk, parts);
 	else
@@ -472,24 +805,44 @@ consumer_alloc(const ecom_config *cfg)
 {
 	ecom_consumer *c = calloc(1, sizeof(*c));
 
-	c->timeout_ms = cfg->timeout_ms;
-	c->max_partitions = 1024;
-	c->eof_by_partition = calloc((size_t)c->max_partitions, sizeof(int));
+	client_init(&c->kc, cfg);
 	return c;
 }
 
 static int
-consumer_start(ecom_consumer *c, rd_kafka_conf_t *conf, const ecom_config *cfg, ecom_err *err)
+consumer_start(ecom_consumer *c, rd_kafka_conf_t *conf, ecom_err *err)
 {
 	char errstr[512];
 
-	c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
-	if (c->rk == NULL) {
+	c->kc.rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, errstr, sizeof(errstr));
+	if (c->kc.rk == NULL) {
 		rd_kafka_conf_destroy(conf);
 		return ecom_err_set(err, "cannot create kafka consumer: %s", errstr);
 	}
-	rd_kafka_poll_set_consumer(c->rk);
-	return ecom_kafka_check_brokers(c->rk, cfg, err);
+	rd_kafka_poll_set_consumer(c->kc.rk);
+	return client_check_brokers(&c->kc, true, err);
+}
+
+/* The partitions of an existing topic; destroy *md after use. */
+static int
+topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
+                 ecom_err *err)
+{
+	rd_kafka_topic_t *rkt = rd_kafka_topic_new(kc->rk, topic, NULL);
+	rd_kafka_resp_err_t code = rd_kafka_metadata(kc->rk, 0, rkt, md, kc->timeout_ms);
+
+	rd_kafka_topic_destroy(rkt);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		*md = NULL;
+		return ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
+	}
+	if ((*md)->topic_cnt != 1 || (*md)->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+	    (*md)->topics[0].partition_cnt == 0) {
+		rd_kafka_metadata_destroy(*md);
+		*md = NULL;
+		return ecom_err_set(err, "topic '%s' does not exist", topic);
+	}
+	return 0;
 }
 
 int
@@ -511,12 +864,20 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
-	if (consumer_start(c, conf, cfg, err) < 0)
+	if (consumer_start(c, conf, err) < 0)
 		goto fail;
+	/* A topic that does not exist would be waited for in silence. */
+	for (i = 0; i < n; i++) {
+		const struct rd_kafka_metadata *md;
+
+		if (topic_partitions(&c->kc, topics[i], &md, err) < 0)
+			goto fail;
+		rd_kafka_metadata_destroy(md);
+	}
 	subscription = rd_kafka_topic_partition_list_new((int)n);
 	for (i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(subscription, topics[i], RD_KAFKA_PARTITION_UA);
-	code = rd_kafka_subscribe(c->rk, subscription);
+	code = rd_kafka_subscribe(c->kc.rk, subscription);
 	rd_kafka_topic_partition_list_destroy(subscription);
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		ecom_err_set(err, "cannot subscribe: %s", rd_kafka_err2str(code));
@@ -537,7 +898,6 @@ ecom_consumer_new_assign(ecom_consumer **out, const ecom_config *cfg, const char
 	rd_kafka_conf_t *conf = NULL;
 	const struct rd_kafka_metadata *md = NULL;
 	rd_kafka_topic_partition_list_t *assignment = NULL;
-	rd_kafka_topic_t *rkt = NULL;
 	rd_kafka_resp_err_t code;
 	char group[64];
 	int p;
@@ -552,31 +912,19 @@ ecom_consumer_new_assign(ecom_consumer **out, const ecom_config *cfg, const char
 		goto fail;
 	}
 	rd_kafka_conf_set_opaque(conf, c);
-	if (consumer_start(c, conf, cfg, err) < 0)
+	if (consumer_start(c, conf, err) < 0 || topic_partitions(&c->kc, topic, &md, err) < 0)
 		goto fail;
-	rkt = rd_kafka_topic_new(c->rk, topic, NULL);
-	code = rd_kafka_metadata(c->rk, 0, rkt, &md, cfg->timeout_ms);
-	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
-		goto fail;
-	}
-	if (md->topic_cnt != 1 || md->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    md->topics[0].partition_cnt == 0) {
-		ecom_err_set(err, "topic '%s' does not exist", topic);
-		goto fail;
-	}
 	assignment = rd_kafka_topic_partition_list_new(md->topics[0].partition_cnt);
 	for (p = 0; p < md->topics[0].partition_cnt; p++)
 		rd_kafka_topic_partition_list_add(assignment, topic, md->topics[0].partitions[p].id)
 		    ->offset = start_offset;
-	code = rd_kafka_assign(c->rk, assignment);
+	code = rd_kafka_assign(c->kc.rk, assignment);
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		ecom_err_set(err, "cannot read '%s': %s", topic, rd_kafka_err2str(code));
 		goto fail;
 	}
 	rd_kafka_topic_partition_list_destroy(assignment);
 	rd_kafka_metadata_destroy(md);
-	rd_kafka_topic_destroy(rkt);
 	*out = c;
 	return 0;
 fail:
@@ -584,59 +932,109 @@ fail:
 		rd_kafka_topic_partition_list_destroy(assignment);
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
-	if (rkt != NULL)
-		rd_kafka_topic_destroy(rkt);
 	ecom_consumer_destroy(c);
 	return -1;
 }
 
-rd_kafka_t *
-ecom_consumer_handle(ecom_consumer *c)
+bool
+ecom_consumer_brokers_down(const ecom_consumer *c)
 {
-	return c->rk;
+	return c->kc.down_since_us != 0;
 }
 
-static int
-assignment_size(ecom_consumer *c)
+void
+ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop)
 {
-	rd_kafka_topic_partition_list_t *parts = NULL;
-	int size = 0;
+	c->kc.stop = stop;
+}
 
-	if (rd_kafka_assignment(c->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		size = parts->cnt;
-		rd_kafka_topic_partition_list_destroy(parts);
+int
+ecom_consumer_read_to_end(ecom_consumer *c, const char *topic, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	int p, rc = -1;
+
+	if (topic_partitions(&c->kc, topic, &md, err) < 0)
+		return -1;
+	c->end_count = md->topics[0].partition_cnt;
+	c->end = calloc((size_t)c->end_count, sizeof(*c->end));
+	c->ended = 0;
+	for (p = 0; p < c->end_count; p++) {
+		int64_t low, high;
+		int32_t id = md->topics[0].partitions[p].id;
+		rd_kafka_resp_err_t code = rd_kafka_query_watermark_offsets(
+		    c->kc.rk, topic, id, &low, &high, c->kc.timeout_ms);
+
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "topic '%s' partition %d: %s", topic, id,
+			             rd_kafka_err2str(code));
+			goto out;
+		}
+		c->end[p].partition = id;
+		c->end[p].offset = high;
+		c->end[p].reached = high <= low; /* nothing there to read */
+		c->ended += c->end[p].reached;
 	}
-	return size;
+	rc = 0;
+out:
+	rd_kafka_metadata_destroy(md);
+	return rc;
 }
 
-/* Returns 1 if m was a message to hand out, 0 if it was consumed here, -1 on a fatal error. */
-static int
-classify(ecom_consumer *c, rd_kafka_message_t *m, ecom_err *err)
+/* The end of m's partition, when reading to the end; NULL otherwise. */
+static struct partition_end *
+end_of(ecom_consumer *c, int32_t partition)
 {
-	int partition = m->partition;
+	int i;
+
+	for (i = 0; i < c->end_count; i++) {
+		if (c->end[i].partition == partition)
+			return &c->end[i];
+	}
+	return NULL;
+}
+
+static void
+mark_reached(ecom_consumer *c, struct partition_end *end, int64_t next_offset)
+{
+	if (end != NULL && !end->reached && next_offset >= end->offset) {
+		end->reached = true;
+		c->ended++;
+	}
+}
+
+/*
+ * What to do with what the consumer returned: 1, a message to hand out;
+ * 0, nothing to hand out (an end of partition, a message past the end
+ * being read to, an error librdkafka recovers from by itself); -1, a
+ * fatal error, in err.
+ */
+enum polled { POLLED_FATAL = -1, POLLED_NOTHING = 0, POLLED_MESSAGE = 1 };
+
+static enum polled
+take_polled(ecom_consumer *c, rd_kafka_message_t *m, ecom_err *err)
+{
+	struct partition_end *end = c->end != NULL ? end_of(c, m->partition) : NULL;
 
 	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		if (partition >= 0 && partition < c->max_partitions && c->eof_by_partition[partition]) {
-			c->eof_by_partition[partition] = 0;
-			c->partitions_at_eof--;
-		}
-		return 1;
+		client_brokers_back(&c->kc);
+		if (end != NULL && m->offset >= end->offset)
+			return POLLED_NOTHING; /* produced after reading started */
+		mark_reached(c, end, m->offset + 1);
+		return POLLED_MESSAGE;
 	}
 	if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-		if (partition >= 0 && partition < c->max_partitions && !c->eof_by_partition[partition]) {
-			c->eof_by_partition[partition] = 1;
-			c->partitions_at_eof++;
-		}
-		return 0;
+		mark_reached(c, end, m->offset);
+		return POLLED_NOTHING;
 	}
 	if (m->err == RD_KAFKA_RESP_ERR__FATAL || m->err == RD_KAFKA_RESP_ERR_TOPIC_AUTHORIZATION_FAILED ||
 	    m->err == RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED) {
 		ecom_err_set(err, "kafka: %s", rd_kafka_message_errstr(m));
-		return -1;
+		return POLLED_FATAL;
 	}
 	/* Transient (broker restarting, topic being created): librdkafka retries. */
 	ecom_debugf("kafka: %s", rd_kafka_message_errstr(m));
-	return 0;
+	return POLLED_NOTHING;
 }
 
 int
@@ -647,33 +1045,29 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 	size_t count = 0;
 	int wait_ms = timeout_ms;
 
-	while (count < max) {
-		int kind;
+	while (count < max && !(c->end != NULL && c->ended == c->end_count)) {
+		enum polled what;
 
-		m = rd_kafka_consumer_poll(c->rk, wait_ms);
+		m = rd_kafka_consumer_poll(c->kc.rk, wait_ms);
 		if (m == NULL)
 			break;
-		kind = classify(c, m, err);
-		if (kind < 0) {
+		what = take_polled(c, m, err);
+		if (what == POLLED_FATAL) {
 			rd_kafka_message_destroy(m);
 			goto fail;
 		}
-		if (kind == 0) {
+		if (what == POLLED_NOTHING) {
 			rd_kafka_message_destroy(m);
-			if (count == 0 && c->partitions_at_eof > 0 &&
-			    c->partitions_at_eof >= assignment_size(c))
-				break;
 			continue;
 		}
 		msgs[count++] = m;
 		wait_ms = 0; /* take what is already here, wait no more */
 	}
+	if (count == 0 && client_check_outage(&c->kc, err) < 0)
+		goto fail;
 	*n = count;
-	if (eof != NULL) {
-		int assigned = c->partitions_at_eof > 0 ? assignment_size(c) : -1;
-
-		*eof = count == 0 && assigned > 0 && c->partitions_at_eof >= assigned;
-	}
+	if (eof != NULL)
+		*eof = c->end != NULL && c->ended == c->end_count;
 	return 0;
 fail:
 	while (count > 0)
@@ -703,7 +1097,7 @@ ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n,
 		if (msgs[i]->offset + 1 > tp->offset)
 			tp->offset = msgs[i]->offset + 1;
 	}
-	code = rd_kafka_offsets_store(c->rk, offsets);
+	code = rd_kafka_offsets_store(c->kc.rk, offsets);
 	rd_kafka_topic_partition_list_destroy(offsets);
 	/* __STATE: the partition was revoked meanwhile; its next owner re-reads. */
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__STATE)
@@ -714,7 +1108,7 @@ ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n,
 int
 ecom_consumer_commit(ecom_consumer *c, ecom_err *err)
 {
-	rd_kafka_resp_err_t code = rd_kafka_commit(c->rk, NULL, 0);
+	rd_kafka_resp_err_t code = rd_kafka_commit(c->kc.rk, NULL, 0);
 
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__NO_OFFSET)
 		return ecom_err_set(err, "cannot commit offsets: %s", rd_kafka_err2str(code));
@@ -726,11 +1120,11 @@ ecom_consumer_destroy(ecom_consumer *c)
 {
 	if (c == NULL)
 		return;
-	if (c->rk != NULL) {
-		rd_kafka_consumer_close(c->rk);
-		rd_kafka_destroy(c->rk);
+	if (c->kc.rk != NULL) {
+		rd_kafka_consumer_close(c->kc.rk);
+		rd_kafka_destroy(c->kc.rk);
 	}
-	free(c->eof_by_partition);
+	free(c->end);
 	free(c);
 }
 

@@ -10,6 +10,7 @@
 #define ECOM_KAFKA_H
 
 #include <librdkafka/rdkafka.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -22,6 +23,7 @@
 #define ECOM_HDR_ORDER_START_US "ecom-order-us" /* when its order was created */
 #define ECOM_HDR_DLQ_REASON "ecom-error"        /* dead letters: why */
 #define ECOM_HDR_DLQ_TOPIC "ecom-source-topic"  /* dead letters: where from */
+#define ECOM_HDR_DLQ_TRUNCATED "ecom-truncated"  /* dead letters: the original length, when cut */
 
 typedef struct ecom_producer ecom_producer;
 typedef struct ecom_consumer ecom_consumer;
@@ -31,11 +33,13 @@ typedef struct ecom_consumer ecom_consumer;
  * an unknown or bad one.  kind: "producer" or "consumer".
  */
 int ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **conf, ecom_err *err);
+/* The properties make a client: those refused only then (a missing CA file) too. */
+int ecom_kafka_check_config(const ecom_config *cfg, ecom_err *err);
+/* librdkafka's version, "2.0.2". */
+const char *ecom_kafka_version(void);
 /* Print librdkafka's property list (-X list). */
 void ecom_kafka_print_properties(void);
 
-/* Check the brokers answer a metadata request within cfg->timeout_ms. */
-int ecom_kafka_check_brokers(rd_kafka_t *rk, const ecom_config *cfg, ecom_err *err);
 /* Create the topics (with cfg prefix already applied) that do not exist. */
 int ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
                              int partitions, int timeout_ms, ecom_err *err);
@@ -46,22 +50,47 @@ int ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n
 int ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *size,
                           ecom_err *err);
 
+/*
+ * Clients check at once that the brokers answer (within timeout_ms, else
+ * -1 with what librdkafka saw: refused, TLS, SASL).  Once running, they
+ * ride out an outage for up to retry_timeout_ms: a warning when all
+ * brokers are down, a line when they are back, an error after the bound.
+ *//*
+ * Messages of topic that group has not committed yet (its consumer lag),
+ * summed over the partitions: where orders are waiting.
+ */
+int ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic,
+                         int64_t *lag, ecom_err *err);
+
 int ecom_producer_new(ecom_producer **p, const ecom_config *cfg, ecom_err *err);
 rd_kafka_t *ecom_producer_handle(ecom_producer *p);
+/* Stop waiting for acknowledgements once *stop is set. */
+void ecom_producer_set_stop(ecom_producer *p, volatile sig_atomic_t *stop);
+/* message.max.bytes: what one message, key and headers included, may take. */
+size_t ecom_producer_max_message_bytes(const ecom_producer *p);
 /*
  * Queue one message; headers are name/value string pairs (n_headers
  * pairs, may be 0).  Delivery is checked by ecom_producer_flush().
  */
 int ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const void *value,
                        size_t len, const char *const *headers, size_t n_headers, ecom_err *err);
-/* Wait until every queued message is acknowledged; -1 if any failed. */
-int ecom_producer_flush(ecom_producer *p, int timeout_ms, ecom_err *err);
+/*
+ * Queue one event of the flow: keyed by its order id, with the two
+ * timing headers (produced now; its order created at order_us).
+ */
+int ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_id,
+                             const char *json, size_t len, int64_t order_us, ecom_err *err);
+/*
+ * Wait until every queued message is acknowledged, through an outage up
+ * to the retry bound; -1 if any failed, the bound passed, or *stop.
+ */
+int ecom_producer_flush(ecom_producer *p, ecom_err *err);
 void ecom_producer_destroy(ecom_producer *p);
 
 /*
- * A consumer in group `group` subscribed to topics.  offset_reset is
- * librdkafka's auto.offset.reset ("earliest", "latest"); the group's
- * committed offsets win over it.
+ * A consumer in group `group` subscribed to topics, which must exist.
+ * offset_reset is librdkafka's auto.offset.reset ("earliest",
+ * "latest"); the group's committed offsets win over it.
  */
 int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *group,
                       const char *const *topics, size_t n, const char *offset_reset, ecom_err *err);
@@ -71,12 +100,21 @@ int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *gro
  */
 int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
                              int64_t start_offset, ecom_err *err);
-rd_kafka_t *ecom_consumer_handle(ecom_consumer *c);
+void ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop);
+/* True while the consumer has seen all brokers down and not yet back. */
+bool ecom_consumer_brokers_down(const ecom_consumer *c);
+/*
+ * Read topic only up to its end as of now (its high watermarks): later
+ * messages are not returned, and poll_batch's *eof says when every
+ * partition is read to there.  -1 if the topic does not exist.
+ */
+int ecom_consumer_read_to_end(ecom_consumer *c, const char *topic, ecom_err *err);
 /*
  * Wait up to timeout_ms for the first message, then take what is already
- * there without waiting, up to max.  Partition EOF and transient errors
- * are not returned as messages; *eof is set when every assigned
- * partition is at its end (needs enable.partition.eof, set by -e users).
+ * there without waiting, up to max.  Partition ends and transient errors
+ * are not returned as messages; *eof (may be NULL) is true once
+ * ecom_consumer_read_to_end()'s end is reached.  -1 on a fatal error or
+ * when the brokers have been down longer than the retry bound.
  */
 int ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max,
                              int timeout_ms, size_t *n, bool *eof, ecom_err *err);

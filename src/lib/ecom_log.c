@@ -1,12 +1,14 @@
 #include "ecom_log.h"
 
 #include <errno.h>
+#include <poll.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
 static const char *log_progname = "ecom";
 static enum ecom_log_level log_level = ECOM_LOG_INFO;
+static __thread const char *log_context;
 
 int
 ecom_err_set(ecom_err *err, const char *fmt, ...)
@@ -18,7 +20,28 @@ ecom_err_set(ecom_err *err, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
+	err->kind = ECOM_ERR_FAILURE;
 	return -1;
+}
+
+int
+ecom_err_set_kind(ecom_err *err, enum ecom_err_kind kind, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err == NULL)
+		return -1;
+	va_start(ap, fmt);
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	va_end(ap);
+	err->kind = kind;
+	return -1;
+}
+
+void
+ecom_log_set_context(const char *context)
+{
+	log_context = context;
 }
 
 void
@@ -54,7 +77,10 @@ log_vprint(const char *fmt, va_list ap)
 	char line[2048];
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "%s: %s\n", log_progname, line);
+	if (log_context != NULL)
+		fprintf(stderr, "%s: %s: %s\n", log_progname, log_context, line);
+	else
+		fprintf(stderr, "%s: %s\n", log_progname, line);
 }
 
 void
@@ -112,6 +138,18 @@ ecom_usagef(const char *fmt, ...)
 	log_vprint(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "try '%s --help'\n", log_progname);
+}
+
+bool
+ecom_stdout_failed(void)
+{
+	struct pollfd out = {.fd = STDOUT_FILENO, .events = 0};
+
+	if (ferror(stdout))
+		return true;
+	/* A pipe whose reader has gone shows POLLERR before the next write fails:
+	 * a reader that waits for new messages stops with the reader. */
+	return poll(&out, 1, 0) == 1 && (out.revents & POLLERR) != 0;
 }
 
 int

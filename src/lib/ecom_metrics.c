@@ -2,7 +2,6 @@
 
 #include <stdlib.h>
 #include <sys/resource.h>
-#include <time.h>
 
 void
 ecom_latency_init(ecom_latency *lat)
@@ -79,38 +78,6 @@ int64_t
 ecom_latency_max(ecom_latency *lat)
 {
 	return ecom_latency_percentile(lat, 100.0);
-}
-
-void
-ecom_latency_append_bson(bson_t *parent, const char *key, ecom_latency *lat)
-{
-	bson_t child;
-
-	bson_append_document_begin(parent, key, -1, &child);
-	BSON_APPEND_INT64(&child, "count", (int64_t)lat->count);
-	BSON_APPEND_DOUBLE(&child, "p50_ms", (double)ecom_latency_percentile(lat, 50) / 1000.0);
-	BSON_APPEND_DOUBLE(&child, "p90_ms", (double)ecom_latency_percentile(lat, 90) / 1000.0);
-	BSON_APPEND_DOUBLE(&child, "p99_ms", (double)ecom_latency_percentile(lat, 99) / 1000.0);
-	BSON_APPEND_DOUBLE(&child, "max_ms", (double)ecom_latency_max(lat) / 1000.0);
-	bson_append_document_end(parent, &child);
-}
-
-int64_t
-ecom_now_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
-}
-
-int64_t
-ecom_monotonic_us(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000000 + ts.tv_nsec / 1000;
 }
 
 long

@@ -6,6 +6,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ecom_time.h"
+
 /*
  * Every sample is kept (microseconds): 10,000 orders × 5 stages is a few
  * hundred KiB, and exact percentiles beat a histogram's buckets here.
@@ -26,12 +28,7 @@ int ecom_latency_merge(ecom_latency *dst, const ecom_latency *src);
 /* Nearest-rank percentile (0 < p <= 100) in µs; 0 when empty. */
 int64_t ecom_latency_percentile(ecom_latency *lat, double p);
 int64_t ecom_latency_max(ecom_latency *lat);
-/* {"count": n, "p50_ms": …, "p90_ms": …, "p99_ms": …, "max_ms": …} under key. */
-void ecom_latency_append_bson(bson_t *parent, const char *key, ecom_latency *lat);
 
-/* Wall clock and monotonic clock in µs. */
-int64_t ecom_now_us(void);
-int64_t ecom_monotonic_us(void);
 /* Peak resident set size of this process, KiB. */
 long ecom_peak_rss_kib(void);
 

@@ -8,25 +8,41 @@
 #include <unistd.h>
 
 void
-ecom_plot_run_init(ecom_plot_run *run, const char *store)
+ecom_plot_run_init(ecom_plot_run *run, const char *label)
 {
-	int k;
-
 	memset(run, 0, sizeof(*run));
-	snprintf(run->store, sizeof(run->store), "%s", store);
+	/* gnuplot strings are single-quoted: no quote may reach them. */
+	snprintf(run->label, sizeof(run->label), "%s", label);
+	for (char *q = run->label; (q = strchr(q, '\'')) != NULL;)
+		*q = '"';
 	ecom_latency_init(&run->end_to_end);
-	for (k = 0; k < ECOM_STAGE_COUNT; k++)
-		ecom_latency_init(&run->stages[k]);
+}
+
+void
+ecom_plot_run_add_server(ecom_plot_run *run, const char *server)
+{
+	size_t used = strlen(run->label);
+
+	snprintf(run->label + used, sizeof(run->label) - used, " on %s", server);
+	for (char *q = run->label; (q = strchr(q, '\'')) != NULL;)
+		*q = '"';
 }
 
 void
 ecom_plot_run_free(ecom_plot_run *run)
 {
-	int k;
-
 	ecom_latency_free(&run->end_to_end);
-	for (k = 0; k < ECOM_STAGE_COUNT; k++)
-		ecom_latency_free(&run->stages[k]);
+}
+
+int
+ecom_plot_check_writable(const char *path, ecom_err *err)
+{
+	FILE *probe = fopen(path, "w");
+
+	if (probe == NULL)
+		return ecom_err_set(err, "cannot write plot file '%s': %s", path, strerror(errno));
+	fclose(probe);
+	return 0;
 }
 
 /* "ms fraction" lines: the empirical CDF, thinned to at most ~2,000 points. */
@@ -48,44 +64,22 @@ write_cdf(const char *path, ecom_latency *lat)
 	return fclose(fp);
 }
 
-/* One row per stage: name, then p50 and p99 (ms) of each run. */
+/* One row per stage of one run: name, then the p50 (ms) of each phase. */
 static int
-write_stage_table(const char *path, ecom_plot_run *runs, size_t n_runs)
+write_phase_table(const char *path, const ecom_plot_run *run)
 {
 	FILE *fp = fopen(path, "w");
-	size_t r;
-	int k;
+	size_t k, p;
 
 	if (fp == NULL)
 		return -1;
-	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
-		fprintf(fp, "%s", ecom_stage_name((ecom_stage_kind)k));
-		for (r = 0; r < n_runs; r++)
-			fprintf(fp, " %.3f %.3f",
-			        (double)ecom_latency_percentile(&runs[r].stages[k], 50) / 1000.0,
-			        (double)ecom_latency_percentile(&runs[r].stages[k], 99) / 1000.0);
+	for (k = 0; k < run->n_stages; k++) {
+		fprintf(fp, "%s", run->stage_names[k]);
+		for (p = 0; p < run->n_phases; p++)
+			fprintf(fp, " %.3f", run->phase_p50_ms[k][p]);
 		fputc('\n', fp);
 	}
 	return fclose(fp);
-}
-
-/*
- * "mongodb on mongo-java-server 1.47.0 (memory)", safe inside a gnuplot
- * string in single quotes (printed with noenhanced, so _ and ^ stay).
- */
-static void
-run_label(const ecom_plot_run *run, char *label, size_t size)
-{
-	char *c;
-
-	if (run->server[0] != '\0')
-		snprintf(label, size, "%s on %s", run->store, run->server);
-	else
-		snprintf(label, size, "%s", run->store);
-	for (c = label; *c != '\0'; c++) {
-		if (*c == '\'' || *c == '\\' || *c == '\n')
-			*c = ' ';
-	}
 }
 
 static int
@@ -93,7 +87,6 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
              size_t n_runs)
 {
 	FILE *fp = fopen(script, "w");
-	char label[sizeof(runs->store) + sizeof(runs->server) + 8];
 	size_t r;
 
 	if (fp == NULL)
@@ -103,7 +96,7 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 	fprintf(fp, "set output '%s'\n", out);
 	fprintf(fp, "set multiplot layout 1,2 title 'ecom order flow:");
 	for (r = 0; r < n_runs; r++)
-		fprintf(fp, "%s %s %.1f s (%.1f orders/s)", r ? "," : "", runs[r].store,
+		fprintf(fp, "%s %s %.1f s (%.1f orders/s)", r ? "," : "", runs[r].label,
 		        runs[r].elapsed_s, runs[r].orders_per_s);
 	fprintf(fp, "'\n");
 	/* Left: end-to-end latency, cumulative distribution. */
@@ -111,23 +104,25 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 	            "set xlabel 'latency (ms, log scale)'\nset ylabel 'fraction of orders'\n"
 	            "set logscale x\nset yrange [0:1]\nset grid\nset key bottom right\n");
 	fprintf(fp, "plot ");
-	for (r = 0; r < n_runs; r++) {
-		run_label(&runs[r], label, sizeof(label));
+	for (r = 0; r < n_runs; r++)
 		fprintf(fp, "%s'%s/e2e-%zu.dat' using 1:2 with lines lw 2 title '%s' noenhanced",
-		        r ? ", " : "", dir, r, label);
-	}
+		        r ? ", " : "", dir, r, runs[r].label);
 	fprintf(fp, "\n");
-	/* Right: per-stage p50 and p99, the runs side by side. */
-	fprintf(fp, "unset logscale x\nset title 'latency per stage: p50 (solid) and p99 (light)'\n"
+	/* Right: where each stage's time goes, one group of stacked bars per run. */
+	fprintf(fp, "unset logscale x\nset title 'time per stage: p50 of each phase (ms)'\n"
 	            "set xlabel 'stage'\nset ylabel 'ms'\nset yrange [0:*]\nset key top left\n"
-	            "set style data histogram\nset style histogram cluster gap 1\n"
-	            "set style fill solid 0.9 border -1\nset boxwidth 0.9\nset xtics nomirror\n");
+	            "set style data histogram\nset style histogram rowstacked\n"
+	            "set style fill solid 0.8 border -1\nset boxwidth 0.8\nset xtics nomirror "
+	            "rotate by -30\n");
 	fprintf(fp, "plot ");
 	for (r = 0; r < n_runs; r++) {
-		fprintf(fp, "%s'%s/stages.dat' using %zu:xtic(1) title '%s p50' lc %zu, "
-		            "'' using %zu title '%s p99' lc %zu fs transparent solid 0.35",
-		        r ? ", " : "", dir, 2 + 2 * r, runs[r].store, r + 1, 3 + 2 * r, runs[r].store,
-		        r + 1);
+		size_t p;
+
+		fprintf(fp, "%snewhistogram '%s'", r ? ", " : "", runs[r].label);
+		for (p = 0; p < runs[r].n_phases; p++)
+			fprintf(fp, ", '%s/phases-%zu.dat' using %zu%s %s '%s' lc %zu", dir, r, p + 2,
+			        p == 0 ? ":xtic(1)" : "", r == 0 ? "title" : "notitle",
+			        runs[r].phase_names[p], p + 1);
 	}
 	fprintf(fp, "\nunset multiplot\n");
 	return fclose(fp);
@@ -141,7 +136,7 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 	size_t r;
 	int status, rc = -1;
 
-	if (strchr(path, '\'') != NULL)
+	if (strchr(path, '\'') != NULL || n_runs > 99)
 		return ecom_err_set(err, "plot file '%s': a name with a quote is not supported", path);
 	if (mkdtemp(dir) == NULL)
 		return ecom_err_set(err, "cannot make a temporary directory: %s", strerror(errno));
@@ -153,10 +148,13 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 			ecom_err_set(err, "cannot write '%s': %s", file, strerror(errno));
 			goto out;
 		}
+		snprintf(file, sizeof(file), "%s/phases-%zu.dat", dir, r);
+		if (write_phase_table(file, &runs[r]) != 0) {
+			ecom_err_set(err, "cannot write '%s': %s", file, strerror(errno));
+			goto out;
+		}
 	}
-	snprintf(file, sizeof(file), "%s/stages.dat", dir);
-	if (write_stage_table(file, runs, n_runs) != 0 ||
-	    write_script(script, dir, path, runs, n_runs) != 0) {
+	if (write_script(script, dir, path, runs, n_runs) != 0) {
 		ecom_err_set(err, "cannot write the plot data in '%s': %s", dir, strerror(errno));
 		goto out;
 	}
@@ -176,9 +174,9 @@ out:
 	for (r = 0; r < n_runs; r++) {
 		snprintf(file, sizeof(file), "%s/e2e-%zu.dat", dir, r);
 		unlink(file);
+		snprintf(file, sizeof(file), "%s/phases-%zu.dat", dir, r);
+		unlink(file);
 	}
-	snprintf(file, sizeof(file), "%s/stages.dat", dir);
-	unlink(file);
 	unlink(script);
 	rmdir(dir);
 	return rc;

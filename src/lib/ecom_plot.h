@@ -1,6 +1,7 @@
 /*
- * ecom-bench --plot: the latency distributions of one or more runs drawn
- * by gnuplot (Debian gnuplot-nox) into an SVG file.
+ * ecom-bench --plot: one or more runs drawn by gnuplot (Debian
+ * gnuplot-nox) into an SVG file: the end-to-end latency CDF of every
+ * run, and where each stage's time goes (the p50 of each phase, stacked).
  */
 #ifndef ECOM_PLOT_H
 #define ECOM_PLOT_H
@@ -9,31 +10,34 @@
 
 #include "ecom_log.h"
 #include "ecom_metrics.h"
-#include "ecom_stage.h"
 
-/* Room for a server's name, e.g. "mongo-java-server 1.47.0 (memory)". */
-#define ECOM_PLOT_SERVER_MAX 96
+#define ECOM_PLOT_MAX_STAGES 8
+#define ECOM_PLOT_MAX_PHASES 8
 
-/*
- * One run's data: the store's name, the server measured
- * (ecom_store_server()), its total time and its samples.
- */
+/* One run's data. */
 typedef struct ecom_plot_run {
-	char store[32];
-	char server[ECOM_PLOT_SERVER_MAX];
+	char label[160]; /* the legend: the store and the server measured */
 	double elapsed_s;
 	double orders_per_s;
 	ecom_latency end_to_end;
-	ecom_latency stages[ECOM_STAGE_COUNT];
+	size_t n_stages;
+	size_t n_phases;
+	char stage_names[ECOM_PLOT_MAX_STAGES][16];
+	char phase_names[ECOM_PLOT_MAX_PHASES][16];
+	double phase_p50_ms[ECOM_PLOT_MAX_STAGES][ECOM_PLOT_MAX_PHASES];
 } ecom_plot_run;
 
-void ecom_plot_run_init(ecom_plot_run *run, const char *store);
+void ecom_plot_run_init(ecom_plot_run *run, const char *label);
+/* The label becomes "<label> on <server>" (ecom_store_server()). */
+void ecom_plot_run_add_server(ecom_plot_run *run, const char *server);
 void ecom_plot_run_free(ecom_plot_run *run);
 
+/* Can path be written?  Checked before a benchmark, not after it. */
+int ecom_plot_check_writable(const char *path, ecom_err *err);
+
 /*
- * Draw to path: the end-to-end latency CDF of every run, the p50/p99 of
- * every stage side by side, and the totals in the title.  Returns 0, or
- * -1 with err naming what failed (gnuplot missing, not writable…).
+ * Draw to path; returns 0, or -1 with err naming what failed (gnuplot
+ * missing, not writable…).
  */
 int ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *err);
 

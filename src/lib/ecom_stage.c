@@ -6,10 +6,15 @@
  *   →  store the offsets (committed in the background)
  *
  * A crash anywhere before the offsets are stored means the batch is read
- * again; the store's upserts make the second write a no-op, and the next
- * events are produced again (downstream stages treat them the same way).
- * Only a newly stored fulfilment counts, so a repeated orderfulfilled
- * never starts an extra order.
+ * again; the store's idempotent writes make the second write a no-op,
+ * and the next events are produced again (downstream stages treat them
+ * the same way).  Only a newly marked fulfilment counts, so a repeated
+ * orderfulfilled never starts an extra order.
+ *
+ * A message that cannot be an event, and an event the store refuses,
+ * goes to the dead-letter topic with the reason in a header; the rest of
+ * its batch goes on.  A broker or store that stops answering is waited
+ * for (ecom_kafka.c, ecom_store.c), up to retry_timeout_ms.
  */
 #include "ecom_stage.h"
 
@@ -20,9 +25,14 @@
 
 #include "ecom_kafka.h"
 #include "ecom_store.h"
+#include "ecom_time.h"
 
 static const char *const stage_names[ECOM_STAGE_COUNT] = {
 	"payment", "inventory", "shipping", "fulfillment", "reconcile",
+};
+
+static const char *const phase_names[ECOM_PHASE_COUNT] = {
+	"poll_wait", "decode", "store", "mark", "produce", "flush", "offsets",
 };
 
 const char *
@@ -36,7 +46,7 @@ ecom_stage_from_name(const char *name, ecom_stage_kind *kind)
 {
 	int k;
 
-	for (k = 0; k < ECOM_STAGE_RECONCILE; k++) {
+	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
 		if (strcmp(name, stage_names[k]) == 0) {
 			*kind = (ecom_stage_kind)k;
 			return 0;
@@ -52,22 +62,37 @@ ecom_stage_input(ecom_stage_kind kind)
 	return (ecom_event_type)kind;
 }
 
+const char *
+ecom_phase_name(ecom_phase phase)
+{
+	return phase < ECOM_PHASE_COUNT ? phase_names[phase] : "?";
+}
+
 void
 ecom_stage_stats_init(ecom_stage_stats *stats)
 {
+	int p;
+
 	memset(stats, 0, sizeof(*stats));
 	ecom_latency_init(&stats->hop);
 	ecom_latency_init(&stats->end_to_end);
+	for (p = 0; p < ECOM_PHASE_COUNT; p++)
+		ecom_latency_init(&stats->phases[p]);
 }
 
 void
 ecom_stage_stats_free(ecom_stage_stats *stats)
 {
+	int p;
+
 	ecom_latency_free(&stats->hop);
 	ecom_latency_free(&stats->end_to_end);
+	for (p = 0; p < ECOM_PHASE_COUNT; p++)
+		ecom_latency_free(&stats->phases[p]);
 }
 
 #define TOPIC_MAX 256
+#define GROUP_MAX 512
 
 static void
 flow_topics(const ecom_config *cfg, char names[ECOM_EV_COUNT + 1][TOPIC_MAX])
@@ -79,8 +104,15 @@ flow_topics(const ecom_config *cfg, char names[ECOM_EV_COUNT + 1][TOPIC_MAX])
 	ecom_config_topic(cfg, cfg->dead_letter_topic, names[ECOM_EV_COUNT], TOPIC_MAX);
 }
 
+/* The consumer group of a stage: "<prefix><group>-<stage>". */
+static void
+stage_group(const ecom_config *cfg, ecom_stage_kind kind, char *buf, size_t size)
+{
+	snprintf(buf, size, "%s%s-%s", cfg->topic_prefix, cfg->group, ecom_stage_name(kind));
+}
+
 static int
-with_admin_client(const ecom_config *cfg, int delete_first, ecom_err *err)
+create_topics(const ecom_config *cfg, bool delete_first, ecom_err *err)
 {
 	char names[ECOM_EV_COUNT + 1][TOPIC_MAX];
 	const char *topics[ECOM_EV_COUNT + 1];
@@ -106,15 +138,15 @@ out:
 }
 
 int
-ecom_stage_ensure_topics(const ecom_config *cfg, ecom_err *err)
+ecom_stage_create_topics(const ecom_config *cfg, ecom_err *err)
 {
-	return with_admin_client(cfg, 0, err);
+	return create_topics(cfg, false, err);
 }
 
 int
-ecom_stage_reset_topics(const ecom_config *cfg, ecom_err *err)
+ecom_stage_recreate_topics(const ecom_config *cfg, ecom_err *err)
 {
-	return with_admin_client(cfg, 1, err);
+	return create_topics(cfg, true, err);
 }
 
 typedef struct stage_run {
@@ -131,60 +163,70 @@ typedef struct stage_run {
 	rd_kafka_message_t **msgs;
 	ecom_event *events;
 	ecom_event **event_ptrs;
-	bool *is_new;
+	rd_kafka_message_t **event_msgs; /* the message each event came in */
+	ecom_put_result *results;
 	int64_t *sent_us;
 	int64_t *order_us;
 	const char **order_ids;
 	int64_t *shipped_ms;
 	/* reconcile */
-	int64_t issued;
-	int64_t fulfilled;
+	int64_t issued;          /* orders created, by any run */
+	int64_t fulfilled;       /* orders fulfilled, by any run */
+	int64_t last_shipped_ms; /* every mark call gets later dates than the one before */
+	int64_t last_progress_us; /* monotonic: the last fulfilment, or the start */
+	int64_t last_stall_warning_us;
 } stage_run;
-
-static void
-int_text(int64_t value, char *buf, size_t size)
-{
-	snprintf(buf, size, "%" PRId64, value);
-}
 
 static int
 send_event(stage_run *run, const char *topic, const ecom_event *ev, int64_t order_us,
            ecom_err *err)
 {
-	char sent_text[24], order_text[24];
-	const char *headers[4];
 	size_t len;
 	char *json = ecom_event_to_json(ev, &len);
 	int rc;
 
 	if (json == NULL)
 		return ecom_err_set(err, "cannot serialise event '%s'", ev->event_id);
-	int_text(ecom_now_us(), sent_text, sizeof(sent_text));
-	int_text(order_us, order_text, sizeof(order_text));
-	headers[0] = ECOM_HDR_SENT_US;
-	headers[1] = sent_text;
-	headers[2] = ECOM_HDR_ORDER_START_US;
-	headers[3] = order_text;
-	rc = ecom_producer_send(run->producer, topic, ev->event_id, json, len, headers, 2, err);
+	rc = ecom_producer_send_event(run->producer, topic, ev->event_id, json, len, order_us, err);
 	bson_free(json);
 	return rc;
 }
 
+/* Room kept in a dead letter for the record's own framing, beyond key, value and headers. */
+#define RECORD_OVERHEAD 512
+
+/*
+ * A copy of m to the dead-letter topic, the reason in a header.  A
+ * message near the size limit would not fit with the headers added: its
+ * copy is cut to fit, with a header giving the original length, so the
+ * dead letter never stops the stage.
+ */
 static int
 dead_letter(stage_run *run, const rd_kafka_message_t *m, const char *reason, ecom_err *err)
 {
 	const char *source = rd_kafka_topic_name(m->rkt);
-	const char *headers[4] = {ECOM_HDR_DLQ_REASON, reason, ECOM_HDR_DLQ_TOPIC, source};
-	char key[256];
+	const char *headers[6] = {ECOM_HDR_DLQ_REASON, reason, ECOM_HDR_DLQ_TOPIC, source};
+	size_t n_headers = 2, len = m->len;
+	size_t limit = ecom_producer_max_message_bytes(run->producer);
+	size_t framing = m->key_len + strlen(reason) + strlen(source) + RECORD_OVERHEAD;
+	char key[256], original[24];
 	size_t key_len = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
 
 	memcpy(key, m->key ? m->key : "", m->key ? key_len : 0);
 	key[m->key ? key_len : 0] = '\0';
-	ecom_warnf("%s [%" PRId32 "] at offset %" PRId64 ": %s (sent to '%s')", source, m->partition,
-	           m->offset, reason, run->topics[ECOM_EV_COUNT]);
+	if (len + framing > limit) {
+		len = limit > framing ? limit - framing : 0;
+		snprintf(original, sizeof(original), "%zu", m->len);
+		headers[4] = ECOM_HDR_DLQ_TRUNCATED;
+		headers[5] = original;
+		n_headers = 3;
+	}
+	ecom_warnf("%s [%" PRId32 "] at offset %" PRId64 ": %s (sent to '%s'%s)", source, m->partition,
+	           m->offset, reason, run->topics[ECOM_EV_COUNT],
+	           n_headers == 3 ? ", cut to fit" : "");
 	run->stats->dead_letters++;
 	return ecom_producer_send(run->producer, run->topics[ECOM_EV_COUNT], key[0] ? key : NULL,
-	                          m->payload, m->len, headers, 2, err);
+	                          m->payload, len, headers, n_headers, err);
 }
 
 /* Create orders until `window` are in flight or `orders` have been created. */
@@ -207,8 +249,6 @@ top_up_orders(stage_run *run, ecom_err *err)
 		ecom_event_destroy(&order);
 		if (rc < 0)
 			return -1;
-		if (run->issued == 0 && run->stats->started_us == 0)
-			run->stats->started_us = now_us;
 		run->issued++;
 		run->stats->issued++;
 	}
@@ -221,14 +261,14 @@ top_up_orders(stage_run *run, ecom_err *err)
  * run ahead of fulfilled by at most the orders still in flight.
  *
  * The store is asked every cfg->count_check_every orders and at the end
- * of the run, not after every order: FerretDB 1.24 counts by decoding
- * every document (0.6 s for 1,400 orders), which would make the run
- * quadratic.  In between, the counts this process keeps from the store's
- * own write results (orders it created, orders the marking changed) are
- * checked after every fulfilment.
+ * of the run, not after every order: a count is a scan of the collection
+ * on some servers (FerretDB 1.24 decodes every document), which would
+ * make the run quadratic.  In between, the counts this process keeps
+ * from the store's own write results (orders it created, orders the
+ * marking changed) are checked after every fulfilment.
  */
 static int
-check_counts(stage_run *run, int ask_store, ecom_err *err)
+check_counts(stage_run *run, bool ask_store, ecom_err *err)
 {
 	int64_t created, fulfilled, in_flight = run->issued - run->fulfilled;
 
@@ -257,27 +297,38 @@ check_counts(stage_run *run, int ask_store, ecom_err *err)
  * killed between storing the event and marking the order gets the event
  * again, finds it already stored, and must still mark.  Only orders this
  * call actually marked count, so a repeated fulfilment of a completed
- * order never starts an extra one.
+ * order never starts an extra one.  Each call's shipped date is later
+ * than the one before, which lets the store tell a retried call (same
+ * date) from a repeated fulfilment (an earlier date).
  */
 static int
 reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 {
-	size_t i;
+	size_t i, marks = 0;
 	int64_t marked = 0, before, every, now_ms = ecom_now_us() / 1000;
 
-	if (n == 0)
-		return 0;
+	if (now_ms <= run->last_shipped_ms)
+		now_ms = run->last_shipped_ms + 1;
+	run->last_shipped_ms = now_ms;
 	for (i = 0; i < n; i++) {
-		run->order_ids[i] = run->events[i].event_id;
-		run->shipped_ms[i] = now_ms;
+		if (run->results[i].status == ECOM_PUT_REJECTED)
+			continue;
+		run->order_ids[marks] = run->event_ptrs[i]->event_id;
+		run->shipped_ms[marks] = now_ms;
+		marks++;
 	}
-	if (ecom_store_mark_fulfilled(run->store, run->order_ids, run->shipped_ms, n, &marked, err) < 0)
+	if (marks == 0)
+		return 0;
+	if (ecom_store_mark_fulfilled(run->store, run->order_ids, run->shipped_ms, marks, &marked,
+	                              err) < 0)
 		return -1;
 	if (marked == 0)
 		return 0;
 	before = run->fulfilled;
 	run->fulfilled += marked;
 	run->stats->fulfilled += marked;
+	run->stats->ended_us = ecom_now_us();
+	run->last_progress_us = ecom_monotonic_us();
 	every = run->cfg->count_check_every;
 	if (check_counts(run,
 	                 run->fulfilled / every != before / every || run->fulfilled >= run->opts->orders,
@@ -297,12 +348,21 @@ free_batch(stage_run *run, size_t n_msgs, size_t n_events)
 		rd_kafka_message_destroy(run->msgs[i]);
 }
 
-static int
-process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
+static void
+add_phase(stage_run *run, ecom_phase phase, int64_t *mark_us)
 {
+	int64_t now = ecom_monotonic_us();
+
+	ecom_latency_add(&run->stats->phases[phase], now - *mark_us);
+	*mark_us = now;
+}
+
+/* The messages of the batch as events; the others dead-lettered. */
+static int
+decode_batch(stage_run *run, size_t n_msgs, size_t *n_events, ecom_err *err)
+{
+	int64_t now_us = ecom_now_us();
 	size_t i, n = 0;
-	int64_t now_us;
-	int rc = -1;
 
 	for (i = 0; i < n_msgs; i++) {
 		rd_kafka_message_t *m = run->msgs[i];
@@ -310,14 +370,17 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 		ecom_err why;
 
 		run->stats->consumed++;
+		run->sent_us[n] = ecom_message_header_int(m, ECOM_HDR_SENT_US);
+		if (run->sent_us[n] > 0)
+			ecom_latency_add(&run->stats->phases[ECOM_PHASE_POLL_WAIT], now_us - run->sent_us[n]);
 		if (m->payload == NULL || m->len == 0) {
 			if (dead_letter(run, m, "empty message", err) < 0)
-				goto out;
+				return -1;
 			continue;
 		}
 		if (ecom_event_from_json(m->payload, m->len, ev, &why) < 0) {
 			if (dead_letter(run, m, why.msg, err) < 0)
-				goto out;
+				return -1;
 			continue;
 		}
 		if (ev->type != run->input) {
@@ -325,57 +388,108 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 			         ecom_event_type_name(ev->type));
 			ecom_event_destroy(ev);
 			if (dead_letter(run, m, why.msg, err) < 0)
-				goto out;
+				return -1;
 			continue;
 		}
 		run->event_ptrs[n] = ev;
-		run->sent_us[n] = ecom_message_header_int(m, ECOM_HDR_SENT_US);
+		run->event_msgs[n] = m;
 		run->order_us[n] = ecom_message_header_int(m, ECOM_HDR_ORDER_START_US);
 		if (run->order_us[n] < 0) /* produced by hand: the event's own date will do */
 			run->order_us[n] = ev->created_ms * 1000;
 		n++;
 	}
-	if (n > 0 &&
-	    ecom_store_put_batch(run->store, run->input, run->event_ptrs, n, run->is_new, err) < 0)
-		goto out;
+	*n_events = n;
+	return 0;
+}
+
+/* Count what the store did; an event it refused goes to the dead-letter topic. */
+static int
+settle_results(stage_run *run, size_t n, ecom_err *err)
+{
+	size_t i;
+
 	for (i = 0; i < n; i++) {
-		if (run->is_new[i])
+		char reason[600];
+
+		switch (run->results[i].status) {
+		case ECOM_PUT_NEW:
 			run->stats->stored++;
-		else
+			break;
+		case ECOM_PUT_DUPLICATE:
 			run->stats->duplicates++;
+			break;
+		case ECOM_PUT_REJECTED:
+			run->stats->rejected++;
+			snprintf(reason, sizeof(reason), "the store refused it: %s", run->results[i].reason);
+			if (dead_letter(run, run->event_msgs[i], reason, err) < 0)
+				return -1;
+			break;
+		}
 	}
+	return 0;
+}
+
+/* Produce the next event of every stored one; also of duplicates, whose first
+ * processing may have crashed before producing. */
+static int
+forward_batch(stage_run *run, size_t n, ecom_err *err)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		ecom_event next;
+		int sent;
+
+		if (run->results[i].status == ECOM_PUT_REJECTED)
+			continue;
+		if (ecom_event_next(&run->events[i], &next, ecom_now_us() / 1000, err) < 0)
+			return -1;
+		sent = send_event(run, run->topics[run->input + 1], &next, run->order_us[i], err);
+		ecom_event_destroy(&next);
+		if (sent < 0)
+			return -1;
+		run->stats->produced++;
+	}
+	return 0;
+}
+
+static int
+process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
+{
+	size_t i, n = 0;
+	int64_t now_us, mark_us = ecom_monotonic_us();
+	int rc = -1;
+
+	if (decode_batch(run, n_msgs, &n, err) < 0)
+		goto out;
+	add_phase(run, ECOM_PHASE_DECODE, &mark_us);
+	if (n > 0 && ecom_store_put_batch(run->store, run->input, run->event_ptrs, n, run->results,
+	                                  err) < 0)
+		goto out;
+	add_phase(run, ECOM_PHASE_STORE, &mark_us);
+	if (settle_results(run, n, err) < 0)
+		goto out;
 	if (run->opts->kind == ECOM_STAGE_RECONCILE) {
 		if (reconcile_batch(run, n, err) < 0)
 			goto out;
-	} else {
-		for (i = 0; i < n; i++) {
-			ecom_event next;
-			int sent;
-
-			/* Also for duplicates: the crash that caused the redelivery may
-			 * have come before the next event was produced. */
-			if (ecom_event_next(&run->events[i], &next, ecom_now_us() / 1000, err) < 0)
-				goto out;
-			sent = send_event(run, run->topics[run->input + 1], &next, run->order_us[i], err);
-			ecom_event_destroy(&next);
-			if (sent < 0)
-				goto out;
-			run->stats->produced++;
-		}
-	}
-	if (ecom_producer_flush(run->producer, run->cfg->timeout_ms, err) < 0)
+		add_phase(run, ECOM_PHASE_MARK, &mark_us);
+	} else if (forward_batch(run, n, err) < 0) {
 		goto out;
+	}
+	add_phase(run, ECOM_PHASE_PRODUCE, &mark_us);
+	if (ecom_producer_flush(run->producer, err) < 0)
+		goto out;
+	add_phase(run, ECOM_PHASE_FLUSH, &mark_us);
 	if (ecom_consumer_store(run->consumer, run->msgs, n_msgs, err) < 0)
 		goto out;
+	add_phase(run, ECOM_PHASE_OFFSETS, &mark_us);
 	now_us = ecom_now_us();
 	for (i = 0; i < n; i++) {
 		if (run->sent_us[i] > 0)
 			ecom_latency_add(&run->stats->hop, now_us - run->sent_us[i]);
-		if (run->opts->kind == ECOM_STAGE_RECONCILE && run->is_new[i])
+		if (run->opts->kind == ECOM_STAGE_RECONCILE && run->results[i].status == ECOM_PUT_NEW)
 			ecom_latency_add(&run->stats->end_to_end, now_us - run->order_us[i]);
 	}
-	if (run->opts->kind == ECOM_STAGE_RECONCILE && n > 0)
-		run->stats->ended_us = now_us;
 	rc = 0;
 out:
 	free_batch(run, n_msgs, n);
@@ -393,30 +507,115 @@ reconcile_start(stage_run *run, ecom_err *err)
 		return -1;
 	if (ecom_store_count_fulfilled(run->store, &run->fulfilled, err) < 0)
 		return -1;
+	run->stats->fulfilled_before = run->fulfilled;
+	if (run->fulfilled >= run->opts->orders) {
+		ecom_infof("all %" PRId64 " orders were fulfilled already: nothing to do", run->fulfilled);
+		return 0;
+	}
 	if (run->issued > 0)
 		ecom_infof("resuming: %" PRId64 " orders created, %" PRId64 " fulfilled", run->issued,
 		           run->fulfilled);
-	if (top_up_orders(run, err) < 0 ||
-	    ecom_producer_flush(run->producer, run->cfg->timeout_ms, err) < 0)
+	run->stats->started_us = ecom_now_us();
+	run->last_progress_us = ecom_monotonic_us();
+	if (top_up_orders(run, err) < 0 || ecom_producer_flush(run->producer, err) < 0)
 		return -1;
 	return 0;
 }
 
+/*
+ * No order completed for stall_warn_ms: say where the orders are waiting,
+ * from the consumer lag of each stage's group on its input topic.
+ */
 static void
-report_finish(const stage_run *run)
+warn_if_stalled(stage_run *run)
 {
-	char start[32], end[32];
-	int64_t started = run->stats->started_us, ended = run->stats->ended_us;
-	double elapsed;
+	int64_t now = ecom_monotonic_us(), stall_us = (int64_t)run->cfg->stall_warn_ms * 1000;
+	char where[1024] = "", failure[600] = "";
+	size_t used = 0;
+	int k;
 
-	if (started == 0) /* resumed: this process did not see the first order */
-		started = ended;
-	elapsed = (double)(ended - started) / 1e6;
-	ecom_format_iso8601(started / 1000, start, sizeof(start));
-	ecom_format_iso8601(ended / 1000, end, sizeof(end));
-	ecom_infof("%" PRId64 " orders fulfilled; start %s, end %s, elapsed %.3f s (%.1f orders/s)",
-	           run->fulfilled, start, end, elapsed,
-	           elapsed > 0 ? (double)run->stats->fulfilled / elapsed : 0.0);
+	if (run->fulfilled >= run->opts->orders || now - run->last_progress_us < stall_us ||
+	    now - run->last_stall_warning_us < stall_us)
+		return;
+	run->last_stall_warning_us = now;
+	if (ecom_consumer_brokers_down(run->consumer))
+		snprintf(failure, sizeof(failure), "the kafka brokers are down");
+	for (k = 0; k < ECOM_STAGE_COUNT && failure[0] == '\0'; k++) {
+		char group[GROUP_MAX];
+		int64_t lag = 0;
+		ecom_err why;
+
+		stage_group(run->cfg, (ecom_stage_kind)k, group, sizeof(group));
+		if (ecom_kafka_group_lag(run->cfg, group, run->topics[ecom_stage_input((ecom_stage_kind)k)],
+		                         &lag, &why) < 0) {
+			snprintf(failure, sizeof(failure), "cannot tell where: %.500s", why.msg);
+			break;
+		}
+		if (lag <= 0)
+			continue;
+		used += (size_t)snprintf(where + used, used < sizeof(where) ? sizeof(where) - used : 0,
+		                         "%s%" PRId64 " on '%s' (is the %s stage running?)",
+		                         used ? ", " : "", lag,
+		                         run->topics[ecom_stage_input((ecom_stage_kind)k)],
+		                         ecom_stage_name((ecom_stage_kind)k));
+	}
+	ecom_warnf("no order completed for %.0f s (%" PRId64 " of %ld fulfilled, %" PRId64
+	           " in flight); %s%s",
+	           (double)(now - run->last_progress_us) / 1e6, run->fulfilled, run->opts->orders,
+	           run->issued - run->fulfilled,
+	           failure[0] ? failure
+	           : used     ? "messages waiting: "
+	                      : "no messages are waiting on the flow's topics",
+	           failure[0] ? "" : where);
+}
+
+static int
+stage_setup(stage_run *run, ecom_err *err)
+{
+	char group[GROUP_MAX];
+	const char *input_topic = run->topics[run->input];
+
+	if (ecom_store_open(&run->store, run->cfg, err) < 0)
+		return -1;
+	ecom_store_set_stop(run->store, run->opts->stop);
+	if (ecom_producer_new(&run->producer, run->cfg, err) < 0)
+		return -1;
+	ecom_producer_set_stop(run->producer, run->opts->stop);
+	if (ecom_stage_create_topics(run->cfg, err) < 0)
+		return -1;
+	stage_group(run->cfg, run->opts->kind, group, sizeof(group));
+	if (ecom_consumer_new(&run->consumer, run->cfg, group, &input_topic, 1, "earliest", err) < 0)
+		return -1;
+	ecom_consumer_set_stop(run->consumer, run->opts->stop);
+	ecom_debugf("stage %s: %s → %s", ecom_stage_name(run->opts->kind), input_topic,
+	            run->opts->kind == ECOM_STAGE_RECONCILE ? run->topics[ECOM_EV_ORDERCREATED]
+	                                                    : run->topics[run->input + 1]);
+	return 0;
+}
+
+static void
+stage_teardown(stage_run *run, int rc)
+{
+	ecom_err ignored;
+
+	if (run->consumer != NULL) {
+		/* Commit what was stored before a failure too: those batches are done. */
+		if (rc < 0)
+			ecom_consumer_commit(run->consumer, &ignored);
+		ecom_consumer_destroy(run->consumer);
+	}
+	ecom_producer_destroy(run->producer);
+	if (run->store != NULL)
+		ecom_store_close(run->store);
+	free(run->msgs);
+	free(run->events);
+	free(run->event_ptrs);
+	free(run->event_msgs);
+	free(run->results);
+	free(run->sent_us);
+	free(run->order_us);
+	free(run->order_ids);
+	free(run->shipped_ms);
 }
 
 int
@@ -425,10 +624,8 @@ ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_s
 {
 	stage_run run;
 	ecom_stage_stats own_stats;
-	char group[512];
-	const char *input_topic;
+	bool reconcile = opts->kind == ECOM_STAGE_RECONCILE;
 	int rc = -1;
-	ecom_err ignored;
 
 	memset(&run, 0, sizeof(run));
 	ecom_stage_stats_init(&own_stats);
@@ -438,91 +635,39 @@ ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_s
 	run.input = ecom_stage_input(opts->kind);
 	run.batch_max = (size_t)cfg->batch_size;
 	flow_topics(cfg, run.topics);
-	input_topic = run.topics[run.input];
-
 	run.msgs = calloc(run.batch_max, sizeof(*run.msgs));
 	run.events = calloc(run.batch_max, sizeof(*run.events));
 	run.event_ptrs = calloc(run.batch_max, sizeof(*run.event_ptrs));
-	run.is_new = calloc(run.batch_max, sizeof(*run.is_new));
+	run.event_msgs = calloc(run.batch_max, sizeof(*run.event_msgs));
+	run.results = calloc(run.batch_max, sizeof(*run.results));
 	run.sent_us = calloc(run.batch_max, sizeof(*run.sent_us));
 	run.order_us = calloc(run.batch_max, sizeof(*run.order_us));
 	run.order_ids = calloc(run.batch_max, sizeof(*run.order_ids));
 	run.shipped_ms = calloc(run.batch_max, sizeof(*run.shipped_ms));
 
-	if (ecom_store_open(&run.store, cfg, err) < 0)
+	if (stage_setup(&run, err) < 0 || (reconcile && reconcile_start(&run, err) < 0))
 		goto out;
-	if (ecom_producer_new(&run.producer, cfg, err) < 0)
-		goto out;
-	if (ecom_stage_ensure_topics(cfg, err) < 0)
-		goto out;
-	snprintf(group, sizeof(group), "%s%s-%s", cfg->topic_prefix, cfg->group,
-	         ecom_stage_name(opts->kind));
-	if (ecom_consumer_new(&run.consumer, cfg, group, &input_topic, 1, "earliest", err) < 0)
-		goto out;
-	if (opts->kind == ECOM_STAGE_RECONCILE && reconcile_start(&run, err) < 0)
-		goto out;
-	ecom_debugf("stage %s: %s → %s", ecom_stage_name(opts->kind), input_topic,
-	            opts->kind == ECOM_STAGE_RECONCILE ? run.topics[ECOM_EV_ORDERCREATED]
-	                                               : run.topics[run.input + 1]);
-
 	while (opts->stop == NULL || !*opts->stop) {
 		size_t n_msgs = 0;
 
-		if (opts->kind == ECOM_STAGE_RECONCILE && run.fulfilled >= opts->orders)
+		if (reconcile && run.fulfilled >= opts->orders)
 			break;
 		if (ecom_consumer_poll_batch(run.consumer, run.msgs, run.batch_max, 100, &n_msgs, NULL,
 		                             err) < 0)
 			goto out;
-		if (n_msgs == 0)
-			continue;
-		if (process_batch(&run, n_msgs, err) < 0)
+		if (n_msgs > 0 && process_batch(&run, n_msgs, err) < 0)
 			goto out;
-		if (opts->on_progress != NULL)
-			opts->on_progress(opts->progress_arg, run.fulfilled);
+		if (reconcile) {
+			warn_if_stalled(&run);
+			if (opts->on_progress != NULL)
+				opts->on_progress(opts->progress_arg, run.fulfilled);
+		}
 	}
-	if (opts->kind == ECOM_STAGE_RECONCILE && run.fulfilled >= opts->orders)
-		report_finish(&run);
 	if (ecom_consumer_commit(run.consumer, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	if (run.consumer != NULL) {
-		/* Commit what was stored before a failure too: those batches are done. */
-		if (rc < 0)
-			ecom_consumer_commit(run.consumer, &ignored);
-		ecom_consumer_destroy(run.consumer);
-	}
-	ecom_producer_destroy(run.producer);
-	if (run.store != NULL)
-		ecom_store_close(run.store);
-	free(run.msgs);
-	free(run.events);
-	free(run.event_ptrs);
-	free(run.is_new);
-	free(run.sent_us);
-	free(run.order_us);
-	free(run.order_ids);
-	free(run.shipped_ms);
+	stage_teardown(&run, rc);
 	ecom_stage_stats_free(&own_stats);
 	return rc;
-}
-
-void
-ecom_stage_append_timing(bson_t *report, const ecom_stage_stats *reconcile)
-{
-	char start[32], end[32];
-	int64_t started = reconcile->started_us, ended = reconcile->ended_us;
-	double elapsed;
-
-	if (started == 0)
-		started = ended;
-	elapsed = (double)(ended - started) / 1e6;
-	ecom_format_iso8601(started / 1000, start, sizeof(start));
-	ecom_format_iso8601(ended / 1000, end, sizeof(end));
-	BSON_APPEND_INT64(report, "orders", reconcile->fulfilled);
-	BSON_APPEND_UTF8(report, "start", start);
-	BSON_APPEND_UTF8(report, "end", end);
-	BSON_APPEND_DOUBLE(report, "elapsed_s", elapsed);
-	BSON_APPEND_DOUBLE(report, "orders_per_s",
-	                   elapsed > 0 ? (double)reconcile->fulfilled / elapsed : 0.0);
 }

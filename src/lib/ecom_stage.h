@@ -29,23 +29,44 @@ typedef enum ecom_stage_kind {
 
 /* "payment" … "reconcile". */
 const char *ecom_stage_name(ecom_stage_kind kind);
-/* Only the four --stage names (not reconcile); -1 otherwise. */
+/* Any of the five names; -1 otherwise. */
 int ecom_stage_from_name(const char *name, ecom_stage_kind *kind);
 /* The event type a stage consumes. */
 ecom_event_type ecom_stage_input(ecom_stage_kind kind);
+
+/*
+ * Where a stage's time goes, per batch (one event at window 1).  The sum
+ * is about the hop: from the previous stage's produce to this stage done.
+ */
+typedef enum ecom_phase {
+	ECOM_PHASE_POLL_WAIT = 0, /* previous stage's produce → the message polled here (per message) */
+	ECOM_PHASE_DECODE,        /* JSON parsed and validated */
+	ECOM_PHASE_STORE,         /* the bulk write */
+	ECOM_PHASE_MARK,          /* reconcile: the fulfilment mark and the count check */
+	ECOM_PHASE_PRODUCE,       /* the next events serialised and queued */
+	ECOM_PHASE_FLUSH,         /* waiting for the broker to acknowledge them */
+	ECOM_PHASE_OFFSETS,       /* offsets stored for the next commit */
+	ECOM_PHASE_COUNT
+} ecom_phase;
+
+/* "poll_wait", "decode", "store", "mark", "produce", "flush", "offsets". */
+const char *ecom_phase_name(ecom_phase phase);
 
 typedef struct ecom_stage_stats {
 	int64_t consumed;     /* messages read */
 	int64_t stored;       /* events newly stored */
 	int64_t duplicates;   /* events already stored */
+	int64_t rejected;     /* events the store refused (dead-lettered) */
 	int64_t dead_letters; /* messages sent to the dead-letter topic */
 	int64_t produced;     /* next events produced */
-	int64_t fulfilled;    /* reconcile: orders newly fulfilled */
-	int64_t issued;       /* reconcile: orders created */
-	int64_t started_us;   /* reconcile: wall clock of the first order */
-	int64_t ended_us;     /* reconcile: wall clock of the last fulfilment */
+	int64_t fulfilled;    /* reconcile: orders this run marked fulfilled */
+	int64_t fulfilled_before; /* reconcile: orders fulfilled before this run (a resume) */
+	int64_t issued;       /* reconcile: orders this run created */
+	int64_t started_us;   /* reconcile: wall clock when this run began driving; 0 if it did not */
+	int64_t ended_us;     /* reconcile: wall clock of this run's last fulfilment; 0 if none */
 	ecom_latency hop;     /* previous event produced → this stage done with it */
 	ecom_latency end_to_end; /* reconcile: order created → fulfilled */
+	ecom_latency phases[ECOM_PHASE_COUNT];
 } ecom_stage_stats;
 
 void ecom_stage_stats_init(ecom_stage_stats *stats);
@@ -63,22 +84,16 @@ typedef struct ecom_stage_opts {
 
 /*
  * Run until *stop or, for reconcile, until opts->orders are fulfilled.
- * Returns 0, or -1 with err filled on a runtime failure (unreachable
- * broker or store, count mismatch: err says which, with both counts).
- * stats (may be NULL) is filled as it goes.
+ * Returns 0, or -1 with err filled on a runtime failure (a broker or
+ * store down longer than retry_timeout_ms, a count mismatch: err says
+ * which, with both counts).  stats (may be NULL) is filled as it goes.
  */
 int ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_stats *stats,
                    ecom_err *err);
 
-/*
- * Append the reconcile stage's timing to a report: "orders", "start",
- * "end" (ISO-8601), "elapsed_s", "orders_per_s".
- */
-void ecom_stage_append_timing(bson_t *report, const ecom_stage_stats *reconcile);
-
-/* Create the five topics and the dead-letter topic if absent. */
-int ecom_stage_ensure_topics(const ecom_config *cfg, ecom_err *err);
-/* Delete and recreate them (reset). */
-int ecom_stage_reset_topics(const ecom_config *cfg, ecom_err *err);
+/* Create the five topics and the dead-letter topic where absent. */
+int ecom_stage_create_topics(const ecom_config *cfg, ecom_err *err);
+/* Delete them and create them again, empty (reset). */
+int ecom_stage_recreate_topics(const ecom_config *cfg, ecom_err *err);
 
 #endif

@@ -1,11 +1,13 @@
 /*
  * The store interface: argument checks, dispatch to the backend chosen by
- * the configuration, and what both backends share (the audit, URI
- * redaction).  The backends only provide primitives; the audit's logic is
- * here once, so both stores give the same report for the same history.
+ * the configuration, and what both backends share: riding out outages,
+ * splitting a batch around an event the server refuses, the audit, URI
+ * redaction.  The backends only provide primitives; this logic is here
+ * once, so both stores behave and report alike.
  */
 #include "ecom_store.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -15,23 +17,121 @@
 /* Lists in the audit report are cut here; the counts stay exact. */
 #define AUDIT_LIST_MAX 100
 
+static const ecom_store_backend *const backends[] = {
+	&ecom_store_mongo_backend,
+	&ecom_store_pg_backend,
+};
+
+static const ecom_store_backend *
+backend_of(enum ecom_store_kind kind)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]); i++) {
+		if (backends[i]->kind == kind)
+			return backends[i];
+	}
+	return NULL;
+}
+
+int
+ecom_store_check_uris(const ecom_config *cfg, ecom_err *err)
+{
+	const struct {
+		const char *key, *uri;
+		enum ecom_store_kind kind;
+	} uris[] = {
+		{"mongodb_uri", cfg->mongodb_uri, ECOM_STORE_MONGODB},
+		{"postgres_uri", cfg->postgres_uri, ECOM_STORE_POSTGRESQL},
+	};
+	enum ecom_store_kind kind;
+	const char *uri;
+	ecom_err why;
+	size_t i;
+
+	if (ecom_config_store(cfg, &kind, &uri, err) < 0)
+		return -1;
+	if (uri == cfg->store && backend_of(kind)->check_uri(uri, &why) < 0)
+		return ecom_err_set(err, "'store': %s", why.msg);
+	for (i = 0; i < sizeof(uris) / sizeof(uris[0]); i++) {
+		if (backend_of(uris[i].kind)->check_uri(uris[i].uri, &why) < 0)
+			return ecom_err_set(err, "'%s': %s", uris[i].key, why.msg);
+	}
+	return 0;
+}
+
+void
+ecom_store_driver_versions(char *buf, size_t size)
+{
+	size_t used = 0, i;
+
+	buf[0] = '\0';
+	for (i = 0; i < sizeof(backends) / sizeof(backends[0]) && used < size; i++)
+		used += (size_t)snprintf(buf + used, size - used, "%s%s", i ? ", " : "",
+		                         backends[i]->driver_version());
+}
+
 int
 ecom_store_open(ecom_store **store, const ecom_config *cfg, ecom_err *err)
 {
 	enum ecom_store_kind kind;
 	const char *uri;
+	char what[320];
 
 	*store = NULL;
 	if (ecom_config_store(cfg, &kind, &uri, err) < 0)
 		return -1;
 	if (uri == NULL || *uri == '\0')
-		return ecom_err_set(err, "no URI for the %s store",
-		                    kind == ECOM_STORE_MONGODB ? "mongodb" : "postgresql");
+		return ecom_err_set(err, "no URI for the %s store", backend_of(kind)->name);
 	if (cfg->database == NULL || *cfg->database == '\0')
 		return ecom_err_set(err, "no database name");
-	if (kind == ECOM_STORE_MONGODB)
-		return ecom_store_mongo_open(store, uri, cfg, err);
-	return ecom_store_pg_open(store, uri, cfg, err);
+	if (backend_of(kind)->open(store, uri, cfg, err) < 0)
+		return -1;
+	snprintf(what, sizeof(what), "store '%s'", (*store)->redacted_uri);
+	ecom_outage_init(&(*store)->outage, what, cfg->retry_timeout_ms);
+	return 0;
+}
+
+void
+ecom_store_set_stop(ecom_store *store, volatile sig_atomic_t *stop)
+{
+	store->stop = stop;
+}
+
+/* ---- riding out outages ---- */
+
+/*
+ * A call failed with err: true when it is worth making again.  A
+ * transient failure is waited out, with backoff, until the server
+ * answers again or the retry bound passes (then err says so).
+ */
+static bool
+try_again(ecom_store *store, ecom_err *err)
+{
+	ecom_err ping_err;
+
+	if (err->kind != ECOM_ERR_TRANSIENT)
+		return false;
+	for (;;) {
+		if (store->stop != NULL && *store->stop)
+			return false;
+		if (ecom_outage_trouble(&store->outage, err->msg, err) < 0)
+			return false;
+		ecom_outage_backoff(&store->outage, store->stop);
+		if (store->ops->ping(store, &ping_err) == 0)
+			return true;
+		/* Back, but refusing us (a changed password, a dropped database): give up. */
+		if (ping_err.kind != ECOM_ERR_TRANSIENT) {
+			*err = ping_err;
+			return false;
+		}
+	}
+}
+
+static void
+call_succeeded(ecom_store *store)
+{
+	ecom_outage_over(&store->outage);
 }
 
 void
@@ -67,9 +167,60 @@ check_type(ecom_event_type type, ecom_err *err)
 	return 0;
 }
 
+/*
+ * A transient failure right after which the server answers a ping was
+ * probably caused by the batch (FerretDB 1.x drops the connection on
+ * some values): after this many in a row the batch is treated as refused.
+ */
+#define DROPS_BEFORE_BLAMING_THE_DATA 2
+
+static void
+reject(ecom_put_result *result, const char *reason)
+{
+	result->status = ECOM_PUT_REJECTED;
+	snprintf(result->reason, sizeof(result->reason), "%.511s", reason);
+}
+
+/*
+ * One batch, retried through outages; a batch the server refuses is
+ * split in halves until the refused events stand alone.  Each part is
+ * still one write, one transaction.
+ */
+static int
+put_or_split(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
+             ecom_put_result *results, ecom_err *err)
+{
+	int drops = 0;
+	size_t half;
+
+	for (;;) {
+		ecom_err ping_err;
+
+		if (store->ops->put_batch(store, type, events, n, results, err) == 0) {
+			call_succeeded(store);
+			return 0;
+		}
+		if (err->kind == ECOM_ERR_DATA)
+			break;
+		if (err->kind == ECOM_ERR_TRANSIENT && store->ops->ping(store, &ping_err) == 0 &&
+		    ++drops >= DROPS_BEFORE_BLAMING_THE_DATA)
+			break;
+		if (!try_again(store, err))
+			return -1;
+	}
+	if (n == 1) {
+		reject(&results[0], err->msg);
+		return 0;
+	}
+	half = n / 2;
+	if (put_or_split(store, type, events, half, results, err) < 0)
+		return -1;
+	return put_or_split(store, type, events + half, n - half, results + half, err);
+}
+
 int
 ecom_store_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
-                     bool *is_new, ecom_err *err)
+                     ecom_put_result *results, ecom_err *err)
 {
 	size_t i;
 
@@ -80,10 +231,12 @@ ecom_store_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const 
 			return ecom_err_set(err, "event '%s' is %s, not %s", events[i]->event_id,
 			                    ecom_event_type_name(events[i]->type),
 			                    ecom_event_type_name(type));
+		results[i].status = ECOM_PUT_NEW;
+		results[i].reason[0] = '\0';
 	}
 	if (n == 0)
 		return 0;
-	return store->ops->put_batch(store, type, events, n, is_new, err);
+	return put_or_split(store, type, events, n, results, err);
 }
 
 int
@@ -97,8 +250,14 @@ ecom_store_mark_fulfilled(ecom_store *store, const char *const *order_ids, const
 		if (order_ids[i] == NULL)
 			return ecom_err_set(err, "no order id at place %zu", i);
 	}
-	if (n > 0 && store->ops->mark_fulfilled(store, order_ids, shipped_ms, n, &changed, err) < 0)
-		return -1;
+	if (n > 0) {
+		/* A retry is safe: the backends count what this call's shipped dates marked. */
+		while (store->ops->mark_fulfilled(store, order_ids, shipped_ms, n, &changed, err) < 0) {
+			if (!try_again(store, err))
+				return -1;
+		}
+		call_succeeded(store);
+	}
 	if (marked != NULL)
 		*marked = changed;
 	return 0;
@@ -109,13 +268,23 @@ ecom_store_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_e
 {
 	if (check_type(type, err) < 0)
 		return -1;
-	return store->ops->count(store, type, count, err);
+	while (store->ops->count(store, type, count, err) < 0) {
+		if (!try_again(store, err))
+			return -1;
+	}
+	call_succeeded(store);
+	return 0;
 }
 
 int
 ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 {
-	return store->ops->count_fulfilled(store, count, err);
+	while (store->ops->count_fulfilled(store, count, err) < 0) {
+		if (!try_again(store, err))
+			return -1;
+	}
+	call_succeeded(store);
+	return 0;
 }
 
 /*
@@ -191,36 +360,6 @@ int
 ecom_store_reset(ecom_store *store, ecom_err *err)
 {
 	return store->ops->reset(store, err);
-}
-
-/* ---- id lists ---- */
-
-int
-ecom_idlist_add(ecom_idlist *list, const char *id, size_t id_len, ecom_err *err)
-{
-	if (id_len != ECOM_EVENT_ID_LEN)
-		return 0;
-	if (list->len == list->cap) {
-		size_t cap = list->cap ? list->cap * 2 : 1024;
-		void *grown = realloc(list->ids, cap * sizeof(*list->ids));
-
-		if (grown == NULL)
-			return ecom_err_set(err, "out of memory");
-		list->ids = grown;
-		list->cap = cap;
-	}
-	memcpy(list->ids[list->len], id, ECOM_EVENT_ID_LEN);
-	list->ids[list->len][ECOM_EVENT_ID_LEN] = '\0';
-	list->len++;
-	return 0;
-}
-
-void
-ecom_idlist_free(ecom_idlist *list)
-{
-	free(list->ids);
-	list->ids = NULL;
-	list->len = list->cap = 0;
 }
 
 static int
@@ -373,106 +512,4 @@ out:
 	ecom_idlist_free(&unfinished);
 	ecom_idlist_free(&ignored);
 	return ret;
-}
-
-/* ---- URI redaction ---- */
-
-/* text[start, end) replaced by "***"; text (bson_malloc'd) is freed. */
-static char *
-splice_stars(char *text, size_t start, size_t end)
-{
-	size_t len = strlen(text);
-	char *spliced = bson_malloc(len - (end - start) + 4);
-
-	memcpy(spliced, text, start);
-	memcpy(spliced + start, "***", 3);
-	memcpy(spliced + start + 3, text + end, len - end + 1);
-	bson_free(text);
-	return spliced;
-}
-
-/* Values of "password=" options: in a URI's query (until '&') or a key=value string. */
-static char *
-redact_password_options(char *text, bool in_uri)
-{
-	size_t pos = 0;
-
-	for (;;) {
-		char *found = NULL, *p;
-		size_t start, end;
-
-		for (p = text + pos; (p = strcasestr(p, "password")) != NULL; p++) {
-			const char *q = p + 8;
-			bool at_key_start = p == text || (in_uri ? (p[-1] == '?' || p[-1] == '&')
-			                                         : (p[-1] == ' ' || p[-1] == '\t'));
-
-			if (!in_uri)
-				q += strspn(q, " \t");
-			if (at_key_start && *q == '=') {
-				found = (char *)q + 1;
-				break;
-			}
-		}
-		if (found == NULL)
-			return text;
-		if (!in_uri)
-			found += strspn(found, " \t");
-		start = (size_t)(found - text);
-		if (in_uri) {
-			end = start + strcspn(found, "&#");
-		} else if (*found == '\'') {
-			end = start + 1;
-			while (text[end] != '\0' && text[end] != '\'')
-				end += text[end] == '\\' && text[end + 1] != '\0' ? 2 : 1;
-			if (text[end] == '\'')
-				end++;
-		} else {
-			end = start + strcspn(found, " \t");
-		}
-		text = splice_stars(text, start, end);
-		pos = start + 3;
-	}
-}
-
-static char *
-last_at(char *text, size_t len)
-{
-	char *at = NULL, *p;
-
-	for (p = text; p < text + len; p++) {
-		if (*p == '@')
-			at = p;
-	}
-	return at;
-}
-
-char *
-ecom_store_redact_uri(const char *uri)
-{
-	char *text, *scheme_end;
-
-	if (uri == NULL)
-		return bson_strdup("");
-	text = bson_strdup(uri);
-	scheme_end = strstr(text, "://");
-	if (scheme_end != NULL) {
-		size_t start = (size_t)(scheme_end - text) + 3;
-		char *at, *colon;
-
-		/*
-		 * The host cannot hold '@': the last one in the authority ends the
-		 * user information.  With none there, a password with a raw '/'
-		 * may have cut the authority short: look on up to the query.
-		 */
-		at = last_at(text + start, strcspn(text + start, "/?#"));
-		if (at == NULL)
-			at = last_at(text + start, strcspn(text + start, "?#"));
-		if (at != NULL) {
-			colon = memchr(text + start, ':', (size_t)(at - (text + start)));
-			if (colon != NULL)
-				text = splice_stars(text, (size_t)(colon + 1 - text), (size_t)(at - text));
-		}
-		return redact_password_options(text, true);
-	}
-	return redact_password_options(text, false);
 }

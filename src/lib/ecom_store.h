@@ -11,11 +11,17 @@
  * transaction per batch.
  *
  * Every write is idempotent: storing the same event twice stores it once.
+ *
+ * A store that stops answering (a restart, a lost connection) is retried
+ * with backoff for up to cfg->retry_timeout_ms, with one warning when it
+ * starts and one line when it is back; every call below rides that out
+ * and fails only after the bound.
  */
 #ifndef ECOM_STORE_H
 #define ECOM_STORE_H
 
 #include <bson/bson.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -33,10 +39,31 @@ typedef struct ecom_store ecom_store;
  */
 int ecom_store_open(ecom_store **store, const ecom_config *cfg, ecom_err *err);
 void ecom_store_close(ecom_store *store);
+/*
+ * The configured URIs parse as their drivers will parse them (a bad port,
+ * a bad option): a configuration error, found before connecting.
+ */
+int ecom_store_check_uris(const ecom_config *cfg, ecom_err *err);
+/* "libmongoc 1.23.1, libpq 150010" into buf, for --version. */
+void ecom_store_driver_versions(char *buf, size_t size);
+/* Stop retrying (fail at once) when *stop is set, e.g. by SIGTERM. */
+void ecom_store_set_stop(ecom_store *store, volatile sig_atomic_t *stop);
 
 enum ecom_store_kind ecom_store_kind(const ecom_store *store);
 /* "mongodb" or "postgresql". */
 const char *ecom_store_name(const ecom_store *store);
+
+/* What became of one event of a batch. */
+typedef enum ecom_put_status {
+	ECOM_PUT_NEW = 0,   /* stored by this call */
+	ECOM_PUT_DUPLICATE, /* it was already there: left as it was */
+	ECOM_PUT_REJECTED,  /* the server refused this event's data; reason says why */
+} ecom_put_status;
+
+typedef struct ecom_put_result {
+	ecom_put_status status;
+	char reason[512];
+} ecom_put_result;
 
 /*
  * The server behind the store as it names itself, read once at open:
@@ -49,14 +76,17 @@ const char *ecom_store_name(const ecom_store *store);
 const char *ecom_store_server(const ecom_store *store);
 
 /*
- * Store n events of one type in one bulk write (one transaction on
- * PostgreSQL).  is_new[i] (may be NULL) is set true when events[i] was
- * newly stored, false when it was already there.  All events must be of
- * type `type`.  On failure nothing of the batch is known to be written
- * and the caller retries or gives up; a retry is safe.
+ * Store n events of one type (all of type `type`) in one bulk write, one
+ * transaction on PostgreSQL, and say what became of each in results[i].
+ * An event the server refuses for its data costs only itself: the batch
+ * is split until that event stands alone, it is marked
+ * ECOM_PUT_REJECTED, and the others are stored.  -1 only when the store
+ * failed for another reason (unreachable beyond the retry bound, a
+ * refused login, a dropped table); then nothing of the batch is known to
+ * be written, and writing it again is safe.
  */
 int ecom_store_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
-                         size_t n, bool *is_new, ecom_err *err);
+                         size_t n, ecom_put_result *results, ecom_err *err);
 
 /*
  * Mark orders complete: on their ordercreated document set
@@ -72,7 +102,12 @@ int ecom_store_count(ecom_store *store, ecom_event_type type, int64_t *count, ec
 /* ordercreated documents with orderIsFulfilled true. */
 int ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err);
 
-/* One event by order id, store form (dates as BSON dates); *found false if absent. */
+/*
+ * The next two serve the tests and by-hand inspection; the flow itself
+ * never reads an event back.
+ *
+ * One event by order id, store form (dates as BSON dates); *found false if absent.
+ */
 int ecom_store_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t *doc,
                    bool *found, ecom_err *err);
 /* Remove one event by order id; *removed counts what went (0 or 1). */
@@ -94,8 +129,5 @@ int ecom_store_reset(ecom_store *store, ecom_err *err);
  * missing, orphan, duplicate or unfinished order.
  */
 int ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err);
-
-/* URI with any password replaced by "***", for messages. Free with bson_free(). */
-char *ecom_store_redact_uri(const char *uri);
 
 #endif

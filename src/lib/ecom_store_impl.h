@@ -10,29 +10,36 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "ecom_idlist.h"
+#include "ecom_redact.h"
+#include "ecom_retry.h"
 #include "ecom_store.h"
-
-/* A growable list of order ids (canonical UUID text), for the audit. */
-typedef struct ecom_idlist {
-	char (*ids)[ECOM_EVENT_ID_LEN + 1];
-	size_t len;
-	size_t cap;
-} ecom_idlist;
-
-/* Appends id if it is a canonical-length string; other values are ignored. */
-int ecom_idlist_add(ecom_idlist *list, const char *id, size_t id_len, ecom_err *err);
-void ecom_idlist_free(ecom_idlist *list);
 
 /*
  * Backend operations.  Arguments are checked by ecom_store.c; every
  * function returns 0 or fills err (naming the store's redacted URI where
- * the server is the subject) and returns -1.
+ * the server is the subject) and returns -1.  err->kind tells
+ * ecom_store.c what to do: ECOM_ERR_TRANSIENT when the server may be back
+ * soon (lost connection, restart), ECOM_ERR_DATA when it refused the data
+ * of a batch as a whole (a smaller batch may pass); retries and splits
+ * are done there, once for both backends.
  */
 typedef struct ecom_store_ops {
 	const char *name; /* "mongodb", "postgresql" */
 	void (*close)(ecom_store *store);
+	/* Reconnect if the connection is gone, then check the server answers. */
+	int (*ping)(ecom_store *store, ecom_err *err);
+	/*
+	 * results[i].status: NEW, DUPLICATE, or REJECTED with a reason when
+	 * the server refused that one event (MongoDB reports that per event).
+	 */
 	int (*put_batch)(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
-	                 bool *is_new, ecom_err *err);
+	                 ecom_put_result *results, ecom_err *err);
+	/*
+	 * *marked counts the orders now marked with the shipped_ms given here:
+	 * those this call marked, and those an earlier attempt of the same
+	 * call marked before its reply was lost.
+	 */
 	int (*mark_fulfilled)(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
 	                      size_t n, int64_t *marked, ecom_err *err);
 	int (*count)(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err);
@@ -56,16 +63,28 @@ typedef struct ecom_store_ops {
 struct ecom_store {
 	const ecom_store_ops *ops;
 	enum ecom_store_kind kind;
-	char *redacted_uri; /* bson_malloc'd, for messages */
-	char *server;       /* bson_malloc'd, ecom_store_server(); NULL until known */
+	char *redacted_uri;           /* bson_malloc'd, for messages */
+	char *server;                 /* bson_malloc'd, ecom_store_server(); NULL until known */
+	ecom_outage outage;           /* filled by ecom_store.c */
+	volatile sig_atomic_t *stop;  /* stop retrying once set; may be NULL */
 };
 
 /*
- * Backend constructors: connect to uri, check the server answers within
- * cfg->timeout_ms, create what is absent.  On success *store is a handle
- * whose base is filled in.
+ * A backend, as ecom_store.c finds it by kind.  open connects to uri,
+ * checks the server answers within cfg->timeout_ms, creates what is
+ * absent; on success *store is a handle whose base is filled in.
+ * check_uri parses uri as the driver will, without connecting; err's
+ * message (redacted) says what is wrong.
  */
-int ecom_store_mongo_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err);
-int ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err);
+typedef struct ecom_store_backend {
+	enum ecom_store_kind kind;
+	const char *name;
+	int (*open)(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err);
+	int (*check_uri)(const char *uri, ecom_err *err);
+	const char *(*driver_version)(void); /* "libmongoc 1.23.1" */
+} ecom_store_backend;
+
+extern const ecom_store_backend ecom_store_mongo_backend;
+extern const ecom_store_backend ecom_store_pg_backend;
 
 #endif

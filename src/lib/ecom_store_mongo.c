@@ -26,7 +26,9 @@
  * thread owns its own connection and nothing here is shared but
  * mongoc_init(), done once per process.
  */
+#include <inttypes.h>
 #include <pthread.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <mongoc/mongoc.h>
@@ -40,6 +42,8 @@
 
 typedef struct mongo_store {
 	ecom_store base;
+	mongoc_uri_t *uri;    /* kept to reconnect */
+	char *database;
 	mongoc_client_t *client;
 	mongoc_database_t *db;
 	mongoc_collection_t *coll[ECOM_EV_COUNT];
@@ -217,60 +221,159 @@ static void mongo_close(ecom_store *store);
 
 static const ecom_store_ops mongo_ops;
 
-int
-ecom_store_mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, ecom_err *err)
+/*
+ * What a failed command means for the caller: the driver's network and
+ * server-selection errors and the server's shutting-down and
+ * not-primary codes may pass; a document the driver or the server finds
+ * invalid is the data's fault; the rest (a refused login, …) is final.
+ */
+static enum ecom_err_kind
+failure_kind(const bson_error_t *error)
+{
+	switch (error->domain) {
+	case MONGOC_ERROR_STREAM:
+	case MONGOC_ERROR_SERVER_SELECTION:
+	case MONGOC_ERROR_WRITE_CONCERN:
+		return ECOM_ERR_TRANSIENT;
+	case MONGOC_ERROR_BSON:
+		return ECOM_ERR_DATA;
+	case MONGOC_ERROR_CLIENT:
+		return error->code == MONGOC_ERROR_CLIENT_TOO_BIG ? ECOM_ERR_DATA : ECOM_ERR_FAILURE;
+	case MONGOC_ERROR_SERVER:
+		switch (error->code) {
+		case 6:     /* HostUnreachable */
+		case 7:     /* HostNotFound */
+		case 89:    /* NetworkTimeout */
+		case 91:    /* ShutdownInProgress */
+		case 189:   /* PrimarySteppedDown */
+		case 262:   /* ExceededTimeLimit */
+		case 9001:  /* SocketException */
+		case 10107: /* NotWritablePrimary */
+		case 11600: /* InterruptedAtShutdown */
+		case 11602: /* InterruptedDueToReplStateChange */
+		case 13435: /* NotPrimaryNoSecondaryOk */
+		case 13436: /* NotPrimaryOrSecondary */
+			return ECOM_ERR_TRANSIENT;
+		case 2:     /* BadValue */
+		case 14:    /* TypeMismatch */
+		case 22:    /* InvalidBSON */
+		case 52:    /* DollarPrefixedFieldName */
+		case 56:    /* EmptyFieldName */
+		case 57:    /* DottedFieldName */
+		case 10334: /* BSONObjectTooLarge */
+		case 17280: /* KeyTooLong */
+			return ECOM_ERR_DATA;
+		default:
+			return ECOM_ERR_FAILURE;
+		}
+	default:
+		return ECOM_ERR_FAILURE;
+	}
+}
+
+static void
+drop_client(mongo_store *ms)
+{
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		mongoc_collection_destroy(ms->coll[t]);
+		ms->coll[t] = NULL;
+	}
+	mongoc_database_destroy(ms->db);
+	ms->db = NULL;
+	mongoc_client_destroy(ms->client);
+	ms->client = NULL;
+}
+
+static int
+server_ping(mongo_store *ms, ecom_err *err)
+{
+	bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
+	bson_error_t error;
+	int ret = 0;
+
+	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error))
+		ret = ecom_err_set_kind(err, failure_kind(&error), "cannot connect to '%s': %s",
+		                        ms->base.redacted_uri, error.message);
+	bson_destroy(ping);
+	return ret;
+}
+
+/* A client, its database and collections, and a first ping. */
+static int
+connect_client(mongo_store *ms, ecom_err *err)
+{
+	bson_error_t error;
+	int t;
+
+	ms->client = mongoc_client_new_from_uri_with_error(ms->uri, &error);
+	if (ms->client == NULL)
+		return ecom_err_set(err, "cannot connect to '%s': %s", ms->base.redacted_uri,
+		                    error.message);
+	mongoc_client_set_error_api(ms->client, MONGOC_ERROR_API_VERSION_2);
+	ms->db = mongoc_client_get_database(ms->client, ms->database);
+	for (t = 0; t < ECOM_EV_COUNT; t++)
+		ms->coll[t] = mongoc_client_get_collection(ms->client, ms->database,
+		                                           ecom_event_type_name((ecom_event_type)t));
+	return server_ping(ms, err);
+}
+
+/*
+ * After a lost connection, a fresh client: the old one would wait out
+ * its five-second cooldown before it tried the server again.
+ */
+static int
+mongo_ping(ecom_store *store, ecom_err *err)
+{
+	mongo_store *ms = mongo_of(store);
+
+	if (server_ping(ms, err) == 0)
+		return 0;
+	if (err->kind != ECOM_ERR_TRANSIENT)
+		return -1;
+	drop_client(ms);
+	return connect_client(ms, err);
+}
+
+static int
+mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, ecom_err *err)
 {
 	mongo_store *ms;
-	mongoc_uri_t *uri = NULL;
 	bson_error_t error;
-	bson_t *ping = NULL;
-	int t, ret = -1;
+	int ret = -1;
 
 	pthread_once(&mongo_init_once, mongo_init);
 	ms = bson_malloc0(sizeof(*ms));
 	ms->base.ops = &mongo_ops;
 	ms->base.kind = ECOM_STORE_MONGODB;
-	ms->base.redacted_uri = ecom_store_redact_uri(uri_text);
+	ms->base.redacted_uri = ecom_redact_uri(uri_text);
+	ms->database = bson_strdup(cfg->database);
 
-	uri = mongoc_uri_new_with_error(uri_text, &error);
-	if (uri == NULL) {
+	ms->uri = mongoc_uri_new_with_error(uri_text, &error);
+	if (ms->uri == NULL) {
+		ecom_redact_password_in(error.message, sizeof(error.message), uri_text);
 		ecom_err_set(err, "invalid MongoDB URI '%s': %s", ms->base.redacted_uri, error.message);
 		goto out;
 	}
 	/* Bound the first contact by timeout_ms unless the URI says otherwise. */
-	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0)
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, cfg->timeout_ms);
-	if (mongoc_uri_get_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, 0) == 0)
-		mongoc_uri_set_option_as_int32(uri, MONGOC_URI_CONNECTTIMEOUTMS, cfg->timeout_ms);
-	if (mongoc_uri_get_appname(uri) == NULL)
-		mongoc_uri_set_appname(uri, "ecom");
+	if (mongoc_uri_get_option_as_int32(ms->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS, 0) == 0)
+		mongoc_uri_set_option_as_int32(ms->uri, MONGOC_URI_SERVERSELECTIONTIMEOUTMS,
+		                               cfg->timeout_ms);
+	if (mongoc_uri_get_option_as_int32(ms->uri, MONGOC_URI_CONNECTTIMEOUTMS, 0) == 0)
+		mongoc_uri_set_option_as_int32(ms->uri, MONGOC_URI_CONNECTTIMEOUTMS, cfg->timeout_ms);
+	if (mongoc_uri_get_appname(ms->uri) == NULL)
+		mongoc_uri_set_appname(ms->uri, "ecom");
 
-	ms->client = mongoc_client_new_from_uri_with_error(uri, &error);
-	if (ms->client == NULL) {
-		ecom_err_set(err, "cannot connect to '%s': %s", ms->base.redacted_uri, error.message);
+	if (connect_client(ms, err) < 0)
 		goto out;
-	}
-	mongoc_client_set_error_api(ms->client, MONGOC_ERROR_API_VERSION_2);
-
-	ping = BCON_NEW("ping", BCON_INT32(1));
-	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
-		ecom_err_set(err, "cannot connect to '%s': %s", ms->base.redacted_uri, error.message);
-		goto out;
-	}
-
 	read_server(ms);
-	ms->db = mongoc_client_get_database(ms->client, cfg->database);
-	for (t = 0; t < ECOM_EV_COUNT; t++)
-		ms->coll[t] = mongoc_client_get_collection(ms->client, cfg->database,
-		                                           ecom_event_type_name((ecom_event_type)t));
 	if (create_indexes(ms, err) < 0)
 		goto out;
 	*store = &ms->base;
 	ms = NULL;
 	ret = 0;
 out:
-	bson_destroy(ping);
-	mongoc_uri_destroy(uri);
 	if (ms != NULL)
 		mongo_close(&ms->base);
 	return ret;
@@ -280,24 +383,25 @@ static void
 mongo_close(ecom_store *store)
 {
 	mongo_store *ms = mongo_of(store);
-	int t;
 
-	for (t = 0; t < ECOM_EV_COUNT; t++)
-		mongoc_collection_destroy(ms->coll[t]);
-	mongoc_database_destroy(ms->db);
-	mongoc_client_destroy(ms->client);
+	drop_client(ms);
+	mongoc_uri_destroy(ms->uri);
+	bson_free(ms->database);
 	bson_free(ms->base.redacted_uri);
 	bson_free(ms->base.server);
 	bson_free(ms);
 }
 
 /*
- * A failed bulk insert whose only errors are duplicate keys: those events
- * were already there (flagged in dup[]).  Any other error, or a
- * write-concern error, is a real failure.
+ * A bulk whose failures are all per event (writeErrors, no write-concern
+ * error): a duplicate key (11000) means the event was already there;
+ * any other code, that the server refused that event.  op_event[k] is
+ * the event of the bulk's k-th insert.  False when the reply holds
+ * anything else, for the caller to treat as the whole bulk's failure.
  */
 static bool
-only_duplicate_keys(const bson_t *reply, bool *dup, size_t n)
+per_event_errors(const bson_t *reply, const size_t *op_event, size_t n_ops,
+                 ecom_put_result *results)
 {
 	bson_iter_t iter, array, entry;
 	bool any = false;
@@ -309,19 +413,40 @@ only_duplicate_keys(const bson_t *reply, bool *dup, size_t n)
 	    !bson_iter_recurse(&iter, &array))
 		return false;
 	while (bson_iter_next(&array)) {
-		int64_t index;
+		int64_t index = -1, code = -1;
+		const char *message = "refused";
 
-		if (!BSON_ITER_HOLDS_DOCUMENT(&array) || !bson_iter_recurse(&array, &entry) ||
-		    !bson_iter_find(&entry, "code") || !BSON_ITER_HOLDS_NUMBER(&entry) ||
-		    bson_iter_as_int64(&entry) != MONGO_DUPLICATE_KEY)
+		if (!BSON_ITER_HOLDS_DOCUMENT(&array) || !bson_iter_recurse(&array, &entry))
 			return false;
-		if (!bson_iter_recurse(&array, &entry) || !bson_iter_find(&entry, "index") ||
-		    !BSON_ITER_HOLDS_NUMBER(&entry))
+		while (bson_iter_next(&entry)) {
+			if (strcmp(bson_iter_key(&entry), "index") == 0 && BSON_ITER_HOLDS_NUMBER(&entry))
+				index = bson_iter_as_int64(&entry);
+			else if (strcmp(bson_iter_key(&entry), "code") == 0 &&
+			         BSON_ITER_HOLDS_NUMBER(&entry))
+				code = bson_iter_as_int64(&entry);
+			else if (strcmp(bson_iter_key(&entry), "errmsg") == 0 &&
+			         BSON_ITER_HOLDS_UTF8(&entry))
+				message = bson_iter_utf8(&entry, NULL);
+		}
+		if (index < 0 || (uint64_t)index >= n_ops || code < 0)
 			return false;
-		index = bson_iter_as_int64(&entry);
-		if (index < 0 || (uint64_t)index >= n)
-			return false;
-		dup[index] = true;
+		/*
+		 * Already stored: a duplicate on _id or eventId, not on an index
+		 * someone else added.  mongod names the index in the message;
+		 * FerretDB 1.x names none, and is taken at its word.  On
+		 * mongo-java-server a duplicate on the mark's index (it holds _id)
+		 * is one on _id.
+		 */
+		if (code == MONGO_DUPLICATE_KEY &&
+		    (strstr(message, "index: ") == NULL || strstr(message, "index: _id_ ") != NULL ||
+		     strstr(message, "index: eventId_1 ") != NULL ||
+		     strstr(message, "index: " MARK_INDEX_NAME " ") != NULL)) {
+			results[op_event[index]].status = ECOM_PUT_DUPLICATE;
+		} else {
+			results[op_event[index]].status = ECOM_PUT_REJECTED;
+			snprintf(results[op_event[index]].reason, sizeof(results[op_event[index]].reason),
+			         "the server refused it: %s (code %" PRId64 ")", message, code);
+		}
 		any = true;
 	}
 	return any;
@@ -377,21 +502,19 @@ document_of(const mongo_store *ms, const ecom_event *ev, bson_t *doc)
 
 static int
 mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
-                bool *is_new, ecom_err *err)
+                ecom_put_result *results, ecom_err *err)
 {
 	mongo_store *ms = mongo_of(store);
 	mongoc_bulk_operation_t *bulk;
 	bson_t *bulk_opts;
-	bson_t reply;
+	bson_t reply = BSON_INITIALIZER;
 	bson_error_t error;
-	bool *dup;
-	size_t i;
+	size_t *op_event, i, n_ops = 0;
 	int ret = -1;
 
 	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
 	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[type], bulk_opts);
-	dup = bson_malloc0(n * sizeof(*dup));
-	bson_init(&reply);
+	op_event = bson_malloc(n * sizeof(*op_event));
 	for (i = 0; i < n; i++) {
 		bson_t doc;
 		bool added;
@@ -399,27 +522,32 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 		document_of(ms, events[i], &doc);
 		added = mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, &error);
 		bson_destroy(&doc);
+		/* The driver checks keys and sizes: a document it refuses is this event's fault. */
 		if (!added) {
-			ecom_err_set(err, "cannot store '%s' in '%s': %s", events[i]->event_id,
-			             store->redacted_uri, error.message);
-			goto out;
+			results[i].status = ECOM_PUT_REJECTED;
+			snprintf(results[i].reason, sizeof(results[i].reason), "the driver refused it: %.480s",
+			         error.message);
+			continue;
 		}
+		results[i].status = ECOM_PUT_NEW;
+		op_event[n_ops++] = i;
 	}
-	bson_destroy(&reply);
-	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 &&
-	    !only_duplicate_keys(&reply, dup, n)) {
-		ecom_err_set(err, "cannot store %s events in '%s': %s", ecom_event_type_name(type),
-		             store->redacted_uri, error.message);
+	if (n_ops == 0) {
+		ret = 0;
 		goto out;
 	}
-	/* An id twice in the batch: the first insert stored it, the second hit the index. */
-	if (is_new != NULL) {
-		for (i = 0; i < n; i++)
-			is_new[i] = !dup[i];
+	bson_destroy(&reply);
+	/* A duplicate of an event stored earlier in this batch hits the index too: not new. */
+	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 &&
+	    (failure_kind(&error) == ECOM_ERR_TRANSIENT ||
+	     !per_event_errors(&reply, op_event, n_ops, results))) {
+		ecom_err_set_kind(err, failure_kind(&error), "cannot store %s events in '%s': %s",
+		                  ecom_event_type_name(type), store->redacted_uri, error.message);
+		goto out;
 	}
 	ret = 0;
 out:
-	bson_free(dup);
+	bson_free(op_event);
 	bson_destroy(&reply);
 	mongoc_bulk_operation_destroy(bulk);
 	bson_destroy(bulk_opts);
@@ -436,7 +564,12 @@ reply_count(const bson_t *reply, const char *key)
 	return 0;
 }
 
-/* Queue the update that marks one order. */
+/*
+ * Queue the update that marks one order.  With unmarked_only, it matches
+ * the order if it is not fulfilled yet, or already marked with this very
+ * date: an earlier attempt of this call whose reply was lost (the stage
+ * gives every call its own dates).
+ */
 static bool
 queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_ms, bool unmarked_only,
            bson_error_t *error)
@@ -445,8 +578,9 @@ queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_
 	bool added;
 
 	if (unmarked_only)
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderIsFulfilled",
-		                    BCON_BOOL(false));
+		selector = BCON_NEW("_id", BCON_UTF8(order_id), "$or", "[", "{",
+		                    "payload.orderIsFulfilled", BCON_BOOL(false), "}", "{",
+		                    "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}", "]");
 	else
 		selector = BCON_NEW("_id", BCON_UTF8(order_id));
 	update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
@@ -458,12 +592,14 @@ queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_
 }
 
 /*
- * On FerretDB 1.x: is the order stored and not yet fulfilled?  A lookup by
- * _id alone, the one filter FerretDB does not decode the whole collection
+ * On FerretDB 1.x: is the order stored and not yet fulfilled, or marked
+ * with shipped_ms by an earlier attempt of this call?  A lookup by _id
+ * alone, the one filter FerretDB does not decode the whole collection
  * for.
  */
 static int
-is_unmarked(mongo_store *ms, const char *order_id, bool *unmarked, ecom_err *err)
+is_unmarked(mongo_store *ms, const char *order_id, int64_t shipped_ms, bool *unmarked,
+            ecom_err *err)
 {
 	mongoc_cursor_t *cursor;
 	const bson_t *hit;
@@ -474,16 +610,24 @@ is_unmarked(mongo_store *ms, const char *order_id, bool *unmarked, ecom_err *err
 
 	*unmarked = false;
 	filter = BCON_NEW("_id", BCON_UTF8(order_id));
-	opts = BCON_NEW("projection", "{", "payload.orderIsFulfilled", BCON_INT32(1), "}", "limit",
-	                BCON_INT64(1));
+	opts = BCON_NEW("projection", "{", "payload.orderIsFulfilled", BCON_INT32(1),
+	                "payload.orderShippedDate", BCON_INT32(1), "}", "limit", BCON_INT64(1));
 	cursor = mongoc_collection_find_with_opts(ms->coll[ECOM_EV_ORDERCREATED], filter, opts, NULL);
-	if (mongoc_cursor_next(cursor, &hit))
-		*unmarked = bson_iter_init(&iter, hit) &&
-		            bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
-		            BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter);
-	else if (mongoc_cursor_error(cursor, &error))
-		ret = ecom_err_set(err, "cannot read ordercreated '%s' from '%s': %s", order_id,
-		                   ms->base.redacted_uri, error.message);
+	if (mongoc_cursor_next(cursor, &hit)) {
+		bson_iter_t shipped;
+
+		*unmarked = (bson_iter_init(&iter, hit) &&
+		             bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
+		             BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter)) ||
+		            (bson_iter_init(&shipped, hit) &&
+		             bson_iter_find_descendant(&shipped, "payload.orderShippedDate", &shipped) &&
+		             BSON_ITER_HOLDS_DATE_TIME(&shipped) &&
+		             bson_iter_date_time(&shipped) == shipped_ms);
+	} else if (mongoc_cursor_error(cursor, &error)) {
+		ret = ecom_err_set_kind(err, failure_kind(&error),
+		                        "cannot read ordercreated '%s' from '%s': %s", order_id,
+		                        ms->base.redacted_uri, error.message);
+	}
 	mongoc_cursor_destroy(cursor);
 	bson_destroy(opts);
 	bson_destroy(filter);
@@ -503,8 +647,9 @@ seen_before(const char *const *order_ids, size_t i)
 }
 
 /*
- * One unordered bulk of {_id, orderIsFulfilled: false} → $set: atomic per
- * order on MongoDB.  FerretDB 1.x decodes every document of the
+ * One unordered bulk of {_id, orderIsFulfilled: false or shipped this
+ * call} → $set: atomic per order on MongoDB, and *marked is the bulk's
+ * nMatched.  An order twice in one call is marked once.  FerretDB 1.x decodes every document of the
  * collection for such an update (2.5 s an order at 10,000 documents) and
  * is not atomic there anyway (it reads, then writes): there each order is
  * looked up by _id and those still unmarked are updated by _id, each once
@@ -530,12 +675,10 @@ mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int6
 	for (i = 0; i < n; i++) {
 		bool unmarked = true;
 
-		if (ms->ferretdb_1) {
-			if (seen_before(order_ids, i))
-				continue;
-			if (is_unmarked(ms, order_ids[i], &unmarked, err) < 0)
-				goto out;
-		}
+		if (seen_before(order_ids, i))
+			continue;
+		if (ms->ferretdb_1 && is_unmarked(ms, order_ids[i], shipped_ms[i], &unmarked, err) < 0)
+			goto out;
 		if (!unmarked)
 			continue;
 		if (!queue_mark(bulk, order_ids[i], shipped_ms[i], !ms->ferretdb_1, &error)) {
@@ -551,11 +694,11 @@ mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int6
 	}
 	bson_destroy(&reply);
 	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
-		ecom_err_set(err, "cannot mark orders fulfilled in '%s': %s", store->redacted_uri,
-		             error.message);
+		ecom_err_set_kind(err, failure_kind(&error), "cannot mark orders fulfilled in '%s': %s",
+		                  store->redacted_uri, error.message);
 		goto out;
 	}
-	*marked = reply_count(&reply, "nModified");
+	*marked = reply_count(&reply, "nMatched");
 	ret = 0;
 out:
 	bson_destroy(&reply);
@@ -573,8 +716,8 @@ count_matching(mongo_store *ms, ecom_event_type type, const bson_t *filter, int6
 
 	n = mongoc_collection_count_documents(ms->coll[type], filter, NULL, NULL, NULL, &error);
 	if (n < 0)
-		return ecom_err_set(err, "cannot count %s in '%s': %s", ecom_event_type_name(type),
-		                    ms->base.redacted_uri, error.message);
+		return ecom_err_set_kind(err, failure_kind(&error), "cannot count %s in '%s': %s",
+		                         ecom_event_type_name(type), ms->base.redacted_uri, error.message);
 	*count = n;
 	return 0;
 }
@@ -727,6 +870,7 @@ mongo_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
 static const ecom_store_ops mongo_ops = {
 	.name = "mongodb",
 	.close = mongo_close,
+	.ping = mongo_ping,
 	.put_batch = mongo_put_batch,
 	.mark_fulfilled = mongo_mark_fulfilled,
 	.count = mongo_count,
@@ -736,4 +880,38 @@ static const ecom_store_ops mongo_ops = {
 	.reset = mongo_reset,
 	.list_ids = mongo_list_ids,
 	.list_unfinished = mongo_list_unfinished,
+};
+
+/* The driver parses the URI; its own log line would repeat the message (see mongo_log). */
+static int
+mongo_check_uri(const char *uri_text, ecom_err *err)
+{
+	bson_error_t error;
+	mongoc_uri_t *uri;
+
+	pthread_once(&mongo_init_once, mongo_init);
+	uri = mongoc_uri_new_with_error(uri_text, &error);
+	if (uri == NULL) {
+		ecom_redact_password_in(error.message, sizeof(error.message), uri_text);
+		return ecom_err_set(err, "not a valid MongoDB URI: %s", error.message);
+	}
+	mongoc_uri_destroy(uri);
+	return 0;
+}
+
+static const char *
+mongo_driver_version(void)
+{
+	static char text[48];
+
+	snprintf(text, sizeof(text), "libmongoc %s", mongoc_get_version());
+	return text;
+}
+
+const ecom_store_backend ecom_store_mongo_backend = {
+	.kind = ECOM_STORE_MONGODB,
+	.name = "mongodb",
+	.open = mongo_open,
+	.check_uri = mongo_check_uri,
+	.driver_version = mongo_driver_version,
 };

@@ -21,6 +21,8 @@
 
 #include "ecom_store_impl.h"
 
+static void pg_notice(void *data, const char *message);
+
 typedef struct pg_store {
 	ecom_store base;
 	PGconn *conn;
@@ -74,12 +76,39 @@ failure_reason(pg_store *ps, const PGresult *res, char *buf, size_t size)
 	return buf;
 }
 
-/* A dropped connection is tried again once, so a server restart is not fatal to the handle. */
-static void
-reconnect_if_lost(pg_store *ps)
+/*
+ * What a failed statement means for the caller (ecom_store.c retries
+ * transient failures and splits a batch whose data was refused), by the
+ * connection's state and the SQLSTATE class.
+ */
+static enum ecom_err_kind
+failure_kind(pg_store *ps, const PGresult *res)
 {
-	if (PQstatus(ps->conn) == CONNECTION_BAD)
-		PQreset(ps->conn);
+	const char *state = res ? PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+
+	if (PQstatus(ps->conn) == CONNECTION_BAD || state == NULL)
+		return ECOM_ERR_TRANSIENT;
+	/* 08 connection exception, 40 rollback (serialisation, deadlock), 53
+	 * insufficient resources, 57 operator intervention (shutdown, cannot
+	 * connect now), 58 system error. */
+	if (strncmp(state, "08", 2) == 0 || strncmp(state, "40", 2) == 0 ||
+	    strncmp(state, "53", 2) == 0 || strncmp(state, "57", 2) == 0 ||
+	    strncmp(state, "58", 2) == 0)
+		return ECOM_ERR_TRANSIENT;
+	/* 22 data exception, 23 integrity constraint, 54 program limit exceeded. */
+	if (strncmp(state, "22", 2) == 0 || strncmp(state, "23", 2) == 0 ||
+	    strncmp(state, "54", 2) == 0)
+		return ECOM_ERR_DATA;
+	return ECOM_ERR_FAILURE;
+}
+
+static int
+statement_failed(pg_store *ps, const PGresult *res, const char *what, ecom_err *err)
+{
+	char reason[512];
+
+	return ecom_err_set_kind(err, failure_kind(ps, res), "cannot %s in '%s': %s", what,
+	                         ps->base.redacted_uri, failure_reason(ps, res, reason, sizeof(reason)));
 }
 
 /*
@@ -90,14 +119,11 @@ static int
 run_script(pg_store *ps, const char *sql, const char *what, ecom_err *err)
 {
 	PGresult *res;
-	char reason[512];
 	int ret = 0;
 
-	reconnect_if_lost(ps);
 	res = PQexec(ps->conn, sql);
 	if (PQresultStatus(res) != PGRES_COMMAND_OK && PQresultStatus(res) != PGRES_TUPLES_OK)
-		ret = ecom_err_set(err, "cannot %s in '%s': %s", what, ps->base.redacted_uri,
-		                   failure_reason(ps, res, reason, sizeof(reason)));
+		ret = statement_failed(ps, res, what, err);
 	PQclear(res);
 	return ret;
 }
@@ -107,18 +133,38 @@ static int
 run_params(pg_store *ps, const char *sql, int nparams, const char *const *params,
            ExecStatusType expected, PGresult **res, const char *what, ecom_err *err)
 {
-	char reason[512];
-
-	reconnect_if_lost(ps);
 	*res = PQexecParams(ps->conn, sql, nparams, NULL, params, NULL, NULL, 0);
 	if (PQresultStatus(*res) != expected) {
-		ecom_err_set(err, "cannot %s in '%s': %s", what, ps->base.redacted_uri,
-		             failure_reason(ps, *res, reason, sizeof(reason)));
+		statement_failed(ps, *res, what, err);
 		PQclear(*res);
 		*res = NULL;
 		return -1;
 	}
 	return 0;
+}
+
+/* Reconnect if the connection is gone (a server restart), then check it answers. */
+static int
+pg_ping(ecom_store *store, ecom_err *err)
+{
+	pg_store *ps = pg_of(store);
+	char reason[512];
+
+	if (PQstatus(ps->conn) == CONNECTION_BAD) {
+		PQreset(ps->conn);
+		if (PQstatus(ps->conn) != CONNECTION_OK) {
+			one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
+			/* A server that answers and refuses us will not change its mind. */
+			return ecom_err_set_kind(err,
+			                         strstr(reason, "authentication failed") != NULL ||
+			                                 strstr(reason, "does not exist") != NULL
+			                             ? ECOM_ERR_FAILURE
+			                             : ECOM_ERR_TRANSIENT,
+			                         "cannot connect to '%s': %s", ps->base.redacted_uri, reason);
+		}
+		PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
+	}
+	return run_script(ps, "SELECT 1", "check the connection", err);
 }
 
 /* Canonical UUID text (either case): anything else cannot be a stored id. */
@@ -207,13 +253,19 @@ build_statements(pg_store *ps, const char *database, ecom_err *err)
 		ps->list_sql[t] = bson_strdup_printf("SELECT event_id::text FROM %s", table);
 		bson_free(table);
 	}
+	/*
+	 * An order already marked with this call's own date counts as marked
+	 * by it: the retry of a call whose reply was lost.  Marks of other
+	 * calls have other dates (the stage makes them strictly increasing).
+	 */
 	ps->mark_sql = bson_strdup_printf(
 		"UPDATE %s.ordercreated AS o SET order_is_fulfilled = true,"
 		" order_shipped_date = m.shipped::timestamptz,"
 		" doc = jsonb_set(jsonb_set(o.doc, '{payload,orderIsFulfilled}', 'true'),"
 		"                 '{payload,orderShippedDate}', to_jsonb(m.shipped))"
 		" FROM unnest($1::uuid[], $2::text[]) AS m(id, shipped)"
-		" WHERE o.event_id = m.id AND NOT o.order_is_fulfilled",
+		" WHERE o.event_id = m.id"
+		" AND (NOT o.order_is_fulfilled OR o.order_shipped_date = m.shipped::timestamptz)",
 		schema);
 	ps->count_fulfilled_sql =
 		bson_strdup_printf("SELECT count(*) FROM %s.ordercreated WHERE order_is_fulfilled", schema);
@@ -256,31 +308,42 @@ server_name(PGconn *conn)
 
 static const ecom_store_ops pg_ops;
 
-int
-ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
+static int
+pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
 {
 	/* dbname first: expanded from the URI, then the keywords after it override. */
+	/*
+	 * A server that stops answering without closing the connection is
+	 * noticed within timeout_ms (unacknowledged data: tcp_user_timeout)
+	 * or about 11 s (an idle connection: keepalives), then retried.
+	 */
 	const char *keywords[] = {"dbname", "connect_timeout", "client_encoding",
-	                          "fallback_application_name", NULL};
-	const char *values[5];
-	char timeout[16], reason[1024], appname[128];
+	                          "fallback_application_name", "tcp_user_timeout",
+	                          "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+	const char *values[9];
+	char timeout[16], user_timeout[16], reason[1024], appname[128];
 	pg_store *ps;
 	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
 
 	snprintf(timeout, sizeof(timeout), "%d", seconds);
+	snprintf(user_timeout, sizeof(user_timeout), "%d", cfg->timeout_ms);
 	values[0] = uri;
 	values[1] = timeout;
 	values[2] = "UTF8";
 	/* "ecom-consume/ecommerce": which command, on which schema, in pg_stat_activity. */
 	snprintf(appname, sizeof(appname), "%s/%s", ecom_progname(), cfg->database);
 	values[3] = appname;
-	values[4] = NULL;
+	values[4] = user_timeout;
+	values[5] = "5";
+	values[6] = "2";
+	values[7] = "3";
+	values[8] = NULL;
 
 	*store = NULL;
 	ps = bson_malloc0(sizeof(*ps));
 	ps->base.ops = &pg_ops;
 	ps->base.kind = ECOM_STORE_POSTGRESQL;
-	ps->base.redacted_uri = ecom_store_redact_uri(uri);
+	ps->base.redacted_uri = ecom_redact_uri(uri);
 	ps->conn = PQconnectdbParams(keywords, values, 1);
 	if (ps->conn == NULL) {
 		ecom_err_set(err, "cannot connect to '%s': out of memory", ps->base.redacted_uri);
@@ -288,7 +351,9 @@ ecom_store_pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, 
 	}
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
-		ecom_err_set(err, "cannot connect to '%s': %s", ps->base.redacted_uri, reason);
+		ecom_redact_password_in(reason, sizeof(reason), uri);
+		ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "cannot connect to '%s': %s",
+		                  ps->base.redacted_uri, reason);
 		goto fail;
 	}
 	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
@@ -335,7 +400,7 @@ compare_ids(const void *a, const void *b)
 
 static int
 pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events, size_t n,
-             bool *is_new, ecom_err *err)
+             ecom_put_result *results, ecom_err *err)
 {
 	pg_store *ps = pg_of(store);
 	bson_string_t *batch;
@@ -366,10 +431,6 @@ pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 	if (run_params(ps, ps->insert_sql[type], 1, (const char *const *)&batch->str,
 	               PGRES_TUPLES_OK, &res, what, err) < 0)
 		goto out;
-	if (is_new == NULL) {
-		ret = 0;
-		goto out;
-	}
 
 	/*
 	 * RETURNING names the ids that were inserted; an id twice in the batch
@@ -387,9 +448,12 @@ pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 		const char **hit = rows ? bsearch(&id, inserted, rows, sizeof(*inserted), compare_ids)
 		                        : NULL;
 
-		is_new[i] = hit != NULL && !claimed[hit - inserted];
-		if (is_new[i])
+		if (hit != NULL && !claimed[hit - inserted]) {
+			results[i].status = ECOM_PUT_NEW;
 			claimed[hit - inserted] = true;
+		} else {
+			results[i].status = ECOM_PUT_DUPLICATE;
+		}
 	}
 	ret = 0;
 out:
@@ -580,6 +644,7 @@ pg_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
 static const ecom_store_ops pg_ops = {
 	.name = "postgresql",
 	.close = pg_close,
+	.ping = pg_ping,
 	.put_batch = pg_put_batch,
 	.mark_fulfilled = pg_mark_fulfilled,
 	.count = pg_count,
@@ -589,4 +654,57 @@ static const ecom_store_ops pg_ops = {
 	.reset = pg_reset,
 	.list_ids = pg_list_ids,
 	.list_unfinished = pg_list_unfinished,
+};
+
+/*
+ * libpq parses the URI; a port it would only refuse when connecting is
+ * checked here too.  Its messages may quote the password: redacted.
+ */
+static int
+pg_check_uri(const char *uri, ecom_err *err)
+{
+	char *reason = NULL, why[512];
+	PQconninfoOption *options = PQconninfoParse(uri, &reason), *o;
+	int ret = 0;
+
+	if (options == NULL) {
+		one_line(reason ? reason : "out of memory", why, sizeof(why));
+		PQfreemem(reason);
+		ecom_redact_password_in(why, sizeof(why), uri);
+		return ecom_err_set(err, "not a valid PostgreSQL URI: %s", why);
+	}
+	for (o = options; o->keyword != NULL; o++) {
+		const char *p;
+
+		if (strcmp(o->keyword, "port") != 0 || o->val == NULL)
+			continue;
+		/* A list, one per host: digits and commas only. */
+		for (p = o->val; *p != '\0'; p++) {
+			if (!isdigit((unsigned char)*p) && *p != ',') {
+				snprintf(why, sizeof(why), "%s", o->val);
+				ecom_redact_password_in(why, sizeof(why), uri);
+				ret = ecom_err_set(err, "not a valid PostgreSQL URI: invalid port '%s'", why);
+				break;
+			}
+		}
+	}
+	PQconninfoFree(options);
+	return ret;
+}
+
+static const char *
+pg_driver_version(void)
+{
+	static char text[32];
+
+	snprintf(text, sizeof(text), "libpq %d", PQlibVersion());
+	return text;
+}
+
+const ecom_store_backend ecom_store_pg_backend = {
+	.kind = ECOM_STORE_POSTGRESQL,
+	.name = "postgresql",
+	.open = pg_open,
+	.check_uri = pg_check_uri,
+	.driver_version = pg_driver_version,
 };

@@ -57,9 +57,9 @@ case_bench_window_stores_exactly_n() {
 case_bench_reports_floor_and_ratio() {
 	run --separate-stderr ecom-bench -n 20 --floor-samples 5 --no-progress
 	assert_success
-	echo "$output" | jq -e '.floor.kafka_round_trip_ms > 0 and .floor.store_upsert_ms > 0
+	echo "$output" | jq -e '.floor.kafka_round_trip_ms > 0 and .floor.store_write_ms > 0
 		and .floor.floor_s > 0 and .elapsed_over_floor > 0 and .peak_rss_kib > 0
-		and (.stage_latency | keys | length) == 5
+		and (.stages | keys | length) == 5
 		and .end_to_end_latency.p50_ms <= .end_to_end_latency.p99_ms' >/dev/null
 }
 

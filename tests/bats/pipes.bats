@@ -11,7 +11,7 @@ setup() {
 @test "generated orders piped into ecom-persist are stored" {
 	run bash -c 'ecom-produce --generate 5 --stdout | ecom-persist'
 	assert_success
-	assert_output '{"read": 5, "written": 5, "duplicates": 0, "rejected": 0}'
+	assert_output '{"read":5,"written":5,"duplicates":0,"rejected":0}'
 	assert_equal "$(store_count ordercreated)" 5
 }
 
@@ -19,10 +19,10 @@ setup() {
 	ecom-produce --generate 5 --stdout >"$BATS_TEST_TMPDIR/orders.jsonl"
 	run ecom-persist <"$BATS_TEST_TMPDIR/orders.jsonl"
 	assert_success
-	assert_output '{"read": 5, "written": 5, "duplicates": 0, "rejected": 0}'
+	assert_output '{"read":5,"written":5,"duplicates":0,"rejected":0}'
 	run ecom-persist <"$BATS_TEST_TMPDIR/orders.jsonl"
 	assert_success
-	assert_output '{"read": 5, "written": 0, "duplicates": 5, "rejected": 0}'
+	assert_output '{"read":5,"written":0,"duplicates":5,"rejected":0}'
 	assert_equal "$(store_count ordercreated)" 5
 }
 
@@ -55,9 +55,9 @@ setup() {
 	ecom-produce --generate 3 2>/dev/null
 	run ecom-persist -t "${ECOM_TOPIC_PREFIX}ordercreated" -e
 	assert_success
-	assert_output '{"read": 3, "written": 3, "duplicates": 0, "rejected": 0}'
+	assert_output '{"read":3,"written":3,"duplicates":0,"rejected":0}'
 	# The group remembers where it stopped: nothing is read twice.
 	run ecom-persist -t "${ECOM_TOPIC_PREFIX}ordercreated" -e
 	assert_success
-	assert_output '{"read": 0, "written": 0, "duplicates": 0, "rejected": 0}'
+	assert_output '{"read":0,"written":0,"duplicates":0,"rejected":0}'
 }

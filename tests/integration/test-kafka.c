@@ -21,7 +21,7 @@ static void
 produced_message_is_consumed_with_key_and_headers(void **state)
 {
 	ecom_config cfg;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	ecom_producer *producer = NULL;
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t *m = NULL;
@@ -42,7 +42,7 @@ produced_message_is_consumed_with_key_and_headers(void **state)
 	assert_int_equal(ecom_producer_send(producer, topic, "order-1", "{\"hello\":1}", 11, headers,
 	                                    1, &err),
 	                 0);
-	assert_int_equal(ecom_producer_flush(producer, cfg.timeout_ms, &err), 0);
+	assert_int_equal(ecom_producer_flush(producer, &err), 0);
 
 	assert_int_equal(ecom_consumer_new_assign(&consumer, &cfg, topic, RD_KAFKA_OFFSET_BEGINNING,
 	                                          &err),
@@ -70,7 +70,7 @@ static void
 unreachable_broker_fails_within_the_timeout(void **state)
 {
 	ecom_config cfg;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	ecom_producer *producer = NULL;
 	int64_t started = ecom_monotonic_us();
 

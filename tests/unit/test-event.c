@@ -82,7 +82,7 @@ event_json_with(ecom_event_type type, const char *from, const char *to)
 static void
 parse_ok(const char *text, ecom_event *ev)
 {
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	if (ecom_event_from_json(text, strlen(text), ev, &err) < 0)
 		fail_msg("unexpected error: %s\ninput: %s", err.msg, text);
@@ -102,7 +102,7 @@ static void
 assert_rejected(const char *text, const char *expected)
 {
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	assert_int_equal(ecom_event_from_json(text, strlen(text), &ev, &err), -1);
 	assert_string_equal(err.msg, expected);
@@ -237,7 +237,7 @@ new_order_has_four_items_and_price_371_58(void **state)
 		{"widget cleaner", 1, 699},
 	};
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t it, items;
 	uuid_t uuid;
 	char *text;
@@ -283,7 +283,7 @@ static void
 new_orders_have_fresh_ids_and_stable_inventory_ids(void **state)
 {
 	ecom_event a, b;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t ia, ib;
 
 	(void)state;
@@ -301,7 +301,7 @@ static void
 next_chain_keeps_event_id_through_all_five_and_ends_at_orderfulfilled(void **state)
 {
 	ecom_event events[ECOM_EV_COUNT], after_last;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	int t;
 
 	(void)state;
@@ -326,7 +326,7 @@ static void
 payment_amount_equals_order_price(void **state)
 {
 	ecom_event order, payment;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	parse_fixture_ok(valid_events[ECOM_EV_ORDERCREATED], &order);
@@ -377,7 +377,7 @@ static void
 store_form_has_bson_dates_and_int64_cents(void **state)
 {
 	ecom_event ev, again;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	bson_iter_t it;
 
 	(void)state;
@@ -412,7 +412,7 @@ unknown_fields_are_kept_in_place(void **state)
 	parse_fixture_ok(
 	    "{'traceId':'t-1','eventId':'" ORDER_ID "','eventType':'ordercreated',"
 	    "'eventCreatedDate':'" DATE "','payload':{'orderCreatedDate':'" DATE "',"
-	    "'giftWrap':{'paper':'red','$why':1},'orderShippedDate':null,"
+	    "'giftWrap':{'paper':'red','why':1},'orderShippedDate':null,"
 	    "'lineItems':[{'itemInventoryId':'inv-1','quantity':2,'colour':'blue','itemName':'widget',"
 	    "'itemDescription':'a widget','itemPrice':'13.99'}],'orderPrice':'27.98',"
 	    "'orderIsFulfilled':false,'audit':{'$date':'2020-01-01T00:00:00Z'}},'source':[1,2.5,'x']}",
@@ -537,7 +537,7 @@ malformed_json_is_rejected(void **state)
 	(void)state;
 	for (i = 0; i < sizeof(inputs) / sizeof(inputs[0]); i++) {
 		ecom_event ev;
-		ecom_err err = {""};
+		ecom_err err = {0};
 
 		assert_int_equal(ecom_event_from_json(inputs[i], strlen(inputs[i]), &ev, &err), -1);
 		if (strncmp(err.msg, "not a JSON object: ", 19) != 0)
@@ -556,7 +556,7 @@ json_is_read_only_up_to_len(void **state)
 	size_t len = strlen(text);
 	char *padded = malloc(len + 8);
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	assert_non_null(padded);
@@ -644,6 +644,103 @@ money_with_three_decimals_is_rejected(void **state)
 	assert_edit_rejected(ECOM_EV_PAYMENTCOMPLETED, "'286.79'", "true",
 	                     "field 'payload.paymentAmount': expected an amount with at most two "
 	                     "decimals, got true");
+}
+
+/*
+ * What a store cannot hold is refused up front, naming the field, so the
+ * event is dead-lettered alone instead of failing its whole batch there.
+ */
+static void
+amount_beyond_numeric_12_2_is_rejected(void **state)
+{
+	(void)state;
+	assert_edit_rejected(ECOM_EV_PAYMENTCOMPLETED, "'286.79'", "'10000000000.00'",
+	                     "field 'payload.paymentAmount': expected an amount below "
+	                     "10000000000.00, got \"10000000000.00\"");
+	assert_edit_accepted(ECOM_EV_PAYMENTCOMPLETED, "'286.79'", "'9999999999.99'");
+}
+
+static void
+year_0000_is_rejected(void **state)
+{
+	(void)state;
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'orderFulfillmentDate':'" DATE "'",
+	                     "'orderFulfillmentDate':'0000-06-01T00:00:00Z'",
+	                     "field 'payload.orderFulfillmentDate': expected an ISO-8601 UTC date, "
+	                     "got \"0000-06-01T00:00:00Z\"");
+	assert_edit_accepted(ECOM_EV_ORDERFULFILLED, "'orderFulfillmentDate':'" DATE "'",
+	                     "'orderFulfillmentDate':'0001-01-01T00:00:00Z'");
+}
+
+static void
+nul_in_any_string_is_rejected(void **state)
+{
+	(void)state;
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'note':'a\\u0000b','eventCreatedDate'",
+	                     "field 'note': expected a string without NUL characters, got "
+	                     "\"a\\u0000b\"");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'tags':[['x\\u0000']],'eventCreatedDate'",
+	                     "field 'tags.0.0': expected a string without NUL characters, got "
+	                     "\"x\\u0000\"");
+}
+
+static void
+keys_mongodb_refuses_are_rejected(void **state)
+{
+	(void)state;
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'$where':'1','eventCreatedDate'",
+	                     "field '$where': key starts with '$' (MongoDB refuses it)");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'a.b':1,'eventCreatedDate'",
+	                     "field 'a.b': key contains '.' (MongoDB refuses it)");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'':1,'eventCreatedDate'", "field '': empty key (MongoDB refuses it)");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'_id':'mine','eventCreatedDate'",
+	                     "field '_id': reserved (the store sets it to eventId)");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'orderFulfillmentDate'",
+	                     "'extra':{'in':{'$gt':1}},'orderFulfillmentDate'",
+	                     "field 'payload.extra.in.$gt': key starts with '$' (MongoDB refuses "
+	                     "it)");
+	/* _id is only reserved at the top. */
+	assert_edit_accepted(ECOM_EV_ORDERFULFILLED, "'orderFulfillmentDate'",
+	                     "'extra':{'_id':1},'orderFulfillmentDate'");
+}
+
+static void
+non_finite_number_is_rejected(void **state)
+{
+	(void)state;
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'score':{'$numberDouble':'NaN'},'eventCreatedDate'",
+	                     "field 'score': expected a finite number, got nan");
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'",
+	                     "'score':[{'$numberDouble':'-Infinity'}],'eventCreatedDate'",
+	                     "field 'score.0': expected a finite number, got -inf");
+}
+
+/* MongoDB's limit of 100 levels is the JSON reader's too. */
+static void
+nesting_beyond_100_levels_is_rejected(void **state)
+{
+	char deep[1024] = "'deep':", *text;
+	ecom_event ev;
+	ecom_err err = {0};
+	int i;
+
+	(void)state;
+	for (i = 0; i < 100; i++)
+		strcat(deep, "[");
+	for (i = 0; i < 100; i++)
+		strcat(deep, "]");
+	strcat(deep, ",'eventCreatedDate'");
+	text = event_json_with(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'", deep);
+	assert_int_equal(ecom_event_from_json(text, strlen(text), &ev, &err), -1);
+	assert_non_null(strstr(err.msg, "LEVELS_EXCEEDED"));
+	free(text);
 }
 
 static void
@@ -912,7 +1009,7 @@ static void
 destroy_is_safe_on_zeroed_failed_and_destroyed_events(void **state)
 {
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 	int64_t cents;
 
 	(void)state;
@@ -933,7 +1030,7 @@ corrupt_bson_is_rejected(void **state)
 	static const uint8_t bytes[] = {0x0e, 0, 0, 0, 0x02, 'a', 0, 200, 0, 0, 0, 'x', 0, 0};
 	bson_t doc;
 	ecom_event ev;
-	ecom_err err = {""};
+	ecom_err err = {0};
 
 	(void)state;
 	assert_true(bson_init_static(&doc, bytes, sizeof(bytes)));
@@ -963,6 +1060,12 @@ main(void)
 		cmocka_unit_test(long_offending_value_is_cut_and_escaped),
 		cmocka_unit_test(money_with_three_decimals_is_rejected),
 		cmocka_unit_test(negative_amount_is_rejected),
+		cmocka_unit_test(amount_beyond_numeric_12_2_is_rejected),
+		cmocka_unit_test(year_0000_is_rejected),
+		cmocka_unit_test(nul_in_any_string_is_rejected),
+		cmocka_unit_test(keys_mongodb_refuses_are_rejected),
+		cmocka_unit_test(non_finite_number_is_rejected),
+		cmocka_unit_test(nesting_beyond_100_levels_is_rejected),
 		cmocka_unit_test(money_as_number_13_99_is_exact),
 		cmocka_unit_test(money_in_any_exact_form_is_accepted),
 		cmocka_unit_test(order_price_mismatch_names_both_amounts),

@@ -1,0 +1,65 @@
+/*
+ * The whole flow in one process, and its measurement: the driver
+ * ecom-bench runs, beside the stage loop it drives.
+ *
+ * A benchmark run resets the topics and the store, measures the raw
+ * floor on the same services (a Kafka produce→consume round trip and a
+ * single-event write, each the median of `floor_samples`), runs the five
+ * stages as threads (each with its own clients, the same stage code the
+ * separate commands run) until cfg->orders are fulfilled, measures the
+ * Kafka round trip again, and reports.
+ */
+#ifndef ECOM_FLOW_H
+#define ECOM_FLOW_H
+
+#include <bson/bson.h>
+#include <signal.h>
+
+#include "ecom_config.h"
+#include "ecom_log.h"
+#include "ecom_plot.h"
+#include "ecom_stage.h"
+
+/* Kafka hops and store writes of one order: five events, and the fulfilment mark. */
+#define ECOM_FLOW_HOPS_PER_ORDER 5
+#define ECOM_FLOW_WRITES_PER_ORDER 6
+
+typedef struct ecom_flow_opts {
+	int floor_samples;            /* round trips and writes timed for the floor */
+	volatile sig_atomic_t *stop;  /* set: every stage stops after its batch */
+	void (*on_progress)(void *arg, int64_t fulfilled);
+	void *progress_arg;
+} ecom_flow_opts;
+
+typedef struct ecom_flow_result {
+	ecom_stage_stats stages[ECOM_STAGE_COUNT];
+	double kafka_round_trip_before_ms;
+	double kafka_round_trip_after_ms;
+	double store_write_ms;
+	char server[128]; /* the store's server, as it names itself */
+} ecom_flow_result;
+
+void ecom_flow_result_init(ecom_flow_result *result);
+void ecom_flow_result_free(ecom_flow_result *result);
+
+/*
+ * One benchmark run, as above.  Fills result as far as the run came;
+ * -1 with err naming the stage that failed, or when stopped before the
+ * last order.
+ */
+int ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts,
+                        ecom_flow_result *result, ecom_err *err);
+
+/*
+ * The report of a run (complete or not), one JSON object: store, server,
+ * timing, latencies, the phases of every stage, the floor and
+ * elapsed/floor, peak RSS.
+ */
+void ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_result *result,
+                      int floor_samples, bson_t *report);
+/* The human summary of a report, one line: totals, floor, where the time goes. */
+void ecom_flow_summary(const bson_t *report, char *buf, size_t size);
+/* The run's data for ecom_plot_svg(); plot is initialised by the caller. */
+void ecom_flow_plot_data(const ecom_config *cfg, ecom_flow_result *result, ecom_plot_run *plot);
+
+#endif

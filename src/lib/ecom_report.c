@@ -1,0 +1,98 @@
+#include "ecom_report.h"
+
+#include <math.h>
+#include <string.h>
+
+#include "ecom_event.h"
+
+double
+ecom_report_round3(double x)
+{
+	return round(x * 1000.0) / 1000.0;
+}
+
+void
+ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconcile, long orders_wanted)
+{
+	memset(timing, 0, sizeof(*timing));
+	timing->orders_before = reconcile->fulfilled_before;
+	timing->orders_this_run = reconcile->fulfilled;
+	timing->orders = reconcile->fulfilled_before + reconcile->fulfilled;
+	timing->complete = timing->orders >= orders_wanted;
+	if (reconcile->fulfilled > 0 && reconcile->started_us > 0 &&
+	    reconcile->ended_us >= reconcile->started_us) {
+		timing->started_us = reconcile->started_us;
+		timing->ended_us = reconcile->ended_us;
+		timing->elapsed_s = (double)(timing->ended_us - timing->started_us) / 1e6;
+	}
+	if (timing->elapsed_s > 0)
+		timing->orders_per_s = (double)timing->orders_this_run / timing->elapsed_s;
+}
+
+static void
+append_date_or_null(bson_t *report, const char *key, int64_t us)
+{
+	char text[32];
+
+	if (us <= 0) {
+		bson_append_null(report, key, -1);
+		return;
+	}
+	ecom_format_iso8601(us / 1000, text, sizeof(text));
+	bson_append_utf8(report, key, -1, text, -1);
+}
+
+void
+ecom_report_timing(bson_t *report, const ecom_run_timing *timing)
+{
+	BSON_APPEND_INT64(report, "orders", timing->orders);
+	BSON_APPEND_BOOL(report, "complete", timing->complete);
+	if (timing->orders_before > 0) {
+		BSON_APPEND_INT64(report, "orders_this_run", timing->orders_this_run);
+		BSON_APPEND_INT64(report, "resumed_from", timing->orders_before);
+	}
+	append_date_or_null(report, "start", timing->started_us);
+	append_date_or_null(report, "end", timing->ended_us);
+	BSON_APPEND_DOUBLE(report, "elapsed_s", ecom_report_round3(timing->elapsed_s));
+	BSON_APPEND_DOUBLE(report, "orders_per_s", ecom_report_round3(timing->orders_per_s));
+}
+
+static double
+ms(int64_t us)
+{
+	return ecom_report_round3((double)us / 1000.0);
+}
+
+void
+ecom_report_latency(bson_t *parent, const char *key, ecom_latency *lat)
+{
+	bson_t child;
+
+	bson_append_document_begin(parent, key, -1, &child);
+	BSON_APPEND_INT64(&child, "count", (int64_t)lat->count);
+	BSON_APPEND_DOUBLE(&child, "p50_ms", ms(ecom_latency_percentile(lat, 50)));
+	BSON_APPEND_DOUBLE(&child, "p90_ms", ms(ecom_latency_percentile(lat, 90)));
+	BSON_APPEND_DOUBLE(&child, "p99_ms", ms(ecom_latency_percentile(lat, 99)));
+	BSON_APPEND_DOUBLE(&child, "max_ms", ms(ecom_latency_max(lat)));
+	bson_append_document_end(parent, &child);
+}
+
+void
+ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats)
+{
+	bson_t child, phase;
+	int p;
+
+	bson_append_document_begin(parent, key, -1, &child);
+	for (p = 0; p < ECOM_PHASE_COUNT; p++) {
+		ecom_latency *lat = &stats->phases[p];
+
+		if (lat->count == 0)
+			continue;
+		bson_append_document_begin(&child, ecom_phase_name((ecom_phase)p), -1, &phase);
+		BSON_APPEND_DOUBLE(&phase, "p50_ms", ms(ecom_latency_percentile(lat, 50)));
+		BSON_APPEND_DOUBLE(&phase, "p99_ms", ms(ecom_latency_percentile(lat, 99)));
+		bson_append_document_end(&child, &phase);
+	}
+	bson_append_document_end(parent, &child);
+}

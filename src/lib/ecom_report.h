@@ -1,0 +1,41 @@
+/*
+ * The parts of a run's report that ecom-reconcile --drive and ecom-bench
+ * share, built from the reconcile stage's statistics.  Durations are in
+ * milliseconds or seconds, rounded to the microsecond.
+ */
+#ifndef ECOM_REPORT_H
+#define ECOM_REPORT_H
+
+#include <bson/bson.h>
+#include <stdbool.h>
+
+#include "ecom_stage.h"
+
+/* The run's timing, as the elapsed time and orders/s need it. */
+typedef struct ecom_run_timing {
+	int64_t orders;           /* fulfilled in all, this run and before it */
+	int64_t orders_this_run;  /* fulfilled by this run */
+	int64_t orders_before;    /* fulfilled before this run began (a resume) */
+	bool complete;            /* all the orders asked for are fulfilled */
+	int64_t started_us;       /* wall clock; 0 when this run drove no order */
+	int64_t ended_us;         /* wall clock of its last fulfilment; 0 when none */
+	double elapsed_s;         /* ended - started; 0 when this run fulfilled nothing */
+	double orders_per_s;      /* orders_this_run / elapsed_s; 0 when elapsed is 0 */
+} ecom_run_timing;
+
+void ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconcile,
+                        long orders_wanted);
+/*
+ * "orders", "complete", "start" and "end" (ISO-8601, or null when this
+ * run fulfilled nothing), "elapsed_s", "orders_per_s", and for a resumed
+ * run "orders_this_run" and "resumed_from".
+ */
+void ecom_report_timing(bson_t *report, const ecom_run_timing *timing);
+/* {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms"} under key. */
+void ecom_report_latency(bson_t *parent, const char *key, ecom_latency *lat);
+/* {"poll_wait": {"p50_ms", "p99_ms"}, "decode": …} under key: the phases that ran. */
+void ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats);
+/* x rounded to 3 decimals, so reports do not print binary noise. */
+double ecom_report_round3(double x);
+
+#endif
