@@ -6,9 +6,10 @@
 # audit.  The test starts that server itself (scripts/devstack.sh up
 # mongodb, in a state dir of its own) beside the dev stack's Kafka.
 #
-# The stages stop when their store goes away; the test restarts those that
-# did, as the stage-killed case does (flow_cases.bash).  Once the stages
-# retry by themselves, the restarts here can go.
+# The stages retry a store that went away for up to retry_timeout_ms
+# (120 s); should one give up all the same, the test starts it again, as
+# the stage-killed case does (flow_cases.bash), since what is tested here
+# is the server's durability, not the stages' patience.
 
 load helpers
 load flow_cases
@@ -68,8 +69,7 @@ restart_dead() {
 	assert_line --partial "$ECOM_MONGODB_URI"
 	[[ $(h2_server_pid) != "$pid" ]] || fail "the server was not restarted"
 
-	# The stages that lost their store stopped with exit 1 (they do not
-	# retry yet): start them again, the reconciler too if it went.
+	# A stage that gave up on its store is started again, the reconciler too.
 	sleep 1
 	restart_dead payment inventory shipping fulfillment reconcile
 
