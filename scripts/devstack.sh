@@ -41,7 +41,8 @@
 #             once with javac into the cache, keyed by a hash of its source.
 #   postgres  Debian's server binaries (newest /usr/lib/postgresql/*/bin), a
 #             private cluster run as the postgres user when invoked as root;
-#             role ecom/ecom owns database ecommerce.
+#             role ecom/ecom owns database ecommerce (and may create roles:
+#             the secrets test makes one with a canary password).
 #
 # `up`, `env` and `status` name the MongoDB-protocol server as it names
 # itself (buildInfo, through scripts/mongo-ping.py --server), e.g.
@@ -722,7 +723,7 @@ pg_setup_db() {
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ecom') THEN
-    CREATE ROLE ecom LOGIN CREATEDB PASSWORD 'ecom';
+    CREATE ROLE ecom LOGIN CREATEDB CREATEROLE PASSWORD 'ecom';
   END IF;
 END
 $$;

@@ -1,8 +1,15 @@
 #!/usr/bin/env bash
 # run-flow.sh: the order flow as separate processes, the way a deployment
 # would run it.  Resets topics and store, starts the four stage processes
-# (ecom-consume --stage …), drives N orders with ecom-reconcile, prints its
-# report through jq, and stops every process it started, also on Ctrl-C.
+# (ecom-consume --stage …, K instances of each), drives N orders with
+# ecom-reconcile, prints its report, and stops every process it started,
+# also on Ctrl-C.
+#
+# It supervises what it started: a process that exits before the end is
+# reported with the last line of its log and started again, up to
+# --max-restarts times in all; after that, or when ecom-reconcile stops
+# the flow itself (a count mismatch, a configuration error), everything
+# is stopped and the script exits non-zero with the reason.
 #
 # With no ECOM_* variables set it brings up the dev stack itself (and
 # takes it down at the end unless --keep-stack): README's zero-configuration
@@ -11,17 +18,23 @@ set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SCRIPT_DIR
+readonly STAGES=(payment inventory shipping fulfillment)
 
 usage() {
 	cat <<'USAGE'
-usage: run-flow.sh [-n N] [-w W] [--store STORE] [--keep-stack] [--no-reset]
+usage: run-flow.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
+                   [--max-restarts R] [--keep-stack] [--no-reset]
 
-  -n N            orders to run (default 10000)
-  -w W            orders in flight at once (default 1, as the original)
-  --store STORE   mongodb (default), postgresql, or a URI
-  --keep-stack    leave a dev stack this script started running
-  --no-reset      keep the topics and the store as they are
-  -h, --help      print this help
+  -n N              orders to run (default 10000)
+  -w W              orders in flight at once (default 1, as the original)
+  --store STORE     mongodb (default), postgresql, or a URI
+  --instances K     processes per stage, in one consumer group (default 1)
+  --partitions P    partitions per topic (default: the configured, 1)
+  --max-restarts R  processes restarted after an unexpected exit, in all,
+                    before the run is given up (default 5)
+  --keep-stack      leave a dev stack this script started running
+  --no-reset        keep the topics and the store as they are
+  -h, --help        print this help
 
 Environment: ECOM_KAFKA_BROKERS, ECOM_MONGODB_URI, ECOM_POSTGRES_URI (see
 ecom.yaml(5)); when all are unset, scripts/devstack.sh provides them.
@@ -31,21 +44,32 @@ USAGE
 
 msg() { printf 'run-flow: %s\n' "$*" >&2; }
 die() { msg "$*"; exit 1; }
+usage_error() { msg "$*"; echo "try 'run-flow.sh --help'" >&2; exit 2; }
 
-orders=10000 window=1 keep_stack=0 reset=1
+need_value() { [[ $2 -ge 2 ]] || usage_error "option '$1' needs a value"; }
+
+orders=10000 window=1 instances=1 partitions= max_restarts=5 keep_stack=0 reset=1
 while (($#)); do
 	case "$1" in
-	-n) [[ $# -ge 2 ]] || { msg "option '-n' needs a value"; exit 2; }; orders=$2; shift 2 ;;
-	-w) [[ $# -ge 2 ]] || { msg "option '-w' needs a value"; exit 2; }; window=$2; shift 2 ;;
-	--store) [[ $# -ge 2 ]] || { msg "option '--store' needs a value"; exit 2; }; export ECOM_STORE=$2; shift 2 ;;
+	-n) need_value "$1" $#; orders=$2; shift 2 ;;
+	-w) need_value "$1" $#; window=$2; shift 2 ;;
+	--store) need_value "$1" $#; export ECOM_STORE=$2; shift 2 ;;
+	--instances) need_value "$1" $#; instances=$2; shift 2 ;;
+	--partitions) need_value "$1" $#; partitions=$2; shift 2 ;;
+	--max-restarts) need_value "$1" $#; max_restarts=$2; shift 2 ;;
 	--keep-stack) keep_stack=1; shift ;;
 	--no-reset) reset=0; shift ;;
 	-h | --help) usage; exit 0 ;;
-	*) msg "unknown option '$1'"; echo "try 'run-flow.sh --help'" >&2; exit 2 ;;
+	*) usage_error "unknown option '$1'" ;;
 	esac
 done
-[[ "$orders" =~ ^[1-9][0-9]*$ ]] || { msg "-n '$orders': expected a number of orders"; exit 2; }
-[[ "$window" =~ ^[1-9][0-9]*$ ]] || { msg "-w '$window': expected a number of orders"; exit 2; }
+[[ "$orders" =~ ^[1-9][0-9]*$ ]] || usage_error "-n '$orders': expected a number of orders"
+[[ "$window" =~ ^[1-9][0-9]*$ ]] || usage_error "-w '$window': expected a number of orders"
+[[ "$instances" =~ ^[1-9][0-9]?$ ]] || usage_error "--instances '$instances': expected 1 to 99"
+[[ -z "$partitions" || "$partitions" =~ ^[1-9][0-9]{0,2}$ ]] ||
+	usage_error "--partitions '$partitions': expected 1 to 999"
+[[ "$max_restarts" =~ ^[0-9]+$ ]] || usage_error "--max-restarts '$max_restarts': expected a number"
+if [[ -n "$partitions" ]]; then export ECOM_PARTITIONS=$partitions; fi
 
 # From a source tree: build first and use the fresh binaries; installed
 # (pkgdatadir), the commands are on PATH.
@@ -54,19 +78,25 @@ if [[ -f "$SCRIPT_DIR/../configure.ac" ]]; then
 	PATH="$(cd "$SCRIPT_DIR/.." && pwd):$PATH"
 fi
 command -v ecom-reconcile >/dev/null || die "ecom commands not found on PATH"
-command -v jq >/dev/null || die "jq not found: install the Debian package jq"
 
 run_dir=${ECOM_RUN_DIR:-$(mktemp -d /tmp/ecom-run-flow.XXXXXX)}
 mkdir -p "$run_dir"
-rm -f "$run_dir/stage.pids"
-stage_pids=()
+# "pid name" of every process started, restarts included.
+: >"$run_dir/processes"
+declare -A name_of=() # pid → "payment-1", "reconcile"
 stack_started=0
+restarts=0
+
+stop_all() {
+	local pid
+	for pid in "${!name_of[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
+	for pid in "${!name_of[@]}"; do wait "$pid" 2>/dev/null || true; done
+	name_of=()
+}
 
 cleanup() {
-	local pid
 	trap - EXIT INT TERM
-	for pid in "${stage_pids[@]}"; do kill -TERM "$pid" 2>/dev/null || true; done
-	for pid in "${stage_pids[@]}"; do wait "$pid" 2>/dev/null || true; done
+	stop_all
 	if ((stack_started && !keep_stack)); then
 		"$SCRIPT_DIR/devstack.sh" down || true
 	fi
@@ -85,15 +115,65 @@ fi
 if ((reset)); then
 	ecom-reconcile -q --reset
 fi
-for stage in payment inventory shipping fulfillment; do
-	ecom-consume --stage "$stage" 2>"$run_dir/$stage.log" &
-	stage_pids+=($!)
-	echo $! >>"$run_dir/stage.pids"
-done
-msg "$orders orders, window $window; stage logs in $run_dir"
-ecom-reconcile --drive "$orders" --window "$window" >"$run_dir/report.json" 2> >(tee "$run_dir/reconcile.log" >&2) || {
-	status=$?
-	msg "ecom-reconcile failed (exit $status); see $run_dir"
-	exit "$status"
+
+started() { # pid name
+	name_of[$1]=$2
+	echo "$1 $2" >>"$run_dir/processes"
 }
-jq . "$run_dir/report.json"
+
+start_stage() { # name (payment-1) stage
+	ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+	started $! "$1"
+}
+
+# The driver's stderr is the terminal's: its progress line and summary show there.
+start_reconcile() {
+	ecom-reconcile --drive "$orders" --window "$window" >"$run_dir/report.json" &
+	started $! reconcile
+}
+
+for stage in "${STAGES[@]}"; do
+	for ((k = 1; k <= instances; k++)); do start_stage "$stage-$k" "$stage"; done
+done
+msg "$orders orders, window $window, $instances instance(s) per stage; logs in $run_dir"
+start_reconcile
+
+# Watch every process until the driver is done.
+while :; do
+	status=0
+	wait -n -p pid || status=$?
+	name=${name_of[$pid]:-}
+	[[ -n "$name" ]] || continue
+	unset "name_of[$pid]"
+	if [[ "$name" == reconcile ]]; then
+		# 0: done.  1 or 2: the driver stopped the flow itself (a count
+		# mismatch, a bad configuration): starting it again would not help.
+		((status == 0)) && break
+		if ((status <= 2)); then
+			stop_all
+			die "ecom-reconcile stopped the flow (exit $status); stage logs in $run_dir"
+		fi
+		last="killed by signal $((status - 128))"
+	else
+		last=$(tail -n 1 "$run_dir/$name.log" 2>/dev/null || true)
+	fi
+	msg "$name (pid $pid) exited with status $status${last:+: $last}"
+	if ((restarts >= max_restarts)); then
+		stop_all
+		die "$restarts restart(s) already, giving up (--max-restarts $max_restarts); logs in $run_dir"
+	fi
+	restarts=$((restarts + 1))
+	msg "starting $name again (restart $restarts of at most $max_restarts)"
+	if [[ "$name" == reconcile ]]; then start_reconcile; else start_stage "$name" "${name%-*}"; fi
+done
+
+# How the partitions were spread: each instance's last assignment.
+if ((instances > 1)) || [[ -n "$partitions" ]]; then
+	for stage in "${STAGES[@]}"; do
+		for ((k = 1; k <= instances; k++)); do
+			line=$(grep -h 'assigned' "$run_dir/$stage-$k.log" 2>/dev/null | tail -n 1 || true)
+			msg "$stage-$k: ${line#*: }"
+		done
+	done
+fi
+cat "$run_dir/report.json"

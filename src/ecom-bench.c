@@ -28,8 +28,6 @@ enum { OPT_COMPARE = ECOM_OPT_COMMAND, OPT_NO_PROGRESS, OPT_FLOOR_SAMPLES, OPT_P
 /* Stores one invocation may run. */
 #define MAX_RUNS 8
 
-static volatile sig_atomic_t interrupted;
-
 typedef struct bench_args {
 	const char *stores[MAX_RUNS]; /* --compare's, in order; none: the configured store */
 	size_t n_stores;
@@ -79,59 +77,40 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static int
-parse_args(int argc, char **argv, ecom_cli *cli, bench_args *args)
-{
-	static const struct option longopts[] = {
-		ECOM_CLI_LONGOPTS,
-		{"orders", required_argument, NULL, 'n'},
-		{"window", required_argument, NULL, 'w'},
-		{"compare", required_argument, NULL, OPT_COMPARE},
-		{"plot", required_argument, NULL, OPT_PLOT},
-		{"floor-samples", required_argument, NULL, OPT_FLOOR_SAMPLES},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-		{NULL, 0, NULL, 0},
-	};
-	long samples;
-	int opt;
+static bench_args options = {.floor_samples = 50, .show_progress = true};
 
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "n:w:", longopts, NULL)) != -1) {
-		if (ecom_cli_option(cli, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'n':
-			ecom_cli_set(cli, "orders", optarg);
-			break;
-		case 'w':
-			ecom_cli_set(cli, "window", optarg);
-			break;
-		case OPT_COMPARE:
-			if (add_compare(args, optarg) < 0) {
-				ecom_usagef("--compare: at most %d stores", MAX_RUNS);
-				return -1;
-			}
-			break;
-		case OPT_PLOT:
-			args->plot_file = optarg;
-			break;
-		case OPT_FLOOR_SAMPLES:
-			if (ecom_parse_long(optarg, 1, 100000, &samples) < 0) {
-				ecom_usagef("--floor-samples '%s': expected a number from 1 to 100000",
-				            optarg);
-				return -1;
-			}
-			args->floor_samples = (int)samples;
-			break;
-		case OPT_NO_PROGRESS:
-			args->show_progress = false;
-			break;
-		default:
-			ecom_cli_bad_option(opt, argv);
+static int
+take_option(ecom_cli *cli, int opt, const char *arg)
+{
+	long samples;
+
+	switch (opt) {
+	case 'n':
+		ecom_cli_set(cli, "orders", arg);
+		return 0;
+	case 'w':
+		ecom_cli_set(cli, "window", arg);
+		return 0;
+	case OPT_COMPARE:
+		if (add_compare(&options, (char *)arg) < 0) {
+			ecom_usagef("--compare: at most %d stores", MAX_RUNS);
 			return -1;
 		}
+		return 0;
+	case OPT_PLOT:
+		options.plot_file = arg;
+		return 0;
+	case OPT_FLOOR_SAMPLES:
+		if (ecom_parse_long(arg, 1, 100000, &samples) < 0) {
+			ecom_usagef("--floor-samples '%s': expected a number from 1 to 100000", arg);
+			return -1;
+		}
+		options.floor_samples = (int)samples;
+		return 0;
+	default: /* --no-progress */
+		options.show_progress = false;
+		return 0;
 	}
-	return 0;
 }
 
 static void
@@ -143,13 +122,13 @@ on_progress(void *arg, int64_t fulfilled)
 /* One benchmark run of cfg's store; its report printed, complete or not. */
 static int
 bench_one(const ecom_config *cfg, const char *store, const bench_args *args, ecom_plot_run *plot,
-          ecom_err *err)
+          volatile sig_atomic_t *stop, ecom_err *err)
 {
 	ecom_flow_result result;
 	ecom_progress progress;
 	ecom_flow_opts opts = {
 		.floor_samples = args->floor_samples,
-		.stop = &interrupted,
+		.stop = stop,
 		.on_progress = on_progress,
 		.progress_arg = &progress,
 	};
@@ -195,7 +174,7 @@ check_stores(ecom_config *cfg, bench_args *args, ecom_err *err)
 }
 
 static int
-bench_all(ecom_config *cfg, const bench_args *args, ecom_err *err)
+bench_all(ecom_config *cfg, const bench_args *args, volatile sig_atomic_t *stop, ecom_err *err)
 {
 	ecom_plot_run plots[MAX_RUNS];
 	char *stores[MAX_RUNS];
@@ -212,7 +191,7 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_err *err)
 		name = ecom_config_store_label(cfg);
 		if (args->plot_file != NULL)
 			ecom_plot_run_init(&plots[plotted], name);
-		rc = bench_one(cfg, name, args, args->plot_file ? &plots[plotted++] : NULL, err);
+		rc = bench_one(cfg, name, args, args->plot_file ? &plots[plotted++] : NULL, stop, err);
 		free(name);
 	}
 	if (rc == 0 && args->plot_file != NULL) {
@@ -227,43 +206,46 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_err *err)
 	return rc;
 }
 
+static int
+run(ecom_config *cfg, volatile sig_atomic_t *stop)
+{
+	ecom_err err;
+
+	if (check_stores(cfg, &options, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		return ECOM_EXIT_USAGE;
+	}
+	/* Fail now, not after minutes of benchmark, if the plot cannot be written. */
+	if (options.plot_file != NULL && ecom_plot_check_writable(options.plot_file, &err) < 0) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
+	if (bench_all(cfg, &options, stop, &err) < 0) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
+	return ECOM_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
-	bench_args args = {.floor_samples = 50, .show_progress = true};
-	ecom_cli cli;
-	ecom_config cfg;
-	ecom_err err;
-	int status = ECOM_EXIT_FAILURE;
+	static const struct option longopts[] = {
+		{"orders", required_argument, NULL, 'n'},
+		{"window", required_argument, NULL, 'w'},
+		{"compare", required_argument, NULL, OPT_COMPARE},
+		{"plot", required_argument, NULL, OPT_PLOT},
+		{"floor-samples", required_argument, NULL, OPT_FLOOR_SAMPLES},
+		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{NULL, 0, NULL, 0},
+	};
+	static const ecom_command command = {
+		.shortopts = "n:w:",
+		.longopts = longopts,
+		.usage = usage,
+		.option = take_option,
+		.run = run,
+	};
 
-	ecom_log_init(argv[0]);
-	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	if (parse_args(argc, argv, &cli, &args) < 0) {
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
-		goto out;
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0 || check_stores(&cfg, &args, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	/* Fail now, not after minutes of benchmark, if the plot cannot be written. */
-	if (args.plot_file != NULL && ecom_plot_check_writable(args.plot_file, &err) < 0) {
-		ecom_errorf("%s", err.msg);
-		goto out;
-	}
-	ecom_cli_catch_stop_signals(&interrupted);
-	if (bench_all(&cfg, &args, &err) < 0) {
-		ecom_errorf("%s", err.msg);
-		goto out;
-	}
-	status = ECOM_EXIT_OK;
-out:
-	ecom_config_free(&cfg);
-	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
-		status = ECOM_EXIT_FAILURE;
-	return status;
+	return ecom_cli_main(argc, argv, &command);
 }

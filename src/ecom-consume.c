@@ -260,7 +260,7 @@ main(int argc, char **argv)
 	ecom_cli_catch_stop_signals(&stop_requested);
 
 	if (stage_name != NULL) {
-		ecom_stage_opts opts = {.kind = stage, .stop = &stop_requested};
+		ecom_stage_opts opts = {.kind = stage, .stop = &stop_requested, .announce_rebalances = true};
 		ecom_stage_stats stats;
 		int rc;
 

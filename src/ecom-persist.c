@@ -30,7 +30,6 @@
 
 enum { OPT_BATCH_SIZE = ECOM_OPT_COMMAND };
 
-static volatile sig_atomic_t stop_requested;
 
 typedef struct persist_totals {
 	int64_t read;
@@ -140,7 +139,8 @@ take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, cons
 }
 
 static int
-persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals, ecom_err *err)
+persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals,
+              volatile sig_atomic_t *stop, ecom_err *err)
 {
 	char *line = NULL;
 	size_t cap = 0;
@@ -148,7 +148,7 @@ persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals, e
 	long lineno = 0;
 	int rc = -1;
 
-	while (!stop_requested && (len = getline(&line, &cap, stdin)) != -1) {
+	while (!*stop && (len = getline(&line, &cap, stdin)) != -1) {
 		lineno++;
 		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			line[--len] = '\0';
@@ -158,7 +158,7 @@ persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals, e
 			goto out;
 	}
 	/* A signal interrupts the read: store what was read, then stop. */
-	if (ferror(stdin) && !(errno == EINTR && stop_requested)) {
+	if (ferror(stdin) && !(errno == EINTR && *stop)) {
 		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
 		goto out;
 	}
@@ -179,7 +179,8 @@ destroy_messages(rd_kafka_message_t **msgs, size_t n)
 
 static int
 persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
-              persist_totals *totals, const char *topic, int exit_at_end, ecom_err *err)
+              persist_totals *totals, const char *topic, bool exit_at_end,
+              volatile sig_atomic_t *stop, ecom_err *err)
 {
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t **msgs = calloc(batch->capacity, sizeof(*msgs));
@@ -191,10 +192,10 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
 	snprintf(group, sizeof(group), "%s%s-persist", cfg->topic_prefix, cfg->group);
 	if (ecom_consumer_new(&consumer, cfg, group, &topic, 1, "earliest", err) < 0)
 		goto out;
-	ecom_consumer_set_stop(consumer, &stop_requested);
+	ecom_consumer_set_stop(consumer, stop);
 	if (exit_at_end && ecom_consumer_read_to_end(consumer, topic, err) < 0)
 		goto out;
-	while (!stop_requested) {
+	while (!*stop) {
 		bool eof = false;
 
 		if (ecom_consumer_poll_batch(consumer, msgs, batch->capacity, 200, &n, &eof, err) < 0)
@@ -241,74 +242,59 @@ print_totals(const persist_totals *totals)
 	bson_destroy(&summary);
 }
 
-int
-main(int argc, char **argv)
+static struct {
+	const char *topic;
+	bool exit_at_end;
+} args;
+
+static int
+take_option(ecom_cli *cli, int opt, const char *arg)
 {
-	static const struct option longopts[] = {
-		ECOM_CLI_LONGOPTS,
-		{"topic", required_argument, NULL, 't'},
-		{"exit", no_argument, NULL, 'e'},
-		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-		{NULL, 0, NULL, 0},
-	};
-	ecom_cli cli;
-	ecom_config cfg;
-	ecom_err err;
+	switch (opt) {
+	case 't':
+		args.topic = arg;
+		return 0;
+	case 'e':
+		args.exit_at_end = true;
+		return 0;
+	default: /* --batch-size */
+		ecom_cli_set(cli, "batch_size", arg);
+		return 0;
+	}
+}
+
+static int
+check_options(void)
+{
+	if (args.exit_at_end && args.topic == NULL) {
+		ecom_usagef("-e goes with -t TOPIC");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(ecom_config *cfg, volatile sig_atomic_t *stop)
+{
 	ecom_store *store = NULL;
 	pending_batch batch = {0};
 	persist_totals totals = {0};
-	const char *topic = NULL;
-	int exit_at_end = 0, opt, status = ECOM_EXIT_FAILURE, rc;
+	ecom_err err;
+	int status = ECOM_EXIT_FAILURE, rc;
 
-	ecom_log_init(argv[0]);
-	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "t:e", longopts, NULL)) != -1) {
-		if (ecom_cli_option(&cli, opt, optarg))
-			continue;
-		switch (opt) {
-		case 't':
-			topic = optarg;
-			break;
-		case 'e':
-			exit_at_end = 1;
-			break;
-		case OPT_BATCH_SIZE:
-			ecom_cli_set(&cli, "batch_size", optarg);
-			break;
-		default:
-			ecom_cli_bad_option(opt, argv);
-			status = ECOM_EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
-		goto out;
-	if (exit_at_end && topic == NULL) {
-		ecom_usagef("-e goes with -t TOPIC");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	ecom_cli_catch_stop_signals(&stop_requested);
-
-	batch.capacity = (size_t)cfg.batch_size;
+	batch.capacity = (size_t)cfg->batch_size;
 	batch.events = calloc(batch.capacity, sizeof(*batch.events));
 	batch.ptrs = calloc(batch.capacity, sizeof(*batch.ptrs));
 	batch.results = calloc(batch.capacity, sizeof(*batch.results));
 	batch.origins = calloc(batch.capacity, sizeof(*batch.origins));
-	if (ecom_store_open(&store, &cfg, &err) < 0) {
+	if (ecom_store_open(&store, cfg, &err) < 0) {
 		ecom_errorf("%s", err.msg);
 		goto out;
 	}
-	ecom_store_set_stop(store, &stop_requested);
-	rc = topic != NULL ? persist_topic(&cfg, store, &batch, &totals, topic, exit_at_end, &err)
-	                   : persist_stdin(store, &batch, &totals, &err);
+	ecom_store_set_stop(store, stop);
+	rc = args.topic != NULL ? persist_topic(cfg, store, &batch, &totals, args.topic,
+	                                        args.exit_at_end, stop, &err)
+	                        : persist_stdin(store, &batch, &totals, stop, &err);
 	print_totals(&totals);
 	if (rc < 0) {
 		ecom_errorf("%s", err.msg);
@@ -324,8 +310,26 @@ out:
 	free(batch.origins);
 	if (store != NULL)
 		ecom_store_close(store);
-	ecom_config_free(&cfg);
-	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
-		status = ECOM_EXIT_FAILURE;
 	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{"topic", required_argument, NULL, 't'},
+		{"exit", no_argument, NULL, 'e'},
+		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
+		{NULL, 0, NULL, 0},
+	};
+	static const ecom_command command = {
+		.shortopts = "t:e",
+		.longopts = longopts,
+		.usage = usage,
+		.option = take_option,
+		.check = check_options,
+		.run = run,
+	};
+
+	return ecom_cli_main(argc, argv, &command);
 }

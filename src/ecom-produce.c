@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -26,7 +27,6 @@
 
 enum { OPT_STDOUT = ECOM_OPT_COMMAND };
 
-static volatile sig_atomic_t stop_requested;
 
 static void
 usage(FILE *out)
@@ -44,21 +44,8 @@ usage(FILE *out)
 }
 
 static int
-parse_count(const char *text, long *out)
-{
-	char *end;
-	long n;
-
-	errno = 0;
-	n = strtol(text, &end, 10);
-	if (errno != 0 || end == text || *end != '\0' || n < 0)
-		return -1;
-	*out = n;
-	return 0;
-}
-
-static int
-generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
+generate(const ecom_config *cfg, long count, bool to_stdout, volatile sig_atomic_t *stop,
+         ecom_err *err)
 {
 	ecom_producer *producer = NULL;
 	char topic[256];
@@ -73,7 +60,7 @@ generate(const ecom_config *cfg, long count, int to_stdout, ecom_err *err)
 	}
 	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
 	/* A closed stdout (| head -1) ends the run early: see ecom_stdout_failed(). */
-	for (i = 0; i < count && !stop_requested && !(to_stdout && ecom_stdout_failed()); i++) {
+	for (i = 0; i < count && !*stop && !(to_stdout && ecom_stdout_failed()); i++) {
 		ecom_event order;
 		int64_t now_us = ecom_now_us();
 		size_t len;
@@ -107,7 +94,8 @@ out:
 
 /* Returns 0, or -1 on a runtime failure; *rejected counts bad lines. */
 static int
-produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_err *err)
+produce_stdin(const ecom_config *cfg, const char *topic, volatile sig_atomic_t *stop,
+              long *rejected, ecom_err *err)
 {
 	ecom_producer *producer = NULL;
 	char *line = NULL;
@@ -118,7 +106,7 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 
 	if (ecom_producer_new(&producer, cfg, err) < 0)
 		return -1;
-	while (!stop_requested && (len = getline(&line, &cap, stdin)) != -1) {
+	while (!*stop && (len = getline(&line, &cap, stdin)) != -1) {
 		ecom_event ev;
 		ecom_err why;
 
@@ -141,7 +129,7 @@ produce_stdin(const ecom_config *cfg, const char *topic, long *rejected, ecom_er
 		produced++;
 	}
 	/* A signal interrupts the read: deliver what was read, then stop. */
-	if (ferror(stdin) && !(errno == EINTR && stop_requested)) {
+	if (ferror(stdin) && !(errno == EINTR && *stop)) {
 		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
 		goto out;
 	}
@@ -156,78 +144,77 @@ out:
 	return rc;
 }
 
+static struct {
+	long generate; /* --generate N, or -1 */
+	bool to_stdout;
+	const char *topic;
+} args = {.generate = -1};
+
+static int
+take_option(ecom_cli *cli, int opt, const char *arg)
+{
+	(void)cli;
+	switch (opt) {
+	case 'g':
+		if (ecom_parse_long(arg, 0, LONG_MAX, &args.generate) < 0) {
+			ecom_usagef("--generate '%s': expected a number of orders", arg);
+			return -1;
+		}
+		return 0;
+	case OPT_STDOUT:
+		args.to_stdout = true;
+		return 0;
+	default: /* 't' */
+		args.topic = arg;
+		return 0;
+	}
+}
+
+static int
+check_options(void)
+{
+	if ((args.generate >= 0) == (args.topic != NULL)) {
+		ecom_usagef("give exactly one of --generate N and -t TOPIC");
+		return -1;
+	}
+	if (args.to_stdout && args.topic != NULL) {
+		ecom_usagef("--stdout goes with --generate, not -t");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(ecom_config *cfg, volatile sig_atomic_t *stop)
+{
+	ecom_err err;
+	long rejected = 0;
+
+	if (args.generate >= 0 ? generate(cfg, args.generate, args.to_stdout, stop, &err)
+	                       : produce_stdin(cfg, args.topic, stop, &rejected, &err)) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
+	return rejected > 0 ? ECOM_EXIT_FAILURE : ECOM_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		ECOM_CLI_LONGOPTS,
 		{"generate", required_argument, NULL, 'g'},
 		{"stdout", no_argument, NULL, OPT_STDOUT},
 		{"topic", required_argument, NULL, 't'},
 		{NULL, 0, NULL, 0},
 	};
-	ecom_cli cli;
-	ecom_config cfg;
-	ecom_err err;
-	const char *topic = NULL;
-	long generate_count = -1, rejected = 0;
-	int to_stdout = 0, opt, status = ECOM_EXIT_FAILURE;
+	static const ecom_command command = {
+		.shortopts = "g:t:",
+		.longopts = longopts,
+		.usage = usage,
+		.option = take_option,
+		.check = check_options,
+		.run = run,
+	};
 
-	ecom_log_init(argv[0]);
-	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "g:t:", longopts, NULL)) != -1) {
-		if (ecom_cli_option(&cli, opt, optarg))
-			continue;
-		switch (opt) {
-		case 'g':
-			if (parse_count(optarg, &generate_count) < 0) {
-				ecom_usagef("--generate '%s': expected a number of orders", optarg);
-				status = ECOM_EXIT_USAGE;
-				goto out;
-			}
-			break;
-		case OPT_STDOUT:
-			to_stdout = 1;
-			break;
-		case 't':
-			topic = optarg;
-			break;
-		default:
-			ecom_cli_bad_option(opt, argv);
-			status = ECOM_EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
-		goto out;
-	if ((generate_count >= 0) == (topic != NULL)) {
-		ecom_usagef("give exactly one of --generate N and -t TOPIC");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (to_stdout && topic != NULL) {
-		ecom_usagef("--stdout goes with --generate, not -t");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	ecom_cli_catch_stop_signals(&stop_requested);
-
-	if (generate_count >= 0 ? generate(&cfg, generate_count, to_stdout, &err)
-	                        : produce_stdin(&cfg, topic, &rejected, &err)) {
-		ecom_errorf("%s", err.msg);
-		goto out;
-	}
-	status = rejected > 0 ? ECOM_EXIT_FAILURE : ECOM_EXIT_OK;
-out:
-	ecom_config_free(&cfg);
-	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
-		status = ECOM_EXIT_FAILURE;
-	return status;
+	return ecom_cli_main(argc, argv, &command);
 }

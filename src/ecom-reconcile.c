@@ -30,8 +30,6 @@
 
 enum { OPT_DRIVE = ECOM_OPT_COMMAND, OPT_AUDIT, OPT_RESET };
 
-static volatile sig_atomic_t stop_requested;
-
 static void
 usage(FILE *out)
 {
@@ -83,14 +81,14 @@ report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
 }
 
 static int
-drive(const ecom_config *cfg, ecom_err *err)
+drive(const ecom_config *cfg, volatile sig_atomic_t *stop, ecom_err *err)
 {
 	ecom_progress progress;
 	ecom_stage_opts opts = {
 		.kind = ECOM_STAGE_RECONCILE,
 		.orders = cfg->orders,
 		.window = cfg->window,
-		.stop = &stop_requested,
+		.stop = stop,
 		.on_progress = on_progress,
 		.progress_arg = &progress,
 	};
@@ -146,97 +144,88 @@ audit(const ecom_config *cfg, bool *ok, ecom_err *err)
 	return rc;
 }
 
+static struct {
+	bool drive, audit, reset;
+	bool window; /* -w given */
+} args;
+
+static int
+take_option(ecom_cli *cli, int opt, const char *arg)
+{
+	switch (opt) {
+	case OPT_DRIVE:
+		args.drive = true;
+		ecom_cli_set(cli, "orders", arg);
+		return 0;
+	case 'w':
+		args.window = true;
+		ecom_cli_set(cli, "window", arg);
+		return 0;
+	case OPT_AUDIT:
+		args.audit = true;
+		return 0;
+	default: /* --reset */
+		args.reset = true;
+		return 0;
+	}
+}
+
+static int
+check_options(void)
+{
+	if (args.drive + args.audit + args.reset != 1) {
+		ecom_usagef("give exactly one of --drive N, --audit and --reset");
+		return -1;
+	}
+	if (args.window && !args.drive) {
+		ecom_usagef("--window goes with --drive");
+		return -1;
+	}
+	return 0;
+}
+
+static int
+run(ecom_config *cfg, volatile sig_atomic_t *stop)
+{
+	ecom_err err;
+	bool ok = false;
+	int rc;
+
+	if (args.reset)
+		rc = reset(cfg, &err);
+	else if (args.audit)
+		rc = audit(cfg, &ok, &err);
+	else
+		rc = drive(cfg, stop, &err);
+	if (rc < 0) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
+	if (args.audit && !ok) {
+		ecom_errorf("audit found missing, duplicated or unfinished orders");
+		return ECOM_EXIT_FAILURE;
+	}
+	return ECOM_EXIT_OK;
+}
+
 int
 main(int argc, char **argv)
 {
 	static const struct option longopts[] = {
-		ECOM_CLI_LONGOPTS,
 		{"drive", required_argument, NULL, OPT_DRIVE},
 		{"window", required_argument, NULL, 'w'},
 		{"audit", no_argument, NULL, OPT_AUDIT},
 		{"reset", no_argument, NULL, OPT_RESET},
 		{NULL, 0, NULL, 0},
 	};
-	ecom_cli cli;
-	ecom_config cfg;
-	ecom_err err;
-	const char *orders = NULL, *window = NULL;
-	int do_audit = 0, do_reset = 0, opt, status = ECOM_EXIT_FAILURE;
-	bool ok = false;
+	static const ecom_command command = {
+		.shortopts = "w:",
+		.longopts = longopts,
+		.usage = usage,
+		.option = take_option,
+		.check = check_options,
+		.run = run,
+	};
 
-	ecom_log_init(argv[0]);
-	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	opterr = 0;
-	while ((opt = getopt_long(argc, argv, ECOM_CLI_SHORTOPTS "w:", longopts, NULL)) != -1) {
-		if (ecom_cli_option(&cli, opt, optarg))
-			continue;
-		switch (opt) {
-		case OPT_DRIVE:
-			orders = optarg;
-			ecom_cli_set(&cli, "orders", optarg);
-			break;
-		case 'w':
-			window = optarg;
-			ecom_cli_set(&cli, "window", optarg);
-			break;
-		case OPT_AUDIT:
-			do_audit = 1;
-			break;
-		case OPT_RESET:
-			do_reset = 1;
-			break;
-		default:
-			ecom_cli_bad_option(opt, argv);
-			status = ECOM_EXIT_USAGE;
-			goto out;
-		}
-	}
-	if (ecom_cli_early_exit(&cli, argc, argv, usage, &status))
-		goto out;
-	if ((orders != NULL) + do_audit + do_reset != 1) {
-		ecom_usagef("give exactly one of --drive N, --audit and --reset");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (window != NULL && orders == NULL) {
-		ecom_usagef("--window goes with --drive");
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		status = ECOM_EXIT_USAGE;
-		goto out;
-	}
-	ecom_cli_catch_stop_signals(&stop_requested);
-
-	if (do_reset) {
-		if (reset(&cfg, &err) < 0) {
-			ecom_errorf("%s", err.msg);
-			goto out;
-		}
-		status = ECOM_EXIT_OK;
-		goto out;
-	}
-	if (do_audit) {
-		if (audit(&cfg, &ok, &err) < 0) {
-			ecom_errorf("%s", err.msg);
-			goto out;
-		}
-		if (!ok)
-			ecom_errorf("audit found missing, duplicated or unfinished orders");
-		status = ok ? ECOM_EXIT_OK : ECOM_EXIT_FAILURE;
-		goto out;
-	}
-	if (drive(&cfg, &err) < 0) {
-		ecom_errorf("%s", err.msg);
-		goto out;
-	}
-	status = ECOM_EXIT_OK;
-out:
-	ecom_config_free(&cfg);
-	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
-		status = ECOM_EXIT_FAILURE;
-	return status;
+	return ecom_cli_main(argc, argv, &command);
 }

@@ -5,6 +5,7 @@
 
 #include <bson/bson.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "ecom_store.h"
@@ -170,4 +171,69 @@ ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag)
 	sigemptyset(&sa.sa_mask);
 	sigaction(SIGINT, &sa, NULL);
 	sigaction(SIGTERM, &sa, NULL);
+}
+
+/* The common long options, then the command's own. */
+static struct option *
+merged_longopts(const struct option *own)
+{
+	static const struct option common[] = {ECOM_CLI_LONGOPTS};
+	size_t n_common = sizeof(common) / sizeof(common[0]), n_own = 0;
+	struct option *all;
+
+	while (own != NULL && own[n_own].name != NULL)
+		n_own++;
+	all = calloc(n_common + n_own + 1, sizeof(*all));
+	if (all == NULL)
+		return NULL;
+	memcpy(all, common, sizeof(common));
+	if (n_own > 0)
+		memcpy(all + n_common, own, n_own * sizeof(*own));
+	return all;
+}
+
+static volatile sig_atomic_t stop_requested;
+
+int
+ecom_cli_main(int argc, char **argv, const ecom_command *command)
+{
+	struct option *longopts = merged_longopts(command->longopts);
+	char shortopts[128];
+	ecom_cli cli;
+	ecom_config cfg;
+	ecom_err err;
+	int opt, status = ECOM_EXIT_USAGE;
+
+	ecom_log_init(argv[0]);
+	ecom_config_init(&cfg);
+	ecom_cli_init(&cli);
+	snprintf(shortopts, sizeof(shortopts), "%s%s", ECOM_CLI_SHORTOPTS,
+	         command->shortopts ? command->shortopts : "");
+	opterr = 0;
+	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
+		if (ecom_cli_option(&cli, opt, optarg))
+			continue;
+		if (opt == '?' || opt == ':') {
+			ecom_cli_bad_option(opt, argv);
+			goto out;
+		}
+		if (command->option(&cli, opt, optarg) < 0)
+			goto out;
+	}
+	if (ecom_cli_early_exit(&cli, argc, argv, command->usage, &status))
+		goto out;
+	if (command->check != NULL && command->check() < 0)
+		goto out;
+	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		goto out;
+	}
+	ecom_cli_catch_stop_signals(&stop_requested);
+	status = command->run(&cfg, &stop_requested);
+out:
+	free(longopts);
+	ecom_config_free(&cfg);
+	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
+		status = ECOM_EXIT_FAILURE;
+	return status;
 }

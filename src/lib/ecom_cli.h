@@ -1,10 +1,11 @@
 /*
- * The options every command shares, and the order they apply in:
+ * What every command shares: its life from argv to exit status
+ * (ecom_cli_main), the common options, and the order settings apply in:
  * defaults < config file (-c) < ECOM_* environment < flags.
  *
- * A command lists ECOM_CLI_LONGOPTS in its getopt_long table and passes
- * each option to ecom_cli_option() first; after the loop,
- * ecom_cli_configure() builds the configuration.
+ * A command describes itself in an ecom_command (its own options, usage,
+ * and the work) and its main() is `return ecom_cli_main(argc, argv,
+ * &command);`.
  */
 #ifndef ECOM_CLI_H
 #define ECOM_CLI_H
@@ -85,5 +86,32 @@ void ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag);
 
 /* "ecom-produce (ecom) 0.1.0" and the library versions, on stdout. */
 void ecom_cli_print_version(void);
+
+/* A command, for ecom_cli_main(). */
+typedef struct ecom_command {
+	const char *shortopts;         /* its own short options, getopt's syntax ("g:t:") */
+	const struct option *longopts; /* its own long options, up to a zeroed entry */
+	void (*usage)(FILE *out);      /* its SYNOPSIS and options, ending ECOM_CLI_USAGE_COMMON */
+	/*
+	 * One of its own options: 0, or -1 after ecom_usagef().  Options that
+	 * are settings go to the configuration with ecom_cli_set().
+	 */
+	int (*option)(ecom_cli *cli, int opt, const char *arg);
+	/* The options taken together (may be NULL): 0, or -1 after ecom_usagef(). */
+	int (*check)(void);
+	/*
+	 * The work, with the configuration built; *stop is set by SIGINT and
+	 * SIGTERM.  Says what went wrong itself and returns an exit status.
+	 */
+	int (*run)(ecom_config *cfg, volatile sig_atomic_t *stop);
+} ecom_command;
+
+/*
+ * A command's whole life: messages prefixed with its name, the options
+ * (common and its own), --help, --version, -X list, the configuration
+ * (a bad one is a usage error, 2), the signals, the work, and stdout
+ * closed and checked.  Returns the exit status.
+ */
+int ecom_cli_main(int argc, char **argv, const ecom_command *command);
 
 #endif

@@ -162,6 +162,34 @@ out:
 
 /* ---- the stages as threads ---- */
 
+/* How many stages have their partitions: the run begins when all do. */
+typedef struct readiness {
+	pthread_mutex_t lock;
+	int ready;
+} readiness;
+
+static void
+stage_ready(void *arg)
+{
+	readiness *r = arg;
+
+	pthread_mutex_lock(&r->lock);
+	r->ready++;
+	pthread_mutex_unlock(&r->lock);
+}
+
+static bool
+all_stages_ready(void *arg)
+{
+	readiness *r = arg;
+	bool all;
+
+	pthread_mutex_lock(&r->lock);
+	all = r->ready == ECOM_STAGE_COUNT;
+	pthread_mutex_unlock(&r->lock);
+	return all;
+}
+
 typedef struct stage_thread {
 	pthread_t thread;
 	const ecom_config *cfg;
@@ -190,6 +218,7 @@ run_stages(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flow_result 
 {
 	stage_thread threads[ECOM_STAGE_COUNT];
 	volatile sig_atomic_t stop_all = 0;
+	readiness ready = {PTHREAD_MUTEX_INITIALIZER, 0};
 	int k, started = 0, failed = -1;
 
 	memset(threads, 0, sizeof(threads));
@@ -201,6 +230,9 @@ run_stages(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flow_result 
 		t->stats = &result->stages[k];
 		t->opts.kind = (ecom_stage_kind)k;
 		t->opts.stop = &stop_all;
+		t->opts.on_ready = stage_ready;
+		t->opts.may_start = all_stages_ready;
+		t->opts.ready_arg = &ready;
 		if (k == ECOM_STAGE_RECONCILE) {
 			t->opts.orders = cfg->orders;
 			t->opts.window = cfg->window;

@@ -59,6 +59,9 @@ typedef struct kafka_client {
 	volatile sig_atomic_t *stop;
 	int timeout_ms;
 	bool started; /* past the start-up check */
+	char group[256]; /* consumers in a group: its name, for messages */
+	bool announce_rebalances;
+	bool assigned; /* the group has given this consumer its partitions (maybe none) */
 } kafka_client;
 
 struct ecom_producer {
@@ -82,6 +85,9 @@ struct ecom_consumer {
 	int end_count;
 	int ended;
 };
+
+static int topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
+                            ecom_err *err);
 
 /* The consumer lag is asked for with this bound. */
 #define LAG_TIMEOUT_MS 2000
@@ -692,6 +698,17 @@ ecom_producer_max_message_bytes(const ecom_producer *p)
 }
 
 int
+ecom_producer_warm(ecom_producer *p, const char *topic, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+
+	if (topic_partitions(&p->kc, topic, &md, err) < 0)
+		return -1;
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
+int
 ecom_producer_send(ecom_producer *p, const char *topic, const char *key, const void *value,
                    size_t len, const char *const *headers, size_t n_headers, ecom_err *err)
 {
@@ -789,15 +806,53 @@ ecom_producer_destroy(ecom_producer *p)
 	free(p);
 }
 
+/* "ordercreated [0,2,4]" (or "nothing") into buf. */
+static void
+describe_partitions(const rd_kafka_topic_partition_list_t *parts, char *buf, size_t size)
+{
+	size_t used = 0;
+	int i;
+
+	snprintf(buf, size, "nothing");
+	for (i = 0; i < parts->cnt && used < size; i++) {
+		bool new_topic = i == 0 || strcmp(parts->elems[i - 1].topic, parts->elems[i].topic) != 0;
+
+		if (new_topic)
+			used += (size_t)snprintf(buf + used, size - used, "%s%s [", i ? "] " : "",
+			                         parts->elems[i].topic);
+		else
+			used += (size_t)snprintf(buf + used, size - used, ",");
+		if (used < size)
+			used += (size_t)snprintf(buf + used, size - used, "%" PRId32,
+			                         parts->elems[i].partition);
+	}
+	if (parts->cnt > 0 && used < size)
+		snprintf(buf + used, size - used, "]");
+}
+
+/*
+ * Rebalances are said, for a user watching several instances share the
+ * partitions: "consumer group 'ecom-payment': assigned ordercreated [0,2,4]".
+ */
 static void
 rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_list_t *parts,
              void *opaque)
 {
-	(void)opaque;
-	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+	const kafka_client *kc = opaque;
+	char list[512];
+
+	describe_partitions(parts, list, sizeof(list));
+	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+		((kafka_client *)opaque)->assigned = true;
+		if (kc->announce_rebalances)
+			ecom_infof("consumer group '%s': assigned %s", kc->group, list);
+		else
+			ecom_debugf("consumer group '%s': assigned %s", kc->group, list);
 		rd_kafka_assign(rk, parts);
-	else
+	} else {
+		ecom_debugf("consumer group '%s': revoked %s", kc->group, list);
 		rd_kafka_assign(rk, NULL);
+	}
 }
 
 static ecom_consumer *
@@ -864,6 +919,7 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	}
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
+	snprintf(c->kc.group, sizeof(c->kc.group), "%s", group);
 	if (consumer_start(c, conf, err) < 0)
 		goto fail;
 	/* A topic that does not exist would be waited for in silence. */
@@ -934,6 +990,18 @@ fail:
 		rd_kafka_metadata_destroy(md);
 	ecom_consumer_destroy(c);
 	return -1;
+}
+
+void
+ecom_consumer_announce_rebalances(ecom_consumer *c)
+{
+	c->kc.announce_rebalances = true;
+}
+
+bool
+ecom_consumer_assigned(const ecom_consumer *c)
+{
+	return c->kc.assigned;
 }
 
 bool

@@ -68,6 +68,8 @@ rd_kafka_t *ecom_producer_handle(ecom_producer *p);
 void ecom_producer_set_stop(ecom_producer *p, volatile sig_atomic_t *stop);
 /* message.max.bytes: what one message, key and headers included, may take. */
 size_t ecom_producer_max_message_bytes(const ecom_producer *p);
+/* Learn where topic's partitions lead now, so that the first send to it does not wait. */
+int ecom_producer_warm(ecom_producer *p, const char *topic, ecom_err *err);
 /*
  * Queue one message; headers are name/value string pairs (n_headers
  * pairs, may be 0).  Delivery is checked by ecom_producer_flush().
@@ -101,6 +103,10 @@ int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *gro
 int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
                              int64_t start_offset, ecom_err *err);
 void ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop);
+/* Say each new assignment of partitions (without this, only -v shows them). */
+void ecom_consumer_announce_rebalances(ecom_consumer *c);
+/* True once the group has assigned this consumer its partitions (maybe none). */
+bool ecom_consumer_assigned(const ecom_consumer *c);
 /* True while the consumer has seen all brokers down and not yet back. */
 bool ecom_consumer_brokers_down(const ecom_consumer *c);
 /*

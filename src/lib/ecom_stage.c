@@ -175,7 +175,11 @@ typedef struct stage_run {
 	int64_t last_shipped_ms; /* every mark call gets later dates than the one before */
 	int64_t last_progress_us; /* monotonic: the last fulfilment, or the start */
 	int64_t last_stall_warning_us;
+	bool ready;   /* the consumer has its partitions */
+	bool started; /* reconcile: the run has begun (the first orders are out) */
 } stage_run;
+
+static int reconcile_begin(stage_run *run, ecom_err *err);
 
 static int
 send_event(stage_run *run, const char *topic, const ecom_event *ev, int64_t order_us,
@@ -327,6 +331,8 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 	before = run->fulfilled;
 	run->fulfilled += marked;
 	run->stats->fulfilled += marked;
+	if (run->stats->started_us == 0) /* a resumed run's first fulfilment, before it began */
+		run->stats->started_us = ecom_now_us();
 	run->stats->ended_us = ecom_now_us();
 	run->last_progress_us = ecom_monotonic_us();
 	every = run->cfg->count_check_every;
@@ -334,7 +340,8 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 	                 run->fulfilled / every != before / every || run->fulfilled >= run->opts->orders,
 	                 err) < 0)
 		return -1;
-	return top_up_orders(run, err);
+	/* Before the run begins, reconcile_begin() tops up. */
+	return run->started ? top_up_orders(run, err) : 0;
 }
 
 static void
@@ -496,11 +503,15 @@ out:
 	return rc;
 }
 
+/*
+ * Restart-safe: what was created is what the topic holds, what was
+ * fulfilled is what the store says.  Done at set-up, before any
+ * fulfilment is read: a restarted reconcile gets the redelivered ones
+ * first.
+ */
 static int
-reconcile_start(stage_run *run, ecom_err *err)
+reconcile_resume(stage_run *run, ecom_err *err)
 {
-	/* Restart-safe: what was created is what the topic holds, what was
-	 * fulfilled is what the store says. */
 	if (ecom_kafka_topic_size(ecom_producer_handle(run->producer),
 	                          run->topics[ECOM_EV_ORDERCREATED], run->cfg->timeout_ms,
 	                          &run->issued, err) < 0)
@@ -508,14 +519,24 @@ reconcile_start(stage_run *run, ecom_err *err)
 	if (ecom_store_count_fulfilled(run->store, &run->fulfilled, err) < 0)
 		return -1;
 	run->stats->fulfilled_before = run->fulfilled;
-	if (run->fulfilled >= run->opts->orders) {
+	if (run->fulfilled >= run->opts->orders)
 		ecom_infof("all %" PRId64 " orders were fulfilled already: nothing to do", run->fulfilled);
-		return 0;
-	}
-	if (run->issued > 0)
+	else if (run->issued > 0)
 		ecom_infof("resuming: %" PRId64 " orders created, %" PRId64 " fulfilled", run->issued,
 		           run->fulfilled);
-	run->stats->started_us = ecom_now_us();
+	run->last_progress_us = ecom_monotonic_us();
+	return 0;
+}
+
+/* The run begins: the clock starts (if no fulfilment started it) and the first orders go out. */
+static int
+reconcile_begin(stage_run *run, ecom_err *err)
+{
+	run->started = true;
+	if (run->fulfilled >= run->opts->orders)
+		return 0;
+	if (run->stats->started_us == 0)
+		run->stats->started_us = ecom_now_us();
 	run->last_progress_us = ecom_monotonic_us();
 	if (top_up_orders(run, err) < 0 || ecom_producer_flush(run->producer, err) < 0)
 		return -1;
@@ -583,10 +604,19 @@ stage_setup(stage_run *run, ecom_err *err)
 	ecom_producer_set_stop(run->producer, run->opts->stop);
 	if (ecom_stage_create_topics(run->cfg, err) < 0)
 		return -1;
+	/* The first send must not wait for the topic's metadata (nor be timed doing so). */
+	if (ecom_producer_warm(run->producer,
+	                       run->topics[run->opts->kind == ECOM_STAGE_RECONCILE ? ECOM_EV_ORDERCREATED
+	                                                                           : run->input + 1],
+	                       err) < 0 ||
+	    ecom_producer_warm(run->producer, run->topics[ECOM_EV_COUNT], err) < 0)
+		return -1;
 	stage_group(run->cfg, run->opts->kind, group, sizeof(group));
 	if (ecom_consumer_new(&run->consumer, run->cfg, group, &input_topic, 1, "earliest", err) < 0)
 		return -1;
 	ecom_consumer_set_stop(run->consumer, run->opts->stop);
+	if (run->opts->announce_rebalances)
+		ecom_consumer_announce_rebalances(run->consumer);
 	ecom_debugf("stage %s: %s → %s", ecom_stage_name(run->opts->kind), input_topic,
 	            run->opts->kind == ECOM_STAGE_RECONCILE ? run->topics[ECOM_EV_ORDERCREATED]
 	                                                    : run->topics[run->input + 1]);
@@ -645,15 +675,25 @@ ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_s
 	run.order_ids = calloc(run.batch_max, sizeof(*run.order_ids));
 	run.shipped_ms = calloc(run.batch_max, sizeof(*run.shipped_ms));
 
-	if (stage_setup(&run, err) < 0 || (reconcile && reconcile_start(&run, err) < 0))
+	if (stage_setup(&run, err) < 0 || (reconcile && reconcile_resume(&run, err) < 0))
 		goto out;
 	while (opts->stop == NULL || !*opts->stop) {
 		size_t n_msgs = 0;
 
+		if (!run.ready && ecom_consumer_assigned(run.consumer)) {
+			run.ready = true;
+			if (opts->on_ready != NULL)
+				opts->on_ready(opts->ready_arg);
+		}
+		if (reconcile && !run.started && run.ready &&
+		    (opts->may_start == NULL || opts->may_start(opts->ready_arg)) &&
+		    reconcile_begin(&run, err) < 0)
+			goto out;
 		if (reconcile && run.fulfilled >= opts->orders)
 			break;
-		if (ecom_consumer_poll_batch(run.consumer, run.msgs, run.batch_max, 100, &n_msgs, NULL,
-		                             err) < 0)
+		/* Until the run begins, look at the assignment often. */
+		if (ecom_consumer_poll_batch(run.consumer, run.msgs, run.batch_max, run.started ? 100 : 10,
+		                             &n_msgs, NULL, err) < 0)
 			goto out;
 		if (n_msgs > 0 && process_batch(&run, n_msgs, err) < 0)
 			goto out;

@@ -11,6 +11,7 @@
 #define ECOM_STAGE_H
 
 #include <signal.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "ecom_config.h"
@@ -77,9 +78,19 @@ typedef struct ecom_stage_opts {
 	long orders;                 /* reconcile: stop after this many are fulfilled */
 	int window;                  /* reconcile: orders in flight at once */
 	volatile sig_atomic_t *stop; /* set to stop after the current batch */
+	bool announce_rebalances;    /* say which partitions this process was given */
 	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
+	/*
+	 * A driver of several stages in one process (may be NULL): on_ready
+	 * once this stage has its partitions; reconcile creates the first
+	 * order only once may_start says every stage is ready, so no stage's
+	 * start-up is counted in the run's time.
+	 */
+	void (*on_ready)(void *arg);
+	bool (*may_start)(void *arg);
+	void *ready_arg;
 } ecom_stage_opts;
 
 /*

@@ -8,12 +8,16 @@
  *   order_shipped_date timestamptz.
  * doc->'payload' is kept in step with those by mark_fulfilled.
  *
- * A batch travels as one jsonb array parameter and is written by one
- * INSERT … SELECT FROM jsonb_array_elements … ON CONFLICT DO NOTHING
- * RETURNING event_id: one statement, so one transaction and one round
- * trip, and nothing to escape by hand.
+ * A batch travels as one jsonb array parameter (one event: the event
+ * itself) and is written by one prepared INSERT … SELECT FROM
+ * jsonb_array_elements … ON CONFLICT DO NOTHING RETURNING event_id: one
+ * statement, so one transaction and one round trip, and nothing to
+ * escape by hand.  Of the forms measured (multi-row VALUES, unnest
+ * arrays, COPY, pipeline mode), it is the cheapest or tied with the
+ * cheapest at every batch size (doc/store-notes.md, "Write forms").
  */
 #include <ctype.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -23,18 +27,37 @@
 
 static void pg_notice(void *data, const char *message);
 
+/*
+ * The statements of the flow's hot path, prepared once per connection
+ * (again after a reconnect): a prepared insert costs the server about
+ * 0.6 of the same statement unprepared (doc/store-notes.md, "Write
+ * forms").  One event, the batch of one a closed loop writes, has a
+ * statement of its own without the array around it.
+ */
+enum pg_statement {
+	STMT_INSERT_ONE = 0,                       /* + type */
+	STMT_INSERT_MANY = STMT_INSERT_ONE + ECOM_EV_COUNT, /* + type */
+	STMT_COUNT = STMT_INSERT_MANY + ECOM_EV_COUNT,      /* + type */
+	STMT_MARK = STMT_COUNT + ECOM_EV_COUNT,
+	STMT_COUNT_FULFILLED,
+	STMT_TOTAL
+};
+
+typedef struct prepared_sql {
+	char *sql;
+	int nparams;
+	bool prepared; /* on the current connection */
+} prepared_sql;
+
 typedef struct pg_store {
 	ecom_store base;
 	PGconn *conn;
 	char *create_sql;  /* schema and tables, if absent */
 	char *drop_sql;    /* the five tables */
-	char *insert_sql[ECOM_EV_COUNT];
-	char *count_sql[ECOM_EV_COUNT];
+	prepared_sql statements[STMT_TOTAL];
 	char *get_sql[ECOM_EV_COUNT];
 	char *delete_sql[ECOM_EV_COUNT];
 	char *list_sql[ECOM_EV_COUNT];
-	char *mark_sql;
-	char *count_fulfilled_sql;
 	char *unfinished_sql;
 } pg_store;
 
@@ -143,6 +166,45 @@ run_params(pg_store *ps, const char *sql, int nparams, const char *const *params
 	return 0;
 }
 
+/* A statement of the hot path, prepared on this connection at its first use. */
+static int
+run_prepared(pg_store *ps, enum pg_statement id, const char *const *params,
+             ExecStatusType expected, PGresult **res, const char *what, ecom_err *err)
+{
+	prepared_sql *st = &ps->statements[id];
+	char name[16];
+
+	snprintf(name, sizeof(name), "ecom_%d", (int)id);
+	if (!st->prepared) {
+		*res = PQprepare(ps->conn, name, st->sql, st->nparams, NULL);
+		if (PQresultStatus(*res) != PGRES_COMMAND_OK) {
+			statement_failed(ps, *res, what, err);
+			PQclear(*res);
+			*res = NULL;
+			return -1;
+		}
+		PQclear(*res);
+		st->prepared = true;
+	}
+	*res = PQexecPrepared(ps->conn, name, st->nparams, params, NULL, NULL, 0);
+	if (PQresultStatus(*res) != expected) {
+		statement_failed(ps, *res, what, err);
+		PQclear(*res);
+		*res = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static void
+forget_prepared(pg_store *ps)
+{
+	int i;
+
+	for (i = 0; i < STMT_TOTAL; i++)
+		ps->statements[i].prepared = false;
+}
+
 /* Reconnect if the connection is gone (a server restart), then check it answers. */
 static int
 pg_ping(ecom_store *store, ecom_err *err)
@@ -152,6 +214,7 @@ pg_ping(ecom_store *store, ecom_err *err)
 
 	if (PQstatus(ps->conn) == CONNECTION_BAD) {
 		PQreset(ps->conn);
+		forget_prepared(ps); /* a new session has none */
 		if (PQstatus(ps->conn) != CONNECTION_OK) {
 			one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
 			/* A server that answers and refuses us will not change its mind. */
@@ -180,6 +243,21 @@ is_uuid_text(const char *id)
 			return false;
 	}
 	return id[ECOM_EVENT_ID_LEN] == '\0';
+}
+
+static void set_statement(pg_store *ps, int id, int nparams, const char *fmt, ...)
+    ECOM_PRINTF(4, 5);
+
+static void
+set_statement(pg_store *ps, int id, int nparams, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ps->statements[id].sql = bson_strdupv_printf(fmt, ap);
+	va_end(ap);
+	ps->statements[id].nparams = nparams;
+	ps->statements[id].prepared = false;
 }
 
 static int
@@ -226,27 +304,30 @@ build_statements(pg_store *ps, const char *database, ecom_err *err)
 		lock_key, schema, schema, schema, schema, schema);
 
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		const char *columns, *values;
+
 		name = ecom_event_type_name((ecom_event_type)t);
 		table = bson_strdup_printf("%s.%s", schema, name);
-		if (t == ECOM_EV_ORDERCREATED)
-			ps->insert_sql[t] = bson_strdup_printf(
-				"INSERT INTO %s (event_id, event_created_date, doc, order_price,"
-				" order_is_fulfilled, order_shipped_date)"
-				" SELECT (d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d,"
-				" (d->'payload'->>'orderPrice')::numeric(12,2),"
-				" coalesce((d->'payload'->>'orderIsFulfilled')::boolean, false),"
-				" (d->'payload'->>'orderShippedDate')::timestamptz"
-				" FROM jsonb_array_elements($1::jsonb) AS batch(d)"
-				" ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
-				table);
-		else
-			ps->insert_sql[t] = bson_strdup_printf(
-				"INSERT INTO %s (event_id, event_created_date, doc)"
-				" SELECT (d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d"
-				" FROM jsonb_array_elements($1::jsonb) AS batch(d)"
-				" ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
-				table);
-		ps->count_sql[t] = bson_strdup_printf("SELECT count(*) FROM %s", table);
+		if (t == ECOM_EV_ORDERCREATED) {
+			columns = "event_id, event_created_date, doc, order_price, order_is_fulfilled,"
+			          " order_shipped_date";
+			values = "(d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d,"
+			         " (d->'payload'->>'orderPrice')::numeric(12,2),"
+			         " coalesce((d->'payload'->>'orderIsFulfilled')::boolean, false),"
+			         " (d->'payload'->>'orderShippedDate')::timestamptz";
+		} else {
+			columns = "event_id, event_created_date, doc";
+			values = "(d->>'eventId')::uuid, (d->>'eventCreatedDate')::timestamptz, d";
+		}
+		set_statement(ps, STMT_INSERT_ONE + t, 1,
+		              "INSERT INTO %s (%s) SELECT %s FROM (SELECT $1::jsonb) AS batch(d)"
+		              " ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
+		              table, columns, values);
+		set_statement(ps, STMT_INSERT_MANY + t, 1,
+		              "INSERT INTO %s (%s) SELECT %s FROM jsonb_array_elements($1::jsonb) AS batch(d)"
+		              " ON CONFLICT (event_id) DO NOTHING RETURNING event_id::text",
+		              table, columns, values);
+		set_statement(ps, STMT_COUNT + t, 0, "SELECT count(*) FROM %s", table);
 		ps->get_sql[t] = bson_strdup_printf("SELECT doc::text FROM %s WHERE event_id = $1::uuid",
 		                                    table);
 		ps->delete_sql[t] = bson_strdup_printf("DELETE FROM %s WHERE event_id = $1::uuid", table);
@@ -258,17 +339,17 @@ build_statements(pg_store *ps, const char *database, ecom_err *err)
 	 * by it: the retry of a call whose reply was lost.  Marks of other
 	 * calls have other dates (the stage makes them strictly increasing).
 	 */
-	ps->mark_sql = bson_strdup_printf(
-		"UPDATE %s.ordercreated AS o SET order_is_fulfilled = true,"
-		" order_shipped_date = m.shipped::timestamptz,"
-		" doc = jsonb_set(jsonb_set(o.doc, '{payload,orderIsFulfilled}', 'true'),"
-		"                 '{payload,orderShippedDate}', to_jsonb(m.shipped))"
-		" FROM unnest($1::uuid[], $2::text[]) AS m(id, shipped)"
-		" WHERE o.event_id = m.id"
-		" AND (NOT o.order_is_fulfilled OR o.order_shipped_date = m.shipped::timestamptz)",
-		schema);
-	ps->count_fulfilled_sql =
-		bson_strdup_printf("SELECT count(*) FROM %s.ordercreated WHERE order_is_fulfilled", schema);
+	set_statement(ps, STMT_MARK, 2,
+	              "UPDATE %s.ordercreated AS o SET order_is_fulfilled = true,"
+	              " order_shipped_date = m.shipped::timestamptz,"
+	              " doc = jsonb_set(jsonb_set(o.doc, '{payload,orderIsFulfilled}', 'true'),"
+	              "                 '{payload,orderShippedDate}', to_jsonb(m.shipped))"
+	              " FROM unnest($1::uuid[], $2::text[]) AS m(id, shipped)"
+	              " WHERE o.event_id = m.id"
+	              " AND (NOT o.order_is_fulfilled OR o.order_shipped_date = m.shipped::timestamptz)",
+	              schema);
+	set_statement(ps, STMT_COUNT_FULFILLED, 0,
+	              "SELECT count(*) FROM %s.ordercreated WHERE order_is_fulfilled", schema);
 	ps->unfinished_sql = bson_strdup_printf(
 		"SELECT event_id::text FROM %s.ordercreated"
 		" WHERE NOT order_is_fulfilled OR order_shipped_date IS NULL",
@@ -377,15 +458,13 @@ pg_close(ecom_store *store)
 	PQfinish(ps->conn);
 	bson_free(ps->create_sql);
 	bson_free(ps->drop_sql);
+	for (t = 0; t < STMT_TOTAL; t++)
+		bson_free(ps->statements[t].sql);
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
-		bson_free(ps->insert_sql[t]);
-		bson_free(ps->count_sql[t]);
 		bson_free(ps->get_sql[t]);
 		bson_free(ps->delete_sql[t]);
 		bson_free(ps->list_sql[t]);
 	}
-	bson_free(ps->mark_sql);
-	bson_free(ps->count_fulfilled_sql);
 	bson_free(ps->unfinished_sql);
 	bson_free(ps->base.redacted_uri);
 	bson_free(ps->base.server);
@@ -411,7 +490,8 @@ pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 	size_t i, rows;
 	int ret = -1;
 
-	batch = bson_string_new("[");
+	/* One event as itself, more as a JSON array of them. */
+	batch = bson_string_new(n == 1 ? NULL : "[");
 	for (i = 0; i < n; i++) {
 		size_t len;
 		char *json = ecom_event_to_json(events[i], &len);
@@ -425,11 +505,12 @@ pg_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 		bson_string_append(batch, json);
 		bson_free(json);
 	}
-	bson_string_append_c(batch, ']');
+	if (n > 1)
+		bson_string_append_c(batch, ']');
 
 	snprintf(what, sizeof(what), "store %s events", ecom_event_type_name(type));
-	if (run_params(ps, ps->insert_sql[type], 1, (const char *const *)&batch->str,
-	               PGRES_TUPLES_OK, &res, what, err) < 0)
+	if (run_prepared(ps, (n == 1 ? STMT_INSERT_ONE : STMT_INSERT_MANY) + type,
+	                 (const char *const *)&batch->str, PGRES_TUPLES_OK, &res, what, err) < 0)
 		goto out;
 
 	/*
@@ -496,8 +577,8 @@ pg_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t
 	}
 	params[0] = ids->str;
 	params[1] = dates->str;
-	if (run_params(ps, ps->mark_sql, 2, params, PGRES_COMMAND_OK, &res, "mark orders fulfilled",
-	               err) < 0)
+	if (run_prepared(ps, STMT_MARK, params, PGRES_COMMAND_OK, &res, "mark orders fulfilled",
+	                 err) < 0)
 		goto out;
 	*marked = strtoll(PQcmdTuples(res), NULL, 10);
 	ret = 0;
@@ -509,11 +590,11 @@ out:
 }
 
 static int
-count_rows(pg_store *ps, const char *sql, const char *what, int64_t *count, ecom_err *err)
+count_rows(pg_store *ps, enum pg_statement id, const char *what, int64_t *count, ecom_err *err)
 {
 	PGresult *res;
 
-	if (run_params(ps, sql, 0, NULL, PGRES_TUPLES_OK, &res, what, err) < 0)
+	if (run_prepared(ps, id, NULL, PGRES_TUPLES_OK, &res, what, err) < 0)
 		return -1;
 	*count = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 	PQclear(res);
@@ -526,14 +607,13 @@ pg_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *err)
 	char what[64];
 
 	snprintf(what, sizeof(what), "count %s", ecom_event_type_name(type));
-	return count_rows(pg_of(store), pg_of(store)->count_sql[type], what, count, err);
+	return count_rows(pg_of(store), STMT_COUNT + type, what, count, err);
 }
 
 static int
 pg_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 {
-	return count_rows(pg_of(store), pg_of(store)->count_fulfilled_sql, "count fulfilled orders",
-	                  count, err);
+	return count_rows(pg_of(store), STMT_COUNT_FULFILLED, "count fulfilled orders", count, err);
 }
 
 static int

@@ -170,3 +170,46 @@ kcat_produce() {
 	assert_failure 2
 	assert_output --partial "run-flow: unknown option '--frobnicate'"
 }
+
+@test "properties librdkafka refuses only when it makes a client are config errors too" {
+	run ecom-produce --generate 1 -X security.protocol=ssl -X ssl.ca.location=/nonexistent
+	assert_failure 2
+	assert_output --partial "ecom-produce: kafka configuration: ssl.ca.location failed"
+	run ecom-produce --generate 1 -X sasl.mechanism=NOPE
+	assert_failure 2
+	assert_line "ecom-produce: kafka property 'sasl.mechanism=NOPE': expected GSSAPI, PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 or OAUTHBEARER"
+}
+
+@test "a PostgreSQL URI libpq would refuse only when connecting is a config error" {
+	run ecom-persist --store postgresql://h:notaport/x </dev/null
+	assert_failure 2
+	assert_line "ecom-persist: 'store': not a valid PostgreSQL URI: invalid port 'notaport'"
+	ECOM_POSTGRES_URI='postgresql://u:p%zz@h/x' run ecom-persist --store postgresql </dev/null
+	assert_failure 2
+	assert_line "ecom-persist: 'postgres_uri': not a valid PostgreSQL URI: invalid percent-encoded token: \"***\""
+}
+
+@test "a misspelt secret property is refused without its value" {
+	run ecom-produce --generate 1 --stdout -X sasl.pasword=hunter2hunter2
+	assert_failure 2
+	assert_output --partial "ecom-produce: kafka property 'sasl.pasword': No such configuration property"
+	refute_output --partial "hunter2"
+}
+
+@test "ecom-bench --store takes a URI whole, commas and all" {
+	# A replica-set URI: two hosts, one store.  Nothing listens there.
+	ECOM_TIMEOUT_MS=1000 run --separate-stderr ecom-bench -n 1 --store 'mongodb://127.0.0.1:1,127.0.0.1:2/x'
+	assert_failure 1
+	assert_equal "$(echo "$stderr" | grep -c ': 1 orders, window 1')" 1
+	assert_output --partial '"store":"mongodb://127.0.0.1:1,127.0.0.1:2/x"'
+}
+
+@test "ecom-bench --compare keeps the report of a finished run when a later one fails" {
+	require_stack postgresql
+	ECOM_TIMEOUT_MS=1000 run --separate-stderr ecom-bench -n 2 --floor-samples 1 --no-progress \
+		--compare postgresql --compare 'postgresql://ecom:x@127.0.0.1:1/x'
+	assert_failure 1
+	assert_equal "$(echo "$output" | jq -s 'map(select(.complete)) | length')" 1
+	echo "$output" | jq -se '.[0].store == "postgresql" and .[0].orders == 2' >/dev/null
+	assert_equal "${stderr##*$'\n'}" "ecom-bench: cannot connect to 'postgresql://ecom:***@127.0.0.1:1/x': connection to server at \"127.0.0.1\", port 1 failed: Connection refused Is the server running on that host and accepting TCP/IP connections?"
+}

@@ -2,39 +2,6 @@
 # store by flow-mongodb.bats and flow-postgresql.bats (same assertions).
 # Each test has its own topics and database (helpers.bash).
 
-start_stages() {
-	local stage
-	for stage in payment inventory shipping fulfillment; do
-		start_bg "$stage" ecom-consume --stage "$stage"
-	done
-}
-
-fulfilled_so_far() {
-	ecom-reconcile --audit -q 2>/dev/null | jq -r .fulfilled
-}
-
-wait_for_fulfilled() {
-	local want=$1 n=0
-	for _ in $(seq 600); do
-		n=$(fulfilled_so_far)
-		[[ "$n" =~ ^[0-9]+$ && "$n" -ge "$want" ]] && return 0
-		sleep 0.1
-	done
-	fail "only $n orders fulfilled after 60 s, waited for $want"
-}
-
-# Exactly N documents in each of the five collections/tables, every
-# order fulfilled with its orderShippedDate, audit clean.
-assert_exactly_n_orders() {
-	run --separate-stderr ecom-reconcile --audit
-	assert_success
-	assert_server_named "$output" .server "$ECOM_STORE"
-	echo "$output" | jq -e --argjson n "$1" \
-		'.ok and .fulfilled == $n and ([.counts[]] | length == 5 and all(. == $n))
-		 and (.unfinished | length) == 0' >/dev/null ||
-		fail "audit after $1 orders: $output"
-}
-
 case_bench_stores_exactly_n() {
 	run --separate-stderr ecom-bench -n 200 --floor-samples 5 --no-progress
 	assert_success
@@ -131,11 +98,11 @@ case_run_flow_script() {
 	assert_success
 	echo "$output" | jq -e '.orders == 100' >/dev/null
 	assert_exactly_n_orders 100
-	# It started four stage processes and every one of them has stopped.
-	assert_equal "$(wc -l <"$ECOM_RUN_DIR/stage.pids")" 4
-	local pid
-	while read -r pid; do
+	# It started four stage processes and the driver, and every one has stopped.
+	assert_equal "$(wc -l <"$ECOM_RUN_DIR/processes")" 5
+	local pid name
+	while read -r pid name; do
 		run kill -0 "$pid"
 		assert_failure
-	done <"$ECOM_RUN_DIR/stage.pids"
+	done <"$ECOM_RUN_DIR/processes"
 }

@@ -93,3 +93,38 @@ stop_all_bg() {
 		rm -f "$pidfile"
 	done
 }
+
+# ---- the flow as separate processes ----
+
+start_stages() {
+	local stage
+	for stage in payment inventory shipping fulfillment; do
+		start_bg "$stage" ecom-consume --stage "$stage"
+	done
+}
+
+fulfilled_so_far() {
+	ecom-reconcile --audit -q 2>/dev/null | jq -r .fulfilled
+}
+
+wait_for_fulfilled() {
+	local want=$1 n=0
+	for _ in $(seq 600); do
+		n=$(fulfilled_so_far)
+		[[ "$n" =~ ^[0-9]+$ && "$n" -ge "$want" ]] && return 0
+		sleep 0.1
+	done
+	fail "only $n orders fulfilled after 60 s, waited for $want"
+}
+
+# Exactly N documents in each of the five collections/tables, every
+# order fulfilled with its orderShippedDate, audit clean.
+assert_exactly_n_orders() {
+	run --separate-stderr ecom-reconcile --audit
+	assert_success
+	assert_server_named "$output" .server "$ECOM_STORE"
+	echo "$output" | jq -e --argjson n "$1" \
+		'.ok and .fulfilled == $n and ([.counts[]] | length == 5 and all(. == $n))
+		 and (.unfinished | length) == 0' >/dev/null ||
+		fail "audit after $1 orders: $output"
+}

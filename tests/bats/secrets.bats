@@ -1,0 +1,88 @@
+#!/usr/bin/env bats
+# No secret is ever printed.  A canary password goes into every place a
+# secret can be configured (environment, config file, flags, a URI on
+# the command line); commands that succeed and commands that fail run
+# with it, and none of their output, reports, plot or dead letters may
+# hold it.
+
+load helpers
+
+setup() {
+	require_stack postgresql
+	CANARY="Canary-S3cret-$RANDOM$RANDOM"
+	ROLE="canary_${ECOM_DATABASE,,}"
+	# A role of its own with the canary as its password, so that the
+	# commands that succeed have the secret in their URI too.
+	psql -qAt "$ECOM_POSTGRES_URI" -c "create role $ROLE login password '$CANARY';
+		grant create on database ecommerce to $ROLE"
+	CANARY_URI=$(sed -E "s|//[^@]*@|//$ROLE:$CANARY@|" <<<"$ECOM_POSTGRES_URI")
+	OUT="$BATS_TEST_TMPDIR/out"
+	mkdir -p "$OUT"
+}
+
+teardown() {
+	stop_all_bg
+	psql -qAt "$ECOM_POSTGRES_URI" -c "drop schema if exists $ECOM_DATABASE cascade;
+		drop owned by $ROLE; drop role if exists $ROLE" >/dev/null 2>&1 || true
+}
+
+# cmd... with stdout and stderr kept in $OUT/<n>.out/.err; the status does not matter here.
+KEPT=0
+keep() {
+	KEPT=$((KEPT + 1))
+	"$@" >"$OUT/$KEPT.out" 2>"$OUT/$KEPT.err" || true
+}
+
+@test "a canary password appears in no output, report, plot or dead letter" {
+	export ECOM_POSTGRES_URI="$CANARY_URI"
+	cat >"$BATS_TEST_TMPDIR/ecom.yaml" <<-EOF
+		postgres_uri: $CANARY_URI
+		kafka:
+		  sasl.password: $CANARY
+	EOF
+	# Succeeding, with the canary in the environment, a config file and flags.
+	keep ecom-reconcile --reset
+	keep ecom-reconcile --reset --store "$CANARY_URI"
+	keep ecom-produce --generate 3 -c "$BATS_TEST_TMPDIR/ecom.yaml" -X "sasl.password=$CANARY"
+	keep bash -c 'ecom-produce --generate 3 --stdout | ecom-persist -v'
+	keep ecom-bench -n 3 --floor-samples 1 --no-progress --store "$CANARY_URI" -v \
+		--plot "$BATS_TEST_TMPDIR/plot.svg"
+	keep ecom-bench -n 2 --floor-samples 1 --no-progress --compare "$CANARY_URI"
+	keep ecom-reconcile --audit -c "$BATS_TEST_TMPDIR/ecom.yaml"
+	# A store refusal: its reason, with the URI, goes into a dead letter.
+	psql -qAt "$ECOM_POSTGRES_URI" -c "alter table $ECOM_DATABASE.ordercreated
+		add constraint refuse_flagged check (doc->>'refuse' is null)"
+	ecom-produce --generate 1 --stdout | jq -c '. + {"refuse": "yes"}' |
+		kcat -P -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}ordercreated"
+	start_bg payment ecom-consume --stage payment -v
+	for _ in $(seq 300); do
+		[[ "$(ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e 2>/dev/null | wc -l)" -ge 1 ]] && break
+		sleep 0.1
+	done
+	stop_all_bg
+	keep ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e --envelope
+	grep -q "the store refused it" "$OUT/$KEPT.out" || fail "no dead letter from the store: $(cat "$OUT/$KEPT.out")"
+	# Failing, with the canary in the message's subject.
+	keep ecom-persist --store "postgresql://$ROLE:$CANARY@127.0.0.1:1/x" </dev/null
+	keep ecom-persist --store "postgresql://$ROLE:$CANARY-wrong@${CANARY_URI#*@}" </dev/null
+	keep ecom-persist --store "postgresql://$ROLE:$CANARY%zz@127.0.0.1/x" </dev/null
+	keep ecom-persist --store "postgresql://$ROLE:$CANARY@h:notaport/x" </dev/null
+	keep ecom-persist --store "http://$ROLE:$CANARY@127.0.0.1/x" </dev/null
+	keep ecom-persist --store "mongodb://$ROLE:$CANARY@${ECOM_MONGODB_URI#mongodb://}" </dev/null
+	keep ecom-persist --store "mongodb://$ROLE:$CANARY@127.0.0.1:1/x?serverSelectionTimeoutMS=500" </dev/null
+	keep ecom-produce --generate 1 -X "sasl.pasword=$CANARY"
+	keep ecom-produce --generate 1 -X "ssl.key.password=$CANARY" -X "security.protocol=ssl" \
+		-X ssl.key.location=/nonexistent
+	keep ecom-bench -n 1 --compare "postgresql://$ROLE:$CANARY@127.0.0.1:1/x"
+	# Every message was kept; none holds the canary.
+	[[ $KEPT -eq 18 ]] || fail "$KEPT commands kept, not 18"
+	cat "$BATS_TEST_TMPDIR"/*.err >"$OUT/background.err"
+	if grep -rlF "$CANARY" "$OUT" "$BATS_TEST_TMPDIR/plot.svg"; then
+		fail "the canary password was printed: $(grep -rhF "$CANARY" "$OUT" | head -5)"
+	fi
+	# And the failures did say what was wrong, redacted.
+	run cat "$OUT"/*.err
+	assert_output --partial "$ROLE:***@"
+	assert_output --partial "password authentication failed"
+	assert_output --partial "kafka property 'sasl.pasword'"
+}
