@@ -2,7 +2,9 @@
 # bench.sh: the benchmark `make bench` runs.  ecom-bench -n N --window W,
 # R times on the dev stack (started here if ECOM_* are unset), then the
 # medians of elapsed, orders/s, end-to-end p50/p99, elapsed/floor and peak
-# RSS.  The raw reports stay in $ECOM_BENCH_DIR for a closer look.
+# RSS, per store and server (the server as it names itself, e.g.
+# "mongo-java-server 1.47.0 (memory)").  The raw reports stay in
+# $ECOM_BENCH_DIR for a closer look.
 #
 # usage: scripts/bench.sh [-n N] [-w W] [-r RUNS] [--store STORE] [--compare STORES]
 set -euo pipefail
@@ -19,7 +21,7 @@ while (($#)); do
 	-r) runs=$2; shift 2 ;;
 	--store) export ECOM_STORE=$2; shift 2 ;;
 	--compare) compare=$2; shift 2 ;;
-	-h | --help) sed -n '2,8p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) msg "unknown option '$1'"; echo "try 'bench.sh --help'" >&2; exit 2 ;;
 	esac
 done
@@ -48,8 +50,8 @@ jq -s -r '
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def r2: . * 100 | round / 100;
-	group_by(.store) | map({
-		store: .[0].store, runs: length,
+	group_by([.store, .server]) | map({
+		store: .[0].store, server: (.[0].server // "unknown"), runs: length,
 		elapsed_s: (map(.elapsed_s) | median | r2),
 		orders_per_s: (map(.orders_per_s) | median | r2),
 		e2e_p50_ms: (map(.end_to_end_latency.p50_ms) | median | r2),
@@ -57,7 +59,7 @@ jq -s -r '
 		floor_s: (map(.floor.floor_s) | median | r2),
 		elapsed_over_floor: (map(.elapsed_over_floor) | median | r2),
 		peak_rss_mib: (map(.peak_rss_kib) | max / 1024 | r2)
-	}) | (["store","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","floor_s","elapsed/floor","peak_rss_MiB"] | @tsv),
-	(.[] | [.store, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .floor_s, .elapsed_over_floor, .peak_rss_mib] | @tsv)
-' "$dir"/run-*.json | column -t
+	}) | (["store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","floor_s","elapsed/floor","peak_rss_MiB"] | @tsv),
+	(.[] | [.store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .floor_s, .elapsed_over_floor, .peak_rss_mib] | @tsv)
+' "$dir"/run-*.json | column -t -s $'\t'
 msg "reports in $dir"

@@ -4,31 +4,59 @@
 # directory. See shared DESIGN.md, section "Services".
 #
 #   eval "$(scripts/devstack.sh up)"   # start (or reuse) and export ECOM_* vars
+#   scripts/devstack.sh up mongodb      # only some services (kafka mongodb postgresql)
 #   scripts/devstack.sh status          # one line per service; exit 0 if all up
 #   scripts/devstack.sh env             # print the export line again
 #   scripts/devstack.sh down            # stop what `up` started, wipe the data
 #   scripts/devstack.sh packages        # Debian packages needed, one per line
 #
 # Debian packages the dev stack needs (also printed by `devstack.sh packages`):
-#   openjdk-17-jre-headless maven kcat python3 postgresql iproute2 util-linux
+#   openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3
+#   postgresql iproute2 util-linux
 # Not from Debian: a Go toolchain >= 1.24 (Debian 12 has 1.19) to build the
-# FerretDB launcher, needed only when `mongod` is not installed; it is looked
+# FerretDB launcher, needed only for ECOM_MONGO_SERVER=ferretdb; it is looked
 # up on PATH and in /usr/local/go/bin.
 #
 # Services:
 #   kafka     Apache Kafka 3.9.x, KRaft, one node (broker+controller); jars from
 #             Maven (scripts/kafka/pom.xml) cached in $ECOM_CACHE_DIR, or
 #             $KAFKA_HOME/libs when KAFKA_HOME is set.
-#   mongodb   mongod if on PATH, else FerretDB 1.24.2 (SQLite backend) through
-#             the Go launcher in scripts/ferretdb, built once into the cache.
+#   mongodb   the MongoDB-protocol server ECOM_MONGO_SERVER names:
+#               mongod    a real mongod ($ECOM_MONGOD, else mongod on PATH);
+#                         chosen first when there is one
+#               memory    mongo-java-server 1.47.0, in-memory backend: the
+#                         default without mongod; by-key operations cost the
+#                         same at 10,000 documents as at 10
+#               h2        mongo-java-server 1.47.0, H2 (MVStore file) backend:
+#                         persistent; the launcher commits before it
+#                         acknowledges, so a kill -9 loses no acknowledged
+#                         write (doc/store-notes.md)
+#               ferretdb  FerretDB 1.24.2, SQLite backend, through the Go
+#                         launcher in scripts/ferretdb: a second, independent
+#                         implementation; it reads every document on updates
+#                         and counts, so it checks correctness, not speed
+#             mongo-java-server's jars come from Maven
+#             (scripts/mongo-java-server/pom.xml) into the cache, and its
+#             launcher (scripts/mongo-java-server/Launcher.java) is compiled
+#             once with javac into the cache, keyed by a hash of its source.
 #   postgres  Debian's server binaries (newest /usr/lib/postgresql/*/bin), a
 #             private cluster run as the postgres user when invoked as root;
 #             role ecom/ecom owns database ecommerce (and may create roles:
 #             the secrets test makes one with a canary password).
 #
+# `up`, `env` and `status` name the MongoDB-protocol server as it names
+# itself (buildInfo, through scripts/mongo-ping.py --server), e.g.
+# "mongo-java-server 1.47.0 (memory)": `status` on the mongodb line, `up`
+# and `env` in a comment line after the export line (so eval still works).
+#
 # Environment:
 #   ECOM_DEVSTACK_DIR  state dir (default /tmp/ecom-devstack-$(id -u))
 #   ECOM_CACHE_DIR     cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/ecom)
+#   ECOM_MONGO_SERVER  mongod, memory, h2 or ferretdb (default: mongod when
+#                      there is one, else memory); anything else is a usage
+#                      error (exit 2)
+#   ECOM_MONGOD        the mongod binary to run (default: mongod on PATH)
+#   ECOM_MONGO_HEAP    -Xmx of mongo-java-server (default 512m)
 #   ECOM_KAFKA_VERSION Kafka version to resolve with Maven (default 3.9.1,
 #                      falls back to 3.9.2)
 #   KAFKA_HOME         use $KAFKA_HOME/libs instead of Maven
@@ -36,7 +64,11 @@
 # Exit status: 0 ok, 1 runtime failure, 2 usage.
 set -euo pipefail
 
-readonly DEBIAN_PACKAGES=(openjdk-17-jre-headless maven kcat python3 postgresql iproute2 util-linux)
+readonly DEBIAN_PACKAGES=(openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3 postgresql
+	iproute2 util-linux)
+readonly ALL_SERVICES=(kafka mongodb postgresql)
+readonly MONGO_SERVERS=(mongod memory h2 ferretdb)
+readonly MJS_VERSION=1.47.0
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SCRIPT_DIR
@@ -52,6 +84,7 @@ readonly PG_DIR=$STATE_DIR/postgres
 readonly PG_DATA=$PG_DIR/data
 readonly PG_SOCK=$PG_DIR/run
 readonly PG_LOG=$PG_DIR/postgres.log
+readonly SERVICES_FILE=$STATE_DIR/services
 
 readonly KAFKA_TIMEOUT=90
 readonly MONGO_TIMEOUT=60
@@ -66,26 +99,38 @@ KAFKA_PORT=
 KAFKA_CONTROLLER_PORT=
 MONGO_PORT=
 PG_PORT=
+# the services of this stack (up's operands, or what an earlier up started)
+SERVICES=()
 
 msg() { printf 'devstack: %s\n' "$*" >&2; }
 die() { msg "$*"; exit 1; }
 
 usage() {
 	cat <<'EOF'
-usage: devstack.sh up|down|status|env|packages|--help
+usage: devstack.sh up [kafka|mongodb|postgresql ...]|down|status|env|packages|--help
 
   up        start Kafka, a MongoDB-protocol server and PostgreSQL on 127.0.0.1
-            (free ports), wait until each answers, and print one line:
+            (free ports; only the services named, if any), wait until each
+            answers, and print the export line
             export ECOM_KAFKA_BROKERS=... ECOM_MONGODB_URI=... ECOM_POSTGRES_URI=...
-            so that `eval "$(scripts/devstack.sh up)"` works; a no-op (same
-            line) when already up
+            and a comment naming the MongoDB-protocol server, so that
+            `eval "$(scripts/devstack.sh up)"` works; a no-op (same lines)
+            when already up
   down      stop exactly what `up` started (pid files) and remove its data
-  status    one line per service (name, pid, port, up/down); exit 0 if all up
-  env       print the export line of a running stack (exit 1 if not up)
+  status    one line per service (name, pid, port, up/down; the
+            MongoDB-protocol server's name, version and backend); exit 0 if
+            all up
+  env       print the export lines of a running stack (exit 1 if not up)
   packages  print the Debian packages the dev stack needs, one per line
 
+ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod (a real mongod,
+ECOM_MONGOD or on PATH; the default when there is one), memory
+(mongo-java-server, in memory; the default otherwise), h2 (mongo-java-server,
+persistent) or ferretdb (FerretDB 1.24, SQLite).
+
 environment: ECOM_DEVSTACK_DIR (state, default /tmp/ecom-devstack-UID),
-ECOM_CACHE_DIR (jars and launcher, default ~/.cache/ecom), KAFKA_HOME,
+ECOM_CACHE_DIR (jars and launchers, default ~/.cache/ecom),
+ECOM_MONGO_SERVER, ECOM_MONGOD, ECOM_MONGO_HEAP (default 512m), KAFKA_HOME,
 ECOM_KAFKA_VERSION (default 3.9.1)
 EOF
 }
@@ -140,7 +185,14 @@ load_ports() {
 		PG_PORT) PG_PORT=$v ;;
 		esac
 	done <"$PORTS_FILE"
-	[[ -n $KAFKA_PORT && -n $KAFKA_CONTROLLER_PORT && -n $MONGO_PORT && -n $PG_PORT ]]
+	local svc
+	for svc in "${SERVICES[@]}"; do
+		case $svc in
+		kafka) [[ -n $KAFKA_PORT && -n $KAFKA_CONTROLLER_PORT ]] || return 1 ;;
+		mongodb) [[ -n $MONGO_PORT ]] || return 1 ;;
+		postgresql) [[ -n $PG_PORT ]] || return 1 ;;
+		esac
+	done
 }
 
 save_ports() {
@@ -150,9 +202,35 @@ save_ports() {
 	mv -f "$tmp" "$PORTS_FILE"
 }
 
+has_service() { # name: part of this stack
+	local svc
+	for svc in "${SERVICES[@]}"; do [[ $svc == "$1" ]] && return 0; done
+	return 1
+}
+
+# The services of the stack in the state dir: those an earlier `up`
+# recorded, all three for a stack older than that record.
+load_services() {
+	SERVICES=()
+	if [[ -r $SERVICES_FILE ]]; then
+		local svc
+		while read -r svc; do
+			case $svc in kafka | mongodb | postgresql) SERVICES+=("$svc") ;; esac
+		done <"$SERVICES_FILE"
+	fi
+	((${#SERVICES[@]})) || SERVICES=("${ALL_SERVICES[@]}")
+}
+
 env_line() {
-	printf 'export ECOM_KAFKA_BROKERS=127.0.0.1:%s ECOM_MONGODB_URI=mongodb://127.0.0.1:%s/ecommerce ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:%s/ecommerce\n' \
-		"$KAFKA_PORT" "$MONGO_PORT" "$PG_PORT"
+	local vars=() name
+	has_service kafka && vars+=("ECOM_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT")
+	has_service mongodb && vars+=("ECOM_MONGODB_URI=mongodb://127.0.0.1:$MONGO_PORT/ecommerce")
+	has_service postgresql && vars+=("ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:$PG_PORT/ecommerce")
+	printf 'export %s\n' "${vars[*]}"
+	if has_service mongodb; then
+		name=$(mongo_server_name)
+		printf '# mongodb: %s\n' "$name"
+	fi
 }
 
 show_log_tail() { # file
@@ -255,15 +333,79 @@ ferret_hash() {
 		sha256sum | cut -c1-16
 }
 
+mjs_hash() {
+	{ printf '%s\n' "$MJS_VERSION"; cat "$SCRIPT_DIR/mongo-java-server/Launcher.java"; } |
+		sha256sum | cut -c1-16
+}
+
+usage_error() { msg "$*"; exit 2; }
+
+# The mongod to run: $ECOM_MONGOD, else mongod on PATH; '' if none.
+find_mongod() {
+	if [[ -n ${ECOM_MONGOD:-} ]]; then
+		[[ -x $ECOM_MONGOD && ! -d $ECOM_MONGOD ]] ||
+			usage_error "ECOM_MONGOD='$ECOM_MONGOD' is not an executable file"
+		printf '%s' "$ECOM_MONGOD"
+	elif command -v mongod >/dev/null 2>&1; then
+		command -v mongod
+	fi
+}
+
+# ECOM_MONGO_SERVER, checked: a usage error (exit 2) names the valid values.
+requested_mongo_server() {
+	local want=${ECOM_MONGO_SERVER:-} kind
+	[[ -z $want ]] && return 0
+	for kind in "${MONGO_SERVERS[@]}"; do
+		[[ $want == "$kind" ]] && { printf '%s' "$want"; return 0; }
+	done
+	usage_error "ECOM_MONGO_SERVER='$want' is not one of: ${MONGO_SERVERS[*]}"
+}
+
+recorded_mongo_server() { # what the state dir runs or ran; '' if nothing
+	local kind=''
+	if [[ -r $MONGO_DIR/server ]]; then read -r kind <"$MONGO_DIR/server" || true; fi
+	printf '%s' "$kind"
+}
+
+MONGO_SERVER=
 MONGOD=
 FERRET_BIN=
-mongo_impl_ready() { # returns 1 when the launcher must be built
-	if command -v mongod >/dev/null 2>&1; then
-		MONGOD=$(command -v mongod)
-		return 0
+MJS_LIBS=
+MJS_CLASSES=
+# Sets MONGO_SERVER: the record of a running or stopped server of this
+# state dir unless ECOM_MONGO_SERVER asks for another, else
+# ECOM_MONGO_SERVER, else mongod when there is one, else memory.
+choose_mongo_server() {
+	local want recorded
+	want=$(requested_mongo_server)
+	recorded=$(recorded_mongo_server)
+	MONGOD=$(find_mongod)
+	if [[ -n $want ]]; then
+		MONGO_SERVER=$want
+	elif [[ -n $recorded ]]; then
+		MONGO_SERVER=$recorded
+	elif [[ -n $MONGOD ]]; then
+		MONGO_SERVER=mongod
+	else
+		MONGO_SERVER=memory
+	fi
+	if [[ $MONGO_SERVER == mongod && -z $MONGOD ]]; then
+		die "ECOM_MONGO_SERVER=mongod: no mongod found (put it on PATH or set ECOM_MONGOD)"
 	fi
 	FERRET_BIN=$CACHE_DIR/ferretdb-launcher-$(ferret_hash)
-	[[ -x $FERRET_BIN ]]
+	MJS_LIBS=$CACHE_DIR/mongo-java-server-$MJS_VERSION/libs
+	MJS_CLASSES=$CACHE_DIR/mongo-java-server-launcher-$(mjs_hash)
+}
+
+mjs_libs_ok() { [[ -f $MJS_LIBS/../.complete ]] && compgen -G "$MJS_LIBS/mongo-java-server-core-*.jar" >/dev/null; }
+mjs_launcher_ok() { [[ -f $MJS_CLASSES/Launcher.class ]]; }
+
+mongo_impl_ready() { # returns 1 when something must be resolved or built first
+	case $MONGO_SERVER in
+	mongod) return 0 ;;
+	ferretdb) [[ -x $FERRET_BIN ]] ;;
+	memory | h2) mjs_libs_ok && mjs_launcher_ok ;;
+	esac
 }
 
 check_tools() {
@@ -275,16 +417,26 @@ check_tools() {
 	need flock util-linux
 	need sha256sum coreutils
 	if is_root; then need runuser util-linux; fi
-	find_pg_bin || die "postgresql server binaries not found in /usr/lib/postgresql/*/bin: install the debian package postgresql (apt-get install postgresql)"
-	[[ -x $PG_BIN/pg_isready && -x $PG_BIN/psql ]] || die "pg_isready/psql not found in $PG_BIN: install the debian package postgresql-client"
-	if is_root; then
-		id -u postgres >/dev/null 2>&1 || die "user postgres not found: install the debian package postgresql"
+	if has_service postgresql; then
+		find_pg_bin || die "postgresql server binaries not found in /usr/lib/postgresql/*/bin: install the debian package postgresql (apt-get install postgresql)"
+		[[ -x $PG_BIN/pg_isready && -x $PG_BIN/psql ]] || die "pg_isready/psql not found in $PG_BIN: install the debian package postgresql-client"
+		if is_root; then
+			id -u postgres >/dev/null 2>&1 || die "user postgres not found: install the debian package postgresql"
+		fi
 	fi
-	if ! kafka_libs_cached; then
+	if has_service kafka && ! kafka_libs_cached; then
 		need mvn maven
 	fi
-	if ! mongo_impl_ready; then
-		find_go || die "go not found (needed once to build the FerretDB launcher, or install mongod): install a Go toolchain >= 1.24 (Debian 12's golang is too old)"
+	if has_service mongodb && ! mongo_impl_ready; then
+		case $MONGO_SERVER in
+		ferretdb)
+			find_go || die "go not found (needed once to build the FerretDB launcher): install a Go toolchain >= 1.24 (Debian 12's golang is too old)"
+			;;
+		memory | h2)
+			mjs_libs_ok || need mvn maven
+			mjs_launcher_ok || need javac openjdk-17-jdk-headless
+			;;
+		esac
 	fi
 }
 
@@ -403,7 +555,7 @@ kafka_start() {
 # ---------------------------------------------------------------- mongodb
 
 ferret_build() {
-	[[ -n $MONGOD || -x $FERRET_BIN ]] && return 0
+	[[ -x $FERRET_BIN ]] && return 0
 	local log=$CACHE_DIR/ferretdb-launcher.build.log tmp
 	mkdir -p "$CACHE_DIR"
 	tmp=$FERRET_BIN.tmp.$$
@@ -414,34 +566,102 @@ ferret_build() {
 		show_log_tail "$log"
 		die "mongodb: building the ferretdb launcher failed (log: $log)"
 	fi
+	# launchers built from other sources stay: the cache is shared with
+	# other checkouts, which may still use them
 	mv -f "$tmp" "$FERRET_BIN"
-	# drop launchers built from older sources
-	local old
-	for old in "$CACHE_DIR"/ferretdb-launcher-*; do
-		[[ $old == "$FERRET_BIN" || $old == *.log ]] && continue
-		[[ $old == *.tmp.* ]] && continue
-		rm -f "$old"
-	done
+}
+
+# mongo-java-server's jars with Maven, into the cache, once
+mjs_resolve_libs() {
+	mjs_libs_ok && return 0
+	local dest=${MJS_LIBS%/libs} log
+	log=$dest.mvn.log
+	mkdir -p "$CACHE_DIR"
+	msg "resolving mongo-java-server $MJS_VERSION jars with maven into $MJS_LIBS (first run only)"
+	rm -rf "$dest"
+	mkdir -p "$dest"
+	if ! mvn -B -q -f "$SCRIPT_DIR/mongo-java-server/pom.xml" -Dmongo-java-server.version="$MJS_VERSION" \
+		dependency:copy-dependencies -DoutputDirectory="$MJS_LIBS" >"$log" 2>&1 ||
+		! compgen -G "$MJS_LIBS/mongo-java-server-core-*.jar" >/dev/null; then
+		show_log_tail "$log"
+		die "mongodb: maven could not resolve mongo-java-server $MJS_VERSION (log: $log)"
+	fi
+	touch "$dest/.complete"
+}
+
+# the launcher, compiled once per source into the cache
+mjs_build_launcher() {
+	mjs_launcher_ok && return 0
+	local tmp=$MJS_CLASSES.tmp.$$ log=$CACHE_DIR/mongo-java-server-launcher.build.log
+	msg "compiling the mongo-java-server launcher with javac (first run only): $MJS_CLASSES"
+	rm -rf "$tmp"
+	mkdir -p "$tmp"
+	if ! javac -nowarn -d "$tmp" -cp "$MJS_LIBS/*" "$SCRIPT_DIR/mongo-java-server/Launcher.java" >"$log" 2>&1; then
+		rm -rf "$tmp"
+		show_log_tail "$log"
+		die "mongodb: compiling the mongo-java-server launcher failed (log: $log)"
+	fi
+	rm -rf "$MJS_CLASSES"
+	mv -f "$tmp" "$MJS_CLASSES"
 }
 
 mongo_pid() { read_pid "$MONGO_DIR/mongodb.pid"; }
 mongo_running() { local p; p=$(mongo_pid); pid_is_ours "$p" "$MONGO_DIR/data"; }
 mongo_answers() { python3 "$SCRIPT_DIR/mongo-ping.py" -q -t "${1:-3}" "127.0.0.1:$MONGO_PORT" >/dev/null 2>&1; }
-mongo_log() { if [[ -n $MONGOD ]]; then printf '%s' "$MONGO_DIR/mongod.log"; else printf '%s' "$MONGO_DIR/ferretdb.log"; fi; }
+mongo_log() {
+	case ${1:-$MONGO_SERVER} in
+	mongod) printf '%s' "$MONGO_DIR/mongod.log" ;;
+	ferretdb) printf '%s' "$MONGO_DIR/ferretdb.log" ;;
+	*) printf '%s' "$MONGO_DIR/mongo-java-server.log" ;;
+	esac
+}
+
+# The server as it names itself (buildInfo), else what this dir runs.
+mongo_server_name() {
+	local name
+	if [[ -n $MONGO_PORT ]] &&
+		name=$(python3 "$SCRIPT_DIR/mongo-ping.py" --server -t 3 "127.0.0.1:$MONGO_PORT" 2>/dev/null); then
+		printf '%s' "$name"
+	else
+		printf '%s (not answering)' "$(recorded_mongo_server)"
+	fi
+}
 
 mongo_start() {
+	local recorded
+	recorded=$(recorded_mongo_server)
+	if [[ -n $recorded && $recorded != "$MONGO_SERVER" ]]; then
+		msg "mongodb: replacing the stopped $recorded server (and its data) with $MONGO_SERVER"
+		rm -rf "$MONGO_DIR/data"
+	fi
 	mkdir -p "$MONGO_DIR/data"
-	if [[ -n $MONGOD ]]; then
+	printf '%s\n' "$MONGO_SERVER" >"$MONGO_DIR/server"
+	case $MONGO_SERVER in
+	mongod)
 		msg "starting mongod ($MONGOD) on 127.0.0.1:$MONGO_PORT"
 		spawn "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/mongod.out" \
 			"$MONGOD" --dbpath "$MONGO_DIR/data" --bind_ip 127.0.0.1 --port "$MONGO_PORT" \
 			--logpath "$MONGO_DIR/mongod.log" --logappend --quiet
-	else
+		;;
+	ferretdb)
 		ferret_build
 		msg "starting ferretdb $("$FERRET_BIN" -version 2>/dev/null || echo '?') (sqlite) on 127.0.0.1:$MONGO_PORT"
 		spawn "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/ferretdb.log" \
 			"$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -sqlite-dir "$MONGO_DIR/data" -log-level warn
-	fi
+		;;
+	memory | h2)
+		mjs_resolve_libs
+		mjs_build_launcher
+		local backend=(--backend memory)
+		if [[ $MONGO_SERVER == h2 ]]; then backend=(--backend h2 --file "$MONGO_DIR/data/ecom.mv.db"); fi
+		msg "starting mongo-java-server $MJS_VERSION ($MONGO_SERVER) on 127.0.0.1:$MONGO_PORT"
+		# -Decom.devstack.data marks the command line as this dir's (pid_is_ours)
+		spawn "$MONGO_DIR/mongodb.pid" "$(mongo_log)" \
+			java "-Xmx${ECOM_MONGO_HEAP:-512m}" -XX:+UseSerialGC -Djava.awt.headless=true \
+			-Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Decom.devstack.data="$MONGO_DIR/data" \
+			-cp "$MJS_LIBS/*:$MJS_CLASSES" Launcher --listen "127.0.0.1:$MONGO_PORT" "${backend[@]}"
+		;;
+	esac
 }
 
 # ---------------------------------------------------------------- postgres
@@ -570,20 +790,60 @@ prepare_state_dir() {
 	chmod 0755 "$STATE_DIR"
 }
 
+# up's operands: which services (default all three), checked
+parse_services() {
+	local svc
+	SERVICES=()
+	for svc in "$@"; do
+		case $svc in
+		kafka | mongodb | postgresql) has_service "$svc" || SERVICES+=("$svc") ;;
+		*) usage_error "unknown service: $svc (want kafka, mongodb or postgresql)" ;;
+		esac
+	done
+	((${#SERVICES[@]})) || SERVICES=("${ALL_SERVICES[@]}")
+}
+
 cmd_up() {
+	parse_services "$@"
+	choose_mongo_server
 	check_tools
 	prepare_state_dir
 	take_lock 600
 
+	# a stack is up with what it was started with: more services may be
+	# added by a later up, none is dropped
+	local wanted=("${SERVICES[@]}") svc
+	load_services
+	if [[ -r $SERVICES_FILE ]]; then
+		for svc in "${wanted[@]}"; do has_service "$svc" || SERVICES+=("$svc"); done
+	else
+		SERVICES=("${wanted[@]}")
+	fi
+	printf '%s\n' "${SERVICES[@]}" >"$SERVICES_FILE"
+
 	load_ports || true
-	local ks=0 ms=0 ps=0
-	kafka_running || ks=1
-	mongo_running || ms=1
-	pg_running || ps=1
-	if ((ks + ms + ps == 0)) && kafka_answers 5 && mongo_answers 3 && pg_answers 3; then
-		msg "already up ($STATE_DIR)"
-		env_line
-		return 0
+	local ks=0 ms=0 ps=0 all_answer=1
+	if has_service kafka; then kafka_running || ks=1; fi
+	if has_service mongodb; then mongo_running || ms=1; fi
+	if has_service postgresql; then pg_running || ps=1; fi
+
+	# a running server other than the one asked for is not switched under
+	# the feet of whoever uses it
+	local recorded
+	recorded=$(recorded_mongo_server)
+	if has_service mongodb && ((!ms)) && [[ -n $recorded && $recorded != "$MONGO_SERVER" ]]; then
+		die "mongodb: this stack runs $recorded, ECOM_MONGO_SERVER asks for $MONGO_SERVER: run 'devstack.sh down' first, or use another ECOM_DEVSTACK_DIR"
+	fi
+
+	if ((ks + ms + ps == 0)); then
+		if has_service kafka && ! kafka_answers 5; then all_answer=0; fi
+		if has_service mongodb && ! mongo_answers 3; then all_answer=0; fi
+		if has_service postgresql && ! pg_answers 3; then all_answer=0; fi
+		if ((all_answer)); then
+			msg "already up ($STATE_DIR)"
+			env_line
+			return 0
+		fi
 	fi
 
 	# (re)choose the ports of stopped services that are missing or now taken
@@ -609,11 +869,23 @@ cmd_up() {
 	if ((ks)); then kafka_start; fi
 	if ((ms)); then mongo_start; fi
 
-	wait_for postgresql "$PG_TIMEOUT" "$PG_LOG" pg_answers pg_running "$PG_DIR/pg_ctl.out"
-	pg_setup_db
-	wait_for mongodb "$MONGO_TIMEOUT" "$(mongo_log)" mongo_answers mongo_running
-	wait_for kafka "$KAFKA_TIMEOUT" "$KAFKA_DIR/logs/server.log" kafka_answers kafka_running "$KAFKA_DIR/kafka.out"
-	msg "up: kafka 127.0.0.1:$KAFKA_PORT, mongodb 127.0.0.1:$MONGO_PORT, postgresql 127.0.0.1:$PG_PORT (state: $STATE_DIR)"
+	local up=()
+	if has_service postgresql; then
+		wait_for postgresql "$PG_TIMEOUT" "$PG_LOG" pg_answers pg_running "$PG_DIR/pg_ctl.out"
+		pg_setup_db
+		up+=("postgresql 127.0.0.1:$PG_PORT")
+	fi
+	if has_service mongodb; then
+		wait_for mongodb "$MONGO_TIMEOUT" "$(mongo_log)" mongo_answers mongo_running
+		up+=("mongodb 127.0.0.1:$MONGO_PORT")
+	fi
+	if has_service kafka; then
+		wait_for kafka "$KAFKA_TIMEOUT" "$KAFKA_DIR/logs/server.log" kafka_answers kafka_running "$KAFKA_DIR/kafka.out"
+		up+=("kafka 127.0.0.1:$KAFKA_PORT")
+	fi
+	local joined
+	joined=$(printf '%s, ' "${up[@]}")
+	msg "up: ${joined%, } (state: $STATE_DIR)"
 	env_line
 }
 
@@ -633,7 +905,7 @@ cmd_down() {
 		msg "nothing was running"
 	fi
 	# remove only what up creates, never a whole user-chosen directory
-	rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$PG_DIR" "$PORTS_FILE" "$PORTS_FILE.tmp"
+	rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$PG_DIR" "$PORTS_FILE" "$PORTS_FILE.tmp" "$SERVICES_FILE"
 	rm -f "$STATE_DIR/.lock"
 	rmdir "$STATE_DIR" 2>/dev/null || msg "left $STATE_DIR in place (it holds other files)"
 	msg "down: stopped $stopped service(s), removed the data in $STATE_DIR"
@@ -641,45 +913,63 @@ cmd_down() {
 
 cmd_status() {
 	local all=0 state pid
+	load_services
 	load_ports || true
 	find_pg_bin || true
 
-	pid=$(kafka_pid)
-	if [[ -n $KAFKA_PORT ]] && kafka_running && kafka_answers 3; then state=up; else state=down; all=1; fi
-	printf '%-10s pid=%-8s port=%-6s %s\n' kafka "${pid:--}" "${KAFKA_PORT:--}" "$state"
+	if has_service kafka; then
+		pid=$(kafka_pid)
+		if [[ -n $KAFKA_PORT ]] && kafka_running && kafka_answers 3; then state=up; else state=down; all=1; fi
+		printf '%-10s pid=%-8s port=%-6s %s\n' kafka "${pid:--}" "${KAFKA_PORT:--}" "$state"
+	fi
 
-	pid=$(mongo_pid)
-	if [[ -n $MONGO_PORT ]] && mongo_running && mongo_answers 3; then state=up; else state=down; all=1; fi
-	printf '%-10s pid=%-8s port=%-6s %s\n' mongodb "${pid:--}" "${MONGO_PORT:--}" "$state"
+	if has_service mongodb; then
+		local name
+		pid=$(mongo_pid)
+		if [[ -n $MONGO_PORT ]] && mongo_running && mongo_answers 3; then
+			state=up
+			name=$(mongo_server_name)
+		else
+			state=down
+			all=1
+			name=$(recorded_mongo_server)
+		fi
+		printf '%-10s pid=%-8s port=%-6s %-4s  %s\n' mongodb "${pid:--}" "${MONGO_PORT:--}" "$state" "${name:--}"
+	fi
 
-	pid=$(pg_pid)
-	if [[ -n $PG_PORT && -n $PG_BIN ]] && pg_running && pg_answers 3; then state=up; else state=down; all=1; fi
-	printf '%-10s pid=%-8s port=%-6s %s\n' postgresql "${pid:--}" "${PG_PORT:--}" "$state"
+	if has_service postgresql; then
+		pid=$(pg_pid)
+		if [[ -n $PG_PORT && -n $PG_BIN ]] && pg_running && pg_answers 3; then state=up; else state=down; all=1; fi
+		printf '%-10s pid=%-8s port=%-6s %s\n' postgresql "${pid:--}" "${PG_PORT:--}" "$state"
+	fi
 	return "$all"
 }
 
 cmd_env() {
+	load_services
 	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
-	kafka_running || die "not up: kafka is not running (run 'devstack.sh up')"
-	mongo_running || die "not up: mongodb is not running (run 'devstack.sh up')"
-	pg_running || die "not up: postgresql is not running (run 'devstack.sh up')"
+	if has_service kafka; then kafka_running || die "not up: kafka is not running (run 'devstack.sh up')"; fi
+	if has_service mongodb; then mongo_running || die "not up: mongodb is not running (run 'devstack.sh up')"; fi
+	if has_service postgresql; then pg_running || die "not up: postgresql is not running (run 'devstack.sh up')"; fi
 	env_line
 }
 
 main() {
-	if (($# != 1)); then
+	if (($# < 1)) || { [[ $1 != up ]] && (($# != 1)); }; then
 		usage >&2
 		exit 2
 	fi
-	case $1 in
-	up) cmd_up ;;
+	local cmd=$1
+	shift
+	case $cmd in
+	up) cmd_up "$@" ;;
 	down) cmd_down ;;
 	status) cmd_status ;;
 	env) cmd_env ;;
 	packages) printf '%s\n' "${DEBIAN_PACKAGES[@]}" ;;
 	-h | --help | help) usage ;;
 	*)
-		msg "unknown command: $1"
+		msg "unknown command: $cmd"
 		usage >&2
 		exit 2
 		;;

@@ -2,10 +2,17 @@
 """Send a MongoDB `ping` command over the wire protocol and check `ok: 1`.
 
 Standard library only (there is no mongosh in Debian). Used by
-scripts/devstack.sh to wait for mongod or FerretDB; usable by hand:
+scripts/devstack.sh to wait for its MongoDB-protocol server and to name it;
+usable by hand:
 
     scripts/mongo-ping.py 127.0.0.1:27018
     scripts/mongo-ping.py "$ECOM_MONGODB_URI"
+    scripts/mongo-ping.py --server "$ECOM_MONGODB_URI"
+
+--server prints the server's name, version and backend as its buildInfo
+gives them, the same words ecom_store_server() (src/lib/ecom_store.h) puts
+in the reports: "mongo-java-server 1.47.0 (memory)", "FerretDB 1.24.2
+(SQLite)", "MongoDB 7.0.14".
 
 Exit status: 0 when the server answered ok: 1, 1 otherwise, 2 on bad usage.
 """
@@ -23,9 +30,9 @@ def bson_cstring(s):
     return s.encode("utf-8") + b"\x00"
 
 
-def bson_ping_doc():
-    """{ping: int32 1, $db: "admin"} hand-encoded."""
-    body = b"\x10" + bson_cstring("ping") + struct.pack("<i", 1)
+def bson_command_doc(name):
+    """{<name>: int32 1, $db: "admin"} hand-encoded."""
+    body = b"\x10" + bson_cstring(name) + struct.pack("<i", 1)
     db = "admin".encode("utf-8")
     body += b"\x02" + bson_cstring("$db") + struct.pack("<i", len(db) + 1) + db + b"\x00"
     return struct.pack("<i", len(body) + 5) + body + b"\x00"
@@ -43,9 +50,10 @@ _FIXED = {0x01: 8, 0x07: 12, 0x08: 1, 0x09: 8, 0x0A: 0, 0x10: 4, 0x11: 8,
 
 
 def bson_top_level(doc):
-    """Decode the top-level fields of a BSON document that matter here.
+    """Decode the fields of a BSON document that matter here.
 
-    Numbers, booleans and strings are decoded; other values are skipped.
+    Numbers, booleans, strings and embedded documents are decoded; other
+    values are skipped.
     """
     (total,) = struct.unpack_from("<i", doc, 0)
     if total > len(doc) or total < 5:
@@ -74,7 +82,11 @@ def bson_top_level(doc):
             (n,) = struct.unpack_from("<i", doc, i)
             out[name] = doc[i + 4:i + 4 + n - 1].decode("utf-8", "replace")
             i += 4 + n
-        elif t in (0x03, 0x04, 0x0F):  # document, array, code_w_scope
+        elif t == 0x03:  # document
+            (n,) = struct.unpack_from("<i", doc, i)
+            out[name] = bson_top_level(doc[i:i + n])
+            i += n
+        elif t in (0x04, 0x0F):  # array, code_w_scope
             (n,) = struct.unpack_from("<i", doc, i)
             i += n
         elif t == 0x05:  # binary: int32 length, subtype, bytes
@@ -122,11 +134,11 @@ def parse_target(target):
     return host or "127.0.0.1", int(port)
 
 
-def ping(host, port, timeout):
+def command(host, port, timeout, name):
     with socket.create_connection((host, port), timeout=timeout) as s:
         s.settimeout(timeout)
         request_id = (os.getpid() & 0x7FFF) + 1
-        s.sendall(op_msg(request_id, bson_ping_doc()))
+        s.sendall(op_msg(request_id, bson_command_doc(name)))
         length, _, response_to, opcode = struct.unpack("<iiii", recv_exact(s, 16))
         if length < 21 or length > 48 * 1024 * 1024:
             raise ValueError("bad reply length %d" % length)
@@ -140,6 +152,30 @@ def ping(host, port, timeout):
     return bson_top_level(body[5:])
 
 
+def server_name(info):
+    """Name, version and backend from a buildInfo reply.
+
+    The dev stack's launchers make their servers say what they are:
+    mongo-java-server in {mongoJavaServer: {version, backend}}, FerretDB in
+    ferretdbVersion ("v1.24.2+sqlite": the backend as semver build
+    metadata). A server that says neither and has no gitVersion is no
+    mongod, whatever version it gives.
+    """
+    mjs = info.get("mongoJavaServer")
+    if isinstance(mjs, dict):
+        return "mongo-java-server %s (%s)" % (mjs.get("version", "unknown"), mjs.get("backend", "unknown"))
+    ferret = info.get("ferretdbVersion")
+    if isinstance(ferret, str):
+        version, _, build = ferret.lstrip("v").partition("+")
+        name = "FerretDB %s" % (version or "unknown")
+        backends = {"sqlite": "SQLite", "postgresql": "PostgreSQL"}
+        return name + (" (%s)" % backends.get(build, build) if build else "")
+    version = info.get("version", "unknown")
+    if "gitVersion" not in info:
+        return "MongoDB-protocol server (says MongoDB %s)" % version
+    return "MongoDB %s" % version
+
+
 def main(argv):
     ap = argparse.ArgumentParser(
         prog="mongo-ping.py",
@@ -147,6 +183,8 @@ def main(argv):
     ap.add_argument("target", help="HOST:PORT or mongodb://HOST:PORT/...")
     ap.add_argument("-t", "--timeout", type=float, default=3.0, help="seconds (default 3)")
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
+    ap.add_argument("--server", action="store_true",
+                    help="print the server's name, version and backend (from buildInfo)")
     args = ap.parse_args(argv)
 
     try:
@@ -155,13 +193,15 @@ def main(argv):
         print("mongo-ping: bad target %r" % args.target, file=sys.stderr)
         return 2
     try:
-        reply = ping(host, port, args.timeout)
+        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping")
     except (OSError, ValueError, ConnectionError, struct.error) as e:
         print("mongo-ping: %s:%d: %s" % (host, port, e), file=sys.stderr)
         return 1
     ok = reply.get("ok")
     if ok is True or (isinstance(ok, (int, float)) and ok == 1):
-        if not args.quiet:
+        if args.server:
+            print(server_name(reply))
+        elif not args.quiet:
             print("mongo-ping: %s:%d: ok" % (host, port))
         return 0
     print("mongo-ping: %s:%d: ping failed: %r" % (host, port, reply), file=sys.stderr)

@@ -4,7 +4,13 @@
 # integration tests required (a skip is a failure here), then the
 # counts.  Exit 0 only if every test passed.
 #
-# usage: scripts/test.sh [make check arguments, e.g. TESTS=tests/bats/pipes.bats]
+# --mongo-server KIND runs the tests against another MongoDB-protocol
+# server (mongod, memory, h2 or ferretdb; see scripts/devstack.sh), started
+# here beside the dev stack's Kafka and PostgreSQL in a state dir of its
+# own and stopped afterwards.  .ci/run uses it to run the MongoDB store
+# tests and flow cases on FerretDB too.
+#
+# usage: scripts/test.sh [--mongo-server KIND] [make check arguments, e.g. TESTS=tests/bats/pipes.bats]
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -13,12 +19,34 @@ cd "$ROOT" || exit 1
 
 msg() { printf 'test: %s\n' "$*" >&2; }
 
+mongo_server=
+if [[ ${1:-} == --mongo-server ]]; then
+	[[ -n ${2:-} ]] || { msg "--mongo-server needs a kind: mongod, memory, h2 or ferretdb"; exit 2; }
+	mongo_server=$2
+	shift 2
+fi
+
 scripts/bootstrap.sh || exit 1
 
+stops=()
+stop_stacks() {
+	local dir
+	for dir in "${stops[@]}"; do ECOM_DEVSTACK_DIR=$dir scripts/devstack.sh down; done
+}
+trap stop_stacks EXIT
 if [[ -z "${ECOM_KAFKA_BROKERS:-}" || -z "${ECOM_MONGODB_URI:-}" || -z "${ECOM_POSTGRES_URI:-}" ]]; then
 	stack_env=$(scripts/devstack.sh up) || { msg "the dev stack did not come up"; exit 1; }
 	eval "$stack_env"
-	trap 'scripts/devstack.sh down' EXIT
+	stops+=("${ECOM_DEVSTACK_DIR:-}")
+fi
+if [[ -n $mongo_server ]]; then
+	side_dir=${ECOM_DEVSTACK_DIR:-/tmp/ecom-devstack-$(id -u)}-$mongo_server
+	stack_env=$(ECOM_DEVSTACK_DIR=$side_dir ECOM_MONGO_SERVER=$mongo_server scripts/devstack.sh up mongodb)
+	status=$?
+	((status == 0)) || { msg "the $mongo_server server did not come up"; exit "$status"; }
+	stops+=("$side_dir")
+	eval "$stack_env"
+	msg "MongoDB-protocol server: ${stack_env#*# mongodb: }"
 fi
 export ECOM_REQUIRE_STACK=1
 

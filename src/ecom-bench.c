@@ -149,7 +149,8 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 		char summary[1024];
 
 		ecom_flow_summary(&report, summary, sizeof(summary));
-		ecom_infof("%s: %s", store, summary);
+		ecom_infof("%s on %s: %s", store, result.server[0] ? result.server : "unknown server",
+		           summary);
 	}
 	if (plot != NULL)
 		ecom_flow_plot_data(cfg, &result, plot);

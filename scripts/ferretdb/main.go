@@ -6,6 +6,13 @@
 // Usage: ferretdb-launcher -listen 127.0.0.1:PORT -sqlite-dir DIR [-log-level warn]
 //
 // It stops cleanly (listener and backend closed) on SIGTERM or SIGINT.
+//
+// Embedded, FerretDB answers buildInfo with ferretdbVersion "unknown" (its
+// build/version package reads the version only when FerretDB is the main
+// module). The launcher sets it to the version of the module it embeds,
+// with the backend as semver build metadata: "v1.24.2+sqlite". Clients
+// (ecom_store_server(), mongo-ping.py --server) read that as
+// "FerretDB 1.24.2 (SQLite)".
 package main
 
 import (
@@ -19,6 +26,7 @@ import (
 	"runtime/debug"
 	"syscall"
 
+	"github.com/FerretDB/FerretDB/build/version"
 	"github.com/FerretDB/FerretDB/ferretdb"
 )
 
@@ -73,6 +81,10 @@ func main() {
 	if err = os.MkdirAll(abs, 0o755); err != nil {
 		fmt.Fprintf(os.Stderr, "ferretdb-launcher: %v\n", err)
 		os.Exit(1)
+	}
+
+	if info := version.Get(); info.Version == "unknown" {
+		info.Version = ferretVersion() + "+sqlite"
 	}
 
 	f, err := ferretdb.New(&ferretdb.Config{

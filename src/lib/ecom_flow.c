@@ -147,6 +147,7 @@ prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
 		return -1;
 	if (ecom_store_open(&store, cfg, err) < 0)
 		return -1;
+	snprintf(result->server, sizeof(result->server), "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0 ||
 	    measure_kafka_round_trip(cfg, floor_samples, &result->kafka_round_trip_before_ms, err) <
 	        0 ||
@@ -408,6 +409,8 @@ ecom_flow_plot_data(const ecom_config *cfg, ecom_flow_result *result, ecom_plot_
 	int k, p;
 
 	ecom_run_timing_of(&timing, &result->stages[ECOM_STAGE_RECONCILE], cfg->orders);
+	if (result->server[0] != '\0')
+		ecom_plot_run_add_server(plot, result->server);
 	plot->elapsed_s = timing.elapsed_s;
 	plot->orders_per_s = timing.orders_per_s;
 	ecom_latency_merge(&plot->end_to_end, &result->stages[ECOM_STAGE_RECONCILE].end_to_end);

@@ -19,6 +19,16 @@ ecom_plot_run_init(ecom_plot_run *run, const char *label)
 }
 
 void
+ecom_plot_run_add_server(ecom_plot_run *run, const char *server)
+{
+	size_t used = strlen(run->label);
+
+	snprintf(run->label + used, sizeof(run->label) - used, " on %s", server);
+	for (char *q = run->label; (q = strchr(q, '\'')) != NULL;)
+		*q = '"';
+}
+
+void
 ecom_plot_run_free(ecom_plot_run *run)
 {
 	ecom_latency_free(&run->end_to_end);
@@ -95,7 +105,7 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 	            "set logscale x\nset yrange [0:1]\nset grid\nset key bottom right\n");
 	fprintf(fp, "plot ");
 	for (r = 0; r < n_runs; r++)
-		fprintf(fp, "%s'%s/e2e-%zu.dat' using 1:2 with lines lw 2 title '%s'",
+		fprintf(fp, "%s'%s/e2e-%zu.dat' using 1:2 with lines lw 2 title '%s' noenhanced",
 		        r ? ", " : "", dir, r, runs[r].label);
 	fprintf(fp, "\n");
 	/* Right: where each stage's time goes, one group of stacked bars per run. */

@@ -28,6 +28,8 @@ typedef struct ecom_plot_run {
 } ecom_plot_run;
 
 void ecom_plot_run_init(ecom_plot_run *run, const char *label);
+/* The label becomes "<label> on <server>" (ecom_store_server()). */
+void ecom_plot_run_add_server(ecom_plot_run *run, const char *server);
 void ecom_plot_run_free(ecom_plot_run *run);
 
 /* Can path be written?  Checked before a benchmark, not after it. */

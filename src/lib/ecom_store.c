@@ -153,6 +153,12 @@ ecom_store_name(const ecom_store *store)
 	return store->ops->name;
 }
 
+const char *
+ecom_store_server(const ecom_store *store)
+{
+	return store->server != NULL ? store->server : "unknown server";
+}
+
 static int
 check_type(ecom_event_type type, ecom_err *err)
 {
@@ -474,6 +480,7 @@ ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err)
 	}
 
 	BSON_APPEND_UTF8(report, "store", store->ops->name);
+	BSON_APPEND_UTF8(report, "server", ecom_store_server(store));
 	BSON_APPEND_DOCUMENT_BEGIN(report, "counts", &child);
 	for (t = 0; t < ECOM_EV_COUNT; t++)
 		BSON_APPEND_INT64(&child, ecom_event_type_name((ecom_event_type)t), counts[t]);

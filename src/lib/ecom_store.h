@@ -66,6 +66,16 @@ typedef struct ecom_put_result {
 } ecom_put_result;
 
 /*
+ * The server behind the store as it names itself, read once at open:
+ * "mongo-java-server 1.47.0 (memory)", "mongo-java-server 1.47.0 (H2)",
+ * "FerretDB 1.24.2 (SQLite)", "MongoDB 7.0.14" (buildInfo), "PostgreSQL
+ * 15.18" (server_version).  Reports carry it, so every figure says what
+ * produced it.  A MongoDB-protocol server that names neither itself nor a
+ * git version is "MongoDB-protocol server (says MongoDB 5.0.0)".
+ */
+const char *ecom_store_server(const ecom_store *store);
+
+/*
  * Store n events of one type (all of type `type`) in one bulk write, one
  * transaction on PostgreSQL, and say what became of each in results[i].
  * An event the server refuses for its data costs only itself: the batch
@@ -109,7 +119,8 @@ int ecom_store_reset(ecom_store *store, ecom_err *err);
 
 /*
  * Audit the store: fills report (initialised by the caller) with
- *   {"store": "mongodb", "counts": {"ordercreated": N, …},
+ *   {"store": "mongodb", "server": "mongo-java-server 1.47.0 (memory)",
+ *    "counts": {"ordercreated": N, …},
  *    "fulfilled": N, "missing": {"paymentcompleted": [ids…], …},
  *    "orphans": {…: [ids without an ordercreated]}, "duplicates": {…: [ids]},
  *    "unfinished": [ids not fulfilled or without orderShippedDate],

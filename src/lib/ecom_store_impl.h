@@ -64,6 +64,7 @@ struct ecom_store {
 	const ecom_store_ops *ops;
 	enum ecom_store_kind kind;
 	char *redacted_uri;           /* bson_malloc'd, for messages */
+	char *server;                 /* bson_malloc'd, ecom_store_server(); NULL until known */
 	ecom_outage outage;           /* filled by ecom_store.c */
 	volatile sig_atomic_t *stop;  /* stop retrying once set; may be NULL */
 };

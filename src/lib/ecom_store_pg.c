@@ -372,6 +372,21 @@ pg_notice(void *data, const char *message)
 
 static void pg_close(ecom_store *store);
 
+/*
+ * "PostgreSQL 15.18": the server reports server_version at connection
+ * ("15.18 (Debian 15.18-0+deb12u1)"); the words after the number are the
+ * packager's.
+ */
+static char *
+server_name(PGconn *conn)
+{
+	const char *version = PQparameterStatus(conn, "server_version");
+
+	if (version == NULL || *version == '\0')
+		return bson_strdup("PostgreSQL (version unknown)");
+	return bson_strdup_printf("PostgreSQL %.*s", (int)strcspn(version, " "), version);
+}
+
 static const ecom_store_ops pg_ops;
 
 static int
@@ -423,6 +438,7 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 		goto fail;
 	}
 	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
+	ps->base.server = server_name(ps->conn);
 	if (build_statements(ps, cfg->database, err) < 0 ||
 	    run_script(ps, ps->create_sql, "create the tables", err) < 0)
 		goto fail;
@@ -451,6 +467,7 @@ pg_close(ecom_store *store)
 	}
 	bson_free(ps->unfinished_sql);
 	bson_free(ps->base.redacted_uri);
+	bson_free(ps->base.server);
 	bson_free(ps);
 }
 

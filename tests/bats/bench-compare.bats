@@ -15,6 +15,9 @@ setup() {
 	echo "$output" | jq -se '[.[].store] == ["mongodb", "postgresql"]
 		and all(.[]; .orders == 30 and .complete and .elapsed_over_floor > 0
 		        and (.stages | keys | length) == 5)' >/dev/null
+	# Each run names the server it measured, as that server names itself.
+	assert_server_named "$(sed -n 1p <<<"$output")" .server mongodb
+	assert_server_named "$(sed -n 2p <<<"$output")" .server postgresql
 	# The floor takes the lower of the round trips timed before and after the flow.
 	echo "$output" | jq -se 'all(.[].floor;
 		.kafka_round_trip_before_ms > 0 and .kafka_round_trip_after_ms > 0
@@ -36,8 +39,9 @@ setup() {
 	assert_output --partial "PNG image data, 1280 x 560"
 	# A blank picture compresses to almost nothing; axes, curves and labels do not.
 	assert [ "$(stat -c %s "$BATS_TEST_TMPDIR/latency.png")" -gt 20000 ]
-	grep -q 'mongodb' "$BATS_TEST_TMPDIR/latency.svg"
-	grep -q 'postgresql' "$BATS_TEST_TMPDIR/latency.svg"
+	# The legend names each store and the server it measured.
+	grep -qF "mongodb on $(server_says mongodb)" "$BATS_TEST_TMPDIR/latency.svg"
+	grep -qF "postgresql on $(server_says postgresql)" "$BATS_TEST_TMPDIR/latency.svg"
 }
 
 @test "ecom-bench --compare with an unknown store fails before any run" {

@@ -36,6 +36,33 @@ isolate_test() {
 	export ECOM_TIMEOUT_MS=${ECOM_TIMEOUT_MS:-15000}
 }
 
+# The server behind a store as the server itself says, asked by another
+# client than ecom's: buildInfo through scripts/mongo-ping.py, or psql's
+# SHOW server_version.  What the reports' "server" must say.
+server_says() {
+	case $1 in
+	mongodb) python3 "$ECOM_SRCDIR/scripts/mongo-ping.py" --server "$ECOM_MONGODB_URI" ;;
+	postgresql)
+		local v
+		v=$(psql "$ECOM_POSTGRES_URI" -XAtc 'SHOW server_version') || return 1
+		echo "PostgreSQL ${v%% *}"
+		;;
+	esac
+}
+
+# The shape a server's name has, per kind of server.
+readonly SERVER_NAME_RE='^(mongo-java-server [0-9.]+ \((memory|H2)\)|FerretDB [0-9.]+ \(SQLite\)|MongoDB [0-9]+\.[0-9]+\.[0-9]+.*|PostgreSQL [0-9]+\.[0-9]+)$'
+
+# The report's "server" (jq path $2 of the JSON in $1) is what the server
+# of store $3 says, and has a server name's shape.
+assert_server_named() {
+	local got want
+	got=$(jq -r "$2" <<<"$1")
+	want=$(server_says "$3") || fail "cannot ask the $3 server its name"
+	[[ $got =~ $SERVER_NAME_RE ]] || fail "server '$got' is no server name"
+	assert_equal "$got" "$want"
+}
+
 # Count of one event type in the store, from the auditor's report.
 store_count() {
 	ecom-reconcile --audit -q 2>/dev/null | jq -r ".counts.$1"
@@ -95,6 +122,7 @@ wait_for_fulfilled() {
 assert_exactly_n_orders() {
 	run --separate-stderr ecom-reconcile --audit
 	assert_success
+	assert_server_named "$output" .server "$ECOM_STORE"
 	echo "$output" | jq -e --argjson n "$1" \
 		'.ok and .fulfilled == $n and ([.counts[]] | length == 5 and all(. == $n))
 		 and (.unfinished | length) == 0' >/dev/null ||

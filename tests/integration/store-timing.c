@@ -2,14 +2,22 @@
  * store-timing: the figures in doc/store-notes.md, measured on the servers
  * at $ECOM_MONGODB_URI and $ECOM_POSTGRES_URI (scripts/devstack.sh).
  *
- *   store-timing [-n DOCS] [-r RUNS]
+ *   store-timing [-n DOCS] [-r RUNS] [-j]
  *
  * For each backend, in a scratch database dropped afterwards: a put_batch
  * of 1 new event, a put_batch of 1,000 new events, then, with DOCS
  * ordercreated documents (default 10,000, half of them fulfilled), count,
  * count_fulfilled, a put_batch of 1 and a mark_fulfilled of that order,
- * and a full audit; on MongoDB also the count command for comparison.  Each figure is the
+ * a put_batch of 256 events of which 128 are stored already, and a full
+ * audit; on MongoDB also the count command for comparison.  Each figure is the
  * median of RUNS runs (default 7; 51 for the single upsert), in ms.
+ *
+ * -j measures instead what a write concern with j: true costs on the
+ * MongoDB-protocol server against {w: 1} (what the store sends: nothing,
+ * so the server's default, {w: 1} on a standalone mongod): one insert of
+ * one new order, and an unordered bulk insert of 256, with each write
+ * concern in turn, RUNS times (the writes alternate, so both see the
+ * same load and collection size).
  */
 #include <getopt.h>
 #include <stdio.h>
@@ -24,9 +32,21 @@
 #include "ecom_config.h"
 #include "ecom_event.h"
 #include "ecom_store.h"
+#include "ecom_time.h"
 
 #define BULK 1000
+#define DUP_BATCH 256
+
+/* What became of each event of a put_batch, when only success matters. */
+static ecom_put_result scratch[BULK];
 #define SINGLE_RUNS 51
+
+/* Wall-clock time in ms, for event dates. */
+static int64_t
+wall_ms(void)
+{
+	return ecom_now_us() / 1000;
+}
 
 static double
 now_ms(void)
@@ -80,7 +100,7 @@ new_orders(ecom_event *events, ecom_event **batch, int n)
 	int i;
 
 	for (i = 0; i < n; i++) {
-		if (ecom_event_new_order(&events[i], ecom_now_ms(), &err) < 0)
+		if (ecom_event_new_order(&events[i], wall_ms(), &err) < 0)
 			die("new order", &err);
 		batch[i] = &events[i];
 	}
@@ -130,7 +150,7 @@ timed_put(ecom_store *store, ecom_event **batch, int n)
 	ecom_err err;
 	double start = now_ms();
 
-	if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)n, NULL, &err) < 0)
+	if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)n, scratch, &err) < 0)
 		die("put_batch", &err);
 	return now_ms() - start;
 }
@@ -248,7 +268,7 @@ measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
 		new_orders(events, batch, chunk);
 		for (i = 0; i < chunk; i += 2)
 			fulfil(&events[i]);
-		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)chunk, NULL, &err) < 0)
+		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, (size_t)chunk, scratch, &err) < 0)
 			die("put_batch", &err);
 		destroy_events(events, chunk);
 	}
@@ -281,7 +301,7 @@ measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
 	/* One order, put then marked: the reconcile stage's write per order. */
 	for (r = 0; r < runs; r++) {
 		const char *id;
-		int64_t shipped = ecom_now_ms(), marked = 0;
+		int64_t shipped = wall_ms(), marked = 0;
 		double start;
 
 		new_orders(events, batch, 1);
@@ -298,6 +318,32 @@ measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
 	report(name, "mark_fulfilled of 1 order", samples, runs);
 	snprintf(label, sizeof(label), "put_batch of 1 new event at %d", docs);
 	report(name, label, put_samples, runs);
+	/*
+	 * An unordered bulk insert where half the events are stored already:
+	 * what a stage does with a batch the broker delivers again.
+	 */
+	for (r = 0; r < runs; r++) {
+		ecom_put_result results[DUP_BATCH];
+		double start;
+
+		new_orders(events, batch, DUP_BATCH);
+		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, DUP_BATCH / 2, scratch,
+		                         &err) < 0)
+			die("put_batch", &err);
+		start = now_ms();
+		if (ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, batch, DUP_BATCH, results, &err) < 0)
+			die("put_batch with duplicates", &err);
+		samples[r] = now_ms() - start;
+		for (i = 0; i < DUP_BATCH; i++) {
+			if ((results[i].status == ECOM_PUT_NEW) != (i >= DUP_BATCH / 2))
+				fprintf(stderr, "store-timing: event %d of the batch: status %d\n", i,
+				        (int)results[i].status);
+		}
+		destroy_events(events, DUP_BATCH);
+	}
+	snprintf(label, sizeof(label), "put_batch of %d, %d stored, at %d", DUP_BATCH, DUP_BATCH / 2,
+	         docs);
+	report(name, label, samples, runs);
 	for (r = 0; r < runs; r++) {
 		bson_t audit = BSON_INITIALIZER;
 		bool ok;
@@ -319,16 +365,96 @@ measure(enum ecom_store_kind kind, const char *uri, int docs, int runs)
 	free(events);
 }
 
+/* One insert of n new orders, unordered, with write concern wc; its time in ms. */
+static double
+timed_insert(mongoc_collection_t *coll, int n, const bson_t *wc_opts)
+{
+	ecom_event *events = calloc((size_t)n, sizeof(*events));
+	ecom_event **batch = calloc((size_t)n, sizeof(*batch));
+	mongoc_bulk_operation_t *bulk;
+	bson_t opts = BSON_INITIALIZER, reply;
+	bson_error_t error;
+	ecom_err err;
+	double start;
+	int i;
+
+	new_orders(events, batch, n);
+	bson_concat(&opts, wc_opts);
+	BSON_APPEND_BOOL(&opts, "ordered", false);
+	bulk = mongoc_collection_create_bulk_operation_with_opts(coll, &opts);
+	for (i = 0; i < n; i++) {
+		bson_t doc = BSON_INITIALIZER;
+
+		BSON_APPEND_UTF8(&doc, "_id", events[i].event_id);
+		bson_concat(&doc, &events[i].doc);
+		mongoc_bulk_operation_insert_with_opts(bulk, &doc, NULL, NULL);
+		bson_destroy(&doc);
+	}
+	start = now_ms();
+	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
+		snprintf(err.msg, sizeof(err.msg), "%s", error.message);
+		die("insert", &err);
+	}
+	start = now_ms() - start;
+	bson_destroy(&reply);
+	mongoc_bulk_operation_destroy(bulk);
+	bson_destroy(&opts);
+	destroy_events(events, n);
+	free(batch);
+	free(events);
+	return start;
+}
+
+static void
+measure_write_concern(const char *uri, int runs)
+{
+	static const int sizes[] = {1, 256};
+	mongoc_client_t *client = mongoc_client_new(uri);
+	mongoc_collection_t *coll;
+	bson_t *w1 = BCON_NEW("writeConcern", "{", "w", BCON_INT32(1), "}");
+	bson_t *j = BCON_NEW("writeConcern", "{", "w", BCON_INT32(1), "j", BCON_BOOL(true), "}");
+	double *s_w1 = calloc((size_t)runs, sizeof(double));
+	double *s_j = calloc((size_t)runs, sizeof(double));
+	char database[64], label[64];
+	size_t k;
+	int r;
+
+	snprintf(database, sizeof(database), "t_wc_%ld_%ld", (long)getpid(), (long)time(NULL));
+	coll = mongoc_client_get_collection(client, database, "ordercreated");
+	for (k = 0; k < sizeof(sizes) / sizeof(sizes[0]); k++) {
+		for (r = 0; r < runs; r++) {
+			s_w1[r] = timed_insert(coll, sizes[k], w1);
+			s_j[r] = timed_insert(coll, sizes[k], j);
+		}
+		snprintf(label, sizeof(label), "insert of %d, {w: 1}", sizes[k]);
+		report("mongodb", label, s_w1, runs);
+		snprintf(label, sizeof(label), "insert of %d, {w: 1, j: true}", sizes[k]);
+		report("mongodb", label, s_j, runs);
+	}
+	mongoc_collection_destroy(coll);
+	drop_database(ECOM_STORE_MONGODB, uri, database);
+	mongoc_client_destroy(client);
+	bson_destroy(w1);
+	bson_destroy(j);
+	free(s_w1);
+	free(s_j);
+}
+
 int
 main(int argc, char **argv)
 {
 	const char *mongodb_uri = getenv("ECOM_MONGODB_URI");
 	const char *postgres_uri = getenv("ECOM_POSTGRES_URI");
 	int docs = 10000, runs = 7, c;
+	bool write_concern = false;
 
 	ecom_log_init(argv[0]);
-	while ((c = getopt(argc, argv, "n:r:")) != -1) {
+	mongoc_init();
+	while ((c = getopt(argc, argv, "n:r:j")) != -1) {
 		switch (c) {
+		case 'j':
+			write_concern = true;
+			break;
 		case 'n':
 			docs = atoi(optarg);
 			break;
@@ -336,9 +462,17 @@ main(int argc, char **argv)
 			runs = atoi(optarg);
 			break;
 		default:
-			fprintf(stderr, "usage: store-timing [-n DOCS] [-r RUNS]\n");
+			fprintf(stderr, "usage: store-timing [-n DOCS] [-r RUNS] [-j]\n");
 			return 2;
 		}
+	}
+	if (write_concern) {
+		if (mongodb_uri == NULL || *mongodb_uri == '\0') {
+			fprintf(stderr, "store-timing: -j needs ECOM_MONGODB_URI\n");
+			return 2;
+		}
+		measure_write_concern(mongodb_uri, runs);
+		return 0;
 	}
 	if (docs < 1 || runs < 1 || optind != argc) {
 		fprintf(stderr, "usage: store-timing [-n DOCS] [-r RUNS]\n");

@@ -1,6 +1,6 @@
 /*
- * Integration tests of ecom_store against real servers: MongoDB (or
- * FerretDB) at $ECOM_MONGODB_URI and PostgreSQL at $ECOM_POSTGRES_URI, as
+ * Integration tests of ecom_store against real servers: a MongoDB-protocol
+ * server (mongod, mongo-java-server or FerretDB) at $ECOM_MONGODB_URI and PostgreSQL at $ECOM_POSTGRES_URI, as
  * scripts/devstack.sh exports them.  A backend without its URI is skipped,
  * or fails when ECOM_REQUIRE_STACK=1.  Each test works in a database (or
  * schema) of its own, "t_store_<pid>_<time>_<n>", dropped afterwards.
@@ -1171,17 +1171,26 @@ audit_reports_duplicates(void **state)
 	mongoc_client_t *client;
 	mongoc_collection_t *coll;
 	bson_error_t error;
-	bson_t report;
+	bson_t report, *drop_cmd;
 	bool ok = true;
 
 	make_order(order, now_ms());
 	put_order(store, order, true);
 	client = mongoc_client_new(fx->uri);
 	coll = mongoc_client_get_collection(client, fx->database, "inventoryupdated");
-	if (!mongoc_collection_drop_index(coll, "eventId_1", &error) ||
+	/*
+	 * The index goes by its key, not its name: mongo-java-server 1.47
+	 * drops an index by name from the database's catalogue of every
+	 * collection that has one so named, and a later drop of those
+	 * collections fails ("Expected [MemoryUniqueIndex…] to be empty").
+	 */
+	drop_cmd = BCON_NEW("dropIndexes", BCON_UTF8("inventoryupdated"), "index", "{", "eventId",
+	                    BCON_INT32(1), "}");
+	if (!mongoc_collection_command_simple(coll, drop_cmd, NULL, NULL, &error) ||
 	    !mongoc_collection_insert_one(coll, &order[ECOM_EV_INVENTORYUPDATED].doc, NULL, NULL,
 	                                  &error))
 		fail_msg("cannot make a duplicate: %s", error.message);
+	bson_destroy(drop_cmd);
 	mongoc_collection_destroy(coll);
 	mongoc_client_destroy(client);
 
@@ -1220,6 +1229,220 @@ reset_empties_the_store(void **state)
 	assert_false(is_new);
 	assert_int_equal(count_of(store, ECOM_EV_ORDERSHIPPED), 1);
 	destroy_order(order);
+}
+
+/* A store in a database of its own, beside the fixture's. */
+static ecom_store *
+open_another(const struct fixture *fx, char *database, size_t size, ecom_config *cfg)
+{
+	ecom_store *store = NULL;
+	ecom_err err;
+
+	unique_database(database, size);
+	config_for(cfg, fx->backend, fx->uri, database, 10000);
+	if (ecom_store_open(&store, cfg, &err) < 0)
+		fail_msg("cannot open a second store: %s", err.msg);
+	return store;
+}
+
+static void
+reset_ok(ecom_store *store)
+{
+	ecom_err err;
+
+	if (ecom_store_reset(store, &err) < 0)
+		fail_msg("reset: %s", err.msg);
+}
+
+/* One order stored, then not again: the unique index is there. */
+static void
+store_usable(ecom_store *store)
+{
+	ecom_event order[ECOM_EV_COUNT];
+	ecom_event *one = &order[ECOM_EV_ORDERCREATED];
+	bool is_new = false;
+
+	make_order(order, now_ms());
+	put_ok(store, ECOM_EV_ORDERCREATED, &one, 1, &is_new);
+	assert_true(is_new);
+	put_ok(store, ECOM_EV_ORDERCREATED, &one, 1, &is_new);
+	assert_false(is_new);
+	destroy_order(order);
+}
+
+/*
+ * ecom-reconcile --reset and every flow test drop the five collections and
+ * recreate their indexes: twice in a row, and on several databases of one
+ * server, each store stays usable and the others keep their documents.
+ * (mongo-java-server 1.47 has a fault on the way: see
+ * audit_reports_duplicates.)
+ */
+static void
+reset_twice_and_beside_other_databases(void **state)
+{
+	ecom_store *store = store_of(state);
+	struct fixture *fx = *state;
+	char database[2][64];
+	ecom_config cfg[2];
+	ecom_store *other[2];
+	ecom_event order[ECOM_EV_COUNT];
+	int i, t;
+
+	for (i = 0; i < 2; i++)
+		other[i] = open_another(fx, database[i], sizeof(database[i]), &cfg[i]);
+	make_order(order, now_ms());
+	put_order(store, order, true);
+	for (i = 0; i < 2; i++)
+		put_order(other[i], order, true);
+
+	reset_ok(store);
+	reset_ok(store);
+	for (t = 0; t < ECOM_EV_COUNT; t++)
+		assert_int_equal(count_of(store, (ecom_event_type)t), 0);
+	for (i = 0; i < 2; i++) {
+		for (t = 0; t < ECOM_EV_COUNT; t++)
+			assert_int_equal(count_of(other[i], (ecom_event_type)t), 1);
+	}
+	store_usable(store);
+
+	/* The others, one after the other, then the first again. */
+	for (i = 0; i < 2; i++) {
+		reset_ok(other[i]);
+		assert_int_equal(count_of(other[i], ECOM_EV_ORDERCREATED), 0);
+		store_usable(other[i]);
+	}
+	reset_ok(store);
+	store_usable(store);
+	for (i = 0; i < 2; i++) {
+		ecom_store_close(other[i]);
+		drop_database(fx->backend, fx->uri, database[i]);
+		ecom_config_free(&cfg[i]);
+	}
+	destroy_order(order);
+}
+
+/* A collection dropped by someone else: reset recreates it. */
+static void
+reset_recreates_a_dropped_collection(void **state)
+{
+	ecom_store *store = store_of(state);
+	struct fixture *fx = *state;
+	mongoc_client_t *client = mongoc_client_new(fx->uri);
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, fx->database, "ordershipped");
+	bson_error_t error;
+
+	if (!mongoc_collection_drop(coll, &error))
+		fail_msg("cannot drop ordershipped: %s", error.message);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+	reset_ok(store); /* the drop of a collection that is not there is no error */
+	reset_ok(store);
+	store_usable(store);
+}
+
+/* The server's buildInfo, through a client of its own. */
+static void
+mongo_build_info(const char *uri, bson_t *reply)
+{
+	mongoc_client_t *client = mongoc_client_new(uri);
+	bson_t *cmd = BCON_NEW("buildInfo", BCON_INT32(1));
+	bson_error_t error;
+
+	if (!mongoc_client_command_simple(client, "admin", cmd, NULL, reply, &error))
+		fail_msg("buildInfo: %s", error.message);
+	bson_destroy(cmd);
+	mongoc_client_destroy(client);
+}
+
+static const char *
+utf8_or(const bson_t *doc, const char *dotted, const char *fallback)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init(&iter, doc) && bson_iter_find_descendant(&iter, dotted, &iter) &&
+	    BSON_ITER_HOLDS_UTF8(&iter))
+		return bson_iter_utf8(&iter, NULL);
+	return fallback;
+}
+
+/*
+ * ecom_store_server() is what the server says of itself: buildInfo on a
+ * MongoDB-protocol server, server_version on PostgreSQL.
+ */
+static void
+names_the_server(void **state)
+{
+	ecom_store *store = store_of(state);
+	struct fixture *fx = *state;
+	const char *server = ecom_store_server(store);
+	char want[256];
+
+	if (fx->backend->kind == ECOM_STORE_MONGODB) {
+		bson_t info;
+		const char *ferret;
+
+		mongo_build_info(fx->uri, &info);
+		ferret = utf8_or(&info, "ferretdbVersion", NULL);
+		if (utf8_or(&info, "mongoJavaServer.version", NULL) != NULL)
+			snprintf(want, sizeof(want), "mongo-java-server %s (%s)",
+			         utf8_or(&info, "mongoJavaServer.version", ""),
+			         utf8_or(&info, "mongoJavaServer.backend", ""));
+		else if (ferret != NULL && strcmp(ferret, "v1.24.2+sqlite") == 0)
+			snprintf(want, sizeof(want), "FerretDB 1.24.2 (SQLite)");
+		else if (ferret != NULL)
+			snprintf(want, sizeof(want), "%s", server); /* another FerretDB: shape only */
+		else
+			snprintf(want, sizeof(want), "MongoDB %s", utf8_or(&info, "version", "?"));
+		assert_true(strncmp(server, "mongo-java-server 1.", 20) == 0 ||
+		            strncmp(server, "FerretDB ", 9) == 0 || strncmp(server, "MongoDB ", 8) == 0);
+		bson_destroy(&info);
+	} else {
+		PGconn *conn = pg_connect(fx->uri);
+		PGresult *res = PQexec(conn, "SHOW server_version");
+
+		assert_int_equal(PQresultStatus(res), PGRES_TUPLES_OK);
+		snprintf(want, sizeof(want), "PostgreSQL %.*s",
+		         (int)strcspn(PQgetvalue(res, 0, 0), " "), PQgetvalue(res, 0, 0));
+		PQclear(res);
+		PQfinish(conn);
+	}
+	assert_string_equal(server, want);
+}
+
+/*
+ * The mark's filter {_id, payload.orderIsFulfilled} has an index of its
+ * own on mongo-java-server, which uses an index only for exactly its keys,
+ * and nowhere else: mongod answers it from _id.
+ */
+static void
+mark_index_only_on_mongo_java_server(void **state)
+{
+	ecom_store *store = store_of(state);
+	struct fixture *fx = *state;
+	mongoc_client_t *client = mongoc_client_new(fx->uri);
+	mongoc_collection_t *coll;
+	mongoc_cursor_t *cursor;
+	const bson_t *index;
+	bool want = strncmp(ecom_store_server(store), "mongo-java-server ", 18) == 0, found = false;
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		coll = mongoc_client_get_collection(client, fx->database,
+		                                    ecom_event_type_name((ecom_event_type)t));
+		cursor = mongoc_collection_find_indexes_with_opts(coll, NULL);
+		while (mongoc_cursor_next(cursor, &index)) {
+			const char *name = utf8_or(index, "name", "");
+
+			if (strcmp(name, "_id_1_payload.orderIsFulfilled_1") == 0) {
+				assert_int_equal(t, ECOM_EV_ORDERCREATED);
+				found = true;
+			}
+		}
+		mongoc_cursor_destroy(cursor);
+		mongoc_collection_destroy(coll);
+	}
+	mongoc_client_destroy(client);
+	assert_int_equal(found, want);
 }
 
 static void
@@ -1287,7 +1510,7 @@ audit_same_on_both_backends(void **state)
 		store_broken_history(store[i], &h);
 		audit_of(store[i], &report[i], &ok);
 		bson_init(&compared[i]);
-		bson_copy_to_excluding_noinit(&report[i], &compared[i], "store", NULL);
+		bson_copy_to_excluding_noinit(&report[i], &compared[i], "store", "server", NULL);
 		ecom_store_close(store[i]);
 		drop_database(backends[i], backend_uri(backends[i]), database[i]);
 		ecom_config_free(&cfg[i]);
@@ -1337,6 +1560,14 @@ static const struct case_def cases[] = {
 	 true, true},
 	{"audit reports duplicates", audit_reports_duplicates, true, false, true},
 	{"reset empties the store", reset_empties_the_store, true, true, true},
+	{"reset twice in a row and beside other databases", reset_twice_and_beside_other_databases,
+	 true, true, true},
+	{"reset recreates a collection dropped by someone else", reset_recreates_a_dropped_collection,
+	 true, false, true},
+	{"names the server it talks to, as the server names itself", names_the_server, true, true,
+	 true},
+	{"the mark's filter has an index on mongo-java-server only",
+	 mark_index_only_on_mongo_java_server, true, false, true},
 	{"a wrong password says authentication failed", pg_wrong_password_says_authentication, false,
 	 true, true},
 	{"open of a refused port fails naming the redacted URI", open_refused_port_fails, true, true,

@@ -209,7 +209,9 @@ for path in \
 	./usr/share/man/man1/ecom-produce.1.gz ./usr/share/man/man1/ecom-consume.1.gz \
 	./usr/share/man/man1/ecom-persist.1.gz ./usr/share/man/man1/ecom-reconcile.1.gz \
 	./usr/share/man/man1/ecom-bench.1.gz ./usr/share/man/man5/ecom.yaml.5.gz \
-	./usr/share/man/man7/ecom.7.gz ./usr/share/doc/ecom/copyright ".$CONFFILE"; do
+	./usr/share/man/man7/ecom.7.gz ./usr/share/doc/ecom/copyright ".$CONFFILE" \
+	./usr/share/ecom/scripts/mongo-java-server/Launcher.java \
+	./usr/share/ecom/scripts/mongo-java-server/pom.xml; do
 	if grep -qE " ${path//./\\.}\$" <<<"$contents"; then
 		ok "the package holds $path"
 	else
