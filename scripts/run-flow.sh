@@ -135,6 +135,19 @@ start_reconcile() {
 for stage in "${STAGES[@]}"; do
 	for ((k = 1; k <= instances; k++)); do start_stage "$stage-$k" "$stage"; done
 done
+# Every instance has its partitions before the first order: the run's
+# time is the flow's, and the spread reported at the end is the final one.
+for ((waited = 0; waited < 600; waited++)); do
+	settled=1 died=0
+	for pid in "${!name_of[@]}"; do
+		kill -0 "$pid" 2>/dev/null || died=1
+		grep -q ': assigned ' "$run_dir/${name_of[$pid]}.log" 2>/dev/null || settled=0
+	done
+	((settled || died)) && break # the supervision below reports a stage that died
+	((waited == 50)) && msg "waiting for the stages' consumer groups to give out the partitions"
+	sleep 0.1
+done
+((settled || died)) || msg "not every stage has its partitions after 60 s; starting anyway"
 msg "$orders orders, window $window, $instances instance(s) per stage; logs in $run_dir"
 start_reconcile
 
