@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "ecom_kafka.h"
+#include "ecom_measure.h"
 #include "ecom_report.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
@@ -32,110 +33,6 @@ ecom_flow_result_free(ecom_flow_result *result)
 		ecom_stage_stats_free(&result->stages[k]);
 }
 
-/* ---- the floor ---- */
-
-/* One message produced to topic and consumed back; *us is the time taken. */
-static int
-kafka_round_trip(const ecom_config *cfg, ecom_producer *producer, ecom_consumer *consumer,
-                 const char *topic, int64_t *us, ecom_err *err)
-{
-	rd_kafka_message_t *m = NULL;
-	size_t n = 0;
-	int64_t t0 = ecom_monotonic_us();
-
-	if (ecom_producer_send(producer, topic, "floor", "{}", 2, NULL, 0, err) < 0)
-		return -1;
-	while (n == 0) {
-		if (ecom_consumer_poll_batch(consumer, &m, 1, cfg->timeout_ms, &n, NULL, err) < 0)
-			return -1;
-		if (n == 0 && ecom_monotonic_us() - t0 > (int64_t)cfg->timeout_ms * 1000)
-			return ecom_err_set(err, "floor: no round trip through '%s' within %d ms", topic,
-			                    cfg->timeout_ms);
-	}
-	*us = ecom_monotonic_us() - t0;
-	rd_kafka_message_destroy(m);
-	/* The delivery report is not part of the round trip the next hop sees. */
-	return ecom_producer_flush(producer, err);
-}
-
-/*
- * The median produce→consume round trip through a topic of its own.  The
- * reader is gone before the topic is deleted: a consumer whose topic
- * vanishes under it can hang in rd_kafka_destroy().
- */
-static int
-measure_kafka_round_trip(const ecom_config *cfg, int samples, double *median_ms, ecom_err *err)
-{
-	ecom_producer *producer = NULL;
-	ecom_consumer *consumer = NULL;
-	ecom_latency lat;
-	char topic[300];
-	const char *topics[1] = {topic};
-	int64_t us;
-	int i, rc = -1;
-	ecom_err ignored;
-
-	ecom_latency_init(&lat);
-	snprintf(topic, sizeof(topic), "%secom-floor-%ld", cfg->topic_prefix, (long)getpid());
-	if (ecom_producer_new(&producer, cfg, err) < 0)
-		goto out;
-	if (ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1, cfg->timeout_ms,
-	                             err) < 0)
-		goto out;
-	if (ecom_consumer_new_assign(&consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
-		goto out;
-	/* One untimed trip: connections and fetch session. */
-	if (kafka_round_trip(cfg, producer, consumer, topic, &us, err) < 0)
-		goto out;
-	for (i = 0; i < samples; i++) {
-		if (kafka_round_trip(cfg, producer, consumer, topic, &us, err) < 0)
-			goto out;
-		ecom_latency_add(&lat, us);
-	}
-	*median_ms = (double)ecom_latency_percentile(&lat, 50) / 1000.0;
-	rc = 0;
-out:
-	ecom_consumer_destroy(consumer);
-	if (producer != NULL)
-		ecom_kafka_delete_topics(ecom_producer_handle(producer), topics, 1, cfg->timeout_ms,
-		                         &ignored);
-	ecom_producer_destroy(producer);
-	ecom_latency_free(&lat);
-	return rc;
-}
-
-/* The median time of one single-event write (a new order). */
-static int
-measure_store_write(ecom_store *store, int samples, double *median_ms, ecom_err *err)
-{
-	ecom_latency lat;
-	int i, rc = -1;
-
-	ecom_latency_init(&lat);
-	for (i = -1; i < samples; i++) {
-		ecom_event order;
-		ecom_event *one = &order;
-		ecom_put_result result;
-		int64_t t0;
-		int put;
-
-		if (ecom_event_new_order(&order, ecom_now_us() / 1000, err) < 0)
-			goto out;
-		t0 = ecom_monotonic_us();
-		put = ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, &one, 1, &result, err);
-		if (i >= 0) /* the first is untimed: connection and statement warm-up */
-			ecom_latency_add(&lat, ecom_monotonic_us() - t0);
-		ecom_event_destroy(&order);
-		if (put < 0)
-			goto out;
-	}
-	*median_ms = (double)ecom_latency_percentile(&lat, 50) / 1000.0;
-	rc = 0;
-out:
-	ecom_latency_free(&lat);
-	return rc;
-}
-
 /* Reset topics and store, measure the floor, reset the store again. */
 static int
 prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result, ecom_err *err)
@@ -149,10 +46,15 @@ prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
 		return -1;
 	snprintf(result->server, sizeof(result->server), "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0 ||
-	    measure_kafka_round_trip(cfg, floor_samples, &result->kafka_round_trip_before_ms, err) <
+	    ecom_measure_kafka_round_trip(cfg, floor_samples, &result->kafka_round_trip_before_ms, err) <
 	        0 ||
-	    measure_store_write(store, floor_samples, &result->store_write_ms, err) < 0 ||
-	    ecom_store_reset(store, err) < 0)
+	    ecom_measure_store_write(store, floor_samples, &result->store_write_ms, err) < 0)
+		goto out;
+	if (cfg->window > 1 &&
+	    (ecom_measure_kafka_throughput(cfg, cfg->orders, &result->kafka_ceiling_s, err) < 0 ||
+	     ecom_measure_store_throughput(cfg, cfg->orders, &result->store_ceiling_s, err) < 0))
+		goto out;
+	if (ecom_store_reset(store, err) < 0)
 		goto out;
 	rc = 0;
 out:
@@ -277,7 +179,7 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 	if (reconcile->fulfilled < cfg->orders)
 		return ecom_err_set(err, "interrupted after %" PRId64 " of %ld orders",
 		                    reconcile->fulfilled, cfg->orders);
-	return measure_kafka_round_trip(cfg, opts->floor_samples, &result->kafka_round_trip_after_ms,
+	return ecom_measure_kafka_round_trip(cfg, opts->floor_samples, &result->kafka_round_trip_after_ms,
 	                                err);
 }
 
@@ -323,6 +225,28 @@ append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *res
 	bson_append_document_end(report, &f);
 }
 
+/*
+ * A pipeline's ceiling: the slower of Kafka and the store doing the run's
+ * work at full speed, each alone.  elapsed_over_ceiling near 1 means the
+ * flow runs as fast as its slower service can go.
+ */
+static void
+append_ceiling(bson_t *report, const ecom_flow_result *result, double elapsed_s)
+{
+	bool store_slower = result->store_ceiling_s > result->kafka_ceiling_s;
+	double ceiling_s = store_slower ? result->store_ceiling_s : result->kafka_ceiling_s;
+	bson_t c;
+
+	bson_append_document_begin(report, "ceiling", -1, &c);
+	BSON_APPEND_DOUBLE(&c, "kafka_s", ecom_report_round3(result->kafka_ceiling_s));
+	BSON_APPEND_DOUBLE(&c, "store_s", ecom_report_round3(result->store_ceiling_s));
+	BSON_APPEND_UTF8(&c, "slower", store_slower ? "store" : "kafka");
+	BSON_APPEND_DOUBLE(&c, "ceiling_s", ecom_report_round3(ceiling_s));
+	bson_append_document_end(report, &c);
+	BSON_APPEND_DOUBLE(report, "elapsed_over_ceiling",
+	                   ceiling_s > 0 ? ecom_report_round3(elapsed_s / ceiling_s) : 0.0);
+}
+
 void
 ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_result *result,
                  int floor_samples, bson_t *report)
@@ -352,8 +276,14 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 	}
 	bson_append_document_end(report, &stages);
 	append_floor(report, cfg, result, floor_samples, &floor_s);
-	BSON_APPEND_DOUBLE(report, "elapsed_over_floor",
-	                   floor_s > 0 ? ecom_report_round3(timing.elapsed_s / floor_s) : 0.0);
+	/* The floor is a chain of waits: it means something for one order in flight only. */
+	if (cfg->window == 1)
+		BSON_APPEND_DOUBLE(report, "elapsed_over_floor",
+		                   floor_s > 0 ? ecom_report_round3(timing.elapsed_s / floor_s) : 0.0);
+	else
+		BSON_APPEND_NULL(report, "elapsed_over_floor");
+	if (cfg->window > 1)
+		append_ceiling(report, result, timing.elapsed_s);
 	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
 }
 
@@ -374,17 +304,38 @@ ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 	size_t used;
 	int p, k;
 
-	used = (size_t)snprintf(
-	    buf, size,
-	    "%.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, p99 %.2f ms; "
-	    "floor %.3f s (round trip %.3f ms, write %.3f ms), elapsed/floor %.2f; peak RSS %.0f KiB; "
-	    "per order, p50 over the stages:",
-	    field_double(report, "orders"), field_double(report, "elapsed_s"),
-	    field_double(report, "orders_per_s"), field_double(report, "end_to_end_latency.p50_ms"),
-	    field_double(report, "end_to_end_latency.p99_ms"), field_double(report, "floor.floor_s"),
-	    field_double(report, "floor.kafka_round_trip_ms"),
-	    field_double(report, "floor.store_write_ms"), field_double(report, "elapsed_over_floor"),
-	    field_double(report, "peak_rss_kib"));
+	used = (size_t)snprintf(buf, size,
+	                        "%.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, "
+	                        "p99 %.2f ms; ",
+	                        field_double(report, "orders"), field_double(report, "elapsed_s"),
+	                        field_double(report, "orders_per_s"),
+	                        field_double(report, "end_to_end_latency.p50_ms"),
+	                        field_double(report, "end_to_end_latency.p99_ms"));
+	/* The reference of the mode: a closed loop's floor, a pipeline's ceiling. */
+	if (used < size && field_double(report, "ceiling.ceiling_s") > 0)
+		used += (size_t)snprintf(buf + used, size - used,
+		                         "ceiling %.3f s (the %s's; kafka %.3f s, store %.3f s), "
+		                         "elapsed/ceiling %.2f; ",
+		                         field_double(report, "ceiling.ceiling_s"),
+		                         field_double(report, "ceiling.store_s") >
+		                                 field_double(report, "ceiling.kafka_s")
+		                             ? "store"
+		                             : "kafka",
+		                         field_double(report, "ceiling.kafka_s"),
+		                         field_double(report, "ceiling.store_s"),
+		                         field_double(report, "elapsed_over_ceiling"));
+	else if (used < size)
+		used += (size_t)snprintf(buf + used, size - used,
+		                         "floor %.3f s (round trip %.3f ms, write %.3f ms), "
+		                         "elapsed/floor %.2f; ",
+		                         field_double(report, "floor.floor_s"),
+		                         field_double(report, "floor.kafka_round_trip_ms"),
+		                         field_double(report, "floor.store_write_ms"),
+		                         field_double(report, "elapsed_over_floor"));
+	if (used < size)
+		used += (size_t)snprintf(buf + used, size - used,
+		                         "peak RSS %.0f KiB; per order, p50 over the stages:",
+		                         field_double(report, "peak_rss_kib"));
 	/* Where the time goes: each phase's p50, summed over the five stages. */
 	for (p = 0; p < ECOM_PHASE_COUNT && used < size; p++) {
 		double sum = 0;

@@ -2,12 +2,12 @@
  * The whole flow in one process, and its measurement: the driver
  * ecom-bench runs, beside the stage loop it drives.
  *
- * A benchmark run resets the topics and the store, measures the raw
- * floor on the same services (a Kafka produce→consume round trip and a
- * single-event write, each the median of `floor_samples`), runs the five
- * stages as threads (each with its own clients, the same stage code the
- * separate commands run) until cfg->orders are fulfilled, measures the
- * Kafka round trip again, and reports.
+ * A benchmark run resets the topics and the store, measures the
+ * references on the same services (ecom_measure.h: the floor of a closed
+ * loop, and with a window above 1 the ceilings of a pipeline), runs the
+ * five stages as threads (each with its own clients, the same stage code
+ * the separate commands run) until cfg->orders are fulfilled, measures
+ * the Kafka round trip again, and reports.
  */
 #ifndef ECOM_FLOW_H
 #define ECOM_FLOW_H
@@ -36,6 +36,9 @@ typedef struct ecom_flow_result {
 	double kafka_round_trip_before_ms;
 	double kafka_round_trip_after_ms;
 	double store_write_ms;
+	/* Window above 1: the services at full speed on the same work. */
+	double kafka_ceiling_s;
+	double store_ceiling_s;
 	char server[128]; /* the store's server, as it names itself */
 } ecom_flow_result;
 
