@@ -84,6 +84,9 @@ struct ecom_consumer {
 	struct partition_end *end; /* NULL unless reading to the end */
 	int end_count;
 	int ended;
+	/* Offsets of processed messages, held until what they produced is acknowledged. */
+	rd_kafka_topic_partition_list_t *deferred;
+	int64_t deferred_since_us; /* monotonic; 0 when none is held */
 };
 
 static int topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
@@ -808,6 +811,19 @@ ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_
 	return ecom_producer_send(p, topic, order_id, json, len, headers, 2, err);
 }
 
+int
+ecom_producer_all_acked(ecom_producer *p, ecom_err *err)
+{
+	rd_kafka_poll(p->kc.rk, 0); /* serve the delivery reports that came */
+	if (p->failed > 0) {
+		ecom_err_set(err, "%s (%ld message%s not delivered)", p->first_failure, p->failed,
+		             p->failed == 1 ? "" : "s");
+		p->failed = 0;
+		return -1;
+	}
+	return rd_kafka_outq_len(p->kc.rk) == 0;
+}
+
 /* Flush in slices this long, to see a stop request and say what is slow. */
 #define FLUSH_SLICE_MS 100
 
@@ -1197,33 +1213,81 @@ fail:
 	return -1;
 }
 
-int
-ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n, ecom_err *err)
+/* The next offset to read after msgs, per partition, into list. */
+static void
+add_next_offsets(rd_kafka_topic_partition_list_t *list, rd_kafka_message_t *const *msgs, size_t n)
 {
-	rd_kafka_topic_partition_list_t *offsets;
-	rd_kafka_resp_err_t code;
 	size_t i;
 
-	if (n == 0)
-		return 0;
-	offsets = rd_kafka_topic_partition_list_new((int)n);
 	for (i = 0; i < n; i++) {
 		const char *topic = rd_kafka_topic_name(msgs[i]->rkt);
 		rd_kafka_topic_partition_t *tp =
-		    rd_kafka_topic_partition_list_find(offsets, topic, msgs[i]->partition);
+		    rd_kafka_topic_partition_list_find(list, topic, msgs[i]->partition);
 
 		/* rd_kafka_offsets_store stores what it is given: the next offset to read. */
 		if (tp == NULL)
-			tp = rd_kafka_topic_partition_list_add(offsets, topic, msgs[i]->partition);
+			tp = rd_kafka_topic_partition_list_add(list, topic, msgs[i]->partition);
 		if (msgs[i]->offset + 1 > tp->offset)
 			tp->offset = msgs[i]->offset + 1;
 	}
-	code = rd_kafka_offsets_store(c->kc.rk, offsets);
-	rd_kafka_topic_partition_list_destroy(offsets);
+}
+
+static int
+store_offsets(ecom_consumer *c, rd_kafka_topic_partition_list_t *offsets, ecom_err *err)
+{
+	rd_kafka_resp_err_t code = rd_kafka_offsets_store(c->kc.rk, offsets);
+
 	/* __STATE: the partition was revoked meanwhile; its next owner re-reads. */
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__STATE)
 		return ecom_err_set(err, "cannot store offsets: %s", rd_kafka_err2str(code));
 	return 0;
+}
+
+int
+ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n, ecom_err *err)
+{
+	rd_kafka_topic_partition_list_t *offsets;
+	int rc;
+
+	if (n == 0)
+		return 0;
+	offsets = rd_kafka_topic_partition_list_new((int)n);
+	add_next_offsets(offsets, msgs, n);
+	rc = store_offsets(c, offsets, err);
+	rd_kafka_topic_partition_list_destroy(offsets);
+	return rc;
+}
+
+void
+ecom_consumer_defer(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n)
+{
+	if (n == 0)
+		return;
+	if (c->deferred == NULL)
+		c->deferred = rd_kafka_topic_partition_list_new((int)n);
+	if (c->deferred_since_us == 0)
+		c->deferred_since_us = ecom_monotonic_us();
+	add_next_offsets(c->deferred, msgs, n);
+}
+
+int64_t
+ecom_consumer_deferred_since(const ecom_consumer *c)
+{
+	return c->deferred_since_us;
+}
+
+int
+ecom_consumer_store_deferred(ecom_consumer *c, ecom_err *err)
+{
+	int rc;
+
+	if (c->deferred_since_us == 0)
+		return 0;
+	rc = store_offsets(c, c->deferred, err);
+	rd_kafka_topic_partition_list_destroy(c->deferred);
+	c->deferred = NULL;
+	c->deferred_since_us = 0;
+	return rc;
 }
 
 int
@@ -1246,6 +1310,8 @@ ecom_consumer_destroy(ecom_consumer *c)
 		rd_kafka_destroy(c->kc.rk);
 	}
 	free(c->end);
+	if (c->deferred != NULL)
+		rd_kafka_topic_partition_list_destroy(c->deferred);
 	free(c);
 }
 

@@ -90,6 +90,11 @@ int ecom_producer_send(ecom_producer *p, const char *topic, const char *key, con
 int ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_id,
                              const char *json, size_t len, int64_t order_us, ecom_err *err);
 /*
+ * Without waiting: 1 when everything produced so far is acknowledged, 0
+ * while some is not yet, -1 when a delivery failed.
+ */
+int ecom_producer_all_acked(ecom_producer *p, ecom_err *err);
+/*
  * Wait until every queued message is acknowledged, through an outage up
  * to the retry bound; -1 if any failed, the bound passed, or *stop.
  */
@@ -133,6 +138,15 @@ int ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t
                              int timeout_ms, size_t *n, bool *eof, ecom_err *err);
 /* Store offsets after the messages (offset + 1) for the next commit. */
 int ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n, ecom_err *err);
+/*
+ * Hold the offsets after msgs until ecom_consumer_store_deferred(): for a
+ * stage that goes on polling while what it produced is being
+ * acknowledged.  deferred_since is when the oldest held offset came (0:
+ * none held).
+ */
+void ecom_consumer_defer(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n);
+int64_t ecom_consumer_deferred_since(const ecom_consumer *c);
+int ecom_consumer_store_deferred(ecom_consumer *c, ecom_err *err);
 /* Commit stored offsets now (synchronously); used at shutdown. */
 int ecom_consumer_commit(ecom_consumer *c, ecom_err *err);
 void ecom_consumer_destroy(ecom_consumer *c);

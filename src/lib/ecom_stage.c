@@ -149,10 +149,19 @@ ecom_stage_recreate_topics(const ecom_config *cfg, ecom_err *err)
 	return create_topics(cfg, true, err);
 }
 
+/* A stage's connections. */
+typedef struct stage_clients {
+	ecom_store *store;
+	ecom_producer *producer;
+	ecom_consumer *consumer;
+} stage_clients;
+
 typedef struct stage_run {
 	const ecom_config *cfg;
 	const ecom_stage_opts *opts;
 	ecom_stage_stats *stats;
+	stage_clients *clients;
+	/* The clients', for short. */
 	ecom_store *store;
 	ecom_producer *producer;
 	ecom_consumer *consumer;
@@ -465,6 +474,38 @@ forward_batch(stage_run *run, size_t n, ecom_err *err)
 	return 0;
 }
 
+/*
+ * Store the held offsets once everything produced so far is acknowledged:
+ * a crash before that makes the batches be read again, which the
+ * idempotent writes make harmless.  The stage does not wait for the
+ * acknowledgements, unless they are held longer than SETTLE_MAX_US
+ * (constant traffic, where the producer's queue is seldom empty) or
+ * force is set (the end of the run): then it flushes.
+ */
+#define SETTLE_MAX_US 100000
+
+static int
+settle_offsets(stage_run *run, bool force, ecom_err *err)
+{
+	int64_t since = ecom_consumer_deferred_since(run->consumer), t0;
+	int acked;
+
+	if (since == 0)
+		return 0;
+	acked = ecom_producer_all_acked(run->producer, err);
+	if (acked < 0)
+		return -1;
+	if (!acked) {
+		if (!force && ecom_monotonic_us() - since < SETTLE_MAX_US)
+			return 0;
+		t0 = ecom_monotonic_us();
+		if (ecom_producer_flush(run->producer, err) < 0)
+			return -1;
+		add_phase(run, ECOM_PHASE_FLUSH, &t0);
+	}
+	return ecom_consumer_store_deferred(run->consumer, err);
+}
+
 static int
 process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 {
@@ -489,10 +530,9 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 		goto out;
 	}
 	add_phase(run, ECOM_PHASE_PRODUCE, &mark_us);
-	if (ecom_producer_flush(run->producer, err) < 0)
-		goto out;
-	add_phase(run, ECOM_PHASE_FLUSH, &mark_us);
-	if (ecom_consumer_store(run->consumer, run->msgs, n_msgs, err) < 0)
+	/* The batch's offsets wait for the broker's acknowledgements, not the stage. */
+	ecom_consumer_defer(run->consumer, run->msgs, n_msgs);
+	if (settle_offsets(run, false, err) < 0)
 		goto out;
 	add_phase(run, ECOM_PHASE_OFFSETS, &mark_us);
 	now_us = ecom_now_us();
@@ -595,53 +635,92 @@ warn_if_stalled(stage_run *run)
 	           failure[0] ? "" : where);
 }
 
-static int
-stage_setup(stage_run *run, ecom_err *err)
+/* The topic a stage produces to. */
+static const char *
+output_topic(const stage_run *run)
 {
-	char group[GROUP_MAX];
-	const char *input_topic = run->topics[run->input];
+	return run->topics[run->opts->kind == ECOM_STAGE_RECONCILE ? ECOM_EV_ORDERCREATED
+	                                                           : run->input + 1];
+}
 
-	if (ecom_store_open(&run->store, run->cfg, err) < 0)
+/*
+ * The stage's connections: the store, the topics created, a producer
+ * that knows its topics before the first send (nor is timed learning
+ * them), and a consumer of its input in its own group.
+ */
+static int
+clients_open(stage_clients *clients, stage_run *run, ecom_err *err)
+{
+	const ecom_config *cfg = run->cfg;
+	const ecom_stage_opts *opts = run->opts;
+	const char *input = run->topics[run->input];
+	char group[GROUP_MAX];
+
+	if (ecom_store_open(&clients->store, cfg, err) < 0)
 		return -1;
-	ecom_store_set_stop(run->store, run->opts->stop);
-	if (ecom_producer_new(&run->producer, run->cfg, err) < 0)
+	ecom_store_set_stop(clients->store, opts->stop);
+	if (ecom_producer_new(&clients->producer, cfg, err) < 0)
 		return -1;
-	ecom_producer_set_stop(run->producer, run->opts->stop);
-	if (ecom_stage_create_topics(run->cfg, err) < 0)
+	ecom_producer_set_stop(clients->producer, opts->stop);
+	if (ecom_stage_create_topics(cfg, err) < 0 ||
+	    ecom_producer_warm(clients->producer, run->topics[ECOM_EV_COUNT], err) < 0 ||
+	    ecom_producer_warm(clients->producer, output_topic(run), err) < 0)
 		return -1;
-	/* The first send must not wait for the topic's metadata (nor be timed doing so). */
-	if (ecom_producer_warm(run->producer,
-	                       run->topics[run->opts->kind == ECOM_STAGE_RECONCILE ? ECOM_EV_ORDERCREATED
-	                                                                           : run->input + 1],
-	                       err) < 0 ||
-	    ecom_producer_warm(run->producer, run->topics[ECOM_EV_COUNT], err) < 0)
+	stage_group(cfg, opts->kind, group, sizeof(group));
+	if (ecom_consumer_new(&clients->consumer, cfg, group, &input, 1, "earliest", err) < 0)
 		return -1;
-	stage_group(run->cfg, run->opts->kind, group, sizeof(group));
-	if (ecom_consumer_new(&run->consumer, run->cfg, group, &input_topic, 1, "earliest", err) < 0)
-		return -1;
-	ecom_consumer_set_stop(run->consumer, run->opts->stop);
-	if (run->opts->announce_rebalances)
-		ecom_consumer_announce_rebalances(run->consumer);
-	ecom_debugf("stage %s: %s → %s", ecom_stage_name(run->opts->kind), input_topic,
-	            run->opts->kind == ECOM_STAGE_RECONCILE ? run->topics[ECOM_EV_ORDERCREATED]
-	                                                    : run->topics[run->input + 1]);
+	ecom_consumer_set_stop(clients->consumer, opts->stop);
+	if (opts->announce_rebalances)
+		ecom_consumer_announce_rebalances(clients->consumer);
+	run->clients = clients;
+	run->store = clients->store;
+	run->producer = clients->producer;
+	run->consumer = clients->consumer;
+	ecom_debugf("stage %s: %s → %s", ecom_stage_name(opts->kind), input, output_topic(run));
 	return 0;
 }
 
 static void
-stage_teardown(stage_run *run, int rc)
+clients_close(stage_clients *clients, int rc)
 {
 	ecom_err ignored;
 
-	if (run->consumer != NULL) {
+	if (clients->consumer != NULL) {
 		/* Commit what was stored before a failure too: those batches are done. */
 		if (rc < 0)
-			ecom_consumer_commit(run->consumer, &ignored);
-		ecom_consumer_destroy(run->consumer);
+			ecom_consumer_commit(clients->consumer, &ignored);
+		ecom_consumer_destroy(clients->consumer);
 	}
-	ecom_producer_destroy(run->producer);
-	if (run->store != NULL)
-		ecom_store_close(run->store);
+	ecom_producer_destroy(clients->producer);
+	if (clients->store != NULL)
+		ecom_store_close(clients->store);
+}
+
+static void
+run_init(stage_run *run, const ecom_config *cfg, const ecom_stage_opts *opts,
+         ecom_stage_stats *stats)
+{
+	memset(run, 0, sizeof(*run));
+	run->cfg = cfg;
+	run->opts = opts;
+	run->stats = stats;
+	run->input = ecom_stage_input(opts->kind);
+	run->batch_max = (size_t)cfg->batch_size;
+	flow_topics(cfg, run->topics);
+	run->msgs = calloc(run->batch_max, sizeof(*run->msgs));
+	run->events = calloc(run->batch_max, sizeof(*run->events));
+	run->event_ptrs = calloc(run->batch_max, sizeof(*run->event_ptrs));
+	run->event_msgs = calloc(run->batch_max, sizeof(*run->event_msgs));
+	run->results = calloc(run->batch_max, sizeof(*run->results));
+	run->sent_us = calloc(run->batch_max, sizeof(*run->sent_us));
+	run->order_us = calloc(run->batch_max, sizeof(*run->order_us));
+	run->order_ids = calloc(run->batch_max, sizeof(*run->order_ids));
+	run->shipped_ms = calloc(run->batch_max, sizeof(*run->shipped_ms));
+}
+
+static void
+run_free(stage_run *run)
+{
 	free(run->msgs);
 	free(run->events);
 	free(run->event_ptrs);
@@ -653,66 +732,90 @@ stage_teardown(stage_run *run, int rc)
 	free(run->shipped_ms);
 }
 
+/*
+ * Before each poll: a stage whose consumer has its partitions is ready;
+ * reconcile begins once it is (and the driver says every stage is).
+ */
+static int
+run_housekeeping_before(stage_run *run, ecom_err *err)
+{
+	const ecom_stage_opts *opts = run->opts;
+
+	if (!run->ready && ecom_consumer_assigned(run->consumer)) {
+		run->ready = true;
+		if (opts->on_ready != NULL)
+			opts->on_ready(opts->ready_arg);
+	}
+	if (opts->kind == ECOM_STAGE_RECONCILE && !run->started && run->ready &&
+	    (opts->may_start == NULL || opts->may_start(opts->ready_arg)))
+		return reconcile_begin(run, err);
+	return 0;
+}
+
+static void
+run_housekeeping_after(stage_run *run)
+{
+	if (run->opts->kind != ECOM_STAGE_RECONCILE)
+		return;
+	warn_if_stalled(run);
+	if (run->opts->on_progress != NULL)
+		run->opts->on_progress(run->opts->progress_arg, run->fulfilled);
+}
+
+static bool
+run_done(const stage_run *run)
+{
+	return run->opts->kind == ECOM_STAGE_RECONCILE && run->fulfilled >= run->opts->orders;
+}
+
+/* The stage, until *stop or, for reconcile, until its orders are done. */
+static int
+run_loop(stage_run *run, ecom_err *err)
+{
+	const ecom_stage_opts *opts = run->opts;
+
+	if (opts->kind == ECOM_STAGE_RECONCILE && reconcile_resume(run, err) < 0)
+		return -1;
+	while (opts->stop == NULL || !*opts->stop) {
+		size_t n_msgs = 0;
+
+		if (run_housekeeping_before(run, err) < 0)
+			return -1;
+		if (run_done(run))
+			break;
+		/* Until the run begins, look at the assignment often. */
+		if (ecom_consumer_poll_batch(run->consumer, run->msgs, run->batch_max,
+		                             run->ready ? 100 : 10, &n_msgs, NULL, err) < 0)
+			return -1;
+		if (n_msgs > 0 && process_batch(run, n_msgs, err) < 0)
+			return -1;
+		run_housekeeping_after(run);
+		if (settle_offsets(run, false, err) < 0)
+			return -1;
+	}
+	if (settle_offsets(run, true, err) < 0)
+		return -1;
+	return ecom_consumer_commit(run->consumer, err);
+}
+
 int
 ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_stats *stats,
                ecom_err *err)
 {
 	stage_run run;
 	ecom_stage_stats own_stats;
-	bool reconcile = opts->kind == ECOM_STAGE_RECONCILE;
+	stage_clients clients;
 	int rc = -1;
 
-	memset(&run, 0, sizeof(run));
+	memset(&clients, 0, sizeof(clients));
 	ecom_stage_stats_init(&own_stats);
-	run.cfg = cfg;
-	run.opts = opts;
-	run.stats = stats != NULL ? stats : &own_stats;
-	run.input = ecom_stage_input(opts->kind);
-	run.batch_max = (size_t)cfg->batch_size;
-	flow_topics(cfg, run.topics);
-	run.msgs = calloc(run.batch_max, sizeof(*run.msgs));
-	run.events = calloc(run.batch_max, sizeof(*run.events));
-	run.event_ptrs = calloc(run.batch_max, sizeof(*run.event_ptrs));
-	run.event_msgs = calloc(run.batch_max, sizeof(*run.event_msgs));
-	run.results = calloc(run.batch_max, sizeof(*run.results));
-	run.sent_us = calloc(run.batch_max, sizeof(*run.sent_us));
-	run.order_us = calloc(run.batch_max, sizeof(*run.order_us));
-	run.order_ids = calloc(run.batch_max, sizeof(*run.order_ids));
-	run.shipped_ms = calloc(run.batch_max, sizeof(*run.shipped_ms));
-
-	if (stage_setup(&run, err) < 0 || (reconcile && reconcile_resume(&run, err) < 0))
-		goto out;
-	while (opts->stop == NULL || !*opts->stop) {
-		size_t n_msgs = 0;
-
-		if (!run.ready && ecom_consumer_assigned(run.consumer)) {
-			run.ready = true;
-			if (opts->on_ready != NULL)
-				opts->on_ready(opts->ready_arg);
-		}
-		if (reconcile && !run.started && run.ready &&
-		    (opts->may_start == NULL || opts->may_start(opts->ready_arg)) &&
-		    reconcile_begin(&run, err) < 0)
-			goto out;
-		if (reconcile && run.fulfilled >= opts->orders)
-			break;
-		/* Until the run begins, look at the assignment often. */
-		if (ecom_consumer_poll_batch(run.consumer, run.msgs, run.batch_max, run.started ? 100 : 10,
-		                             &n_msgs, NULL, err) < 0)
-			goto out;
-		if (n_msgs > 0 && process_batch(&run, n_msgs, err) < 0)
-			goto out;
-		if (reconcile) {
-			warn_if_stalled(&run);
-			if (opts->on_progress != NULL)
-				opts->on_progress(opts->progress_arg, run.fulfilled);
-		}
-	}
-	if (ecom_consumer_commit(run.consumer, err) < 0)
+	run_init(&run, cfg, opts, stats != NULL ? stats : &own_stats);
+	if (clients_open(&clients, &run, err) < 0 || run_loop(&run, err) < 0)
 		goto out;
 	rc = 0;
 out:
-	stage_teardown(&run, rc);
+	clients_close(&clients, rc);
+	run_free(&run);
 	ecom_stage_stats_free(&own_stats);
 	return rc;
 }
