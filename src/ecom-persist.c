@@ -140,34 +140,31 @@ take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, cons
 	return 0;
 }
 
+/* What persist_stdin() hands each line. */
+typedef struct stdin_persist {
+	ecom_store *store;
+	pending_batch *batch;
+	persist_totals *totals;
+} stdin_persist;
+
+static int
+take_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
+{
+	stdin_persist *p = arg;
+
+	return take_event(p->store, p->batch, p->totals, "<stdin>", lineno, line, len, err);
+}
+
 static int
 persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals,
               volatile sig_atomic_t *stop, ecom_err *err)
 {
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0;
-	int rc = -1;
+	stdin_persist p = {store, batch, totals};
 
-	while (!*stop && (len = getline(&line, &cap, stdin)) != -1) {
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (take_event(store, batch, totals, "<stdin>", lineno, line, (size_t)len, err) < 0)
-			goto out;
-	}
-	/* A signal interrupts the read: store what was read, then stop. */
-	if (ferror(stdin) && !(errno == EINTR && *stop)) {
-		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
-		goto out;
-	}
-	rc = flush_pending(store, batch, totals, err);
-out:
-	free(line);
-	return rc;
+	/* A signal ends the input: what was read is stored. */
+	if (ecom_each_stdin_line(stop, take_line, &p, err) < 0)
+		return -1;
+	return flush_pending(store, batch, totals, err);
 }
 
 static void

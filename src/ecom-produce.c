@@ -93,55 +93,54 @@ out:
 	return rc;
 }
 
+/* What produce_stdin() hands each line. */
+typedef struct stdin_produce {
+	ecom_producer *producer;
+	const char *topic;
+	long produced;
+	long rejected;
+} stdin_produce;
+
+static int
+produce_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
+{
+	stdin_produce *p = arg;
+	ecom_event ev;
+	ecom_err why;
+	int rc;
+
+	if (ecom_event_from_json(line, len, &ev, &why) < 0) {
+		ecom_errorf("<stdin>:%ld: %s (line skipped)", lineno, why.msg);
+		p->rejected++;
+		return 0;
+	}
+	rc = ecom_producer_send_event(p->producer, p->topic, ev.event_id, line, len,
+	                              ev.created_ms * 1000, err);
+	ecom_event_destroy(&ev);
+	p->produced += rc == 0;
+	return rc;
+}
+
 /* Returns 0, or -1 on a runtime failure; *rejected counts bad lines. */
 static int
 produce_stdin(const ecom_config *cfg, const char *topic, volatile sig_atomic_t *stop,
               long *rejected, ecom_err *err)
 {
-	ecom_producer *producer = NULL;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t len;
-	long lineno = 0, produced = 0;
+	stdin_produce p = {.topic = topic};
 	int rc = -1;
 
-	if (ecom_producer_new(&producer, cfg, err) < 0)
+	if (ecom_producer_new(&p.producer, cfg, err) < 0)
 		return -1;
-	while (!*stop && (len = getline(&line, &cap, stdin)) != -1) {
-		ecom_event ev;
-		ecom_err why;
-
-		lineno++;
-		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			line[--len] = '\0';
-		if (len == 0)
-			continue;
-		if (ecom_event_from_json(line, (size_t)len, &ev, &why) < 0) {
-			ecom_errorf("<stdin>:%ld: %s (line skipped)", lineno, why.msg);
-			(*rejected)++;
-			continue;
-		}
-		if (ecom_producer_send_event(producer, topic, ev.event_id, line, (size_t)len,
-		                             ev.created_ms * 1000, err) < 0) {
-			ecom_event_destroy(&ev);
-			goto out;
-		}
-		ecom_event_destroy(&ev);
-		produced++;
-	}
-	/* A signal interrupts the read: deliver what was read, then stop. */
-	if (ferror(stdin) && !(errno == EINTR && *stop)) {
-		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
+	/* A signal ends the input: what was read is delivered. */
+	if (ecom_each_stdin_line(stop, produce_line, &p, err) < 0 ||
+	    ecom_producer_flush(p.producer, err) < 0)
 		goto out;
-	}
-	if (ecom_producer_flush(producer, err) < 0)
-		goto out;
-	ecom_infof("produced %ld event%s to '%s'%s", produced, produced == 1 ? "" : "s", topic,
-	           *rejected ? " (some lines rejected)" : "");
+	ecom_infof("produced %ld event%s to '%s'%s", p.produced, p.produced == 1 ? "" : "s", topic,
+	           p.rejected ? " (some lines rejected)" : "");
 	rc = 0;
 out:
-	free(line);
-	ecom_producer_destroy(producer);
+	*rejected = p.rejected;
+	ecom_producer_destroy(p.producer);
 	return rc;
 }
 

@@ -405,7 +405,7 @@ client_check_brokers(kafka_client *kc, bool is_consumer, ecom_err *err)
 	                    last_error_note(kc, note, sizeof(note)));
 }
 
-/* Run one admin request and wait for its result event. */
+/* Wait for the result event of an admin request already made on queue (NULL: no answer in time). */
 static rd_kafka_event_t *
 admin_wait(rd_kafka_queue_t *queue, rd_kafka_event_type_t type, int timeout_ms)
 {

@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -138,6 +139,34 @@ ecom_usagef(const char *fmt, ...)
 	log_vprint(fmt, ap);
 	va_end(ap);
 	fprintf(stderr, "try '%s --help'\n", log_progname);
+}
+
+int
+ecom_each_stdin_line(volatile sig_atomic_t *stop,
+                     int (*take)(void *arg, long lineno, char *line, size_t len, ecom_err *err),
+                     void *arg, ecom_err *err)
+{
+	char *line = NULL;
+	size_t cap = 0;
+	ssize_t len;
+	long lineno = 0;
+	int rc = -1;
+
+	while (!*stop && (len = getline(&line, &cap, stdin)) != -1) {
+		lineno++;
+		while (len > 0 && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+			line[--len] = '\0';
+		if (len > 0 && take(arg, lineno, line, (size_t)len, err) < 0)
+			goto out;
+	}
+	if (ferror(stdin) && !(errno == EINTR && *stop)) {
+		ecom_err_set(err, "cannot read standard input: %s", strerror(errno));
+		goto out;
+	}
+	rc = 0;
+out:
+	free(line);
+	return rc;
 }
 
 bool

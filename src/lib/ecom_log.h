@@ -8,8 +8,10 @@
 #ifndef ECOM_LOG_H
 #define ECOM_LOG_H
 
+#include <signal.h>
 #include <stdarg.h>
 #include <stdbool.h>
+#include <stddef.h>
 
 #define ECOM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -62,6 +64,16 @@ void ecom_usagef(const char *fmt, ...) ECOM_PRINTF(1, 2);
  * a runtime failure.  SIGPIPE is ignored (ecom_cli_catch_stop_signals),
  * so that a closed pipe shows up as EPIPE here.
  */
+/*
+ * Each non-empty line of standard input, without its line end, to take
+ * (numbered from 1), until the input ends, *stop is set (a signal
+ * interrupting the read is no error then) or take returns -1.  0, or -1
+ * with err filled (by take, or naming the read error).
+ */
+int ecom_each_stdin_line(volatile sig_atomic_t *stop,
+                         int (*take)(void *arg, long lineno, char *line, size_t len, ecom_err *err),
+                         void *arg, ecom_err *err);
+
 /* True once a write to stdout failed: stop producing output. */
 bool ecom_stdout_failed(void);
 /* Flush and close stdout; -1 (after a message) on a failure other than EPIPE. */

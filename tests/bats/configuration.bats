@@ -55,3 +55,30 @@ load helpers
 	assert_success
 	assert_equal "$(echo "$output" | jq -r .eventId)" "$(tail -n 2 "$BATS_TEST_TMPDIR/orders.jsonl" | jq -r .eventId)"
 }
+
+# key → default as ecom.yaml(5) documents it ("Default N;", "Default .Ql X ;", "Default empty;").
+documented_defaults() {
+	awk '
+		/^\.It Cm [a-z_]+ : Ar / { key = $3; want = 1; next }
+		want && /^Default empty;/ { print key "\t"; want = 0; next }
+		want && /^Default [0-9]+;/ { v = $2; sub(/;$/, "", v); print key "\t" v; want = 0; next }
+		want && /^Default$/ { ql = 1; next }
+		want && ql && /^\.Ql / { print key "\t" $2; want = 0; ql = 0; next }
+	' "$ECOM_SRCDIR/man/ecom.yaml.5"
+}
+
+@test "the built-in defaults are the ones ecom.yaml(5) and etc/ecom.yaml document" {
+	# No file, no ECOM_* variable: -X dump shows the built-in values.
+	run --separate-stderr env -i PATH="$PATH" HOME="$BATS_TEST_TMPDIR" ecom-persist -X dump
+	assert_success
+	assert_line "# in force: built-in defaults < (no config file) < ECOM_* < flags"
+	local dump=$output key value n=0 shown
+	while IFS=$'\t' read -r key value; do
+		n=$((n + 1))
+		shown=$(echo "$dump" | sed -nE "s/^$key: \"?([^\"]*)\"?\$/\1/p")
+		assert_equal "$key: $shown" "$key: $value"
+		[[ -n "$value" ]] || value='""'
+		grep -qxF "#$key: $value" "$ECOM_SRCDIR/etc/ecom.yaml" || fail "etc/ecom.yaml: no '#$key: $value'"
+	done < <(documented_defaults)
+	assert_equal "$n" "$(echo "$dump" | grep -cE '^[a-z_]+: ')"
+}

@@ -18,7 +18,7 @@ teardown() {
 	case_bench_stores_exactly_n
 }
 
-@test "mongodb: ecom-bench with a window of 8 still stores exactly N" {
+@test "mongodb: ecom-bench with a window of 8 stores exactly N and reports its ceiling" {
 	case_bench_window_stores_exactly_n
 }
 

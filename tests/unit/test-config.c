@@ -24,22 +24,6 @@ write_temp(const char *text)
 }
 
 static void
-defaults_match_the_documented_ones(void **state)
-{
-	ecom_config cfg;
-
-	(void)state;
-	ecom_config_init(&cfg);
-	assert_string_equal(cfg.brokers, "127.0.0.1:9092");
-	assert_string_equal(cfg.store, "mongodb");
-	assert_string_equal(cfg.database, "ecommerce");
-	assert_int_equal(cfg.partitions, 1);
-	assert_int_equal(cfg.window, 1);
-	assert_int_equal(cfg.orders, 10000);
-	ecom_config_free(&cfg);
-}
-
-static void
 file_values_are_read(void **state)
 {
 	ecom_config cfg;
@@ -198,7 +182,6 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(defaults_match_the_documented_ones),
 		cmocka_unit_test(file_values_are_read),
 		cmocka_unit_test(environment_overrides_file),
 		cmocka_unit_test(unknown_key_names_file_and_line),
