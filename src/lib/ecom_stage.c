@@ -601,7 +601,9 @@ stage_setup(stage_run *run, ecom_err *err)
 	char group[GROUP_MAX];
 	const char *input_topic = run->topics[run->input];
 
-	if (ecom_store_open(&run->store, run->cfg, err) < 0)
+	if (run->opts->store != NULL)
+		run->store = run->opts->store;
+	else if (ecom_store_open(&run->store, run->cfg, err) < 0)
 		return -1;
 	ecom_store_set_stop(run->store, run->opts->stop);
 	if (ecom_producer_new(&run->producer, run->cfg, err) < 0)
@@ -640,7 +642,7 @@ stage_teardown(stage_run *run, int rc)
 		ecom_consumer_destroy(run->consumer);
 	}
 	ecom_producer_destroy(run->producer);
-	if (run->store != NULL)
+	if (run->store != NULL && run->store != run->opts->store)
 		ecom_store_close(run->store);
 	free(run->msgs);
 	free(run->events);
