@@ -419,6 +419,30 @@ admin_wait(rd_kafka_queue_t *queue, rd_kafka_event_type_t type, int timeout_ms)
 	}
 }
 
+/* How many of the topics md shows with leaders (want_present 1) or does not show (0). */
+static size_t
+topics_matching(const struct rd_kafka_metadata *md, const char *const *topics, size_t n,
+                int want_present)
+{
+	size_t i, matched = 0;
+	int t;
+
+	for (i = 0; i < n; i++) {
+		int found = 0;
+
+		for (t = 0; t < md->topic_cnt; t++) {
+			if (strcmp(md->topics[t].topic, topics[i]) != 0)
+				continue;
+			if (md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+			    md->topics[t].partition_cnt > 0 && md->topics[t].partitions[0].leader >= 0)
+				found = 1;
+		}
+		if (found == want_present)
+			matched++;
+	}
+	return matched;
+}
+
 /* Wait until the metadata shows every topic with leaders (or none of them). */
 static int
 wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_present, int timeout_ms,
@@ -428,24 +452,10 @@ wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_presen
 
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
-		size_t i, matched = 0;
-		int t;
 
 		if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
-			for (i = 0; i < n; i++) {
-				int found = 0;
+			size_t matched = topics_matching(md, topics, n, want_present);
 
-				for (t = 0; t < md->topic_cnt; t++) {
-					if (strcmp(md->topics[t].topic, topics[i]) != 0)
-						continue;
-					if (md->topics[t].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
-					    md->topics[t].partition_cnt > 0 &&
-					    md->topics[t].partitions[0].leader >= 0)
-						found = 1;
-				}
-				if (found == want_present)
-					matched++;
-			}
 			rd_kafka_metadata_destroy(md);
 			if (matched == n)
 				return 0;
@@ -457,9 +467,9 @@ wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_presen
 	}
 }
 
-int
-ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                         int timeout_ms, ecom_err *err)
+static int
+create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int timeout_ms,
+              ecom_err *err)
 {
 	rd_kafka_NewTopic_t **new_topics = calloc(n, sizeof(*new_topics));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -517,6 +527,27 @@ out:
 	free(new_topics);
 	rd_kafka_queue_destroy(queue);
 	return rc;
+}
+
+/*
+ * Topics that all exist already need no CreateTopics request: a cluster
+ * whose administrator made them may not let us create topics, and
+ * librdkafka's mock cluster (the unit tests) has no CreateTopics at all.
+ */
+int
+ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
+                         int timeout_ms, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+
+	if (rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		size_t present = topics_matching(md, topics, n, 1);
+
+		rd_kafka_metadata_destroy(md);
+		if (present == n)
+			return 0;
+	}
+	return create_topics(rk, topics, n, partitions, timeout_ms, err);
 }
 
 int

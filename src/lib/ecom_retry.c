@@ -29,6 +29,11 @@ int
 ecom_outage_trouble(ecom_outage *o, const char *reason, ecom_err *err)
 {
 	int64_t now = ecom_monotonic_us();
+	char why[sizeof(err->msg)];
+
+	/* reason may be err->msg itself (ecom_store.c): copied before err is written. */
+	snprintf(why, sizeof(why), "%s", reason);
+	reason = why;
 
 	if (o->started_us == 0) {
 		o->started_us = now;

@@ -154,6 +154,7 @@ typedef struct stage_clients {
 	ecom_store *store;
 	ecom_producer *producer;
 	ecom_consumer *consumer;
+	bool borrowed_store; /* opts->store: not ours to close */
 } stage_clients;
 
 typedef struct stage_run {
@@ -656,7 +657,10 @@ clients_open(stage_clients *clients, stage_run *run, ecom_err *err)
 	const char *input = run->topics[run->input];
 	char group[GROUP_MAX];
 
-	if (ecom_store_open(&clients->store, cfg, err) < 0)
+	if (opts->store != NULL) {
+		clients->store = opts->store; /* borrowed: the caller closes it */
+		clients->borrowed_store = true;
+	} else if (ecom_store_open(&clients->store, cfg, err) < 0)
 		return -1;
 	ecom_store_set_stop(clients->store, opts->stop);
 	if (ecom_producer_new(&clients->producer, cfg, err) < 0)
@@ -692,7 +696,7 @@ clients_close(stage_clients *clients, int rc)
 		ecom_consumer_destroy(clients->consumer);
 	}
 	ecom_producer_destroy(clients->producer);
-	if (clients->store != NULL)
+	if (clients->store != NULL && !clients->borrowed_store)
 		ecom_store_close(clients->store);
 }
 

@@ -18,6 +18,7 @@
 #include "ecom_event.h"
 #include "ecom_log.h"
 #include "ecom_metrics.h"
+#include "ecom_store.h"
 
 typedef enum ecom_stage_kind {
 	ECOM_STAGE_PAYMENT = 0, /* ordercreated → paymentcompleted */
@@ -91,6 +92,12 @@ typedef struct ecom_stage_opts {
 	void (*on_ready)(void *arg);
 	bool (*may_start)(void *arg);
 	void *ready_arg;
+	/*
+	 * A store to use instead of opening the one cfg names (may be NULL):
+	 * borrowed, never closed here; its stop is set to `stop`.  The unit
+	 * tests hand the stage an in-memory store this way.
+	 */
+	ecom_store *store;
 } ecom_stage_opts;
 
 /*
