@@ -715,6 +715,14 @@ pg_start() {
 		show_log_tail "$PG_LOG"
 		die "postgres: pg_ctl start failed (log: $PG_LOG)"
 	fi
+	# pg_ctl -W returns before the postmaster writes its pid file; until it
+	# does, the wait below would take the server for dead (seen after an
+	# immediate stop, when start-up begins with recovery).
+	local i
+	for ((i = 0; i < 100; i++)); do
+		[[ -s $PG_DATA/postmaster.pid ]] && break
+		sleep 0.1
+	done
 }
 
 pg_setup_db() {

@@ -1,0 +1,83 @@
+#!/usr/bin/env bats
+# Outages of the services under a running flow: the Kafka broker killed
+# with SIGKILL and started again, PostgreSQL stopped in immediate mode
+# (a crash, as far as its clients can tell) and started again.  Every
+# stage and the driver are left running: each must ride the outage out
+# (retry_timeout_ms, 120 s by default), say so in one line and once more
+# when the service is back, and the run must end with exactly N.
+#
+# The outages hit a Kafka and a PostgreSQL of this file's own (a second
+# dev stack, scripts/devstack.sh up kafka postgresql in a state dir of
+# its own), so the other tests' services are
+# never stopped.
+
+load helpers
+
+setup_file() {
+	# Only where the dev stack is; without it require_stack skips below.
+	[[ -n "${ECOM_KAFKA_BROKERS:-}" ]] || return 0
+	# Under /tmp itself: the postgres user cannot enter bats's 0700 temporary directories.
+	OUTAGE_STACK=$(mktemp -d /tmp/ecom-outages-XXXXXX) && chmod 0755 "$OUTAGE_STACK" || return 1
+	export OUTAGE_STACK
+	local env_out
+	env_out=$(ECOM_DEVSTACK_DIR="$OUTAGE_STACK" "$ECOM_SRCDIR/scripts/devstack.sh" up kafka postgresql \
+		2>"$BATS_FILE_TMPDIR/up.err") ||
+		{ echo "# the outage stack did not start: $(cat "$BATS_FILE_TMPDIR/up.err")" >&3; return 1; }
+	eval "$env_out"
+	export ECOM_KAFKA_BROKERS ECOM_POSTGRES_URI
+}
+
+teardown_file() {
+	[[ -n "${OUTAGE_STACK:-}" ]] || return 0
+	ECOM_DEVSTACK_DIR="$OUTAGE_STACK" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null || true
+	rm -rf "$OUTAGE_STACK"
+}
+
+setup() {
+	require_stack postgresql
+}
+
+teardown() {
+	stop_all_bg
+}
+
+outage_stack() {
+	ECOM_DEVSTACK_DIR="$OUTAGE_STACK" "$ECOM_SRCDIR/scripts/devstack.sh" "$@"
+}
+
+# Wait for the driver; every stage must still be running.
+assert_run_survived() {
+	local status=0 name
+	wait "$(<"$BATS_TEST_TMPDIR/reconcile.pid")" || status=$?
+	rm -f "$BATS_TEST_TMPDIR/reconcile.pid"
+	[[ $status -eq 0 ]] || fail "ecom-reconcile exited $status: $(cat "$BATS_TEST_TMPDIR/reconcile.err")"
+	for name in payment inventory shipping fulfillment; do
+		kill -0 "$(<"$BATS_TEST_TMPDIR/$name.pid")" ||
+			fail "stage $name died: $(cat "$BATS_TEST_TMPDIR/$name.err")"
+	done
+}
+
+@test "PostgreSQL stopped in immediate mode and started again: every stage lives, exactly N" {
+	ecom-reconcile -q --reset
+	start_stages
+	start_bg reconcile timeout 400 ecom-reconcile --drive 300 -w 4
+	wait_for_fulfilled 40
+
+	# SIGQUIT is pg_ctl's immediate mode: every backend quits at once, no
+	# checkpoint; the next start recovers from the WAL.
+	local pid
+	read -r pid <"$OUTAGE_STACK/postgres/data/postmaster.pid"
+	kill -QUIT "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && fail "postgres (pid $pid) did not stop"
+	sleep 5
+	run outage_stack up postgresql
+	assert_success
+
+	assert_run_survived
+	run cat "$BATS_TEST_TMPDIR"/*.err
+	assert_output --regexp "store 'postgresql://ecom:\*\*\*@[^']*': .*retrying for up to 120 s"
+	assert_output --regexp "store 'postgresql://ecom:\*\*\*@[^']*': back after [0-9.]+ s"
+	refute_output --partial "ecom:ecom@"
+	assert_exactly_n_orders 300
+}
