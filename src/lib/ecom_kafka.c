@@ -467,9 +467,28 @@ wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_presen
 	}
 }
 
+int
+ecom_kafka_default_replication(rd_kafka_t *rk, int timeout_ms, int *replication_factor,
+                               ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t code;
+
+	code = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return ecom_err_set(err, "cannot count the cluster's brokers within %d ms: %s",
+		                    timeout_ms, rd_kafka_err2str(code));
+	/* Three copies survive the loss of one broker with min.insync.replicas=2. */
+	*replication_factor = md->broker_cnt < 3 ? md->broker_cnt : 3;
+	if (*replication_factor < 1)
+		*replication_factor = 1;
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
 static int
-create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int timeout_ms,
-              ecom_err *err)
+create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
+              int replication_factor, int timeout_ms, ecom_err *err)
 {
 	rd_kafka_NewTopic_t **new_topics = calloc(n, sizeof(*new_topics));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -480,10 +499,12 @@ create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partition
 	size_t i, n_results;
 	int rc = -1;
 
+	if (replication_factor == 0 &&
+	    ecom_kafka_default_replication(rk, timeout_ms, &replication_factor, err) < 0)
+		goto out;
 	for (i = 0; i < n; i++) {
-		/* -1: the broker's default replication factor, 1 on a dev broker,
-		 * 3 on a cluster set up as documented. */
-		new_topics[i] = rd_kafka_NewTopic_new(topics[i], partitions, -1, errstr, sizeof(errstr));
+		new_topics[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor, errstr,
+		                                      sizeof(errstr));
 		if (new_topics[i] == NULL) {
 			ecom_err_set(err, "topic '%s': %s", topics[i], errstr);
 			goto out;
@@ -536,7 +557,7 @@ out:
  */
 int
 ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                         int timeout_ms, ecom_err *err)
+                         int replication_factor, int timeout_ms, ecom_err *err)
 {
 	const struct rd_kafka_metadata *md = NULL;
 
@@ -547,7 +568,7 @@ ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, in
 		if (present == n)
 			return 0;
 	}
-	return create_topics(rk, topics, n, partitions, timeout_ms, err);
+	return create_topics(rk, topics, n, partitions, replication_factor, timeout_ms, err);
 }
 
 int

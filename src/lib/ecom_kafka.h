@@ -47,9 +47,19 @@ void ecom_kafka_dump(const ecom_config *cfg, FILE *out);
 /* Print librdkafka's property list (-X list). */
 void ecom_kafka_print_properties(void);
 
-/* Create the topics (with cfg prefix already applied) that do not exist. */
+/*
+ * Create the topics (with cfg prefix already applied) that do not exist,
+ * with `partitions` partitions and `replication_factor` replicas each;
+ * replication_factor 0 means min(3, brokers in the cluster's metadata),
+ * counted now among the brokers that are up: a topic created while one of
+ * three is down gets 2.
+ */
 int ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
-                             int partitions, int timeout_ms, ecom_err *err);
+                             int partitions, int replication_factor, int timeout_ms, ecom_err *err);
+/* The replication factor ensure_topics uses for 0: min(3, brokers). */
+int ecom_kafka_default_replication(rd_kafka_t *rk, int timeout_ms, int *replication_factor,
+                                   ecom_err *err);
+
 /* Delete the topics that exist (reset). */
 int ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
                              int timeout_ms, ecom_err *err);
