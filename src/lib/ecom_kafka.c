@@ -791,10 +791,13 @@ append_int_array(bson_t *doc, const char *name, const int32_t *values, int n)
  * Each topic's effective min.insync.replicas into min_isr[i] (-1 where the
  * cluster does not say, with one warning): it decides whether acks=all
  * writes go on when a broker is lost, and kcat -L does not show it.
+ * Asked of `broker`, the one that has just answered: librdkafka would ask
+ * the controller the metadata names, which on KRaft is any broker, and
+ * for a while after a broker is lost can be that one.
  */
 static void
-read_min_isr(rd_kafka_t *rk, const struct rd_kafka_metadata_topic **topics, int n, int timeout_ms,
-             int *min_isr)
+read_min_isr(rd_kafka_t *rk, int32_t broker, const struct rd_kafka_metadata_topic **topics, int n,
+             int timeout_ms, int *min_isr)
 {
 	rd_kafka_ConfigResource_t **resources = calloc((size_t)n, sizeof(*resources));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -811,6 +814,8 @@ read_min_isr(rd_kafka_t *rk, const struct rd_kafka_metadata_topic **topics, int 
 		resources[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topics[i]->topic);
 	}
 	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	if (broker >= 0)
+		rd_kafka_AdminOptions_set_broker(options, broker, errstr, sizeof(errstr));
 	rd_kafka_DescribeConfigs(rk, resources, (size_t)n, options, queue);
 	ev = admin_wait(queue, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout_ms);
 	if (ev == NULL) {
@@ -940,7 +945,7 @@ ecom_kafka_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, ecom_kafk
 
 	min_isr = calloc((size_t)n_topics + 1, sizeof(*min_isr));
 	if (n_topics > 0)
-		read_min_isr(rk, topics, n_topics, timeout_ms, min_isr);
+		read_min_isr(rk, md->orig_broker_id, topics, n_topics, timeout_ms, min_isr);
 	for (i = 0; i < n_topics; i++) {
 		int emitted;
 

@@ -135,9 +135,9 @@ topic_line() {
 	assert_success
 
 	run --separate-stderr "$DEVSTACK" start-broker "$victim" 3>&-
-	assert_success
+	((status == 0)) || fail "start-broker $victim: exit $status: $stderr"
 	run --separate-stderr "$DEVSTACK" wait-isr 60
-	assert_success
+	((status == 0)) || fail "wait-isr: exit $status: $stderr"
 	assert_regex "$stderr" "^devstack: in sync: 3 broker\(s\), [0-9]+ topic\(s\), [0-9]+ partition\(s\)$"
 	jq -e '.partitions[0].isr | sort == [1, 2, 3]' <<<"$(topic_line ordercreated)" >/dev/null ||
 		fail "ISR after wait-isr: $(topic_line ordercreated)"
