@@ -19,6 +19,9 @@
 #include "ecom_retry.h"
 #include "ecom_time.h"
 
+/* How long a cluster may take to tell every broker of a new topic. */
+#define TOPIC_PROPAGATION_MS 2000
+
 /*
  * Defaults for a pipeline with one order in flight: every hop would
  * otherwise pay linger.ms=5, Nagle, and up to fetch.wait.max.ms=500.
@@ -900,26 +903,38 @@ ecom_kafka_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, ecom_kafk
 	const struct rd_kafka_metadata_broker **brokers = NULL;
 	const struct rd_kafka_metadata_topic **topics = NULL;
 	int *min_isr = NULL;
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)TOPIC_PROPAGATION_MS * 1000;
 	rd_kafka_resp_err_t code;
 	bson_t doc, array, child;
 	char buf[16];
 	const char *key;
 	int i, n_topics = 0, rc = -1;
 
-	/* Every topic, filtered here: asking for one by name could create it. */
-	code = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
-	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "cannot read the cluster's metadata within %d ms: %s", timeout_ms,
-		             rd_kafka_err2str(code));
-		goto out;
-	}
-	topics = calloc((size_t)md->topic_cnt + 1, sizeof(*topics));
-	for (i = 0; i < md->topic_cnt; i++)
-		if (topic == NULL || strcmp(md->topics[i].topic, topic) == 0)
-			topics[n_topics++] = &md->topics[i];
-	if (topic != NULL && n_topics == 0) {
-		ecom_err_set(err, "topic '%s' does not exist", topic);
-		goto out;
+	/* Every topic, filtered here: asking for one by name could create it.
+	 * A topic just created may be unknown to the broker asked, for a
+	 * moment, on a cluster (see topic_partitions). */
+	for (;;) {
+		code = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "cannot read the cluster's metadata within %d ms: %s",
+			             timeout_ms, rd_kafka_err2str(code));
+			goto out;
+		}
+		topics = calloc((size_t)md->topic_cnt + 1, sizeof(*topics));
+		for (i = 0; i < md->topic_cnt; i++)
+			if (topic == NULL || strcmp(md->topics[i].topic, topic) == 0)
+				topics[n_topics++] = &md->topics[i];
+		if (topic == NULL || n_topics > 0)
+			break;
+		if (md->broker_cnt <= 1 || ecom_monotonic_us() > deadline_us) {
+			ecom_err_set(err, "topic '%s' does not exist", topic);
+			goto out;
+		}
+		free(topics);
+		topics = NULL;
+		rd_kafka_metadata_destroy(md);
+		md = NULL;
+		usleep(100000);
 	}
 	qsort(topics, (size_t)n_topics, sizeof(*topics), topic_by_name);
 
@@ -1225,26 +1240,38 @@ consumer_start(ecom_consumer *c, rd_kafka_conf_t *conf, ecom_err *err)
 	return client_check_brokers(&c->kc, true, err);
 }
 
-/* The partitions of an existing topic; destroy *md after use. */
+/*
+ * The partitions of an existing topic; destroy *md after use.  On a
+ * cluster the broker asked may not know yet a topic created a moment ago
+ * (by this process or another): there "unknown" is asked again for up to
+ * TOPIC_PROPAGATION_MS before it counts as "does not exist".
+ */
 static int
 topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
                  ecom_err *err)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(kc->rk, topic, NULL);
-	rd_kafka_resp_err_t code = rd_kafka_metadata(kc->rk, 0, rkt, md, kc->timeout_ms);
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)TOPIC_PROPAGATION_MS * 1000;
 
-	rd_kafka_topic_destroy(rkt);
-	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		*md = NULL;
-		return ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
-	}
-	if ((*md)->topic_cnt != 1 || (*md)->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    (*md)->topics[0].partition_cnt == 0) {
+	for (;;) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(kc->rk, topic, NULL);
+		rd_kafka_resp_err_t code = rd_kafka_metadata(kc->rk, 0, rkt, md, kc->timeout_ms);
+		bool cluster;
+
+		rd_kafka_topic_destroy(rkt);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			*md = NULL;
+			return ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
+		}
+		if ((*md)->topic_cnt == 1 && (*md)->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    (*md)->topics[0].partition_cnt > 0)
+			return 0;
+		cluster = (*md)->broker_cnt > 1;
 		rd_kafka_metadata_destroy(*md);
 		*md = NULL;
-		return ecom_err_set(err, "topic '%s' does not exist", topic);
+		if (!cluster || ecom_monotonic_us() > deadline_us)
+			return ecom_err_set(err, "topic '%s' does not exist", topic);
+		usleep(100000);
 	}
-	return 0;
 }
 
 int
