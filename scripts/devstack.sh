@@ -244,10 +244,10 @@ save_ports() {
 	local tmp=$PORTS_FILE.tmp i
 	{
 		printf 'KAFKA_BROKERS_COUNT=%s\n' "$KAFKA_COUNT"
-		printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "${KAFKA_PORTS[1]}" "${KAFKA_CTRL_PORTS[1]}"
+		printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "${KAFKA_PORTS[1]:-}" "${KAFKA_CTRL_PORTS[1]:-}"
 		for ((i = 2; i <= KAFKA_COUNT; i++)); do
 			printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' \
-				"$i" "${KAFKA_PORTS[i]}" "$i" "${KAFKA_CTRL_PORTS[i]}"
+				"$i" "${KAFKA_PORTS[i]:-}" "$i" "${KAFKA_CTRL_PORTS[i]:-}"
 		done
 		printf 'MONGO_PORT=%s\nPG_PORT=%s\n' "$MONGO_PORT" "$PG_PORT"
 	} >"$tmp"
