@@ -534,6 +534,7 @@ ecom_config_dump(const ecom_config *cfg, FILE *out)
 	dump_scalar(out, "group", cfg->group);
 	dump_scalar(out, "dead_letter_topic", cfg->dead_letter_topic);
 	fprintf(out, "partitions: %d\n", cfg->partitions);
+	fprintf(out, "replication_factor: %d\n", cfg->replication_factor);
 	fprintf(out, "batch_size: %d\n", cfg->batch_size);
 	fprintf(out, "timeout_ms: %d\n", cfg->timeout_ms);
 	fprintf(out, "retry_timeout_ms: %d\n", cfg->retry_timeout_ms);
