@@ -4,11 +4,15 @@
 # directory. See shared DESIGN.md, section "Services".
 #
 #   eval "$(scripts/devstack.sh up)"   # start (or reuse) and export ECOM_* vars
+#   eval "$(scripts/devstack.sh up --brokers 3)"   # the same, Kafka on 3 nodes
 #   scripts/devstack.sh up mongodb      # only some services (kafka mongodb postgresql)
-#   scripts/devstack.sh status          # one line per service; exit 0 if all up
+#   scripts/devstack.sh status          # one line per service (per broker); exit 0 if all up
 #   scripts/devstack.sh env             # print the export line again
 #   scripts/devstack.sh down            # stop what `up` started, wipe the data
 #   scripts/devstack.sh packages        # Debian packages needed, one per line
+#   scripts/devstack.sh kill-broker N   # kill -9 broker N (tests that lose a broker)
+#   scripts/devstack.sh start-broker N  # start it again, same config and data
+#   scripts/devstack.sh wait-isr [SECS] # wait until every partition is fully in sync
 #
 # Debian packages the dev stack needs (also printed by `devstack.sh packages`):
 #   openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3
@@ -21,6 +25,16 @@
 #   kafka     Apache Kafka 3.9.x, KRaft, one node (broker+controller); jars from
 #             Maven (scripts/kafka/pom.xml) cached in $ECOM_CACHE_DIR, or
 #             $KAFKA_HOME/libs when KAFKA_HOME is set.
+#             With --brokers N (or ECOM_KAFKA_BROKERS_COUNT=N), N nodes, each a
+#             broker and a controller (KRaft combined mode): the controller
+#             quorum is all N nodes, so three keep a majority when any one is
+#             killed, and no extra JVM runs beside them on a 2-core machine (one
+#             separate controller would be a single point of failure, three
+#             would double the JVMs). Production clusters use dedicated
+#             controllers; for losing one node at a time it behaves the same.
+#             From 3 nodes on: replication factor 3 (internal topics too),
+#             min.insync.replicas=2, no unclean leader election; heap 384 MiB
+#             per node (one node: 512 MiB).
 #   mongodb   the MongoDB-protocol server ECOM_MONGO_SERVER names:
 #               mongod    a real mongod ($ECOM_MONGOD, else mongod on PATH);
 #                         chosen first when there is one
@@ -59,6 +73,8 @@
 #   ECOM_MONGO_HEAP    -Xmx of mongo-java-server (default 512m)
 #   ECOM_KAFKA_VERSION Kafka version to resolve with Maven (default 3.9.1,
 #                      falls back to 3.9.2)
+#   ECOM_KAFKA_BROKERS_COUNT  Kafka nodes `up` starts (1 to 9, default 1;
+#                      --brokers wins)
 #   KAFKA_HOME         use $KAFKA_HOME/libs instead of Maven
 #
 # Exit status: 0 ok, 1 runtime failure, 2 usage.
@@ -95,8 +111,12 @@ readonly STOP_TIMEOUT=15
 readonly PORT_MIN=20000
 readonly PORT_SPAN=12000
 
-KAFKA_PORT=
-KAFKA_CONTROLLER_PORT=
+# Kafka: KAFKA_COUNT nodes, node i (1-based) listens on KAFKA_PORTS[i]
+# (clients) and KAFKA_CTRL_PORTS[i] (the KRaft controller quorum)
+readonly KAFKA_MAX_BROKERS=9
+KAFKA_COUNT=1
+KAFKA_PORTS=()
+KAFKA_CTRL_PORTS=()
 MONGO_PORT=
 PG_PORT=
 # the services of this stack (up's operands, or what an earlier up started)
@@ -107,7 +127,8 @@ die() { msg "$*"; exit 1; }
 
 usage() {
 	cat <<'EOF'
-usage: devstack.sh up [kafka|mongodb|postgresql ...]|down|status|env|packages|--help
+usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help
+       devstack.sh kill-broker N|start-broker N|wait-isr [SECONDS]
 
   up        start Kafka, a MongoDB-protocol server and PostgreSQL on 127.0.0.1
             (free ports; only the services named, if any), wait until each
@@ -116,12 +137,26 @@ usage: devstack.sh up [kafka|mongodb|postgresql ...]|down|status|env|packages|--
             and a comment naming the MongoDB-protocol server, so that
             `eval "$(scripts/devstack.sh up)"` works; a no-op (same lines)
             when already up
+  --brokers N
+            Kafka on N nodes (1 to 9, default 1), every node a broker and a
+            KRaft controller; ECOM_KAFKA_BROKERS lists them all.  From 3 on:
+            replication factor 3, min.insync.replicas=2, no unclean leader
+            election.  A stack with another count must be taken down first.
   down      stop exactly what `up` started (pid files) and remove its data
-  status    one line per service (name, pid, port, up/down; the
-            MongoDB-protocol server's name, version and backend); exit 0 if
-            all up
+  status    one line per service and per broker (name, pid, port, up/down;
+            the MongoDB-protocol server's name, version and backend); exit 0
+            if all up
   env       print the export lines of a running stack (exit 1 if not up)
   packages  print the Debian packages the dev stack needs, one per line
+  kill-broker N
+            kill -9 Kafka node N (1 = the first) by its pid file
+  start-broker N
+            start node N again with its config and data; wait until it answers
+            and the cluster has all its brokers
+  wait-isr [SECONDS]
+            wait (default 60 s) until every broker is registered and every
+            partition of every topic, internal ones too, has a leader and its
+            whole replica set in sync; else exit 1 naming the partitions
 
 ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod (a real mongod,
 ECOM_MONGOD or on PATH; the default when there is one), memory
@@ -131,7 +166,7 @@ persistent) or ferretdb (FerretDB 1.24, SQLite).
 environment: ECOM_DEVSTACK_DIR (state, default /tmp/ecom-devstack-UID),
 ECOM_CACHE_DIR (jars and launchers, default ~/.cache/ecom),
 ECOM_MONGO_SERVER, ECOM_MONGOD, ECOM_MONGO_HEAP (default 512m), KAFKA_HOME,
-ECOM_KAFKA_VERSION (default 3.9.1)
+ECOM_KAFKA_VERSION (default 3.9.1), ECOM_KAFKA_BROKERS_COUNT (as --brokers)
 EOF
 }
 
@@ -161,11 +196,11 @@ port_busy() { # something listens on TCP port $1 (any address)
 	[[ -n $out ]]
 }
 
-pick_port() { # a free port not in the argument list
+pick_port() { # a free port, not one of the stack's nor in the argument list
 	local p i used
 	for ((i = 0; i < 200; i++)); do
 		p=$((PORT_MIN + (RANDOM * 32768 + RANDOM) % PORT_SPAN))
-		for used in "$@"; do
+		for used in "$@" "${KAFKA_PORTS[@]}" "${KAFKA_CTRL_PORTS[@]}" "$MONGO_PORT" "$PG_PORT"; do
 			[[ $p == "$used" ]] && continue 2
 		done
 		port_busy "$p" || { printf '%s' "$p"; return 0; }
@@ -175,12 +210,16 @@ pick_port() { # a free port not in the argument list
 
 load_ports() {
 	[[ -r $PORTS_FILE ]] || return 1
-	local k v
+	local k v i
+	KAFKA_COUNT=1 # a file without the count is a one-broker stack
 	while IFS='=' read -r k v; do
 		[[ $v =~ ^[0-9]+$ ]] || continue
 		case $k in
-		KAFKA_PORT) KAFKA_PORT=$v ;;
-		KAFKA_CONTROLLER_PORT) KAFKA_CONTROLLER_PORT=$v ;;
+		KAFKA_BROKERS_COUNT) KAFKA_COUNT=$v ;;
+		KAFKA_PORT) KAFKA_PORTS[1]=$v ;;
+		KAFKA_CONTROLLER_PORT) KAFKA_CTRL_PORTS[1]=$v ;;
+		KAFKA_PORT_[0-9]) KAFKA_PORTS[${k#KAFKA_PORT_}]=$v ;;
+		KAFKA_CONTROLLER_PORT_[0-9]) KAFKA_CTRL_PORTS[${k#KAFKA_CONTROLLER_PORT_}]=$v ;;
 		MONGO_PORT) MONGO_PORT=$v ;;
 		PG_PORT) PG_PORT=$v ;;
 		esac
@@ -188,17 +227,30 @@ load_ports() {
 	local svc
 	for svc in "${SERVICES[@]}"; do
 		case $svc in
-		kafka) [[ -n $KAFKA_PORT && -n $KAFKA_CONTROLLER_PORT ]] || return 1 ;;
+		kafka)
+			for ((i = 1; i <= KAFKA_COUNT; i++)); do
+				[[ -n ${KAFKA_PORTS[i]:-} && -n ${KAFKA_CTRL_PORTS[i]:-} ]] || return 1
+			done
+			;;
 		mongodb) [[ -n $MONGO_PORT ]] || return 1 ;;
 		postgresql) [[ -n $PG_PORT ]] || return 1 ;;
 		esac
 	done
 }
 
+# node 1 keeps the names a one-broker stack always had, so that an older
+# devstack.sh reads this file too
 save_ports() {
-	local tmp=$PORTS_FILE.tmp
-	printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\nMONGO_PORT=%s\nPG_PORT=%s\n' \
-		"$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT" "$PG_PORT" >"$tmp"
+	local tmp=$PORTS_FILE.tmp i
+	{
+		printf 'KAFKA_BROKERS_COUNT=%s\n' "$KAFKA_COUNT"
+		printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "${KAFKA_PORTS[1]:-}" "${KAFKA_CTRL_PORTS[1]:-}"
+		for ((i = 2; i <= KAFKA_COUNT; i++)); do
+			printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' \
+				"$i" "${KAFKA_PORTS[i]:-}" "$i" "${KAFKA_CTRL_PORTS[i]:-}"
+		done
+		printf 'MONGO_PORT=%s\nPG_PORT=%s\n' "$MONGO_PORT" "$PG_PORT"
+	} >"$tmp"
 	mv -f "$tmp" "$PORTS_FILE"
 }
 
@@ -221,9 +273,17 @@ load_services() {
 	((${#SERVICES[@]})) || SERVICES=("${ALL_SERVICES[@]}")
 }
 
+kafka_bootstrap() { # every broker, comma-separated
+	local i list=''
+	for ((i = 1; i <= KAFKA_COUNT; i++)); do
+		list+="${list:+,}127.0.0.1:${KAFKA_PORTS[i]}"
+	done
+	printf '%s' "$list"
+}
+
 env_line() {
 	local vars=() name
-	has_service kafka && vars+=("ECOM_KAFKA_BROKERS=127.0.0.1:$KAFKA_PORT")
+	has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
 	has_service mongodb && vars+=("ECOM_MONGODB_URI=mongodb://127.0.0.1:$MONGO_PORT/ecommerce")
 	has_service postgresql && vars+=("ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:$PG_PORT/ecommerce")
 	printf 'export %s\n' "${vars[*]}"
@@ -478,38 +538,72 @@ kafka_version() { # from the jar name in $KAFKA_LIBS
 	printf 'unknown'
 }
 
-kafka_write_config() {
-	mkdir -p "$KAFKA_DIR/data" "$KAFKA_DIR/logs"
-	cat >"$KAFKA_DIR/server.properties" <<EOF
-# written by scripts/devstack.sh; a one-node development broker
+# One broker keeps the layout it always had (kafka/server.properties,
+# kafka/kafka.pid, kafka/data); node i of a cluster lives in kafka/kafka-i.
+kafka_node_dir() { if ((KAFKA_COUNT == 1)); then printf '%s' "$KAFKA_DIR"; else printf '%s' "$KAFKA_DIR/kafka-$1"; fi; }
+kafka_node_name() { if ((KAFKA_COUNT == 1)); then printf 'kafka'; else printf 'kafka-%s' "$1"; fi; }
+
+# the broker count of the stack on disk ('' when there is none), whatever
+# ports.env says: it decides whether `up` may reuse the data
+kafka_disk_count() {
+	local d n=0
+	if [[ -e $KAFKA_DIR/server.properties ]]; then
+		printf '1'
+		return 0
+	fi
+	for d in "$KAFKA_DIR"/kafka-[1-9]; do
+		[[ -d $d ]] && n=$((n + 1))
+	done
+	if ((n > 0)); then printf '%s' "$n"; fi
+}
+
+kafka_write_config() { # node
+	local i=$1 dir voters='' j rf min_isr
+	dir=$(kafka_node_dir "$i")
+	mkdir -p "$dir/data" "$dir/logs"
+	for ((j = 1; j <= KAFKA_COUNT; j++)); do
+		voters+="${voters:+,}$j@127.0.0.1:${KAFKA_CTRL_PORTS[j]}"
+	done
+	# a cluster of three or more: the documented production settings
+	# (replication factor 3, two in-sync replicas for acks=all); fewer
+	# nodes replicate on all of them and ack with one
+	rf=$((KAFKA_COUNT < 3 ? KAFKA_COUNT : 3))
+	min_isr=$((rf < 3 ? 1 : 2))
+	cat >"$dir/server.properties" <<EOF
+# written by scripts/devstack.sh; $(if ((KAFKA_COUNT == 1)); then
+		echo 'a one-node development broker'
+	else
+		echo "node $i of a $KAFKA_COUNT-node development cluster, every node a broker and a controller"
+	fi)
 process.roles=broker,controller
-node.id=1
-controller.quorum.voters=1@127.0.0.1:$KAFKA_CONTROLLER_PORT
-listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT,CONTROLLER://127.0.0.1:$KAFKA_CONTROLLER_PORT
-advertised.listeners=PLAINTEXT://127.0.0.1:$KAFKA_PORT
+node.id=$i
+controller.quorum.voters=$voters
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]}
 controller.listener.names=CONTROLLER
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
-log.dirs=$KAFKA_DIR/data
+log.dirs=$dir/data
 num.partitions=1
-default.replication.factor=1
-min.insync.replicas=1
-offsets.topic.replication.factor=1
-transaction.state.log.replication.factor=1
-transaction.state.log.min.isr=1
-share.coordinator.state.topic.replication.factor=1
-share.coordinator.state.topic.min.isr=1
+default.replication.factor=$rf
+min.insync.replicas=$min_isr
+unclean.leader.election.enable=false
+offsets.topic.replication.factor=$rf
+transaction.state.log.replication.factor=$rf
+transaction.state.log.min.isr=$min_isr
+share.coordinator.state.topic.replication.factor=$rf
+share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=24
 log.segment.bytes=104857600
 EOF
-	cat >"$KAFKA_DIR/log4j.properties" <<EOF
+	cat >"$dir/log4j.properties" <<EOF
 # written by scripts/devstack.sh: INFO to a size-bounded file
 log4j.rootLogger=INFO, file
 log4j.appender.file=org.apache.log4j.RollingFileAppender
-log4j.appender.file.File=$KAFKA_DIR/logs/server.log
+log4j.appender.file.File=$dir/logs/server.log
 log4j.appender.file.MaxFileSize=10MB
 log4j.appender.file.MaxBackupIndex=2
 log4j.appender.file.layout=org.apache.log4j.PatternLayout
@@ -525,31 +619,152 @@ log4j.logger.org.apache.kafka.clients=WARN
 EOF
 }
 
-kafka_pid() { read_pid "$KAFKA_DIR/kafka.pid"; }
-kafka_running() { local p; p=$(kafka_pid); pid_is_ours "$p" "$KAFKA_DIR/server.properties"; }
-kafka_answers() { kcat -L -b "127.0.0.1:$KAFKA_PORT" -m "${1:-5}" >/dev/null 2>&1; }
+kafka_pid() { read_pid "$(kafka_node_dir "$1")/kafka.pid"; }
+kafka_running() { local p; p=$(kafka_pid "$1"); pid_is_ours "$p" "$(kafka_node_dir "$1")/server.properties"; }
+kafka_answers() { kcat -L -b "127.0.0.1:${KAFKA_PORTS[$1]}" -m "${2:-5}" >/dev/null 2>&1; }
+kafka_log() { printf '%s' "$(kafka_node_dir "$1")/logs/server.log"; }
+# for wait_for, which takes function names: the node in KNODE
+KNODE=1
+kafka_knode_answers() { kafka_answers "$KNODE" "$@"; }
+kafka_knode_running() { kafka_running "$KNODE"; }
 
-kafka_start() {
-	kafka_resolve_libs
-	kafka_write_config
-	local out=$KAFKA_DIR/kafka.out cid
-	if [[ ! -f $KAFKA_DIR/data/meta.properties ]]; then
+# Give every node without a formatted data dir the stack's cluster id (that
+# of a node already formatted, else a new one); the formats run side by side.
+kafka_format() {
+	local i dir cid='' f failed=0
+	local -a pids=() nodes=()
+	for ((i = 1; i <= KAFKA_COUNT; i++)); do
+		f=$(kafka_node_dir "$i")/data/meta.properties
+		if [[ -f $f ]]; then
+			cid=$(sed -n 's/^cluster\.id=//p' "$f")
+		else
+			nodes+=("$i")
+		fi
+	done
+	((${#nodes[@]} > 0)) || return 0
+	if [[ -z $cid ]]; then
 		# a cluster id is 16 random bytes, url-safe base64 without padding
 		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
-		if ! java -Xmx256m -cp "$KAFKA_LIBS/*" \
-			-Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-			kafka.tools.StorageTool format -t "$cid" -c "$KAFKA_DIR/server.properties" \
-			>"$KAFKA_DIR/format.log" 2>&1; then
-			show_log_tail "$KAFKA_DIR/format.log"
-			die "kafka: storage format failed (log: $KAFKA_DIR/format.log)"
-		fi
 	fi
-	msg "starting kafka $(kafka_version) on 127.0.0.1:$KAFKA_PORT (controller :$KAFKA_CONTROLLER_PORT)"
-	spawn "$KAFKA_DIR/kafka.pid" "$out" \
-		java -Xmx512m -Xms256m -XX:+UseG1GC -Djava.awt.headless=true \
-		-cp "$KAFKA_LIBS/*" \
-		-Dlog4j.configuration="file:$KAFKA_DIR/log4j.properties" \
-		kafka.Kafka "$KAFKA_DIR/server.properties"
+	for i in "${nodes[@]}"; do
+		dir=$(kafka_node_dir "$i")
+		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
+			-Dlog4j.configuration="file:$dir/log4j.properties" \
+			kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
+			>"$dir/format.log" 2>&1 {LOCK_FD}>&- &
+		pids+=("$!")
+	done
+	for ((i = 0; i < ${#pids[@]}; i++)); do
+		if ! wait "${pids[i]}"; then
+			dir=$(kafka_node_dir "${nodes[i]}")
+			show_log_tail "$dir/format.log"
+			msg "kafka: storage format of $(kafka_node_name "${nodes[i]}") failed (log: $dir/format.log)"
+			failed=1
+		fi
+	done
+	((failed == 0)) || exit 1
+}
+
+# Start the given nodes (configs written, data formatted); nothing waits here.
+kafka_start() { # node...
+	local i dir heap
+	kafka_resolve_libs
+	for i in "$@"; do kafka_write_config "$i"; done
+	kafka_format
+	# three brokers share a 2-core machine with PostgreSQL and a
+	# MongoDB-protocol server: their heaps are bounded lower than one's
+	if ((KAFKA_COUNT == 1)); then heap=(-Xmx512m -Xms256m); else heap=(-Xmx384m -Xms128m); fi
+	for i in "$@"; do
+		dir=$(kafka_node_dir "$i")
+		msg "starting $(kafka_node_name "$i") (kafka $(kafka_version)) on 127.0.0.1:${KAFKA_PORTS[i]} (controller :${KAFKA_CTRL_PORTS[i]})"
+		spawn "$dir/kafka.pid" "$dir/kafka.out" \
+			java "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true \
+			-cp "$KAFKA_LIBS/*" \
+			-Dlog4j.configuration="file:$dir/log4j.properties" \
+			kafka.Kafka "$dir/server.properties"
+	done
+}
+
+kafka_wait() { # node...: each answers, then all are in the cluster's metadata
+	local i deadline problems
+	for i in "$@"; do
+		KNODE=$i
+		wait_for "$(kafka_node_name "$i")" "$KAFKA_TIMEOUT" "$(kafka_log "$i")" \
+			kafka_knode_answers kafka_knode_running "$(kafka_node_dir "$i")/kafka.out"
+	done
+	((KAFKA_COUNT > 1)) || return 0
+	deadline=$((SECONDS + KAFKA_TIMEOUT))
+	until problems=$(kafka_metadata_check brokers); do
+		((SECONDS < deadline)) || die "kafka: $problems after ${KAFKA_TIMEOUT}s (logs: $KAFKA_DIR/kafka-*/logs/server.log)"
+		sleep 0.5
+	done
+}
+
+# Check the cluster's metadata (kcat -L -J from any broker): `brokers`:
+# every node is registered; `isr`: that, and every partition of every
+# topic, internal ones included, has a leader and all its replicas in sync.
+# Prints what is missing, one item a line, and exits 1; else a summary.
+readonly KAFKA_CHECK_PY='
+import json, sys
+want, mode = int(sys.argv[1]), sys.argv[2]
+try:
+    md = json.load(sys.stdin)
+except ValueError:
+    print("no metadata from any broker")
+    sys.exit(1)
+bad, partitions = [], 0
+ids = sorted(b["id"] for b in md.get("brokers", []))
+if len(ids) < want:
+    bad.append("brokers in the metadata: [%s] of %d" % (",".join(map(str, ids)), want))
+for t in sorted(md.get("topics", []), key=lambda t: t["topic"]) if mode == "isr" else []:
+    if t.get("error"):
+        bad.append("%s: %s" % (t["topic"], t["error"]))
+    for p in sorted(t.get("partitions", []), key=lambda p: p["partition"]):
+        partitions += 1
+        replicas = [r["id"] for r in p.get("replicas", [])]
+        isr = [r["id"] for r in p.get("isrs", [])]
+        if p.get("leader", -1) < 0 or p.get("error") or sorted(isr) != sorted(replicas):
+            bad.append("%s/%d leader %d isr [%s] replicas [%s]" % (t["topic"], p["partition"],
+                p.get("leader", -1), ",".join(map(str, isr)), ",".join(map(str, replicas))))
+if bad:
+    print("\n".join(bad))
+    sys.exit(1)
+print("%d broker(s), %d topic(s), %d partition(s)" % (len(ids), len(md.get("topics", [])), partitions))
+'
+kafka_metadata_check() { # brokers|isr
+	kcat -L -J -b "$(kafka_bootstrap)" -m 5 2>/dev/null | python3 -c "$KAFKA_CHECK_PY" "$KAFKA_COUNT" "$1"
+}
+
+# Stop every broker whose pid file is in the state dir: TERM to all at once
+# (a cluster stops in one round of controlled shutdowns), then KILL what is
+# left after STOP_TIMEOUT.  Prints how many were running.
+kafka_stop_all() {
+	local dir pid i n=0
+	local -a pids=() names=()
+	for dir in "$KAFKA_DIR" "$KAFKA_DIR"/kafka-[1-9]; do
+		[[ -f $dir/kafka.pid ]] || continue
+		pid=$(read_pid "$dir/kafka.pid")
+		rm -f "$dir/kafka.pid"
+		pid_is_ours "$pid" "$dir/server.properties" || continue
+		if [[ $dir == "$KAFKA_DIR" ]]; then names+=(kafka); else names+=("${dir##*/}"); fi
+		pids+=("$pid")
+		msg "stopping ${names[-1]} (pid $pid)"
+		kill -TERM "$pid" 2>/dev/null || true
+	done
+	for ((i = 0; i < STOP_TIMEOUT * 10; i++)); do
+		n=0
+		for pid in "${pids[@]}"; do kill -0 "$pid" 2>/dev/null && n=$((n + 1)); done
+		((n == 0)) && break
+		sleep 0.1
+	done
+	for ((i = 0; i < ${#pids[@]}; i++)); do
+		if kill -0 "${pids[i]}" 2>/dev/null; then
+			msg "${names[i]} (pid ${pids[i]}) did not stop in ${STOP_TIMEOUT}s, killing it"
+			kill -KILL "${pids[i]}" 2>/dev/null || true
+		fi
+	done
+	((n == 0)) || sleep 0.2
+	printf '%s' "${#pids[@]}"
 }
 
 # ---------------------------------------------------------------- mongodb
@@ -811,6 +1026,28 @@ parse_services() {
 	((${#SERVICES[@]})) || SERVICES=("${ALL_SERVICES[@]}")
 }
 
+# the broker count `up` starts: --brokers N, else ECOM_KAFKA_BROKERS_COUNT, else 1
+WANT_BROKERS=1
+
+brokers_word() { if (($1 == 1)); then printf '1 broker'; else printf '%s brokers' "$1"; fi; }
+kafka_all_answer() { local i; for ((i = 1; i <= KAFKA_COUNT; i++)); do kafka_answers "$i" 5 || return 1; done; }
+
+# A stack keeps its broker count: one with another count, running or only
+# on disk, must be taken down first.
+kafka_check_count() {
+	local on_disk i running=0
+	on_disk=$(kafka_disk_count)
+	if [[ -n $on_disk ]] && ((on_disk != WANT_BROKERS)); then
+		KAFKA_COUNT=$on_disk
+		for ((i = 1; i <= KAFKA_COUNT; i++)); do kafka_running "$i" && running=$((running + 1)); done
+		if ((running > 0)); then
+			die "a stack with $(brokers_word "$on_disk") is running in $STATE_DIR: run 'devstack.sh down' first to start one with $WANT_BROKERS"
+		fi
+		die "$STATE_DIR holds the data of a stack with $(brokers_word "$on_disk"): run 'devstack.sh down' first to start one with $WANT_BROKERS"
+	fi
+	KAFKA_COUNT=$WANT_BROKERS
+}
+
 cmd_up() {
 	parse_services "$@"
 	choose_mongo_server
@@ -830,8 +1067,14 @@ cmd_up() {
 	printf '%s\n' "${SERVICES[@]}" >"$SERVICES_FILE"
 
 	load_ports || true
-	local ks=0 ms=0 ps=0 all_answer=1
-	if has_service kafka; then kafka_running || ks=1; fi
+	local ms=0 ps=0 all_answer=1 i
+	local -a kstopped=()
+	if has_service kafka; then
+		kafka_check_count
+		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+			kafka_running "$i" || kstopped+=("$i")
+		done
+	fi
 	if has_service mongodb; then mongo_running || ms=1; fi
 	if has_service postgresql; then pg_running || ps=1; fi
 
@@ -843,8 +1086,8 @@ cmd_up() {
 		die "mongodb: this stack runs $recorded, ECOM_MONGO_SERVER asks for $MONGO_SERVER: run 'devstack.sh down' first, or use another ECOM_DEVSTACK_DIR"
 	fi
 
-	if ((ks + ms + ps == 0)); then
-		if has_service kafka && ! kafka_answers 5; then all_answer=0; fi
+	if ((${#kstopped[@]} + ms + ps == 0)); then
+		if has_service kafka && ! kafka_all_answer; then all_answer=0; fi
 		if has_service mongodb && ! mongo_answers 3; then all_answer=0; fi
 		if has_service postgresql && ! pg_answers 3; then all_answer=0; fi
 		if ((all_answer)); then
@@ -854,18 +1097,25 @@ cmd_up() {
 		fi
 	fi
 
-	# (re)choose the ports of stopped services that are missing or now taken
-	if ((ks)) && { [[ -z $KAFKA_PORT ]] || port_busy "$KAFKA_PORT"; }; then
-		KAFKA_PORT=$(pick_port "$MONGO_PORT" "$PG_PORT" "$KAFKA_CONTROLLER_PORT")
-	fi
-	if ((ks)) && { [[ -z $KAFKA_CONTROLLER_PORT ]] || port_busy "$KAFKA_CONTROLLER_PORT"; }; then
-		KAFKA_CONTROLLER_PORT=$(pick_port "$KAFKA_PORT" "$MONGO_PORT" "$PG_PORT")
+	# (re)choose the ports of stopped services that are missing or now taken;
+	# brokers only when none runs: the running ones know the others' ports
+	if ((${#kstopped[@]} == KAFKA_COUNT)); then
+		for i in "${kstopped[@]}"; do
+			if [[ -z ${KAFKA_PORTS[i]:-} ]] || port_busy "${KAFKA_PORTS[i]}"; then
+				KAFKA_PORTS[i]=$(pick_port)
+			fi
+			if [[ -z ${KAFKA_CTRL_PORTS[i]:-} ]] || port_busy "${KAFKA_CTRL_PORTS[i]}"; then
+				KAFKA_CTRL_PORTS[i]=$(pick_port)
+			fi
+		done
+	else
+		for i in "${kstopped[@]}"; do kafka_ports_free "$i"; done
 	fi
 	if ((ms)) && { [[ -z $MONGO_PORT ]] || port_busy "$MONGO_PORT"; }; then
-		MONGO_PORT=$(pick_port "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$PG_PORT")
+		MONGO_PORT=$(pick_port)
 	fi
 	if ((ps)) && { [[ -z $PG_PORT ]] || port_busy "$PG_PORT"; }; then
-		PG_PORT=$(pick_port "$KAFKA_PORT" "$KAFKA_CONTROLLER_PORT" "$MONGO_PORT")
+		PG_PORT=$(pick_port)
 	fi
 	save_ports
 
@@ -874,7 +1124,7 @@ cmd_up() {
 
 	# start everything first, then wait: the start-ups overlap
 	if ((ps)); then pg_start; fi
-	if ((ks)); then kafka_start; fi
+	if ((${#kstopped[@]})); then kafka_start "${kstopped[@]}"; fi
 	if ((ms)); then mongo_start; fi
 
 	local up=()
@@ -888,13 +1138,22 @@ cmd_up() {
 		up+=("mongodb 127.0.0.1:$MONGO_PORT")
 	fi
 	if has_service kafka; then
-		wait_for kafka "$KAFKA_TIMEOUT" "$KAFKA_DIR/logs/server.log" kafka_answers kafka_running "$KAFKA_DIR/kafka.out"
-		up+=("kafka 127.0.0.1:$KAFKA_PORT")
+		kafka_wait "${kstopped[@]}"
+		up+=("kafka $(kafka_bootstrap)")
 	fi
 	local joined
 	joined=$(printf '%s, ' "${up[@]}")
 	msg "up: ${joined%, } (state: $STATE_DIR)"
 	env_line
+}
+
+kafka_ports_free() { # node: die if another process took its ports
+	local p
+	for p in "${KAFKA_PORTS[$1]}" "${KAFKA_CTRL_PORTS[$1]}"; do
+		if port_busy "$p"; then
+			die "port $p of $(kafka_node_name "$1") is taken by another process: run 'devstack.sh down' first"
+		fi
+	done
 }
 
 cmd_down() {
@@ -906,7 +1165,7 @@ cmd_down() {
 	take_lock 30 soft
 	find_pg_bin || true
 	local stopped=0
-	stop_pid kafka "$KAFKA_DIR/kafka.pid" "$KAFKA_DIR/server.properties" && stopped=$((stopped + 1))
+	stopped=$(kafka_stop_all)
 	stop_pid mongodb "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/data" && stopped=$((stopped + 1))
 	if [[ -n $PG_BIN ]] && pg_stop; then stopped=$((stopped + 1)); fi
 	if ((stopped == 0)); then
@@ -920,15 +1179,19 @@ cmd_down() {
 }
 
 cmd_status() {
-	local all=0 state pid
+	local all=0 state pid i on_disk
 	load_services
 	load_ports || true
+	on_disk=$(kafka_disk_count)
+	if [[ -n $on_disk ]]; then KAFKA_COUNT=$on_disk; fi
 	find_pg_bin || true
 
 	if has_service kafka; then
-		pid=$(kafka_pid)
-		if [[ -n $KAFKA_PORT ]] && kafka_running && kafka_answers 3; then state=up; else state=down; all=1; fi
-		printf '%-10s pid=%-8s port=%-6s %s\n' kafka "${pid:--}" "${KAFKA_PORT:--}" "$state"
+		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+			pid=$(kafka_pid "$i")
+			if [[ -n ${KAFKA_PORTS[i]:-} ]] && kafka_running "$i" && kafka_answers "$i" 3; then state=up; else state=down; all=1; fi
+			printf '%-10s pid=%-8s port=%-6s %s\n' "$(kafka_node_name "$i")" "${pid:--}" "${KAFKA_PORTS[i]:--}" "$state"
+		done
 	fi
 
 	if has_service mongodb; then
@@ -954,28 +1217,140 @@ cmd_status() {
 }
 
 cmd_env() {
+	local i
 	load_services
 	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
-	if has_service kafka; then kafka_running || die "not up: kafka is not running (run 'devstack.sh up')"; fi
+	if has_service kafka; then
+		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+			kafka_running "$i" || die "not up: $(kafka_node_name "$i") is not running (run 'devstack.sh up')"
+		done
+	fi
 	if has_service mongodb; then mongo_running || die "not up: mongodb is not running (run 'devstack.sh up')"; fi
 	if has_service postgresql; then pg_running || die "not up: postgresql is not running (run 'devstack.sh up')"; fi
 	env_line
 }
 
+# ---------------------------------------------------------------- chaos
+# For tests that lose a broker: kill one by its pid file, start it again
+# with the same config and data, wait until the cluster is whole again.
+
+kafka_stack_node() { # node: load the stack and check the node number
+	load_services
+	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
+	has_service kafka || die "the stack in $STATE_DIR has no kafka"
+	if (($1 > KAFKA_COUNT)); then
+		msg "no broker $1: the stack in $STATE_DIR has $KAFKA_COUNT"
+		exit 2
+	fi
+}
+
+cmd_kill_broker() { # node
+	local i=$1 pid n
+	kafka_stack_node "$i"
+	take_lock 60
+	pid=$(kafka_pid "$i")
+	kafka_running "$i" || die "$(kafka_node_name "$i") is not running"
+	kill -KILL "$pid" 2>/dev/null || true
+	for ((n = 0; n < 100; n++)); do
+		pid_is_ours "$pid" "$(kafka_node_dir "$i")/server.properties" || break
+		sleep 0.1
+	done
+	kafka_running "$i" && die "$(kafka_node_name "$i") (pid $pid) still runs after kill -9"
+	msg "killed $(kafka_node_name "$i") (pid $pid)"
+}
+
+cmd_start_broker() { # node
+	local i=$1
+	kafka_stack_node "$i"
+	check_tools
+	take_lock 600
+	if kafka_running "$i"; then
+		msg "$(kafka_node_name "$i") is already running (pid $(kafka_pid "$i"))"
+		return 0
+	fi
+	kafka_ports_free "$i"
+	kafka_start "$i"
+	kafka_wait "$i"
+	msg "$(kafka_node_name "$i") is up on 127.0.0.1:${KAFKA_PORTS[i]}"
+}
+
+cmd_wait_isr() { # timeout-seconds
+	local timeout=$1 deadline out
+	kafka_stack_node 1
+	deadline=$((SECONDS + timeout))
+	until out=$(kafka_metadata_check isr); do
+		if ((SECONDS >= deadline)); then
+			msg "not in sync after ${timeout}s:"
+			printf '%s\n' "$out" | sed 's/^/  /' >&2
+			exit 1
+		fi
+		sleep 0.5
+	done
+	msg "in sync: $out"
+}
+
+broker_count_arg() { # what value: 1 to KAFKA_MAX_BROKERS, else a usage error
+	[[ $2 =~ ^[1-9][0-9]*$ ]] && (($2 <= KAFKA_MAX_BROKERS)) ||
+		usage_error "$1 '$2': expected a number of brokers from 1 to $KAFKA_MAX_BROKERS"
+}
+
 main() {
-	if (($# < 1)) || { [[ $1 != up ]] && (($# != 1)); }; then
+	if (($# == 0)); then
 		usage >&2
 		exit 2
 	fi
 	local cmd=$1
 	shift
 	case $cmd in
-	up) cmd_up "$@" ;;
-	down) cmd_down ;;
-	status) cmd_status ;;
-	env) cmd_env ;;
-	packages) printf '%s\n' "${DEBIAN_PACKAGES[@]}" ;;
-	-h | --help | help) usage ;;
+	up)
+		local flag= given=0
+		local -a services=()
+		while (($# > 0)); do
+			case $1 in
+			--brokers=*) flag=${1#*=} given=1 ;;
+			--brokers)
+				(($# > 1)) || usage_error "--brokers needs a number"
+				flag=$2 given=1
+				shift
+				;;
+			-*) usage_error "up: unknown option '$1'" ;;
+			*) services+=("$1") ;;
+			esac
+			shift
+		done
+		if ((given)); then
+			broker_count_arg --brokers "$flag"
+			WANT_BROKERS=$flag
+		elif [[ -n ${ECOM_KAFKA_BROKERS_COUNT:-} ]]; then
+			broker_count_arg ECOM_KAFKA_BROKERS_COUNT "$ECOM_KAFKA_BROKERS_COUNT"
+			WANT_BROKERS=$ECOM_KAFKA_BROKERS_COUNT
+		fi
+		cmd_up "${services[@]}"
+		;;
+	kill-broker | start-broker)
+		(($# == 1)) || usage_error "$cmd needs one broker number"
+		[[ $1 =~ ^[1-9]$ ]] || usage_error "$cmd '$1': expected a broker number from 1 to $KAFKA_MAX_BROKERS"
+		if [[ $cmd == kill-broker ]]; then cmd_kill_broker "$1"; else cmd_start_broker "$1"; fi
+		;;
+	wait-isr)
+		(($# <= 1)) || usage_error "wait-isr takes at most one argument, a timeout"
+		[[ ${1:-60} =~ ^[1-9][0-9]{0,3}$ ]] || usage_error "wait-isr '$1': expected a timeout in seconds from 1 to 9999"
+		cmd_wait_isr "${1:-60}"
+		;;
+	down | status | env | packages | -h | --help | help)
+		if (($# > 0)); then
+			msg "$cmd takes no arguments"
+			usage >&2
+			exit 2
+		fi
+		case $cmd in
+		down) cmd_down ;;
+		status) cmd_status ;;
+		env) cmd_env ;;
+		packages) printf '%s\n' "${DEBIAN_PACKAGES[@]}" ;;
+		*) usage ;;
+		esac
+		;;
 	*)
 		msg "unknown command: $cmd"
 		usage >&2

@@ -1,6 +1,7 @@
 /*
- * ecom-consume: read a topic to stdout as JSON lines (kcat -C style), or
- * run one stage of the flow (--stage).
+ * ecom-consume: read a topic to stdout as JSON lines (kcat -C style), run
+ * one stage of the flow (--stage), or list the cluster's brokers and
+ * partitions with their leaders, replicas and ISR (-L, kcat -L style).
  *
  * Reading uses no consumer group and commits nothing, so it never steals
  * messages from the stages.  A stage consumes its input topic in its own
@@ -31,8 +32,10 @@ usage(FILE *out, const ecom_config *cfg)
 	fprintf(out,
 	        "usage: ecom-consume [options] -t TOPIC [-o OFFSET] [-e] [-n COUNT] [--envelope]\n"
 	        "       ecom-consume [options] --stage STAGE\n"
+	        "       ecom-consume [options] -L [-t TOPIC]\n"
 	        "\n"
-	        "Read a topic to standard output as JSON lines, or run one stage of the flow.\n"
+	        "Read a topic to standard output as JSON lines, run one stage of the flow, or\n"
+	        "list the cluster's brokers and partitions.\n"
 	        "\n"
 	        "  -t, --topic TOPIC      read TOPIC (no consumer group, nothing committed)\n"
 	        "  -o, --offset OFFSET    start at beginning (default), end, an offset, or -N:\n"
@@ -41,7 +44,9 @@ usage(FILE *out, const ecom_config *cfg)
 	        "  -n, --count COUNT      exit after COUNT messages\n"
 	        "      --envelope         wrap each event in {topic, partition, offset, key,\n"
 	        "                         timestamp, headers, value}\n"
-	        "      --stage STAGE      run a stage: payment, inventory, shipping or fulfillment\n");
+	        "      --stage STAGE      run a stage: payment, inventory, shipping or fulfillment\n"
+	        "  -L, --list             list the brokers, then each topic (or TOPIC) with its\n"
+	        "                         partitions' leader, replicas and ISR, as JSON lines\n");
 	ecom_cli_usage_common(out, cfg);
 }
 
@@ -166,10 +171,35 @@ out:
 	return rc;
 }
 
+/* A write error is reported when stdout is closed, as for every command. */
+static int
+print_json_line(const bson_t *doc, void *arg, ecom_err *err)
+{
+	(void)arg;
+	(void)err;
+	ecom_json_print(stdout, doc);
+	return 0;
+}
+
+/* -L: the cluster's metadata, on a client of its own that reads nothing. */
+static int
+list_cluster(const ecom_config *cfg, const char *topic, ecom_err *err)
+{
+	ecom_producer *client = NULL;
+	int rc;
+
+	if (ecom_producer_new(&client, cfg, err) < 0)
+		return -1;
+	rc = ecom_kafka_describe(ecom_producer_handle(client), topic, cfg->timeout_ms,
+	                         print_json_line, NULL, err);
+	ecom_producer_destroy(client);
+	return rc;
+}
+
 static struct {
 	const char *topic, *stage_name;
 	int64_t offset;
-	bool offset_given, exit_at_end, envelope;
+	bool offset_given, exit_at_end, envelope, list;
 	long count; /* -n, or -1 */
 	ecom_stage_kind stage;
 } args = {.offset = RD_KAFKA_OFFSET_BEGINNING, .count = -1};
@@ -202,6 +232,9 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case OPT_ENVELOPE:
 		args.envelope = true;
 		return 0;
+	case 'L':
+		args.list = true;
+		return 0;
 	default: /* --stage */
 		args.stage_name = arg;
 		return 0;
@@ -211,8 +244,13 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 static int
 check_options(void)
 {
-	if ((args.topic != NULL) == (args.stage_name != NULL)) {
-		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE");
+	if (args.list && (args.stage_name != NULL || args.offset_given || args.exit_at_end ||
+	                  args.count >= 0 || args.envelope)) {
+		ecom_usagef("-L goes with -t TOPIC only, not with --stage, -o, -e, -n or --envelope");
+		return -1;
+	}
+	if (!args.list && (args.topic != NULL) == (args.stage_name != NULL)) {
+		ecom_usagef("give exactly one of -t TOPIC and --stage STAGE, or -L");
 		return -1;
 	}
 	if (args.stage_name != NULL &&
@@ -252,7 +290,9 @@ run(ecom_config *cfg, volatile sig_atomic_t *stop)
 	ecom_err err;
 	int rc;
 
-	if (args.stage_name != NULL)
+	if (args.list)
+		rc = list_cluster(cfg, args.topic, &err);
+	else if (args.stage_name != NULL)
 		rc = run_stage(cfg, stop, &err);
 	else
 		rc = read_topic(cfg, args.topic, args.offset, args.exit_at_end, args.count,
@@ -274,10 +314,11 @@ main(int argc, char **argv)
 		{"count", required_argument, NULL, 'n'},
 		{"envelope", no_argument, NULL, OPT_ENVELOPE},
 		{"stage", required_argument, NULL, OPT_STAGE},
+		{"list", no_argument, NULL, 'L'},
 		{NULL, 0, NULL, 0},
 	};
 	static const ecom_command command = {
-		.shortopts = "t:o:en:",
+		.shortopts = "t:o:en:L",
 		.longopts = longopts,
 		.usage = usage,
 		.option = take_option,

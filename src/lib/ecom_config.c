@@ -32,6 +32,7 @@ static const struct config_key {
 	{"group", "ECOM_GROUP"},
 	{"dead_letter_topic", "ECOM_DEAD_LETTER_TOPIC"},
 	{"partitions", "ECOM_PARTITIONS"},
+	{"replication_factor", "ECOM_REPLICATION_FACTOR"},
 	{"batch_size", "ECOM_BATCH_SIZE"},
 	{"timeout_ms", "ECOM_TIMEOUT_MS"},
 	{"retry_timeout_ms", "ECOM_RETRY_TIMEOUT_MS"},
@@ -61,6 +62,7 @@ ecom_config_init(ecom_config *cfg)
 	cfg->group = strdup("ecom");
 	cfg->dead_letter_topic = strdup("deadletter");
 	cfg->partitions = 1;
+	cfg->replication_factor = 0;
 	cfg->batch_size = 500;
 	cfg->timeout_ms = 10000;
 	cfg->retry_timeout_ms = 120000;
@@ -223,6 +225,12 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 		if (parse_long(key, value, 1, 1000, &n, err) < 0)
 			return -1;
 		cfg->partitions = (int)n;
+	} else if (strcmp(key, "replication_factor") == 0) {
+		/* 0: as many replicas as the cluster has brokers, up to 3; 32767
+		 * is the most CreateTopics can ask for (an int16). */
+		if (parse_long(key, value, 0, 32767, &n, err) < 0)
+			return -1;
+		cfg->replication_factor = (int)n;
 	} else if (strcmp(key, "batch_size") == 0) {
 		if (parse_long(key, value, 1, 100000, &n, err) < 0)
 			return -1;
@@ -526,6 +534,7 @@ ecom_config_dump(const ecom_config *cfg, FILE *out)
 	dump_scalar(out, "group", cfg->group);
 	dump_scalar(out, "dead_letter_topic", cfg->dead_letter_topic);
 	fprintf(out, "partitions: %d\n", cfg->partitions);
+	fprintf(out, "replication_factor: %d\n", cfg->replication_factor);
 	fprintf(out, "batch_size: %d\n", cfg->batch_size);
 	fprintf(out, "timeout_ms: %d\n", cfg->timeout_ms);
 	fprintf(out, "retry_timeout_ms: %d\n", cfg->retry_timeout_ms);

@@ -32,6 +32,7 @@ typedef struct ecom_config {
 	char *group;            /* group, ECOM_GROUP: consumer group prefix, "ecom" */
 	char *dead_letter_topic;/* dead_letter_topic, ECOM_DEAD_LETTER_TOPIC: "deadletter" */
 	int partitions;         /* partitions, ECOM_PARTITIONS: 1 */
+	int replication_factor; /* replication_factor, ECOM_REPLICATION_FACTOR: 0 = min(3, brokers) */
 	int batch_size;         /* batch_size, ECOM_BATCH_SIZE: 500 */
 	int timeout_ms;         /* timeout_ms, ECOM_TIMEOUT_MS: 10000, bound on connecting */
 	int retry_timeout_ms;   /* retry_timeout_ms, ECOM_RETRY_TIMEOUT_MS: 120000, bound on riding out an outage */

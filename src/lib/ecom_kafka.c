@@ -19,6 +19,9 @@
 #include "ecom_retry.h"
 #include "ecom_time.h"
 
+/* How long a cluster may take to tell every broker of a new topic. */
+#define TOPIC_PROPAGATION_MS 2000
+
 /*
  * Defaults for a pipeline with one order in flight: every hop would
  * otherwise pay linger.ms=5, Nagle, and up to fetch.wait.max.ms=500.
@@ -467,9 +470,28 @@ wait_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int want_presen
 	}
 }
 
+int
+ecom_kafka_default_replication(rd_kafka_t *rk, int timeout_ms, int *replication_factor,
+                               ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t code;
+
+	code = rd_kafka_metadata(rk, 0, NULL, &md, timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR)
+		return ecom_err_set(err, "cannot count the cluster's brokers within %d ms: %s",
+		                    timeout_ms, rd_kafka_err2str(code));
+	/* Three copies survive the loss of one broker with min.insync.replicas=2. */
+	*replication_factor = md->broker_cnt < 3 ? md->broker_cnt : 3;
+	if (*replication_factor < 1)
+		*replication_factor = 1;
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
 static int
-create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions, int timeout_ms,
-              ecom_err *err)
+create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
+              int replication_factor, int timeout_ms, ecom_err *err)
 {
 	rd_kafka_NewTopic_t **new_topics = calloc(n, sizeof(*new_topics));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
@@ -480,10 +502,12 @@ create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partition
 	size_t i, n_results;
 	int rc = -1;
 
+	if (replication_factor == 0 &&
+	    ecom_kafka_default_replication(rk, timeout_ms, &replication_factor, err) < 0)
+		goto out;
 	for (i = 0; i < n; i++) {
-		/* -1: the broker's default replication factor, 1 on a dev broker,
-		 * 3 on a cluster set up as documented. */
-		new_topics[i] = rd_kafka_NewTopic_new(topics[i], partitions, -1, errstr, sizeof(errstr));
+		new_topics[i] = rd_kafka_NewTopic_new(topics[i], partitions, replication_factor, errstr,
+		                                      sizeof(errstr));
 		if (new_topics[i] == NULL) {
 			ecom_err_set(err, "topic '%s': %s", topics[i], errstr);
 			goto out;
@@ -536,7 +560,7 @@ out:
  */
 int
 ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partitions,
-                         int timeout_ms, ecom_err *err)
+                         int replication_factor, int timeout_ms, ecom_err *err)
 {
 	const struct rd_kafka_metadata *md = NULL;
 
@@ -547,7 +571,7 @@ ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n, in
 		if (present == n)
 			return 0;
 	}
-	return create_topics(rk, topics, n, partitions, timeout_ms, err);
+	return create_topics(rk, topics, n, partitions, replication_factor, timeout_ms, err);
 }
 
 int
@@ -716,6 +740,244 @@ out:
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
 	rd_kafka_destroy(rk);
+	return rc;
+}
+
+/* ---- ecom-consume -L: the cluster as kcat -L shows it ---- */
+
+static int
+broker_by_id(const void *a, const void *b)
+{
+	const struct rd_kafka_metadata_broker *x = *(const struct rd_kafka_metadata_broker *const *)a;
+	const struct rd_kafka_metadata_broker *y = *(const struct rd_kafka_metadata_broker *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static int
+topic_by_name(const void *a, const void *b)
+{
+	const struct rd_kafka_metadata_topic *x = *(const struct rd_kafka_metadata_topic *const *)a;
+	const struct rd_kafka_metadata_topic *y = *(const struct rd_kafka_metadata_topic *const *)b;
+
+	return strcmp(x->topic, y->topic);
+}
+
+static int
+partition_by_id(const void *a, const void *b)
+{
+	const struct rd_kafka_metadata_partition *x =
+	    *(const struct rd_kafka_metadata_partition *const *)a;
+	const struct rd_kafka_metadata_partition *y =
+	    *(const struct rd_kafka_metadata_partition *const *)b;
+
+	return (x->id > y->id) - (x->id < y->id);
+}
+
+static void
+append_int_array(bson_t *doc, const char *name, const int32_t *values, int n)
+{
+	bson_t array;
+	char buf[16];
+	const char *key;
+	int i;
+
+	bson_append_array_begin(doc, name, -1, &array);
+	for (i = 0; i < n; i++) {
+		bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		bson_append_int32(&array, key, -1, values[i]);
+	}
+	bson_append_array_end(doc, &array);
+}
+
+/*
+ * Each topic's effective min.insync.replicas into min_isr[i] (-1 where the
+ * cluster does not say, with one warning): it decides whether acks=all
+ * writes go on when a broker is lost, and kcat -L does not show it.
+ * Asked of `broker`, the one that has just answered: librdkafka would ask
+ * the controller the metadata names, which on KRaft is any broker, and
+ * for a while after a broker is lost can be that one.
+ */
+static void
+read_min_isr(rd_kafka_t *rk, int32_t broker, const struct rd_kafka_metadata_topic **topics, int n,
+             int timeout_ms, int *min_isr)
+{
+	rd_kafka_ConfigResource_t **resources = calloc((size_t)n, sizeof(*resources));
+	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *options =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	const rd_kafka_ConfigResource_t **results;
+	rd_kafka_event_t *ev;
+	char errstr[512], why[512] = "";
+	size_t n_results, r, c, n_configs;
+	int i;
+
+	for (i = 0; i < n; i++) {
+		min_isr[i] = -1;
+		resources[i] = rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topics[i]->topic);
+	}
+	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	if (broker >= 0)
+		rd_kafka_AdminOptions_set_broker(options, broker, errstr, sizeof(errstr));
+	rd_kafka_DescribeConfigs(rk, resources, (size_t)n, options, queue);
+	ev = admin_wait(queue, RD_KAFKA_EVENT_DESCRIBECONFIGS_RESULT, timeout_ms);
+	if (ev == NULL) {
+		snprintf(why, sizeof(why), "no answer within %d ms", timeout_ms);
+	} else if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		snprintf(why, sizeof(why), "%s", rd_kafka_event_error_string(ev));
+	} else {
+		results = rd_kafka_DescribeConfigs_result_resources(
+		    rd_kafka_event_DescribeConfigs_result(ev), &n_results);
+		for (r = 0; r < n_results; r++) {
+			const rd_kafka_ConfigEntry_t **configs;
+
+			for (i = 0; i < n; i++)
+				if (strcmp(topics[i]->topic, rd_kafka_ConfigResource_name(results[r])) == 0)
+					break;
+			if (i == n)
+				continue;
+			if (rd_kafka_ConfigResource_error(results[r]) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+				snprintf(why, sizeof(why), "'%s': %s", topics[i]->topic,
+				         rd_kafka_ConfigResource_error_string(results[r]));
+				continue;
+			}
+			configs = rd_kafka_ConfigResource_configs(results[r], &n_configs);
+			for (c = 0; c < n_configs; c++) {
+				const char *value = rd_kafka_ConfigEntry_value(configs[c]);
+
+				if (strcmp(rd_kafka_ConfigEntry_name(configs[c]), "min.insync.replicas") == 0 &&
+				    value != NULL)
+					min_isr[i] = atoi(value);
+			}
+		}
+	}
+	if (why[0] != '\0')
+		ecom_warnf("cannot read the topics' min.insync.replicas: %s", why);
+	if (ev != NULL)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(options);
+	rd_kafka_ConfigResource_destroy_array(resources, (size_t)n);
+	free(resources);
+	rd_kafka_queue_destroy(queue);
+}
+
+static void
+append_topic(bson_t *doc, const struct rd_kafka_metadata_topic *t, int min_isr)
+{
+	const struct rd_kafka_metadata_partition **parts;
+	bson_t array, child;
+	char buf[16];
+	const char *key;
+	int p;
+
+	BSON_APPEND_UTF8(doc, "topic", t->topic);
+	if (t->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+		BSON_APPEND_UTF8(doc, "error", rd_kafka_err2str(t->err));
+	parts = calloc((size_t)t->partition_cnt + 1, sizeof(*parts));
+	for (p = 0; p < t->partition_cnt; p++)
+		parts[p] = &t->partitions[p];
+	qsort(parts, (size_t)t->partition_cnt, sizeof(*parts), partition_by_id);
+	bson_append_array_begin(doc, "partitions", -1, &array);
+	for (p = 0; p < t->partition_cnt; p++) {
+		bson_uint32_to_string((uint32_t)p, &key, buf, sizeof(buf));
+		bson_append_document_begin(&array, key, -1, &child);
+		BSON_APPEND_INT32(&child, "partition", parts[p]->id);
+		BSON_APPEND_INT32(&child, "leader", parts[p]->leader);
+		append_int_array(&child, "replicas", parts[p]->replicas, parts[p]->replica_cnt);
+		append_int_array(&child, "isr", parts[p]->isrs, parts[p]->isr_cnt);
+		if (parts[p]->err != RD_KAFKA_RESP_ERR_NO_ERROR)
+			BSON_APPEND_UTF8(&child, "error", rd_kafka_err2str(parts[p]->err));
+		bson_append_document_end(&array, &child);
+	}
+	bson_append_array_end(doc, &array);
+	if (min_isr >= 0)
+		BSON_APPEND_INT32(doc, "min_insync_replicas", min_isr);
+	free(parts);
+}
+
+int
+ecom_kafka_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, ecom_kafka_emit_fn emit,
+                    void *arg, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	const struct rd_kafka_metadata_broker **brokers = NULL;
+	const struct rd_kafka_metadata_topic **topics = NULL;
+	int *min_isr = NULL;
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)TOPIC_PROPAGATION_MS * 1000;
+	rd_kafka_resp_err_t code;
+	bson_t doc, array, child;
+	char buf[16];
+	const char *key;
+	int i, n_topics = 0, rc = -1;
+
+	/* Every topic, filtered here: asking for one by name could create it.
+	 * A topic just created may be unknown to the broker asked, for a
+	 * moment, on a cluster (see topic_partitions). */
+	for (;;) {
+		code = rd_kafka_metadata(rk, 1, NULL, &md, timeout_ms);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "cannot read the cluster's metadata within %d ms: %s",
+			             timeout_ms, rd_kafka_err2str(code));
+			goto out;
+		}
+		topics = calloc((size_t)md->topic_cnt + 1, sizeof(*topics));
+		for (i = 0; i < md->topic_cnt; i++)
+			if (topic == NULL || strcmp(md->topics[i].topic, topic) == 0)
+				topics[n_topics++] = &md->topics[i];
+		if (topic == NULL || n_topics > 0)
+			break;
+		if (md->broker_cnt <= 1 || ecom_monotonic_us() > deadline_us) {
+			ecom_err_set(err, "topic '%s' does not exist", topic);
+			goto out;
+		}
+		free(topics);
+		topics = NULL;
+		rd_kafka_metadata_destroy(md);
+		md = NULL;
+		usleep(100000);
+	}
+	qsort(topics, (size_t)n_topics, sizeof(*topics), topic_by_name);
+
+	brokers = calloc((size_t)md->broker_cnt + 1, sizeof(*brokers));
+	for (i = 0; i < md->broker_cnt; i++)
+		brokers[i] = &md->brokers[i];
+	qsort(brokers, (size_t)md->broker_cnt, sizeof(*brokers), broker_by_id);
+	bson_init(&doc);
+	bson_append_array_begin(&doc, "brokers", -1, &array);
+	for (i = 0; i < md->broker_cnt; i++) {
+		bson_uint32_to_string((uint32_t)i, &key, buf, sizeof(buf));
+		bson_append_document_begin(&array, key, -1, &child);
+		BSON_APPEND_INT32(&child, "id", brokers[i]->id);
+		BSON_APPEND_UTF8(&child, "host", brokers[i]->host);
+		BSON_APPEND_INT32(&child, "port", brokers[i]->port);
+		bson_append_document_end(&array, &child);
+	}
+	bson_append_array_end(&doc, &array);
+	i = emit(&doc, arg, err);
+	bson_destroy(&doc);
+	if (i < 0)
+		goto out;
+
+	min_isr = calloc((size_t)n_topics + 1, sizeof(*min_isr));
+	if (n_topics > 0)
+		read_min_isr(rk, md->orig_broker_id, topics, n_topics, timeout_ms, min_isr);
+	for (i = 0; i < n_topics; i++) {
+		int emitted;
+
+		bson_init(&doc);
+		append_topic(&doc, topics[i], min_isr[i]);
+		emitted = emit(&doc, arg, err);
+		bson_destroy(&doc);
+		if (emitted < 0)
+			goto out;
+	}
+	rc = 0;
+out:
+	free(min_isr);
+	free(brokers);
+	free(topics);
+	if (md != NULL)
+		rd_kafka_metadata_destroy(md);
 	return rc;
 }
 
@@ -978,26 +1240,38 @@ consumer_start(ecom_consumer *c, rd_kafka_conf_t *conf, ecom_err *err)
 	return client_check_brokers(&c->kc, true, err);
 }
 
-/* The partitions of an existing topic; destroy *md after use. */
+/*
+ * The partitions of an existing topic; destroy *md after use.  On a
+ * cluster the broker asked may not know yet a topic created a moment ago
+ * (by this process or another): there "unknown" is asked again for up to
+ * TOPIC_PROPAGATION_MS before it counts as "does not exist".
+ */
 static int
 topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
                  ecom_err *err)
 {
-	rd_kafka_topic_t *rkt = rd_kafka_topic_new(kc->rk, topic, NULL);
-	rd_kafka_resp_err_t code = rd_kafka_metadata(kc->rk, 0, rkt, md, kc->timeout_ms);
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)TOPIC_PROPAGATION_MS * 1000;
 
-	rd_kafka_topic_destroy(rkt);
-	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		*md = NULL;
-		return ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
-	}
-	if ((*md)->topic_cnt != 1 || (*md)->topics[0].err != RD_KAFKA_RESP_ERR_NO_ERROR ||
-	    (*md)->topics[0].partition_cnt == 0) {
+	for (;;) {
+		rd_kafka_topic_t *rkt = rd_kafka_topic_new(kc->rk, topic, NULL);
+		rd_kafka_resp_err_t code = rd_kafka_metadata(kc->rk, 0, rkt, md, kc->timeout_ms);
+		bool cluster;
+
+		rd_kafka_topic_destroy(rkt);
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			*md = NULL;
+			return ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
+		}
+		if ((*md)->topic_cnt == 1 && (*md)->topics[0].err == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		    (*md)->topics[0].partition_cnt > 0)
+			return 0;
+		cluster = (*md)->broker_cnt > 1;
 		rd_kafka_metadata_destroy(*md);
 		*md = NULL;
-		return ecom_err_set(err, "topic '%s' does not exist", topic);
+		if (!cluster || ecom_monotonic_us() > deadline_us)
+			return ecom_err_set(err, "topic '%s' does not exist", topic);
+		usleep(100000);
 	}
-	return 0;
 }
 
 int

@@ -9,6 +9,7 @@
 #ifndef ECOM_KAFKA_H
 #define ECOM_KAFKA_H
 
+#include <bson/bson.h>
 #include <librdkafka/rdkafka.h>
 #include <signal.h>
 #include <stdbool.h>
@@ -47,9 +48,34 @@ void ecom_kafka_dump(const ecom_config *cfg, FILE *out);
 /* Print librdkafka's property list (-X list). */
 void ecom_kafka_print_properties(void);
 
-/* Create the topics (with cfg prefix already applied) that do not exist. */
+/*
+ * Create the topics (with cfg prefix already applied) that do not exist,
+ * with `partitions` partitions and `replication_factor` replicas each;
+ * replication_factor 0 means min(3, brokers in the cluster's metadata),
+ * counted now among the brokers that are up: a topic created while one of
+ * three is down gets 2.
+ */
 int ecom_kafka_ensure_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
-                             int partitions, int timeout_ms, ecom_err *err);
+                             int partitions, int replication_factor, int timeout_ms, ecom_err *err);
+/* The replication factor ensure_topics uses for 0: min(3, brokers). */
+int ecom_kafka_default_replication(rd_kafka_t *rk, int timeout_ms, int *replication_factor,
+                                   ecom_err *err);
+
+/*
+ * The cluster as kcat -L shows it, one JSON document at a time to emit():
+ * first {"brokers": [{"id", "host", "port"}, ...]}, then, sorted by name,
+ * one per topic (every topic, internal ones included, or only `topic`):
+ * {"topic", "partitions": [{"partition", "leader", "replicas", "isr"}, ...],
+ * "min_insync_replicas"}, with "error" on a topic or partition the
+ * metadata reports one for.  min_insync_replicas is the topic's effective
+ * configuration, left out (with a warning) when the cluster does not say.
+ * -1 when `topic` does not exist, the cluster does not answer within
+ * timeout_ms, or emit() returns -1.
+ */
+typedef int (*ecom_kafka_emit_fn)(const bson_t *doc, void *arg, ecom_err *err);
+int ecom_kafka_describe(rd_kafka_t *rk, const char *topic, int timeout_ms, ecom_kafka_emit_fn emit,
+                        void *arg, ecom_err *err);
+
 /* Delete the topics that exist (reset). */
 int ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n,
                              int timeout_ms, ecom_err *err);

@@ -61,8 +61,9 @@ ecom_measure_kafka_round_trip(const ecom_config *cfg, int samples, double *media
 	snprintf(topic, sizeof(topic), "%secom-floor-%ld", cfg->topic_prefix, (long)getpid());
 	if (ecom_producer_new(&producer, cfg, err) < 0)
 		goto out;
-	if (ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1, cfg->timeout_ms,
-	                             err) < 0)
+	/* Replicated as the flow's topics are: acks=all waits for the same copies. */
+	if (ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1,
+	                             cfg->replication_factor, cfg->timeout_ms, err) < 0)
 		goto out;
 	if (ecom_consumer_new_assign(&consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
 		goto out;
@@ -229,7 +230,7 @@ ecom_measure_kafka_throughput(const ecom_config *cfg, long orders, double *secon
 		json[k] = ecom_event_to_json(&oe.events[k % ECOM_EV_COUNT][k / ECOM_EV_COUNT], &len[k]);
 	if (ecom_producer_new(&producer, cfg, err) < 0 ||
 	    ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, cfg->partitions,
-	                             cfg->timeout_ms, err) < 0 ||
+	                             cfg->replication_factor, cfg->timeout_ms, err) < 0 ||
 	    ecom_producer_warm(producer, topic, err) < 0 ||
 	    ecom_consumer_new_assign(&reader.consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
 		goto out;

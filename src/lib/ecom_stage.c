@@ -129,7 +129,8 @@ create_topics(const ecom_config *cfg, bool delete_first, ecom_err *err)
 	                             cfg->timeout_ms, err) < 0)
 		goto out;
 	if (ecom_kafka_ensure_topics(ecom_producer_handle(admin), topics, ECOM_EV_COUNT + 1,
-	                             cfg->partitions, cfg->timeout_ms, err) < 0)
+	                             cfg->partitions, cfg->replication_factor, cfg->timeout_ms,
+	                             err) < 0)
 		goto out;
 	rc = 0;
 out:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
-# scripts/devstack.sh and scripts/test.sh refuse bad choices of server or
-# service with a message that says what is valid, and exit 2, before they
-# start anything.  No dev stack needed.
+# scripts/devstack.sh and scripts/test.sh refuse bad choices of server,
+# service or broker count with a message that says what is valid, and exit
+# 2, before they start anything; the cluster commands say when there is no
+# stack (exit 1).  No dev stack needed.
 
 load helpers
 
@@ -34,8 +35,64 @@ setup() {
 @test "devstack.sh --help names the MongoDB-protocol servers ECOM_MONGO_SERVER picks" {
 	run "$DEVSTACK" --help
 	assert_success
-	assert_output --partial "usage: devstack.sh up [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
+	assert_output --partial "usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
 	assert_output --regexp "ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod .*memory.*h2.*ferretdb"
+}
+
+@test "devstack.sh up --brokers outside 1 to 9 is a usage error" {
+	unset ECOM_KAFKA_BROKERS_COUNT
+	for bad in 0 10 three ""; do
+		run --separate-stderr "$DEVSTACK" up --brokers "$bad"
+		assert_failure 2
+		assert_output ''
+		assert_equal "$stderr" "devstack: --brokers '$bad': expected a number of brokers from 1 to 9"
+	done
+	run --separate-stderr "$DEVSTACK" up --brokers
+	assert_failure 2
+	assert_equal "$stderr" "devstack: --brokers needs a number"
+	run --separate-stderr "$DEVSTACK" up --bogus
+	assert_failure 2
+	assert_equal "$stderr" "devstack: up: unknown option '--bogus'"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+}
+
+@test "devstack.sh up checks ECOM_KAFKA_BROKERS_COUNT like --brokers, and --brokers wins" {
+	ECOM_KAFKA_BROKERS_COUNT=0 run --separate-stderr "$DEVSTACK" up
+	assert_failure 2
+	assert_equal "$stderr" "devstack: ECOM_KAFKA_BROKERS_COUNT '0': expected a number of brokers from 1 to 9"
+	# The flag is the one read (and refused) when both are given.
+	ECOM_KAFKA_BROKERS_COUNT=3 run --separate-stderr "$DEVSTACK" up --brokers=x
+	assert_failure 2
+	assert_equal "$stderr" "devstack: --brokers 'x': expected a number of brokers from 1 to 9"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+}
+
+@test "devstack.sh kill-broker, start-broker and wait-isr check their argument" {
+	for cmd in kill-broker start-broker; do
+		run --separate-stderr "$DEVSTACK" "$cmd"
+		assert_failure 2
+		assert_equal "$stderr" "devstack: $cmd needs one broker number"
+		run --separate-stderr "$DEVSTACK" "$cmd" 0
+		assert_failure 2
+		assert_equal "$stderr" "devstack: $cmd '0': expected a broker number from 1 to 9"
+	done
+	run --separate-stderr "$DEVSTACK" wait-isr soon
+	assert_failure 2
+	assert_equal "$stderr" "devstack: wait-isr 'soon': expected a timeout in seconds from 1 to 9999"
+	run --separate-stderr "$DEVSTACK" wait-isr 5 6
+	assert_failure 2
+	assert_equal "$stderr" "devstack: wait-isr takes at most one argument, a timeout"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+}
+
+@test "devstack.sh kill-broker, start-broker and wait-isr without a stack: exit 1" {
+	for cmd in "kill-broker 1" "start-broker 1" "wait-isr 1"; do
+		# shellcheck disable=SC2086
+		run --separate-stderr "$DEVSTACK" $cmd
+		assert_failure 1
+		assert_equal "$stderr" "devstack: not up: no ports in $ECOM_DEVSTACK_DIR (run 'devstack.sh up')"
+	done
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
 }
 
 @test "test.sh --mongo-server without a kind exits 2" {

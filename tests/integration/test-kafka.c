@@ -37,7 +37,7 @@ produced_message_is_consumed_with_key_and_headers(void **state)
 	snprintf(topic, sizeof(topic), "smoke-%ld-%ld", (long)getpid(), (long)ecom_now_us());
 	assert_int_equal(ecom_producer_new(&producer, &cfg, &err), 0);
 	assert_int_equal(ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1,
-	                                          cfg.timeout_ms, &err),
+	                                          cfg.replication_factor, cfg.timeout_ms, &err),
 	                 0);
 	assert_int_equal(ecom_producer_send(producer, topic, "order-1", "{\"hello\":1}", 11, headers,
 	                                    1, &err),

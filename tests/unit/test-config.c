@@ -166,6 +166,40 @@ store_names_and_uris_select_the_backend(void **state)
 }
 
 static void
+replication_factor_defaults_to_the_cluster_and_is_checked(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char *path = write_temp("replication_factor: 2\n");
+
+	(void)state;
+	ecom_config_init(&cfg);
+	/* 0: min(3, brokers in the cluster), decided when topics are created. */
+	assert_int_equal(cfg.replication_factor, 0);
+	assert_int_equal(ecom_config_load_file(&cfg, path, &err), 0);
+	assert_int_equal(cfg.replication_factor, 2);
+	setenv("ECOM_REPLICATION_FACTOR", "3", 1);
+	assert_int_equal(ecom_config_load(&cfg, path, &err), 0);
+	assert_int_equal(cfg.replication_factor, 3);
+	setenv("ECOM_REPLICATION_FACTOR", "-1", 1);
+	assert_int_equal(ecom_config_load(&cfg, path, &err), -1);
+	assert_string_equal(err.msg, "environment ECOM_REPLICATION_FACTOR: 'replication_factor' must "
+	                             "be a whole number from 0 to 32767, not '-1'");
+	unsetenv("ECOM_REPLICATION_FACTOR");
+	assert_int_equal(ecom_config_set(&cfg, "replication_factor", "32768", &err), -1);
+	assert_string_equal(err.msg,
+	                    "'replication_factor' must be a whole number from 0 to 32767, not '32768'");
+	assert_int_equal(ecom_config_set(&cfg, "replication_factor", "three", &err), -1);
+	assert_int_equal(ecom_config_set(&cfg, "replication_factor", "32767", &err), 0);
+	assert_int_equal(cfg.replication_factor, 32767);
+	assert_int_equal(ecom_config_set(&cfg, "replication_factor", "0", &err), 0);
+	assert_int_equal(cfg.replication_factor, 0);
+	ecom_config_free(&cfg);
+	unlink(path);
+	free(path);
+}
+
+static void
 database_name_must_be_safe(void **state)
 {
 	ecom_config cfg;
@@ -191,6 +225,7 @@ main(void)
 		cmocka_unit_test(kafka_property_needs_key_and_value),
 		cmocka_unit_test(store_names_and_uris_select_the_backend),
 		cmocka_unit_test(database_name_must_be_safe),
+		cmocka_unit_test(replication_factor_defaults_to_the_cluster_and_is_checked),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);
