@@ -1,10 +1,24 @@
 #!/usr/bin/env bash
-# bench.sh: the benchmark `make bench` runs.  ecom-bench -n N --window W,
-# R times on the dev stack (started here if ECOM_* are unset), then the
-# medians of elapsed, orders/s, end-to-end p50/p99, elapsed/floor and peak
-# RSS, per store and server (the server as it names itself, e.g.
-# "mongo-java-server 1.47.0 (memory)").  The raw reports stay in
-# $ECOM_BENCH_DIR for a closer look.
+# bench.sh: the benchmark `make bench` runs, on the dev stack (started
+# here if ECOM_* are unset).  By default both modes, each R times, every
+# run on each store in turn (ecom-bench --compare, so the stores see the
+# same Kafka and the same load):
+#
+#   closed loop  ecom-bench -n 10000 --window 1: one order in flight, as
+#                the original; its reference is the floor (5 Kafka round
+#                trips and 6 single writes per order), and elapsed/floor
+#                is the overhead of everything else;
+#   pipeline     ecom-bench -n 3000 --window 256: its reference is the
+#                ceiling (the slower of Kafka and the store doing the run's
+#                work at full speed, alone), and elapsed/ceiling says how
+#                near the flow comes to it.
+#
+# Then one table: per mode and store (and server, as it names itself),
+# the medians of elapsed, orders/s, end-to-end p50/p99, the reference,
+# the ratio and peak RSS, and the first store's elapsed over each other
+# store's, the median of the ratios taken within each run.  -n or -w runs
+# that one mode instead.  The raw reports (JSON lines) stay in
+# $ECOM_BENCH_DIR.
 #
 # usage: scripts/bench.sh [-n N] [-w W] [-r RUNS] [--store STORE] [--compare STORES]
 set -euo pipefail
@@ -12,19 +26,28 @@ set -euo pipefail
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
 readonly SCRIPT_DIR
 msg() { printf 'bench: %s\n' "$*" >&2; }
+usage_error() { msg "$*"; echo "try 'bench.sh --help'" >&2; exit 2; }
+need_value() { (($2 >= 2)) || usage_error "$1 needs a value"; }
 
-orders=10000 window=1 runs=3 compare=
+orders= window= runs=3 stores=mongodb,postgresql
 while (($#)); do
 	case "$1" in
-	-n) orders=$2; shift 2 ;;
-	-w) window=$2; shift 2 ;;
-	-r) runs=$2; shift 2 ;;
-	--store) export ECOM_STORE=$2; shift 2 ;;
-	--compare) compare=$2; shift 2 ;;
-	-h | --help) sed -n '2,9p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
-	*) msg "unknown option '$1'"; echo "try 'bench.sh --help'" >&2; exit 2 ;;
+	-n) need_value "$1" $#; orders=$2; shift 2 ;;
+	-w) need_value "$1" $#; window=$2; shift 2 ;;
+	-r) need_value "$1" $#; runs=$2; shift 2 ;;
+	--store | --compare) need_value "$1" $#; stores=$2; shift 2 ;;
+	-h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	*) usage_error "unknown option '$1'" ;;
 	esac
 done
+for v in "$orders" "$window" "$runs"; do
+	[[ -z $v || $v =~ ^[1-9][0-9]*$ ]] || usage_error "'$v': expected a whole number from 1"
+done
+if [[ -n $orders || -n $window ]]; then
+	modes=("${orders:-10000}:${window:-1}")
+else
+	modes=("10000:1" "3000:256")
+fi
 
 if [[ -f "$SCRIPT_DIR/../configure.ac" ]]; then
 	"$SCRIPT_DIR/bootstrap.sh"
@@ -39,27 +62,44 @@ trap '((stack_started)) && "$SCRIPT_DIR/devstack.sh" down' EXIT
 
 dir=${ECOM_BENCH_DIR:-$(mktemp -d /tmp/ecom-bench.XXXXXX)}
 mkdir -p "$dir"
-stores=${compare:-${ECOM_STORE:-mongodb}}
-for ((i = 1; i <= runs; i++)); do
-	msg "run $i of $runs: $orders orders, window $window, $stores"
-	ecom-bench -n "$orders" --window "$window" --compare "$stores" --no-progress >"$dir/run-$i.json"
+for mode in "${modes[@]}"; do
+	n=${mode%:*} w=${mode#*:}
+	for ((i = 1; i <= runs; i++)); do
+		msg "run $i of $runs: $n orders, window $w, $stores"
+		# Each run's reports are tagged with the run, for the ratios within a run.
+		ecom-bench -n "$n" --window "$w" --compare "$stores" --no-progress |
+			jq -c --argjson run "$i" '. + {run: $run}' >"$dir/n$n-w$w-run$i.json"
+	done
 done
 
-# Medians per store over the runs, side by side.
-jq -s -r '
+# Medians per mode and store, side by side; then the stores' ratios.
+jq_defs='
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
-	def r2: . * 100 | round / 100;
-	group_by([.store, .server]) | map({
-		store: .[0].store, server: (.[0].server // "unknown"), runs: length,
+	def r2: if . == null then "-" else . * 100 | round / 100 end;
+	def mode: "\(if .window == 1 then "closed loop" else "pipeline" end) n=\(.orders) w=\(.window)";'
+jq -s -r "$jq_defs"'
+	group_by([.orders, .window, .store, .server]) | sort_by(.[0].window) | map({
+		mode: (.[0] | mode), store: .[0].store, server: (.[0].server // "unknown"), runs: length,
 		elapsed_s: (map(.elapsed_s) | median | r2),
 		orders_per_s: (map(.orders_per_s) | median | r2),
 		e2e_p50_ms: (map(.end_to_end_latency.p50_ms) | median | r2),
 		e2e_p99_ms: (map(.end_to_end_latency.p99_ms) | median | r2),
-		floor_s: (map(.floor.floor_s) | median | r2),
-		elapsed_over_floor: (map(.elapsed_over_floor) | median | r2),
+		reference: (if .[0].window == 1 then "floor \(map(.floor.floor_s) | median | r2) s"
+			else "ceiling \(map(.ceiling.ceiling_s) | median | r2) s (\(map(.ceiling.slower) | group_by(.) | max_by(length)[0]))" end),
+		ratio: (if .[0].window == 1 then "elapsed/floor \(map(.elapsed_over_floor) | median | r2)"
+			else "elapsed/ceiling \(map(.elapsed_over_ceiling) | median | r2)" end),
 		peak_rss_mib: (map(.peak_rss_kib) | max / 1024 | r2)
-	}) | (["store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","floor_s","elapsed/floor","peak_rss_MiB"] | @tsv),
-	(.[] | [.store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .floor_s, .elapsed_over_floor, .peak_rss_mib] | @tsv)
-' "$dir"/run-*.json | column -t -s $'\t'
+	}) | (["mode","store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","reference","ratio","peak_rss_MiB"] | @tsv),
+	(.[] | [.mode, .store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .reference, .ratio, .peak_rss_mib] | @tsv)
+' "$dir"/n*-run*.json | column -t -s $'\t'
+jq -s -r "$jq_defs"'
+	group_by([.orders, .window]) | sort_by(.[0].window) | .[] | . as $mode |
+	(group_by(.run)) as $runs | ($mode | map(.store) | unique) as $names |
+	if ($names | length) > 1 then
+		$names[1:][] as $other |
+		"\($mode[0] | mode): \($names[0]) elapsed over \($other) elapsed, median of the ratios in \($runs | length) runs: " +
+		([$runs[] | (map(select(.store == $names[0]))[0].elapsed_s) / (map(select(.store == $other))[0].elapsed_s)] | median | r2 | tostring)
+	else empty end
+' "$dir"/n*-run*.json
 msg "reports in $dir"
