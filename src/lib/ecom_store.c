@@ -1,9 +1,9 @@
 /*
  * The store interface: argument checks, dispatch to the backend chosen by
  * the configuration, and what both backends share: riding out outages,
- * splitting a batch around an event the server refuses, the audit, URI
- * redaction.  The backends only provide primitives; this logic is here
- * once, so both stores behave and report alike.
+ * splitting a batch around an event the server refuses, the audit, the
+ * check of the configured URIs.  The backends only provide primitives;
+ * this logic is here once, so both stores behave and report alike.
  */
 #include "ecom_store.h"
 

@@ -14,8 +14,9 @@
  *
  * A store that stops answering (a restart, a lost connection) is retried
  * with backoff for up to cfg->retry_timeout_ms, with one warning when it
- * starts and one line when it is back; every call below rides that out
- * and fails only after the bound.
+ * starts and one line when it is back; put_batch, mark_fulfilled and
+ * the two counts ride that out and fail only after the bound (open, get,
+ * delete, reset and the audit fail on the first error).
  */
 #ifndef ECOM_STORE_H
 #define ECOM_STORE_H
@@ -91,8 +92,10 @@ int ecom_store_put_batch(ecom_store *store, ecom_event_type type, ecom_event *co
 /*
  * Mark orders complete: on their ordercreated document set
  * payload.orderIsFulfilled = true and payload.orderShippedDate = shipped_ms.
- * *marked (may be NULL) counts the orders changed by this call (an order
- * already marked is not counted again).
+ * *marked (may be NULL) counts the orders this call marked: an order
+ * marked by an earlier call is not counted again, one already marked with
+ * the same shipped_ms (an attempt of this call whose reply was lost) is.
+ * Callers give every call later dates than the one before.
  */
 int ecom_store_mark_fulfilled(ecom_store *store, const char *const *order_ids,
                               const int64_t *shipped_ms, size_t n, int64_t *marked, ecom_err *err);
