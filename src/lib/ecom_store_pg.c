@@ -392,15 +392,18 @@ static const ecom_store_ops pg_ops;
 static int
 pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
 {
-	/* dbname first: expanded from the URI, then the keywords after it override. */
 	/*
+	 * Later entries override earlier ones, and dbname expands to the
+	 * URI's settings where it stands: the timeouts and keepalives before
+	 * it are defaults a URI may change; the encoding after it is ours.
+	 *
 	 * A server that stops answering without closing the connection is
 	 * noticed within timeout_ms (unacknowledged data: tcp_user_timeout)
 	 * or about 11 s (an idle connection: keepalives), then retried.
 	 */
-	const char *keywords[] = {"dbname", "connect_timeout", "client_encoding",
-	                          "fallback_application_name", "tcp_user_timeout",
-	                          "keepalives_idle", "keepalives_interval", "keepalives_count", NULL};
+	const char *keywords[] = {"connect_timeout", "tcp_user_timeout", "keepalives_idle",
+	                          "keepalives_interval", "keepalives_count", "dbname",
+	                          "client_encoding", "fallback_application_name", NULL};
 	const char *values[9];
 	char timeout[16], user_timeout[16], reason[1024], appname[128];
 	pg_store *ps;
@@ -408,16 +411,16 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 
 	snprintf(timeout, sizeof(timeout), "%d", seconds);
 	snprintf(user_timeout, sizeof(user_timeout), "%d", cfg->timeout_ms);
-	values[0] = uri;
-	values[1] = timeout;
-	values[2] = "UTF8";
 	/* "ecom-consume/ecommerce": which command, on which schema, in pg_stat_activity. */
 	snprintf(appname, sizeof(appname), "%s/%s", ecom_progname(), cfg->database);
-	values[3] = appname;
-	values[4] = user_timeout;
-	values[5] = "5";
-	values[6] = "2";
-	values[7] = "3";
+	values[0] = timeout;
+	values[1] = user_timeout;
+	values[2] = "5";
+	values[3] = "2";
+	values[4] = "3";
+	values[5] = uri;
+	values[6] = "UTF8";
+	values[7] = appname;
 	values[8] = NULL;
 
 	*store = NULL;
