@@ -49,7 +49,7 @@ usage(FILE *out, const ecom_config *cfg)
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
-	        "      --floor-samples K  round trips and writes timed for the floor (default 50)\n"
+	        "      --floor-samples K  orders timed as a chain for the floor (default 50)\n"
 	        "      --no-progress      no progress line, even on a terminal\n",
 	        cfg->orders, cfg->window);
 	ecom_cli_usage_common(out, cfg);

@@ -18,6 +18,7 @@
 #include "ecom_config.h"
 #include "ecom_log.h"
 #include "ecom_plot.h"
+#include "ecom_measure.h"
 #include "ecom_stage.h"
 
 /* Kafka hops and store writes of one order: five events, and the fulfilment mark. */
@@ -33,9 +34,9 @@ typedef struct ecom_flow_opts {
 
 typedef struct ecom_flow_result {
 	ecom_stage_stats stages[ECOM_STAGE_COUNT];
-	double kafka_round_trip_before_ms;
-	double kafka_round_trip_after_ms;
-	double store_write_ms;
+	/* The floor's chains, timed before the flow and after it. */
+	ecom_floor_times floor_before;
+	ecom_floor_times floor_after;
 	/* Window above 1: the services at full speed on the same work. */
 	double kafka_ceiling_s;
 	double store_ceiling_s;

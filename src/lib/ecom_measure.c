@@ -39,25 +39,120 @@ kafka_round_trip(const ecom_config *cfg, ecom_producer *producer, ecom_consumer 
 	return ecom_producer_flush(producer, err);
 }
 
+/* The ids of the orders a measurement wrote, to take them out again. */
+typedef struct written_ids {
+	char (*ids)[ECOM_EVENT_ID_LEN + 1];
+	size_t n, cap;
+} written_ids;
+
+static int
+remember(written_ids *written, const char *id, ecom_err *err)
+{
+	if (written->n == written->cap) {
+		size_t cap = written->cap ? 2 * written->cap : 64;
+		void *grown = realloc(written->ids, cap * sizeof(*written->ids));
+
+		if (grown == NULL)
+			return ecom_err_set(err, "out of memory");
+		written->ids = grown;
+		written->cap = cap;
+	}
+	snprintf(written->ids[written->n++], sizeof(*written->ids), "%s", id);
+	return 0;
+}
+
+/* The timings of the chains, each kind of step apart. */
+typedef struct chain_stats {
+	ecom_latency chains, round_trips, writes, marks;
+} chain_stats;
+
+/* One event stored alone; *us is the time taken. */
+static int
+store_one(ecom_store *store, ecom_event *ev, int64_t *us, ecom_err *err)
+{
+	ecom_put_result result;
+	int64_t t0 = ecom_monotonic_us();
+	int put = ecom_store_put_batch(store, ev->type, &ev, 1, &result, err);
+
+	*us = ecom_monotonic_us() - t0;
+	return put;
+}
+
 /*
- * The median produce→consume round trip through a topic of its own.  The
- * reader is gone before the topic is deleted: a consumer whose topic
- * vanishes under it can hang in rd_kafka_destroy().
+ * One order's work, as the flow does it, one step after the other: each
+ * of its five events through Kafka (a round trip) and into the store,
+ * then the mark.  Only the services' work: no stage, no validation of
+ * what comes back.
+ */
+static int
+chain(const ecom_config *cfg, ecom_store *store, ecom_producer *producer, ecom_consumer *consumer,
+      const char *topic, written_ids *written, chain_stats *stats, ecom_err *err)
+{
+	ecom_event events[ECOM_EV_COUNT];
+	int64_t t0, step = 0, now_ms = ecom_now_us() / 1000, marked;
+	const char *id;
+	int t, made = 0, rc = -1;
+
+	if (ecom_event_new_order(&events[0], now_ms, err) < 0)
+		return -1;
+	for (made = 1; made < ECOM_EV_COUNT; made++) {
+		if (ecom_event_next(&events[made - 1], &events[made], now_ms, err) < 0)
+			goto out;
+	}
+	id = events[0].event_id;
+	if (written != NULL && remember(written, id, err) < 0)
+		goto out;
+	t0 = ecom_monotonic_us();
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		if (kafka_round_trip(cfg, producer, consumer, topic, &step, err) < 0)
+			goto out;
+		if (stats != NULL)
+			ecom_latency_add(&stats->round_trips, step);
+		if (store_one(store, &events[t], &step, err) < 0)
+			goto out;
+		if (stats != NULL)
+			ecom_latency_add(&stats->writes, step);
+	}
+	step = ecom_monotonic_us();
+	if (ecom_store_mark_fulfilled(store, &id, &now_ms, 1, &marked, err) < 0)
+		goto out;
+	if (stats != NULL) {
+		int64_t end = ecom_monotonic_us();
+
+		ecom_latency_add(&stats->marks, end - step);
+		ecom_latency_add(&stats->chains, end - t0);
+	}
+	rc = 0;
+out:
+	while (made > 0)
+		ecom_event_destroy(&events[--made]);
+	return rc;
+}
+
+/*
+ * The chains run through a topic of their own.  The reader is gone
+ * before the topic is deleted: a consumer whose topic vanishes under it
+ * can hang in rd_kafka_destroy().
  */
 int
-ecom_measure_kafka_round_trip(const ecom_config *cfg, int samples, double *median_ms,
-                              ecom_err *err)
+ecom_measure_chain(const ecom_config *cfg, ecom_store *store, int samples, bool remove_writes,
+                   ecom_floor_times *times, ecom_err *err)
 {
 	ecom_producer *producer = NULL;
 	ecom_consumer *consumer = NULL;
-	ecom_latency lat;
+	written_ids written = {NULL, 0, 0};
+	written_ids *keep = remove_writes ? &written : NULL;
+	chain_stats stats;
 	char topic[300];
 	const char *topics[1] = {topic};
-	int64_t us;
-	int i, rc = -1;
+	size_t w;
+	int i, t, rc = -1;
 	ecom_err ignored;
 
-	ecom_latency_init(&lat);
+	ecom_latency_init(&stats.chains);
+	ecom_latency_init(&stats.round_trips);
+	ecom_latency_init(&stats.writes);
+	ecom_latency_init(&stats.marks);
 	snprintf(topic, sizeof(topic), "%secom-floor-%ld", cfg->topic_prefix, (long)getpid());
 	if (ecom_producer_new(&producer, cfg, err) < 0)
 		goto out;
@@ -67,55 +162,43 @@ ecom_measure_kafka_round_trip(const ecom_config *cfg, int samples, double *media
 		goto out;
 	if (ecom_consumer_new_assign(&consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
 		goto out;
-	/* One untimed trip: connections and fetch session. */
-	if (kafka_round_trip(cfg, producer, consumer, topic, &us, err) < 0)
+	/* One untimed chain: connections, fetch session, prepared statements. */
+	if (chain(cfg, store, producer, consumer, topic, keep, NULL, err) < 0)
 		goto out;
 	for (i = 0; i < samples; i++) {
-		if (kafka_round_trip(cfg, producer, consumer, topic, &us, err) < 0)
+		if (chain(cfg, store, producer, consumer, topic, keep, &stats, err) < 0)
 			goto out;
-		ecom_latency_add(&lat, us);
 	}
-	*median_ms = (double)ecom_latency_percentile(&lat, 50) / 1000.0;
+	times->order_ms = (double)ecom_latency_percentile(&stats.chains, 50) / 1000.0;
+	times->round_trip_ms = (double)ecom_latency_percentile(&stats.round_trips, 50) / 1000.0;
+	times->write_ms = (double)ecom_latency_percentile(&stats.writes, 50) / 1000.0;
+	times->mark_ms = (double)ecom_latency_percentile(&stats.marks, 50) / 1000.0;
 	rc = 0;
 out:
+	for (w = 0; w < written.n; w++) {
+		for (t = 0; t < ECOM_EV_COUNT; t++) {
+			int64_t removed;
+
+			if (ecom_store_delete(store, (ecom_event_type)t, written.ids[w], &removed,
+			                      &ignored) < 0) {
+				if (rc == 0)
+					rc = ecom_err_set(err, "floor: cannot remove the orders it wrote: %s",
+					                  ignored.msg);
+				w = written.n - 1;
+				break;
+			}
+		}
+	}
+	free(written.ids);
 	ecom_consumer_destroy(consumer);
 	if (producer != NULL)
 		ecom_kafka_delete_topics(ecom_producer_handle(producer), topics, 1, cfg->timeout_ms,
 		                         &ignored);
 	ecom_producer_destroy(producer);
-	ecom_latency_free(&lat);
-	return rc;
-}
-
-/* The median time of one single-event write (a new order). */
-int
-ecom_measure_store_write(ecom_store *store, int samples, double *median_ms, ecom_err *err)
-{
-	ecom_latency lat;
-	int i, rc = -1;
-
-	ecom_latency_init(&lat);
-	for (i = -1; i < samples; i++) {
-		ecom_event order;
-		ecom_event *one = &order;
-		ecom_put_result result;
-		int64_t t0;
-		int put;
-
-		if (ecom_event_new_order(&order, ecom_now_us() / 1000, err) < 0)
-			goto out;
-		t0 = ecom_monotonic_us();
-		put = ecom_store_put_batch(store, ECOM_EV_ORDERCREATED, &one, 1, &result, err);
-		if (i >= 0) /* the first is untimed: connection and statement warm-up */
-			ecom_latency_add(&lat, ecom_monotonic_us() - t0);
-		ecom_event_destroy(&order);
-		if (put < 0)
-			goto out;
-	}
-	*median_ms = (double)ecom_latency_percentile(&lat, 50) / 1000.0;
-	rc = 0;
-out:
-	ecom_latency_free(&lat);
+	ecom_latency_free(&stats.chains);
+	ecom_latency_free(&stats.round_trips);
+	ecom_latency_free(&stats.writes);
+	ecom_latency_free(&stats.marks);
 	return rc;
 }
 

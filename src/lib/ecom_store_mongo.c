@@ -551,6 +551,8 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 	     !per_event_errors(&reply, op_event, n_ops, results))) {
 		ecom_err_set_kind(err, failure_kind(&error), "cannot store %s events in '%s': %s",
 		                  ecom_event_type_name(type), store->redacted_uri, error.message);
+		if (err != NULL)
+			err->connection_lost = error.domain == MONGOC_ERROR_STREAM;
 		goto out;
 	}
 	ret = 0;
@@ -673,43 +675,48 @@ seen_before(const char *const *order_ids, size_t i)
 }
 
 /*
- * One unordered bulk of the mark's updates, each order once, with the
- * given filter; *matched is the bulk's nMatched.  On FerretDB 1.x only
- * the orders its lookup finds unmarked (or marked by this call) are
- * queued, and updated by _id.
+ * One bulk of the mark's updates, each order once, with the given
+ * filters in turn (a second filter only on mongo-java-server, see
+ * mongo_mark_fulfilled()).  *matched and *modified are the bulk's
+ * nMatched and nModified.  On FerretDB 1.x only the orders its lookup
+ * finds unmarked (or marked by this call) are queued, and updated by _id.
  */
 static int
 run_mark_bulk(mongo_store *ms, const char *const *order_ids, const int64_t *shipped_ms, size_t n,
-              mark_filter filter, int64_t *matched, ecom_err *err)
+              const mark_filter *filters, size_t n_filters, int64_t *matched, int64_t *modified,
+              ecom_err *err)
 {
 	mongoc_bulk_operation_t *bulk;
 	bson_t *bulk_opts;
 	bson_t reply;
 	bson_error_t error;
-	size_t i, queued = 0;
+	size_t i, f, queued = 0;
 	int ret = -1;
 
-	bulk_opts = BCON_NEW("ordered", BCON_BOOL(false));
+	/* Ordered: on mongo-java-server the second filter must see the first's updates. */
+	bulk_opts = BCON_NEW("ordered", BCON_BOOL(n_filters > 1));
 	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[ECOM_EV_ORDERCREATED],
 	                                                         bulk_opts);
 	bson_init(&reply);
-	*matched = 0;
-	for (i = 0; i < n; i++) {
-		bool unmarked = true;
+	*matched = *modified = 0;
+	for (f = 0; f < n_filters; f++) {
+		for (i = 0; i < n; i++) {
+			bool unmarked = true;
 
-		if (seen_before(order_ids, i))
-			continue;
-		if (filter == MARK_BY_ID &&
-		    is_unmarked(ms, order_ids[i], shipped_ms[i], &unmarked, err) < 0)
-			goto out;
-		if (!unmarked)
-			continue;
-		if (!queue_mark(bulk, order_ids[i], shipped_ms[i], filter, &error)) {
-			ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
-			             ms->base.redacted_uri, error.message);
-			goto out;
+			if (seen_before(order_ids, i))
+				continue;
+			if (filters[f] == MARK_BY_ID &&
+			    is_unmarked(ms, order_ids[i], shipped_ms[i], &unmarked, err) < 0)
+				goto out;
+			if (!unmarked)
+				continue;
+			if (!queue_mark(bulk, order_ids[i], shipped_ms[i], filters[f], &error)) {
+				ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
+				             ms->base.redacted_uri, error.message);
+				goto out;
+			}
+			queued++;
 		}
-		queued++;
 	}
 	if (queued == 0) {
 		ret = 0;
@@ -722,6 +729,7 @@ run_mark_bulk(mongo_store *ms, const char *const *order_ids, const int64_t *ship
 		goto out;
 	}
 	*matched = reply_count(&reply, "nMatched");
+	*modified = reply_count(&reply, "nModified");
 	ret = 0;
 out:
 	bson_destroy(&reply);
@@ -735,14 +743,17 @@ out:
  * earlier, lost attempt of it included).  An order twice in one call is
  * marked once.
  *
- * mongod: one bulk of {_id, unmarked or marked with this call's date} →
- * $set, atomic per order; *marked is its nMatched.
+ * mongod: one unordered bulk of {_id, unmarked or marked with this call's
+ * date} → $set, atomic per order; *marked is its nMatched.
  *
  * mongo-java-server: that filter would scan the collection (an $or; see
- * create_mark_indexes()), so the same work goes in two bulks whose
- * filters its indexes serve: {_id, unmarked} → $set, then {_id, marked
- * with this call's date}, whose nMatched is *marked.  Each update is
- * atomic per order, and no other call's dates can match the second.
+ * create_mark_indexes()), so each order gets two updates whose filters
+ * its indexes serve, in one ordered bulk: {_id, unmarked} → $set, then
+ * {_id, marked with this call's date} → the same $set, which changes
+ * nothing.  The first matches and modifies the orders it marks, the
+ * second matches every order this call marked and modifies none: *marked
+ * = nMatched − nModified.  Each update is atomic per order, and no other
+ * call's dates can match the second.
  *
  * FerretDB 1.x decodes every document of the collection for any filter
  * but {_id} (2.5 s an order at 10,000 documents) and is not atomic there
@@ -753,17 +764,21 @@ static int
 mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
                      size_t n, int64_t *marked, ecom_err *err)
 {
+	static const mark_filter ferretdb[] = {MARK_BY_ID}, mongod[] = {MARK_UNMARKED_OR_OURS},
+	                         mongo_java_server[] = {MARK_UNMARKED, MARK_OURS};
 	mongo_store *ms = mongo_of(store);
-	int64_t newly;
+	int64_t matched, modified;
 
 	*marked = 0;
 	if (ms->ferretdb_1)
-		return run_mark_bulk(ms, order_ids, shipped_ms, n, MARK_BY_ID, marked, err);
+		return run_mark_bulk(ms, order_ids, shipped_ms, n, ferretdb, 1, marked, &modified, err);
 	if (!ms->mongo_java_server)
-		return run_mark_bulk(ms, order_ids, shipped_ms, n, MARK_UNMARKED_OR_OURS, marked, err);
-	if (run_mark_bulk(ms, order_ids, shipped_ms, n, MARK_UNMARKED, &newly, err) < 0)
+		return run_mark_bulk(ms, order_ids, shipped_ms, n, mongod, 1, marked, &modified, err);
+	if (run_mark_bulk(ms, order_ids, shipped_ms, n, mongo_java_server, 2, &matched, &modified,
+	                  err) < 0)
 		return -1;
-	return run_mark_bulk(ms, order_ids, shipped_ms, n, MARK_OURS, marked, err);
+	*marked = matched - modified;
+	return 0;
 }
 
 static int

@@ -18,10 +18,10 @@ setup() {
 	# Each run names the server it measured, as that server names itself.
 	assert_server_named "$(sed -n 1p <<<"$output")" .server mongodb
 	assert_server_named "$(sed -n 2p <<<"$output")" .server postgresql
-	# The floor takes the lower of the round trips timed before and after the flow.
+	# The floor takes the lower of the chains timed before and after the flow.
 	echo "$output" | jq -se 'all(.[].floor;
-		.kafka_round_trip_before_ms > 0 and .kafka_round_trip_after_ms > 0
-		and .kafka_round_trip_ms == ([.kafka_round_trip_before_ms, .kafka_round_trip_after_ms] | min))' >/dev/null
+		.order_before_ms > 0 and .order_after_ms > 0
+		and .order_ms == ([.order_before_ms, .order_after_ms] | min))' >/dev/null
 	# The store was reset before each run: the last one holds exactly N.
 	ECOM_STORE=postgresql run --separate-stderr ecom-reconcile --audit
 	assert_success
