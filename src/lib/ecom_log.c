@@ -22,6 +22,7 @@ ecom_err_set(ecom_err *err, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	err->kind = ECOM_ERR_FAILURE;
+	err->connection_lost = false;
 	return -1;
 }
 
@@ -36,6 +37,7 @@ ecom_err_set_kind(ecom_err *err, enum ecom_err_kind kind, const char *fmt, ...)
 	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
 	va_end(ap);
 	err->kind = kind;
+	err->connection_lost = false;
 	return -1;
 }
 

@@ -25,6 +25,8 @@ enum ecom_err_kind {
 typedef struct ecom_err {
 	char msg[1024];
 	enum ecom_err_kind kind;
+	/* The failure took the connection with it (set by the store backends). */
+	bool connection_lost;
 } ecom_err;
 
 /* Fill err (may be NULL) and return -1, so callers can `return ecom_err_set(...)`. */

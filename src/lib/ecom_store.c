@@ -168,9 +168,11 @@ check_type(ecom_event_type type, ecom_err *err)
 }
 
 /*
- * A transient failure right after which the server answers a ping was
- * probably caused by the batch (FerretDB 1.x drops the connection on
+ * A lost connection right after which the server answers a ping was
+ * probably lost over the batch (FerretDB 1.x drops the connection on
  * some values): after this many in a row the batch is treated as refused.
+ * Other transient failures (a deadlock, a server shutting down) are the
+ * server's, never the data's: they are retried within the bound.
  */
 #define DROPS_BEFORE_BLAMING_THE_DATA 2
 
@@ -202,8 +204,8 @@ put_or_split(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 		}
 		if (err->kind == ECOM_ERR_DATA)
 			break;
-		if (err->kind == ECOM_ERR_TRANSIENT && store->ops->ping(store, &ping_err) == 0 &&
-		    ++drops >= DROPS_BEFORE_BLAMING_THE_DATA)
+		if (err->kind == ECOM_ERR_TRANSIENT && err->connection_lost &&
+		    store->ops->ping(store, &ping_err) == 0 && ++drops >= DROPS_BEFORE_BLAMING_THE_DATA)
 			break;
 		if (!try_again(store, err))
 			return -1;

@@ -130,8 +130,11 @@ statement_failed(pg_store *ps, const PGresult *res, const char *what, ecom_err *
 {
 	char reason[512];
 
-	return ecom_err_set_kind(err, failure_kind(ps, res), "cannot %s in '%s': %s", what,
-	                         ps->base.redacted_uri, failure_reason(ps, res, reason, sizeof(reason)));
+	ecom_err_set_kind(err, failure_kind(ps, res), "cannot %s in '%s': %s", what,
+	                  ps->base.redacted_uri, failure_reason(ps, res, reason, sizeof(reason)));
+	if (err != NULL)
+		err->connection_lost = PQstatus(ps->conn) == CONNECTION_BAD;
+	return -1;
 }
 
 /*
@@ -217,6 +220,8 @@ pg_ping(ecom_store *store, ecom_err *err)
 		forget_prepared(ps); /* a new session has none */
 		if (PQstatus(ps->conn) != CONNECTION_OK) {
 			one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
+			if (PQpass(ps->conn) != NULL && *PQpass(ps->conn) != '\0')
+				ecom_redact_text(reason, sizeof(reason), PQpass(ps->conn));
 			/* A server that answers and refuses us will not change its mind. */
 			return ecom_err_set_kind(err,
 			                         strstr(reason, "authentication failed") != NULL ||
