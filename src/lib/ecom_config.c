@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <stdbool.h>
 #include <limits.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -17,30 +18,6 @@
 #include <yaml.h>
 
 #include "ecom_redact.h"
-
-/* One row per key: YAML name, environment variable. */
-static const struct config_key {
-	const char *name;
-	const char *env;
-} config_keys[] = {
-	{"brokers", "ECOM_KAFKA_BROKERS"},
-	{"store", "ECOM_STORE"},
-	{"mongodb_uri", "ECOM_MONGODB_URI"},
-	{"postgres_uri", "ECOM_POSTGRES_URI"},
-	{"database", "ECOM_DATABASE"},
-	{"topic_prefix", "ECOM_TOPIC_PREFIX"},
-	{"group", "ECOM_GROUP"},
-	{"dead_letter_topic", "ECOM_DEAD_LETTER_TOPIC"},
-	{"partitions", "ECOM_PARTITIONS"},
-	{"replication_factor", "ECOM_REPLICATION_FACTOR"},
-	{"batch_size", "ECOM_BATCH_SIZE"},
-	{"timeout_ms", "ECOM_TIMEOUT_MS"},
-	{"retry_timeout_ms", "ECOM_RETRY_TIMEOUT_MS"},
-	{"stall_warn_ms", "ECOM_STALL_WARN_MS"},
-	{"orders", "ECOM_ORDERS"},
-	{"window", "ECOM_WINDOW"},
-	{"count_check_every", "ECOM_COUNT_CHECK_EVERY"},
-};
 
 static void
 replace_string(char **slot, const char *value)
@@ -178,90 +155,118 @@ parse_long(const char *key, const char *value, long min, long max, long *out, ec
 	return 0;
 }
 
+/* The checks of string keys beyond being a string. */
+static int
+not_empty(const char *key, const char *value, ecom_err *err)
+{
+	return *value == '\0' ? ecom_err_set(err, "'%s' must not be empty", key) : 0;
+}
+
+static int
+store_value(const char *key, const char *value, ecom_err *err)
+{
+	enum ecom_store_kind kind;
+	bool is_uri;
+
+	if (classify_store(value, &kind, &is_uri, err) < 0 ||
+	    (is_uri && check_scheme(key, value, kind, err) < 0))
+		return -1;
+	return 0;
+}
+
+static int
+mongodb_uri_value(const char *key, const char *value, ecom_err *err)
+{
+	return check_scheme(key, value, ECOM_STORE_MONGODB, err);
+}
+
+static int
+postgres_uri_value(const char *key, const char *value, ecom_err *err)
+{
+	return check_scheme(key, value, ECOM_STORE_POSTGRESQL, err);
+}
+
+/* A name both MongoDB and PostgreSQL accept without quoting surprises. */
+static int
+database_name(const char *key, const char *value, ecom_err *err)
+{
+	size_t len = strlen(value);
+
+	if (len == 0 || len > 63 ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") != len)
+		return ecom_err_set(err, "'%s' must be 1 to 63 letters, digits or '_', not '%s'", key,
+		                    value);
+	return 0;
+}
+
+/*
+ * One row per key: YAML name, environment variable, where it goes, and
+ * what it accepts (a string's check, or a number's range).
+ */
+enum key_type { KEY_STRING, KEY_URI, KEY_INT, KEY_LONG }; /* a URI: a string shown redacted */
+static const struct config_key {
+	const char *name;
+	const char *env;
+	enum key_type type;
+	size_t offset;
+	int (*check)(const char *key, const char *value, ecom_err *err); /* strings; NULL: any */
+	long min, max;                                                   /* numbers */
+} config_keys[] = {
+#define STRING(field, env, check) {#field, env, KEY_STRING, offsetof(ecom_config, field), check, 0, 0}
+#define URI(field, env, check) {#field, env, KEY_URI, offsetof(ecom_config, field), check, 0, 0}
+#define INT(field, env, min, max) {#field, env, KEY_INT, offsetof(ecom_config, field), NULL, min, max}
+#define LONG(field, env, min, max) {#field, env, KEY_LONG, offsetof(ecom_config, field), NULL, min, max}
+    STRING(brokers, "ECOM_KAFKA_BROKERS", not_empty),
+    URI(store, "ECOM_STORE", store_value),
+    URI(mongodb_uri, "ECOM_MONGODB_URI", mongodb_uri_value),
+    URI(postgres_uri, "ECOM_POSTGRES_URI", postgres_uri_value),
+    STRING(database, "ECOM_DATABASE", database_name),
+    STRING(topic_prefix, "ECOM_TOPIC_PREFIX", NULL),
+    STRING(group, "ECOM_GROUP", not_empty),
+    STRING(dead_letter_topic, "ECOM_DEAD_LETTER_TOPIC", not_empty),
+    INT(partitions, "ECOM_PARTITIONS", 1, 1000),
+    /* 0: as many replicas as the cluster has brokers, up to 3; 32767 is
+     * the most CreateTopics can ask for (an int16). */
+    INT(replication_factor, "ECOM_REPLICATION_FACTOR", 0, 32767),
+    INT(batch_size, "ECOM_BATCH_SIZE", 1, 100000),
+    INT(timeout_ms, "ECOM_TIMEOUT_MS", 100, 3600000),
+    INT(retry_timeout_ms, "ECOM_RETRY_TIMEOUT_MS", 0, 86400000),
+    INT(stall_warn_ms, "ECOM_STALL_WARN_MS", 100, 86400000),
+    LONG(orders, "ECOM_ORDERS", 1, 100000000),
+    INT(window, "ECOM_WINDOW", 1, 100000),
+    LONG(count_check_every, "ECOM_COUNT_CHECK_EVERY", 1, 100000000),
+#undef STRING
+#undef URI
+#undef INT
+#undef LONG
+};
+
 int
 ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err)
 {
+	const struct config_key *k;
+	char *field;
 	long n;
 
-	if (strcmp(key, "brokers") == 0) {
-		if (*value == '\0')
-			return ecom_err_set(err, "'brokers' must not be empty");
-		replace_string(&cfg->brokers, value);
-	} else if (strcmp(key, "store") == 0) {
-		enum ecom_store_kind kind;
-		bool is_uri;
-
-		if (classify_store(value, &kind, &is_uri, err) < 0 ||
-		    (is_uri && check_scheme(key, value, kind, err) < 0))
-			return -1;
-		replace_string(&cfg->store, value);
-	} else if (strcmp(key, "mongodb_uri") == 0) {
-		if (check_scheme(key, value, ECOM_STORE_MONGODB, err) < 0)
-			return -1;
-		replace_string(&cfg->mongodb_uri, value);
-	} else if (strcmp(key, "postgres_uri") == 0) {
-		if (check_scheme(key, value, ECOM_STORE_POSTGRESQL, err) < 0)
-			return -1;
-		replace_string(&cfg->postgres_uri, value);
-	} else if (strcmp(key, "database") == 0) {
-		/* A name both MongoDB and PostgreSQL accept without quoting surprises. */
-		if (*value == '\0' || strlen(value) > 63 || strspn(value, "abcdefghijklmnopqrstuvwxyz"
-		                                                          "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
-		                                                          "0123456789_") != strlen(value))
-			return ecom_err_set(err, "'database' must be 1 to 63 letters, digits or '_', not '%s'",
-			                    value);
-		replace_string(&cfg->database, value);
-	} else if (strcmp(key, "topic_prefix") == 0) {
-		replace_string(&cfg->topic_prefix, value);
-	} else if (strcmp(key, "group") == 0) {
-		if (*value == '\0')
-			return ecom_err_set(err, "'group' must not be empty");
-		replace_string(&cfg->group, value);
-	} else if (strcmp(key, "dead_letter_topic") == 0) {
-		if (*value == '\0')
-			return ecom_err_set(err, "'dead_letter_topic' must not be empty");
-		replace_string(&cfg->dead_letter_topic, value);
-	} else if (strcmp(key, "partitions") == 0) {
-		if (parse_long(key, value, 1, 1000, &n, err) < 0)
-			return -1;
-		cfg->partitions = (int)n;
-	} else if (strcmp(key, "replication_factor") == 0) {
-		/* 0: as many replicas as the cluster has brokers, up to 3; 32767
-		 * is the most CreateTopics can ask for (an int16). */
-		if (parse_long(key, value, 0, 32767, &n, err) < 0)
-			return -1;
-		cfg->replication_factor = (int)n;
-	} else if (strcmp(key, "batch_size") == 0) {
-		if (parse_long(key, value, 1, 100000, &n, err) < 0)
-			return -1;
-		cfg->batch_size = (int)n;
-	} else if (strcmp(key, "timeout_ms") == 0) {
-		if (parse_long(key, value, 100, 3600000, &n, err) < 0)
-			return -1;
-		cfg->timeout_ms = (int)n;
-	} else if (strcmp(key, "retry_timeout_ms") == 0) {
-		if (parse_long(key, value, 0, 86400000, &n, err) < 0)
-			return -1;
-		cfg->retry_timeout_ms = (int)n;
-	} else if (strcmp(key, "stall_warn_ms") == 0) {
-		if (parse_long(key, value, 100, 86400000, &n, err) < 0)
-			return -1;
-		cfg->stall_warn_ms = (int)n;
-	} else if (strcmp(key, "orders") == 0) {
-		if (parse_long(key, value, 1, 100000000, &n, err) < 0)
-			return -1;
-		cfg->orders = n;
-	} else if (strcmp(key, "window") == 0) {
-		if (parse_long(key, value, 1, 100000, &n, err) < 0)
-			return -1;
-		cfg->window = (int)n;
-	} else if (strcmp(key, "count_check_every") == 0) {
-		if (parse_long(key, value, 1, 100000000, &n, err) < 0)
-			return -1;
-		cfg->count_check_every = n;
-	} else {
-		return ecom_err_set(err, "unknown key '%s'", key);
+	for (k = config_keys; k < config_keys + sizeof(config_keys) / sizeof(config_keys[0]); k++) {
+		if (strcmp(k->name, key) == 0)
+			break;
 	}
+	if (k == config_keys + sizeof(config_keys) / sizeof(config_keys[0]))
+		return ecom_err_set(err, "unknown key '%s'", key);
+	field = (char *)cfg + k->offset;
+	if (k->type == KEY_STRING || k->type == KEY_URI) {
+		if (k->check != NULL && k->check(key, value, err) < 0)
+			return -1;
+		replace_string((char **)(void *)field, value);
+		return 0;
+	}
+	if (parse_long(key, value, k->min, k->max, &n, err) < 0)
+		return -1;
+	if (k->type == KEY_INT)
+		*(int *)(void *)field = (int)n;
+	else
+		*(long *)(void *)field = n;
 	return 0;
 }
 
@@ -523,25 +528,28 @@ dump_uri(FILE *out, const char *key, const char *uri)
 void
 ecom_config_dump(const ecom_config *cfg, FILE *out)
 {
+	const struct config_key *k;
+
 	fprintf(out, "# in force: built-in defaults < %s < ECOM_* < flags\n",
 	        cfg->source_file ? cfg->source_file : "(no config file)");
-	dump_scalar(out, "brokers", cfg->brokers);
-	dump_uri(out, "store", cfg->store);
-	dump_uri(out, "mongodb_uri", cfg->mongodb_uri);
-	dump_uri(out, "postgres_uri", cfg->postgres_uri);
-	dump_scalar(out, "database", cfg->database);
-	dump_scalar(out, "topic_prefix", cfg->topic_prefix);
-	dump_scalar(out, "group", cfg->group);
-	dump_scalar(out, "dead_letter_topic", cfg->dead_letter_topic);
-	fprintf(out, "partitions: %d\n", cfg->partitions);
-	fprintf(out, "replication_factor: %d\n", cfg->replication_factor);
-	fprintf(out, "batch_size: %d\n", cfg->batch_size);
-	fprintf(out, "timeout_ms: %d\n", cfg->timeout_ms);
-	fprintf(out, "retry_timeout_ms: %d\n", cfg->retry_timeout_ms);
-	fprintf(out, "stall_warn_ms: %d\n", cfg->stall_warn_ms);
-	fprintf(out, "orders: %ld\n", cfg->orders);
-	fprintf(out, "window: %d\n", cfg->window);
-	fprintf(out, "count_check_every: %ld\n", cfg->count_check_every);
+	for (k = config_keys; k < config_keys + sizeof(config_keys) / sizeof(config_keys[0]); k++) {
+		const char *field = (const char *)cfg + k->offset;
+
+		switch (k->type) {
+		case KEY_STRING:
+			dump_scalar(out, k->name, *(char *const *)(const void *)field);
+			break;
+		case KEY_URI:
+			dump_uri(out, k->name, *(char *const *)(const void *)field);
+			break;
+		case KEY_INT:
+			fprintf(out, "%s: %d\n", k->name, *(const int *)(const void *)field);
+			break;
+		case KEY_LONG:
+			fprintf(out, "%s: %ld\n", k->name, *(const long *)(const void *)field);
+			break;
+		}
+	}
 }
 
 const char *
