@@ -1,0 +1,372 @@
+#!/usr/bin/env bash
+# chaos.sh: the order flow while its parts are killed, in the spirit of
+# Kafka's own transactions test: bounce the workers while they copy, then
+# check that what came out is what went in.
+#
+# It runs scripts/run-flow.sh (K instances of each stage over P
+# partitions, W orders in flight; run-flow starts a killed process again)
+# and, while the flow runs, in turn:
+#   - every --kill-every seconds, kill one stage process picked at random
+#     (an instance of a middle stage, or the driver, ecom-reconcile) with
+#     --signal (KILL by default);
+#   - after --kills-per-bounce such kills, kill -9 the next broker, start
+#     it again --broker-down seconds later and, on a cluster, wait until
+#     every partition is back in sync (devstack.sh wait-isr);
+#   - then, with --store-kills, stop the store's server the hard way
+#     (PostgreSQL in immediate mode, a MongoDB-protocol server with
+#     kill -9) and start it again --store-down seconds later.
+# --stage-kills, --broker-kills and --store-kills bound each kind (-1: as
+# many as the run lasts).  Stage kills pause while a service is down, so
+# what a service loss costs is its own.
+#
+# Then it checks: exactly N events per collection or table, every order
+# marked, a clean audit (ecom-reconcile --audit), run-flow done, and no
+# process that exited without being killed here: a broker or a database
+# that comes back within retry_timeout_ms must not cost a stage.  It
+# counts the events that are on a topic more than once (redelivery after
+# a kill produces again: allowed, and shown) and, for each service loss,
+# the longest pause between two fulfilments from the kill until it was
+# back.
+#
+# Kafka (--brokers nodes) runs in the dev stack in ECOM_DEVSTACK_DIR
+# (default /tmp/ecom-chaos-UID), started here unless it already runs, and
+# stopped at the end if started here (unless --keep-stack).  The store is
+# the one ECOM_MONGODB_URI / ECOM_POSTGRES_URI name; when they are unset,
+# or with --store-kills, that stack runs the store servers too.  Topics
+# and store are reset.
+#
+# Prints one JSON object on stdout, a summary on stderr; exit 0 when every
+# check holds, 1 when one fails, 2 on a usage error.
+set -uo pipefail
+
+SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
+readonly SCRIPT_DIR
+readonly TOPICS=(ordercreated paymentcompleted inventoryupdated ordershipped orderfulfilled)
+
+msg() { printf 'chaos: %s\n' "$*" >&2; }
+die() { msg "$*"; exit 1; }
+usage_error() { msg "$*"; msg "try 'chaos.sh --help'"; exit 2; }
+
+usage() {
+	cat <<'EOF'
+usage: chaos.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
+                [--brokers B] [--kill-every S] [--signal SIG] [--stage-kills C]
+                [--kills-per-bounce C] [--broker-kills C] [--broker-down S]
+                [--store-kills C] [--store-down S] [--keep-stack]
+
+Run the flow while killing stage processes, brokers and the store's
+server, then check that exactly N orders went through.
+
+  -n N                  orders (default 10000)
+  -w W                  orders in flight (default 16)
+  --store STORE         mongodb (default) or postgresql
+  --instances K         processes per middle stage (default 2)
+  --partitions P        partitions per topic (default 6)
+  --brokers B           Kafka nodes of the stack started here (default 3)
+  --kill-every S        seconds between two stage kills (default 3)
+  --signal SIG          signal for stage kills: KILL (default) or TERM
+  --stage-kills C       stage kills in all (default -1: while the run lasts)
+  --kills-per-bounce C  stage kills before each broker or store bounce (default 3)
+  --broker-kills C      broker bounces in all (default -1; 0: none)
+  --broker-down S       seconds a killed broker stays down (default 10)
+  --store-kills C       store server bounces in all (default 0)
+  --store-down S        seconds a killed store server stays down (default 5)
+  --keep-stack          leave the stack this script started running
+  -h, --help            print this help
+
+Environment: ECOM_DEVSTACK_DIR (the stack's state dir, default
+/tmp/ecom-chaos-UID), ECOM_MONGODB_URI, ECOM_POSTGRES_URI (the store;
+when unset, the stack runs one), ECOM_MONGO_SERVER (which
+MongoDB-protocol server the stack runs), ECOM_RUN_DIR (logs).
+Output: one JSON object on stdout; exit 0 when every check holds, else 1.
+EOF
+}
+
+orders=10000 window=16 store=mongodb instances=2 partitions=6 brokers=3
+kill_every=3 signal=KILL stage_kills=-1 kills_per_bounce=3 broker_kills=-1 broker_down=10
+store_kills=0 store_down=5 keep_stack=0
+need_value() { (($2 >= 2)) || usage_error "$1 needs a value"; }
+while (($#)); do
+	case $1 in
+	-n) need_value "$1" $#; orders=$2; shift 2 ;;
+	-w) need_value "$1" $#; window=$2; shift 2 ;;
+	--store) need_value "$1" $#; store=$2; shift 2 ;;
+	--instances) need_value "$1" $#; instances=$2; shift 2 ;;
+	--partitions) need_value "$1" $#; partitions=$2; shift 2 ;;
+	--brokers) need_value "$1" $#; brokers=$2; shift 2 ;;
+	--kill-every) need_value "$1" $#; kill_every=$2; shift 2 ;;
+	--signal) need_value "$1" $#; signal=$2; shift 2 ;;
+	--stage-kills) need_value "$1" $#; stage_kills=$2; shift 2 ;;
+	--kills-per-bounce) need_value "$1" $#; kills_per_bounce=$2; shift 2 ;;
+	--broker-kills) need_value "$1" $#; broker_kills=$2; shift 2 ;;
+	--broker-down) need_value "$1" $#; broker_down=$2; shift 2 ;;
+	--store-kills) need_value "$1" $#; store_kills=$2; shift 2 ;;
+	--store-down) need_value "$1" $#; store_down=$2; shift 2 ;;
+	--keep-stack) keep_stack=1; shift ;;
+	-h | --help) usage; exit 0 ;;
+	*) usage_error "unknown option '$1'" ;;
+	esac
+done
+for pair in "-n:$orders" "-w:$window" "--instances:$instances" "--partitions:$partitions" \
+	"--brokers:$brokers" "--kill-every:$kill_every" "--kills-per-bounce:$kills_per_bounce" \
+	"--broker-down:$broker_down" "--store-down:$store_down"; do
+	[[ ${pair#*:} =~ ^[1-9][0-9]*$ ]] || usage_error "${pair%%:*} '${pair#*:}': expected a whole number from 1"
+done
+for pair in "--stage-kills:$stage_kills" "--broker-kills:$broker_kills" "--store-kills:$store_kills"; do
+	[[ ${pair#*:} =~ ^(-1|0|[1-9][0-9]*)$ ]] || usage_error "${pair%%:*} '${pair#*:}': expected -1 or a whole number"
+done
+case $store in
+mongodb | postgresql) ;;
+*) usage_error "--store '$store': expected mongodb or postgresql" ;;
+esac
+case $signal in
+KILL | TERM) ;;
+*) usage_error "--signal '$signal': expected KILL or TERM" ;;
+esac
+command -v jq >/dev/null || die "jq is needed (Debian package jq)"
+command -v kcat >/dev/null || die "kcat is needed (Debian package kcat)"
+
+# From a source tree: build first, and use the commands built there.
+if [[ -f "$SCRIPT_DIR/../configure.ac" ]]; then
+	"$SCRIPT_DIR/bootstrap.sh" || exit 1
+	PATH="$(cd "$SCRIPT_DIR/.." && pwd):$PATH"
+fi
+command -v ecom-reconcile >/dev/null || die "ecom commands not found on PATH"
+
+export ECOM_DEVSTACK_DIR=${ECOM_DEVSTACK_DIR:-/tmp/ecom-chaos-$(id -u)}
+devstack() { "$SCRIPT_DIR/devstack.sh" "$@"; }
+
+run_dir=${ECOM_RUN_DIR:-$(mktemp -d /tmp/ecom-chaos-run.XXXXXX)}
+mkdir -p "$run_dir"
+export ECOM_RUN_DIR=$run_dir
+stack_started=0 flow_pid='' down_broker='' store_down_now=0
+
+# A service left down by an interruption is started again for whoever keeps the stack.
+cleanup() {
+	trap - EXIT INT TERM
+	if [[ -n $flow_pid ]] && kill -0 "$flow_pid" 2>/dev/null; then
+		kill -TERM "$flow_pid" 2>/dev/null
+		wait "$flow_pid" 2>/dev/null
+	fi
+	if ((!stack_started || keep_stack)); then
+		if [[ -n $down_broker ]]; then devstack start-broker "$down_broker" >/dev/null 2>&1 || true; fi
+		if ((store_down_now)); then devstack up "$store" >/dev/null 2>&1 || true; fi
+	fi
+	if ((stack_started && !keep_stack)); then
+		devstack down 2>/dev/null || true
+	fi
+}
+trap cleanup EXIT
+trap 'msg "interrupted"; exit 130' INT TERM
+
+# ---- the stack: Kafka, and the store's servers unless given (or to be killed)
+
+if stack_env=$(devstack env 2>/dev/null); then
+	msg "using the stack in $ECOM_DEVSTACK_DIR"
+elif [[ -n ${ECOM_MONGODB_URI:-} && -n ${ECOM_POSTGRES_URI:-} ]] && ((store_kills == 0)); then
+	msg "starting Kafka on $brokers node(s) in $ECOM_DEVSTACK_DIR"
+	stack_env=$(devstack up --brokers "$brokers" kafka) || die "Kafka did not come up"
+	stack_started=1
+else
+	msg "starting Kafka on $brokers node(s) and the store servers in $ECOM_DEVSTACK_DIR"
+	stack_env=$(devstack up --brokers "$brokers") || die "the stack did not come up"
+	stack_started=1
+fi
+eval "$stack_env"
+brokers=$(tr ',' '\n' <<<"$ECOM_KAFKA_BROKERS" | grep -c .)
+if ((store_kills != 0)); then
+	server=$(devstack status 2>/dev/null | awk -v s="$store" '$1 == s' || true)
+	[[ -n $server ]] || die "--store-kills: the stack in $ECOM_DEVSTACK_DIR runs no $store server"
+	[[ $server != *"(memory)"* ]] ||
+		die "--store-kills: the $store server keeps its data in memory, a kill loses it (ECOM_MONGO_SERVER=h2 or ferretdb keeps it)"
+fi
+prefix=${ECOM_TOPIC_PREFIX:-}
+
+# ---- the flow, supervised by run-flow.sh
+
+start_s=$(date +%s.%N)
+"$SCRIPT_DIR/run-flow.sh" -n "$orders" -w "$window" --store "$store" --instances "$instances" \
+	--partitions "$partitions" --max-restarts 100000 \
+	>"$run_dir/report.out" 2>"$run_dir/run-flow.err" &
+flow_pid=$!
+
+# The chaos starts with the orders: once the driver runs.
+until grep -q ' reconcile$' "$run_dir/processes" 2>/dev/null; do
+	kill -0 "$flow_pid" 2>/dev/null || break
+	sleep 0.2
+done
+
+flow_running() { kill -0 "$flow_pid" 2>/dev/null; }
+seconds_between() { awk -v a="$1" -v b="$2" 'BEGIN { printf "%.1f", b - a }'; }
+left() { (($1 != 0)); } # a quota of -1 never runs out
+spend() { (($1 > 0)) && echo $(($1 - 1)) || echo "$1"; }
+
+# The live processes run-flow started, "pid name", one per name.
+live_processes() {
+	awk '{ pid[$2] = $1 } END { for (n in pid) print pid[n], n }' "$run_dir/processes" 2>/dev/null |
+		while read -r pid name; do kill -0 "$pid" 2>/dev/null && echo "$pid $name"; done
+}
+
+# Sleep up to $1 seconds, less if the flow ends.
+nap() {
+	local i
+	for ((i = 0; i < $1 * 10; i++)); do
+		flow_running || return 1
+		sleep 0.1
+	done
+}
+
+kill_stage() {
+	local live victim
+	mapfile -t live < <(live_processes)
+	((${#live[@]})) || return 0
+	victim=${live[RANDOM % ${#live[@]}]}
+	kill "-$signal" "${victim%% *}" 2>/dev/null || return 0
+	echo "$victim" >>"$run_dir/killed"
+	stage_kills_done=$((stage_kills_done + 1))
+	stage_kills=$(spend "$stage_kills")
+	msg "killed ${victim#* } (pid ${victim%% *}) with SIG$signal"
+}
+
+bounce_broker() {
+	local b=$next_broker t0 t1 t2
+	next_broker=$((next_broker % brokers + 1))
+	t0=$(date +%s.%N)
+	devstack kill-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot kill broker $b: $(tail -n 1 "$run_dir/devstack.err")"
+	down_broker=$b
+	broker_kills_done=$((broker_kills_done + 1))
+	broker_kills=$(spend "$broker_kills")
+	msg "killed broker $b; starting it again in $broker_down s"
+	sleep "$broker_down"
+	devstack start-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot start broker $b again: $(tail -n 1 "$run_dir/devstack.err")"
+	t1=$(date +%s.%N)
+	if ((brokers > 1)); then
+		devstack wait-isr 300 2>>"$run_dir/devstack.err" || die "broker $b did not rejoin the ISR in 300 s"
+	fi
+	down_broker=''
+	t2=$(date +%s.%N)
+	losses+=("broker-$b $t0 $t1 $t2")
+	msg "broker $b back$( ((brokers > 1)) && echo ' in sync') $(seconds_between "$t0" "$t2") s after it was killed"
+}
+
+bounce_store() {
+	local t0 t1 pid
+	t0=$(date +%s.%N)
+	if [[ $store == postgresql ]]; then
+		# SIGQUIT is pg_ctl's immediate mode: no checkpoint, recovery at the next start.
+		read -r pid <"$ECOM_DEVSTACK_DIR/postgres/data/postmaster.pid" || die "no postmaster.pid"
+		kill -QUIT "$pid"
+	else
+		pid=$(<"$ECOM_DEVSTACK_DIR/mongodb/mongodb.pid")
+		kill -KILL "$pid"
+	fi
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	store_down_now=1
+	store_kills_done=$((store_kills_done + 1))
+	store_kills=$(spend "$store_kills")
+	msg "stopped the $store server (pid $pid); starting it again in $store_down s"
+	sleep "$store_down"
+	devstack up "$store" >/dev/null 2>>"$run_dir/devstack.err" || die "cannot start the $store server again: $(tail -n 1 "$run_dir/devstack.err")"
+	store_down_now=0
+	t1=$(date +%s.%N)
+	losses+=("$store $t0 $t1 $t1")
+	msg "$store server back $(seconds_between "$t0" "$t1") s after it was stopped"
+}
+
+: >"$run_dir/killed"
+stage_kills_done=0 broker_kills_done=0 store_kills_done=0 next_broker=1
+losses=()
+while flow_running; do
+	for ((c = 0; c < kills_per_bounce; c++)); do
+		left "$stage_kills" || break
+		nap "$kill_every" || break 2
+		kill_stage
+	done
+	if ! left "$broker_kills" && ! left "$store_kills"; then
+		left "$stage_kills" && continue
+		break # nothing more to kill: let the flow finish
+	fi
+	nap "$kill_every" || break
+	if left "$broker_kills"; then bounce_broker; fi
+	if left "$store_kills" && flow_running; then bounce_store; fi
+done
+
+flow_status=0
+wait "$flow_pid" || flow_status=$?
+flow_pid=''
+end_s=$(date +%s.%N)
+
+# ---- the checks
+
+audit=$(ecom-reconcile --audit --store "$store" 2>"$run_dir/audit.err") || true
+[[ -n $audit ]] || audit='{}'
+
+# Exits run-flow saw of processes not killed here: "name status".
+unexpected=$(sed -n 's/^run-flow: \([a-z0-9-]*\) (pid \([0-9]*\)) exited with status \([0-9]*\).*/\2 \1 \3/p' \
+	"$run_dir/run-flow.err" | awk -v k="$run_dir/killed" 'FILENAME == k { killed[$1] = 1; next } !($1 in killed) { print $2, $3 }' \
+	"$run_dir/killed" -)
+unexpected_count=$(grep -c . <<<"$unexpected")
+
+# Events that are on a topic more than once (the same eventId).
+topic_dups='{}'
+for t in "${TOPICS[@]}"; do
+	n=$(kcat -C -b "$ECOM_KAFKA_BROKERS" -t "$prefix$t" -e -q -f '%s\n' 2>/dev/null |
+		jq -r .eventId | sort | uniq -d -c | awk '{ s += $1 - 1 } END { print s + 0 }')
+	topic_dups=$(jq -c --arg t "$t" --argjson n "${n:-0}" '. + {($t): $n}' <<<"$topic_dups")
+done
+
+# What each service loss cost: fulfilments (by their message timestamps)
+# from the kill until the service was back, and the longest pause between
+# two of them (the one across the kill and the one after it included).
+kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${prefix}orderfulfilled" -e -q -f '%T\n' 2>/dev/null |
+	sort -n >"$run_dir/fulfilled-ms"
+# The longest pause of the whole run, whatever caused it.
+longest_pause=$(awk 'NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { printf "%.2f", gap / 1000 }' \
+	"$run_dir/fulfilled-ms")
+loss_json='[]'
+for loss in "${losses[@]}"; do
+	read -r what t0 t1 t2 <<<"$loss"
+	one=$(awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v what="$what" '
+		{ t = $1 / 1000 }
+		t < t0 { prev = t; next }
+		t <= t2 { n++; if (prev && t - prev > gap) gap = t - prev; prev = t; next }
+		!done && prev { if (t - prev > gap) gap = t - prev; done = 1 }
+		END { printf "{\"what\":\"%s\",\"down_s\":%.1f,\"back_s\":%.1f,\"fulfilled_meanwhile\":%d,\"longest_pause_s\":%.2f}",
+			what, t1 - t0, t2 - t0, n, gap }' "$run_dir/fulfilled-ms")
+	loss_json=$(jq -c --argjson one "$one" '. + [$one]' <<<"$loss_json")
+done
+
+report=$(jq -c -n \
+	--argjson orders "$orders" --arg store "$store" --argjson window "$window" \
+	--argjson partitions "$partitions" --argjson instances "$instances" \
+	--argjson brokers "$brokers" --argjson elapsed "$(seconds_between "$start_s" "$end_s")" \
+	--arg signal "$signal" --argjson stage_kills "$stage_kills_done" \
+	--argjson broker_kills "$broker_kills_done" --argjson store_kills "$store_kills_done" \
+	--argjson flow_status "$flow_status" --argjson audit "$audit" \
+	--argjson unexpected "$unexpected_count" --arg unexpected_list "$unexpected" \
+	--argjson topic_dups "$topic_dups" --argjson losses "$loss_json" \
+	--argjson longest_pause "$longest_pause" '
+	($audit.counts // {}) as $c |
+	{orders: $orders, store: $store, server: $audit.server, brokers: $brokers,
+	 partitions: $partitions, instances: $instances, window: $window,
+	 elapsed_s: $elapsed, signal: $signal,
+	 stage_kills: $stage_kills, broker_kills: $broker_kills, store_kills: $store_kills,
+	 run_flow_status: $flow_status,
+	 lost: ([$c[] | select(. < $orders) | $orders - .] | add // 0),
+	 duplicated_in_store: ([$c[] | select(. > $orders) | . - $orders] | add // 0),
+	 counts: $c, fulfilled: $audit.fulfilled, audit_ok: ($audit.ok // false),
+	 unexpected_exits: $unexpected,
+	 unexpected: ($unexpected_list | split("\n") | map(select(. != ""))),
+	 topic_duplicates: $topic_dups, longest_pause_s: $longest_pause, losses: $losses}
+	| .ok = (.run_flow_status == 0 and .audit_ok and .lost == 0 and .duplicated_in_store == 0
+	         and ([.counts[]] | length == 5) and .fulfilled == .orders and .unexpected_exits == 0)')
+echo "$report"
+
+jq -r '
+	"orders \(.orders) on \(.store) (\(.server)), \(.brokers) broker(s), P=\(.partitions), K=\(.instances), W=\(.window): \(.elapsed_s) s",
+	"kills: \(.stage_kills) stage processes (SIG\(.signal)), \(.broker_kills) brokers, \(.store_kills) store servers; unexpected exits: \(.unexpected_exits) \(.unexpected)",
+	"lost \(.lost), duplicated in the store \(.duplicated_in_store), fulfilled \(.fulfilled), audit \(if .audit_ok then "clean" else "NOT clean" end)",
+	"duplicates on the topics: \(.topic_duplicates | to_entries | map("\(.key) \(.value)") | join(", ")); longest pause between two fulfilments \(.longest_pause_s) s",
+	(.losses[] | "\(.what): down \(.down_s) s, back after \(.back_s) s, \(.fulfilled_meanwhile) orders fulfilled meanwhile, longest pause \(.longest_pause_s) s"),
+	(if .ok then "ok" else "FAILED (logs in '"$run_dir"')" end)' <<<"$report" | sed 's/^/chaos: /' >&2
+jq -e .ok <<<"$report" >/dev/null
