@@ -65,6 +65,7 @@ typedef struct kafka_client {
 	char group[256]; /* consumers in a group: its name, for messages */
 	bool announce_rebalances;
 	bool assigned; /* the group has given this consumer its partitions (maybe none) */
+	int64_t assigned_nothing_us; /* monotonic: the group gave it no partition, since; else 0 */
 } kafka_client;
 
 struct ecom_producer {
@@ -90,6 +91,8 @@ struct ecom_consumer {
 	/* Offsets of processed messages, held until what they produced is acknowledged. */
 	rd_kafka_topic_partition_list_t *deferred;
 	int64_t deferred_since_us; /* monotonic; 0 when none is held */
+	rd_kafka_topic_partition_list_t *subscription; /* NULL unless in a group */
+	int64_t empty_checked_us; /* monotonic: when an empty assignment was last questioned */
 };
 
 static int topic_partitions(kafka_client *kc, const char *topic, const struct rd_kafka_metadata **md,
@@ -99,6 +102,8 @@ static int topic_partitions(kafka_client *kc, const char *topic, const struct rd
 #define LAG_TIMEOUT_MS 2000
 /* While all brokers are down, ask whether they are back this often. */
 #define OUTAGE_PROBE_US 1000000
+/* An empty assignment is questioned after this long, and at most this often. */
+#define EMPTY_RECHECK_US 5000000
 
 static void
 log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message)
@@ -422,6 +427,63 @@ admin_wait(rd_kafka_queue_t *queue, rd_kafka_event_type_t type, int timeout_ms)
 	}
 }
 
+/* Options for an admin request that the broker must answer within timeout_ms. */
+static rd_kafka_AdminOptions_t *
+admin_options(rd_kafka_t *rk, rd_kafka_admin_op_t op, int timeout_ms)
+{
+	rd_kafka_AdminOptions_t *options = rd_kafka_AdminOptions_new(rk, op);
+	char errstr[512];
+
+	rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	return options;
+}
+
+/*
+ * Wait for the answer to a CreateTopics or DeleteTopics request made on
+ * queue and check it topic by topic; `harmless` is the per-topic error
+ * that means the work was already done (the topic exists, or is gone).
+ */
+static int
+await_topics_result(rd_kafka_queue_t *queue, rd_kafka_event_type_t type,
+                    rd_kafka_resp_err_t harmless, int timeout_ms, ecom_err *err)
+{
+	const char *doing = type == RD_KAFKA_EVENT_CREATETOPICS_RESULT ? "creating" : "deleting";
+	const char *verb = type == RD_KAFKA_EVENT_CREATETOPICS_RESULT ? "create" : "delete";
+	const rd_kafka_topic_result_t **results;
+	rd_kafka_event_t *ev = admin_wait(queue, type, timeout_ms);
+	size_t i, n_results;
+	int rc = -1;
+
+	if (ev == NULL)
+		return ecom_err_set(err, "%s topics: no answer from the broker within %d ms", doing,
+		                    timeout_ms);
+	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "%s topics: %s", doing, rd_kafka_event_error_string(ev));
+		goto out;
+	}
+	if (type == RD_KAFKA_EVENT_CREATETOPICS_RESULT)
+		results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev),
+		                                              &n_results);
+	else
+		results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev),
+		                                              &n_results);
+	for (i = 0; i < n_results; i++) {
+		rd_kafka_resp_err_t code = rd_kafka_topic_result_error(results[i]);
+
+		if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != harmless) {
+			ecom_err_set(err, "cannot %s topic '%s': %s", verb,
+			             rd_kafka_topic_result_name(results[i]),
+			             rd_kafka_topic_result_error_string(results[i]));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	rd_kafka_event_destroy(ev);
+	return rc;
+}
+
 /* How many of the topics md shows with leaders (want_present 1) or does not show (0). */
 static size_t
 topics_matching(const struct rd_kafka_metadata *md, const char *const *topics, size_t n,
@@ -496,10 +558,8 @@ create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partition
 	rd_kafka_NewTopic_t **new_topics = calloc(n, sizeof(*new_topics));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
 	rd_kafka_AdminOptions_t *options = NULL;
-	rd_kafka_event_t *ev = NULL;
-	const rd_kafka_topic_result_t **results;
 	char errstr[512];
-	size_t i, n_results;
+	size_t i;
 	int rc = -1;
 
 	if (replication_factor == 0 &&
@@ -513,36 +573,12 @@ create_topics(rd_kafka_t *rk, const char *const *topics, size_t n, int partition
 			goto out;
 		}
 	}
-	options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
-	rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof(errstr));
-	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	options = admin_options(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS, timeout_ms);
 	rd_kafka_CreateTopics(rk, new_topics, n, options, queue);
-	ev = admin_wait(queue, RD_KAFKA_EVENT_CREATETOPICS_RESULT, timeout_ms);
-	if (ev == NULL) {
-		ecom_err_set(err, "creating topics: no answer from the broker within %d ms", timeout_ms);
-		goto out;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "creating topics: %s", rd_kafka_event_error_string(ev));
-		goto out;
-	}
-	results = rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev),
-	                                              &n_results);
-	for (i = 0; i < n_results; i++) {
-		rd_kafka_resp_err_t code = rd_kafka_topic_result_error(results[i]);
-
-		if (code != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    code != RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS) {
-			ecom_err_set(err, "cannot create topic '%s': %s",
-			             rd_kafka_topic_result_name(results[i]),
-			             rd_kafka_topic_result_error_string(results[i]));
-			goto out;
-		}
-	}
-	rc = wait_topics(rk, topics, n, 1, timeout_ms, err);
+	if (await_topics_result(queue, RD_KAFKA_EVENT_CREATETOPICS_RESULT,
+	                        RD_KAFKA_RESP_ERR_TOPIC_ALREADY_EXISTS, timeout_ms, err) == 0)
+		rc = wait_topics(rk, topics, n, 1, timeout_ms, err);
 out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
 	if (options != NULL)
 		rd_kafka_AdminOptions_destroy(options);
 	for (i = 0; i < n; i++)
@@ -581,44 +617,16 @@ ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n, in
 	rd_kafka_DeleteTopic_t **del = calloc(n, sizeof(*del));
 	rd_kafka_queue_t *queue = rd_kafka_queue_new(rk);
 	rd_kafka_AdminOptions_t *options;
-	rd_kafka_event_t *ev = NULL;
-	const rd_kafka_topic_result_t **results;
-	char errstr[512];
-	size_t i, n_results;
+	size_t i;
 	int rc = -1;
 
 	for (i = 0; i < n; i++)
 		del[i] = rd_kafka_DeleteTopic_new(topics[i]);
-	options = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS);
-	rd_kafka_AdminOptions_set_operation_timeout(options, timeout_ms, errstr, sizeof(errstr));
-	rd_kafka_AdminOptions_set_request_timeout(options, timeout_ms, errstr, sizeof(errstr));
+	options = admin_options(rk, RD_KAFKA_ADMIN_OP_DELETETOPICS, timeout_ms);
 	rd_kafka_DeleteTopics(rk, del, n, options, queue);
-	ev = admin_wait(queue, RD_KAFKA_EVENT_DELETETOPICS_RESULT, timeout_ms);
-	if (ev == NULL) {
-		ecom_err_set(err, "deleting topics: no answer from the broker within %d ms", timeout_ms);
-		goto out;
-	}
-	if (rd_kafka_event_error(ev) != RD_KAFKA_RESP_ERR_NO_ERROR) {
-		ecom_err_set(err, "deleting topics: %s", rd_kafka_event_error_string(ev));
-		goto out;
-	}
-	results = rd_kafka_DeleteTopics_result_topics(rd_kafka_event_DeleteTopics_result(ev),
-	                                              &n_results);
-	for (i = 0; i < n_results; i++) {
-		rd_kafka_resp_err_t code = rd_kafka_topic_result_error(results[i]);
-
-		if (code != RD_KAFKA_RESP_ERR_NO_ERROR &&
-		    code != RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART) {
-			ecom_err_set(err, "cannot delete topic '%s': %s",
-			             rd_kafka_topic_result_name(results[i]),
-			             rd_kafka_topic_result_error_string(results[i]));
-			goto out;
-		}
-	}
-	rc = wait_topics(rk, topics, n, 0, timeout_ms, err);
-out:
-	if (ev != NULL)
-		rd_kafka_event_destroy(ev);
+	if (await_topics_result(queue, RD_KAFKA_EVENT_DELETETOPICS_RESULT,
+	                        RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART, timeout_ms, err) == 0)
+		rc = wait_topics(rk, topics, n, 0, timeout_ms, err);
 	rd_kafka_AdminOptions_destroy(options);
 	rd_kafka_DeleteTopic_destroy_array(del, n);
 	free(del);
@@ -1206,6 +1214,7 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_
 	describe_partitions(parts, list, sizeof(list));
 	if (code == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
 		((kafka_client *)opaque)->assigned = true;
+		((kafka_client *)opaque)->assigned_nothing_us = parts->cnt == 0 ? ecom_monotonic_us() : 0;
 		if (kc->announce_rebalances)
 			ecom_infof("consumer group '%s': assigned %s", kc->group, list);
 		else
@@ -1308,7 +1317,7 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	for (i = 0; i < n; i++)
 		rd_kafka_topic_partition_list_add(subscription, topics[i], RD_KAFKA_PARTITION_UA);
 	code = rd_kafka_subscribe(c->kc.rk, subscription);
-	rd_kafka_topic_partition_list_destroy(subscription);
+	c->subscription = subscription;
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		ecom_err_set(err, "cannot subscribe: %s", rd_kafka_err2str(code));
 		goto fail;
@@ -1479,6 +1488,55 @@ take_polled(ecom_consumer *c, rd_kafka_message_t *m, ecom_err *err)
 	return POLLED_NOTHING;
 }
 
+/*
+ * A group gives a member no partition only when it has more members than
+ * the topic has partitions.  On a cluster, a topic deleted and created
+ * again a moment before (a reset) can be missing from the metadata its
+ * group's leader assigned from, and librdkafka 2.0 then kept the empty
+ * assignment for minutes (seen: 0 of 6 partitions for the group's only
+ * member, the flow stalled).  So after EMPTY_RECHECK_US with nothing,
+ * count the group's members and the topics' partitions, and with no more
+ * members than partitions join again.
+ */
+static void
+rejoin_if_wrongly_empty(ecom_consumer *c)
+{
+	const struct rd_kafka_group_list *groups = NULL;
+	int64_t now = ecom_monotonic_us();
+	int members = 0, partitions = 0, i;
+
+	if (c->subscription == NULL || c->kc.assigned_nothing_us == 0 ||
+	    now - c->kc.assigned_nothing_us < EMPTY_RECHECK_US ||
+	    now - c->empty_checked_us < EMPTY_RECHECK_US)
+		return;
+	c->empty_checked_us = now;
+	if (rd_kafka_list_groups(c->kc.rk, c->kc.group, &groups, LAG_TIMEOUT_MS) !=
+	    RD_KAFKA_RESP_ERR_NO_ERROR)
+		return;
+	/* Mid-rebalance the count means nothing: ask again next time. */
+	if (groups->group_cnt == 1 && strcmp(groups->groups[0].state, "Stable") == 0)
+		members = groups->groups[0].member_cnt;
+	rd_kafka_group_list_destroy(groups);
+	for (i = 0; members > 0 && i < c->subscription->cnt; i++) {
+		const struct rd_kafka_metadata *md = NULL;
+		ecom_err ignored;
+
+		if (topic_partitions(&c->kc, c->subscription->elems[i].topic, &md, &ignored) == 0) {
+			if (md->topics[0].partition_cnt > partitions)
+				partitions = md->topics[0].partition_cnt;
+			rd_kafka_metadata_destroy(md);
+		}
+	}
+	if (members == 0 || partitions < members)
+		return;
+	ecom_warnf("consumer group '%s': assigned nothing, although its %d member(s) share %d "
+	           "partition(s); joining the group again",
+	           c->kc.group, members, partitions);
+	c->kc.assigned_nothing_us = 0;
+	rd_kafka_unsubscribe(c->kc.rk);
+	rd_kafka_subscribe(c->kc.rk, c->subscription);
+}
+
 int
 ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max, int timeout_ms,
                          size_t *n, bool *eof, ecom_err *err)
@@ -1507,6 +1565,8 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 	}
 	if (count == 0 && client_check_outage(&c->kc, err) < 0)
 		goto fail;
+	if (count == 0)
+		rejoin_if_wrongly_empty(c);
 	*n = count;
 	if (eof != NULL)
 		*eof = c->end != NULL && c->ended == c->end_count;
@@ -1617,6 +1677,8 @@ ecom_consumer_destroy(ecom_consumer *c)
 	free(c->end);
 	if (c->deferred != NULL)
 		rd_kafka_topic_partition_list_destroy(c->deferred);
+	if (c->subscription != NULL)
+		rd_kafka_topic_partition_list_destroy(c->subscription);
 	free(c);
 }
 
