@@ -11,6 +11,14 @@ static const char *log_progname = "ecom";
 static enum ecom_log_level log_level = ECOM_LOG_INFO;
 static __thread const char *log_context;
 
+static void
+err_vset(ecom_err *err, enum ecom_err_kind kind, const char *fmt, va_list ap)
+{
+	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err->kind = kind;
+	err->connection_lost = false;
+}
+
 int
 ecom_err_set(ecom_err *err, const char *fmt, ...)
 {
@@ -19,10 +27,8 @@ ecom_err_set(ecom_err *err, const char *fmt, ...)
 	if (err == NULL)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, ECOM_ERR_FAILURE, fmt, ap);
 	va_end(ap);
-	err->kind = ECOM_ERR_FAILURE;
-	err->connection_lost = false;
 	return -1;
 }
 
@@ -34,10 +40,8 @@ ecom_err_set_kind(ecom_err *err, enum ecom_err_kind kind, const char *fmt, ...)
 	if (err == NULL)
 		return -1;
 	va_start(ap, fmt);
-	vsnprintf(err->msg, sizeof(err->msg), fmt, ap);
+	err_vset(err, kind, fmt, ap);
 	va_end(ap);
-	err->kind = kind;
-	err->connection_lost = false;
 	return -1;
 }
 

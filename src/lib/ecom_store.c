@@ -142,7 +142,7 @@ ecom_store_close(ecom_store *store)
 }
 
 enum ecom_store_kind
-ecom_store_kind(const ecom_store *store)
+ecom_store_kind_of(const ecom_store *store)
 {
 	return store->kind;
 }

@@ -50,7 +50,7 @@ void ecom_store_driver_versions(char *buf, size_t size);
 /* Stop retrying (fail at once) when *stop is set, e.g. by SIGTERM. */
 void ecom_store_set_stop(ecom_store *store, volatile sig_atomic_t *stop);
 
-enum ecom_store_kind ecom_store_kind(const ecom_store *store);
+enum ecom_store_kind ecom_store_kind_of(const ecom_store *store);
 /* "mongodb" or "postgresql". */
 const char *ecom_store_name(const ecom_store *store);
 
@@ -106,8 +106,9 @@ int ecom_store_count(ecom_store *store, ecom_event_type type, int64_t *count, ec
 int ecom_store_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err);
 
 /*
- * The next two serve the tests and by-hand inspection; the flow itself
- * never reads an event back.
+ * The flow itself never reads an event back: ecom_store_get serves the
+ * tests and inspection by hand; ecom_store_delete also removes the orders
+ * ecom-bench's floor measurement wrote (ecom_measure_chain).
  *
  * One event by order id, store form (dates as BSON dates); *found false if absent.
  */

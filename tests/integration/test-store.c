@@ -513,7 +513,7 @@ open_creates_collections(void **state)
 	for (t = 0; t < ECOM_EV_COUNT; t++)
 		assert_int_equal(count_of(fx->store, (ecom_event_type)t), 0);
 	assert_string_equal(ecom_store_name(fx->store), fx->backend->name);
-	assert_int_equal(ecom_store_kind(fx->store), fx->backend->kind);
+	assert_int_equal(ecom_store_kind_of(fx->store), fx->backend->kind);
 }
 
 static void
