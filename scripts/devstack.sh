@@ -594,6 +594,11 @@ transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
+# a node killed with -9 is fenced (its partitions led elsewhere) once it
+# has missed heartbeats for this long: 9 s by default, the pause every
+# client sees; on loopback 4 s is safe
+broker.session.timeout.ms=4000
+broker.heartbeat.interval.ms=1000
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=24

@@ -2,8 +2,8 @@
 # Kafka on three brokers (scripts/devstack.sh up --brokers 3), on a stack of
 # this file's own: the dev stack's cluster commands, the replication ecom
 # gives its topics, a flow on the cluster, and a broker killed with kill -9
-# coming back into the ISR.  No flow runs while a broker is down: a stage
-# whose send is not acknowledged within timeout_ms stops.
+# coming back into the ISR; then the short chaos run (scripts/chaos.sh):
+# stage processes and brokers killed under a flow of 1,000 orders.
 
 load helpers
 
@@ -152,6 +152,27 @@ topic_line() {
 	run ecom-consume -t "${ECOM_TOPIC_PREFIX}ordercreated" -e
 	assert_success
 	assert_equal "${#lines[@]}" 2
+}
+
+@test "chaos: 1000 orders, P=6, K=2, W=16, stages and brokers killed: exactly N, no unexpected exit" {
+	# Short: a stage kill every 2 s; after every second one, a broker
+	# bounce (down 5 s, then back in the ISR), each broker once.
+	run --separate-stderr timeout -k 10 900 "$ECOM_SRCDIR/scripts/chaos.sh" -n 1000 -w 16 \
+		--partitions 6 --instances 2 --kill-every 2 --kills-per-bounce 2 --broker-kills 3 --broker-down 5 \
+		--store postgresql 3>&-
+	# The table, in the test's output for the record.
+	sed 's/^/# /' <<<"$stderr" | grep '^# chaos: [a-z]' | grep -v 'chaos: killed ' >&3 || true
+	((status == 0)) || fail "chaos.sh exited $status: $stderr"
+	jq -e '.ok and .orders == 1000 and .brokers == 3 and .partitions == 6 and .instances == 2
+		and .stage_kills >= 2 and .broker_kills >= 1 and .lost == 0 and .duplicated_in_store == 0
+		and .unexpected_exits == 0 and .audit_ok and .fulfilled == 1000
+		and (.topic_duplicates | keys | length) == 5
+		and (.losses | length) == .broker_kills' <<<"$output" >/dev/null ||
+		fail "chaos report: $output"
+	assert_exactly_n_orders 1000
+	# Every broker is back: the next test counts their processes.
+	run --separate-stderr "$DEVSTACK" wait-isr 120
+	assert_success
 }
 
 @test "cluster: down stops every process up started, the restarted broker too" {

@@ -57,6 +57,28 @@ assert_run_survived() {
 	done
 }
 
+@test "the broker killed with SIGKILL and started again 10 s later: every stage lives, exactly N" {
+	ecom-reconcile -q --reset
+	start_stages
+	start_bg reconcile timeout 400 ecom-reconcile --drive 300 -w 4
+	wait_for_fulfilled 40
+
+	run outage_stack kill-broker 1
+	assert_success
+	sleep 10
+	run outage_stack start-broker 1
+	assert_success
+
+	assert_run_survived
+	run cat "$BATS_TEST_TMPDIR"/*.err
+	# One line when the outage starts, one when it ends, per process that saw it.
+	assert_output --regexp "kafka: all brokers are down \('$ECOM_KAFKA_BROKERS'\).*retrying for up to 120 s"
+	assert_output --regexp "kafka: back after [0-9.]+ s"
+	jq -e '.orders == 300 and .complete' "$BATS_TEST_TMPDIR/reconcile.out" >/dev/null ||
+		fail "report: $(cat "$BATS_TEST_TMPDIR/reconcile.out")"
+	assert_exactly_n_orders 300
+}
+
 @test "PostgreSQL stopped in immediate mode and started again: every stage lives, exactly N" {
 	ecom-reconcile -q --reset
 	start_stages
