@@ -143,6 +143,7 @@ stack_started=0 flow_pid='' down_broker='' store_down_now=0
 
 # A service left down by an interruption is started again for whoever keeps the stack.
 cleanup() {
+	local status=$?
 	trap - EXIT INT TERM
 	if [[ -n $flow_pid ]] && kill -0 "$flow_pid" 2>/dev/null; then
 		kill -TERM "$flow_pid" 2>/dev/null
@@ -153,6 +154,12 @@ cleanup() {
 		if ((store_down_now)); then devstack up "$store" >/dev/null 2>&1 || true; fi
 	fi
 	if ((stack_started && !keep_stack)); then
+		# down removes the data dirs: a failed run keeps the brokers' logs
+		if ((status != 0)); then
+			cp -r "$ECOM_DEVSTACK_DIR/kafka" "$run_dir/kafka-logs" 2>/dev/null &&
+				find "$run_dir/kafka-logs" -name data -type d -prune -exec rm -rf {} + 2>/dev/null
+			msg "the brokers' logs are in $run_dir/kafka-logs"
+		fi
 		devstack down 2>/dev/null || true
 	fi
 }
@@ -238,7 +245,15 @@ bounce_broker() {
 	broker_kills=$(spend "$broker_kills")
 	msg "killed broker $b; starting it again in $broker_down s"
 	sleep "$broker_down"
-	devstack start-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot start broker $b again: $(tail -n 1 "$run_dir/devstack.err")"
+	if ! devstack start-broker "$b" 2>>"$run_dir/devstack.err"; then
+		# On a loaded machine a broker killed with -9 can take longer than
+		# devstack's 90 s to recover its logs and answer; while its process
+		# lives, the ISR wait below is the judge.
+		kill -0 "$(<"$ECOM_DEVSTACK_DIR/kafka/$( ((brokers > 1)) && echo "kafka-$b/")kafka.pid")" 2>/dev/null ||
+			die "cannot start broker $b again: $(tail -n 1 "$run_dir/devstack.err")"
+		msg "broker $b is slow to answer; waiting for it"
+		devstack wait-isr 300 2>>"$run_dir/devstack.err" || die "broker $b did not come back in 300 s more"
+	fi
 	t1=$(date +%s.%N)
 	if ((brokers > 1)); then
 		devstack wait-isr 300 2>>"$run_dir/devstack.err" || die "broker $b did not rejoin the ISR in 300 s"
