@@ -1070,6 +1070,9 @@ cmd_up() {
 		SERVICES=("${wanted[@]}")
 	fi
 	printf '%s\n' "${SERVICES[@]}" >"$SERVICES_FILE"
+	# `up mongodb` on a stack that also runs PostgreSQL waits for it too:
+	# find its tools (PG_BIN) as well
+	if ((${#SERVICES[@]} != ${#wanted[@]})); then check_tools; fi
 
 	load_ports || true
 	local ms=0 ps=0 all_answer=1 i
