@@ -8,7 +8,8 @@
 # and, while the flow runs, in turn:
 #   - every --kill-every seconds, kill one stage process picked at random
 #     (an instance of a middle stage, or the driver, ecom-reconcile) with
-#     --signal (KILL by default);
+#     --signal (KILL by default; with TERM only middle stages, since
+#     SIGTERM asks the driver to end the run);
 #   - after --kills-per-bounce such kills, kill -9 the next broker, start
 #     it again --broker-down seconds later and, on a cluster, wait until
 #     every partition is back in sync (devstack.sh wait-isr);
@@ -64,7 +65,8 @@ server, then check that exactly N orders went through.
   --partitions P        partitions per topic (default 6)
   --brokers B           Kafka nodes of the stack started here (default 3)
   --kill-every S        seconds between two stage kills (default 3)
-  --signal SIG          signal for stage kills: KILL (default) or TERM
+  --signal SIG          signal for stage kills: KILL (default), or TERM
+                        (middle stages only: TERM stops the driver's run)
   --stage-kills C       stage kills in all (default -1: while the run lasts)
   --kills-per-bounce C  stage kills before each broker or store bounce (default 3)
   --broker-kills C      broker bounces in all (default -1; 0: none)
@@ -225,7 +227,13 @@ nap() {
 
 kill_stage() {
 	local live victim
-	mapfile -t live < <(live_processes)
+	# SIGTERM asks the driver to end the run (it reports and exits 1, and
+	# run-flow stops): with TERM only the middle stages are stopped.
+	if [[ $signal == TERM ]]; then
+		mapfile -t live < <(live_processes | grep -v ' reconcile$')
+	else
+		mapfile -t live < <(live_processes)
+	fi
 	((${#live[@]})) || return 0
 	victim=${live[RANDOM % ${#live[@]}]}
 	kill "-$signal" "${victim%% *}" 2>/dev/null || return 0
