@@ -183,7 +183,7 @@ assert_help_on_stdout() {
 config_keys() {
 	awk '/config_keys\[\] = \{/ { on = 1; next } on && /^\};/ { exit } on' \
 		"$SRCDIR/src/lib/ecom_config.c" |
-		sed -nE 's/^[[:space:]]*\{"([a-z_]+)", "(ECOM_[A-Z_]+)"\},?.*/\1 \2/p'
+		sed -nE 's/^[[:space:]]*(STRING|URI|INT|LONG)\(([a-z_]+), "(ECOM_[A-Z_]+)".*/\2 \3/p'
 }
 
 @test "ecom.yaml(5) documents every configuration key and its variable" {
@@ -199,10 +199,12 @@ config_keys() {
 }
 
 @test "etc/ecom.yaml shows every configuration key, all commented out" {
-	local file=$SRCDIR/etc/ecom.yaml key var missing=() active
+	local file=$SRCDIR/etc/ecom.yaml key var missing=() active n=0
 	while read -r key var; do
+		n=$((n + 1))
 		grep -qE "^#$key: " "$file" || missing+=("$key")
 	done < <(config_keys)
+	((n > 0)) || fail "no config_keys table found in src/lib/ecom_config.c"
 	grep -qE '^#kafka:' "$file" || missing+=("kafka")
 	((${#missing[@]} == 0)) || fail "etc/ecom.yaml lacks commented defaults for: ${missing[*]}"
 	active=$(grep -vE '^[[:space:]]*(#|$)' "$file" || true)
