@@ -103,3 +103,17 @@ assert_run_survived() {
 	refute_output --partial "ecom:ecom@"
 	assert_exactly_n_orders 300
 }
+
+@test "devstack.sh up mongodb on this running stack adds the server and waits for nothing it cannot ask" {
+	# The stack runs kafka and postgresql: up of one more service must find
+	# PostgreSQL's tools too, or it waits 60 s for an answer it cannot get.
+	run --separate-stderr timeout 45 env ECOM_DEVSTACK_DIR="$OUTAGE_STACK" \
+		"$ECOM_SRCDIR/scripts/devstack.sh" up mongodb
+	assert_success
+	assert_output --partial "ECOM_MONGODB_URI=mongodb://127.0.0.1:"
+	assert_output --partial "ECOM_POSTGRES_URI="
+	run outage_stack status
+	assert_success
+	assert_line --regexp '^postgresql .* up'
+	assert_line --regexp '^mongodb .* up'
+}
