@@ -149,7 +149,7 @@ topic_line() {
 	run "$DEVSTACK" status
 	assert_success
 	# Both orders, the one produced while the broker was down too, are there.
-	run ecom-consume -t "${ECOM_TOPIC_PREFIX}ordercreated" -e
+	run --separate-stderr ecom-consume -t "${ECOM_TOPIC_PREFIX}ordercreated" -e
 	assert_success
 	assert_equal "${#lines[@]}" 2
 }
