@@ -119,7 +119,12 @@ wait_for_fulfilled() {
 		[[ "$n" =~ ^[0-9]+$ && "$n" -ge "$want" ]] && return 0
 		sleep 0.1
 	done
-	fail "only $n orders fulfilled after 60 s, waited for $want"
+	# what each process of this test said last, to see where the flow stands
+	local f tails=''
+	for f in "$BATS_TEST_TMPDIR"/*.err; do
+		[[ -e $f ]] && tails+=$'\n'"${f##*/}: $(tail -n 3 "$f")"
+	done
+	fail "only $n orders fulfilled after 60 s, waited for $want$tails"
 }
 
 # Exactly N documents in each of the five collections/tables, every
