@@ -240,6 +240,7 @@ static const struct config_key {
 #undef INT
 #undef LONG
 };
+#define N_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
 
 int
 ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err)
@@ -248,11 +249,11 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 	char *field;
 	long n;
 
-	for (k = config_keys; k < config_keys + sizeof(config_keys) / sizeof(config_keys[0]); k++) {
+	for (k = config_keys; k < config_keys + N_CONFIG_KEYS; k++) {
 		if (strcmp(k->name, key) == 0)
 			break;
 	}
-	if (k == config_keys + sizeof(config_keys) / sizeof(config_keys[0]))
+	if (k == config_keys + N_CONFIG_KEYS)
 		return ecom_err_set(err, "unknown key '%s'", key);
 	field = (char *)cfg + k->offset;
 	if (k->type == KEY_STRING || k->type == KEY_URI) {
@@ -429,7 +430,7 @@ ecom_config_load_env(ecom_config *cfg, ecom_err *err)
 	size_t i;
 	ecom_err inner;
 
-	for (i = 0; i < sizeof(config_keys) / sizeof(config_keys[0]); i++) {
+	for (i = 0; i < N_CONFIG_KEYS; i++) {
 		const char *value = getenv(config_keys[i].env);
 
 		if (value == NULL)
@@ -532,7 +533,7 @@ ecom_config_dump(const ecom_config *cfg, FILE *out)
 
 	fprintf(out, "# in force: built-in defaults < %s < ECOM_* < flags\n",
 	        cfg->source_file ? cfg->source_file : "(no config file)");
-	for (k = config_keys; k < config_keys + sizeof(config_keys) / sizeof(config_keys[0]); k++) {
+	for (k = config_keys; k < config_keys + N_CONFIG_KEYS; k++) {
 		const char *field = (const char *)cfg + k->offset;
 
 		switch (k->type) {

@@ -6,8 +6,8 @@
  * references on the same services (ecom_measure.h: the floor of a closed
  * loop, and with a window above 1 the ceilings of a pipeline), runs the
  * five stages as threads (each with its own clients, the same stage code
- * the separate commands run) until cfg->orders are fulfilled, measures
- * the Kafka round trip again, and reports.
+ * the separate commands run) until cfg->orders are fulfilled, times the
+ * floor's chain again (the lower is kept), and reports.
  */
 #ifndef ECOM_FLOW_H
 #define ECOM_FLOW_H

@@ -228,6 +228,14 @@ conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ecom_err *er
 	return ecom_err_set(err, "kafka property '%s=%s': %s (see '-X list')", key, value, errstr);
 }
 
+/* librdkafka resends until a message times out: not before our bound. */
+static const char *
+producer_message_timeout(const ecom_config *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d", cfg->retry_timeout_ms + cfg->timeout_ms);
+	return buf;
+}
+
 int
 ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out, ecom_err *err)
 {
@@ -250,12 +258,11 @@ ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out,
 		if (conf_set(conf, defaults[i][0], defaults[i][1], err) < 0)
 			goto fail;
 	if (strcmp(kind, "producer") == 0) {
-		/* librdkafka resends until a message times out: not before our bound. */
 		char message_timeout[24];
 
-		snprintf(message_timeout, sizeof(message_timeout), "%d",
-		         cfg->retry_timeout_ms + cfg->timeout_ms);
-		if (conf_set(conf, "message.timeout.ms", message_timeout, err) < 0)
+		if (conf_set(conf, "message.timeout.ms",
+		             producer_message_timeout(cfg, message_timeout, sizeof(message_timeout)),
+		             err) < 0)
 			goto fail;
 	}
 	/* The user's properties win over ours.  Producer-only properties given
@@ -350,8 +357,7 @@ ecom_kafka_dump(const ecom_config *cfg, FILE *out)
 	char message_timeout[24];
 	size_t i;
 
-	snprintf(message_timeout, sizeof(message_timeout), "%d",
-	         cfg->retry_timeout_ms + cfg->timeout_ms);
+	producer_message_timeout(cfg, message_timeout, sizeof(message_timeout));
 	fputs("kafka:\n", out);
 	/* ecom's defaults, unless given, then what was given. */
 	for (i = 0; i < n_p; i++) {

@@ -162,8 +162,7 @@ typedef struct stage_run {
 	const ecom_config *cfg;
 	const ecom_stage_opts *opts;
 	ecom_stage_stats *stats;
-	stage_clients *clients;
-	/* The clients', for short. */
+	/* The stage_clients', for short. */
 	ecom_store *store;
 	ecom_producer *producer;
 	ecom_consumer *consumer;
@@ -677,7 +676,6 @@ clients_open(stage_clients *clients, stage_run *run, ecom_err *err)
 	ecom_consumer_set_stop(clients->consumer, opts->stop);
 	if (opts->announce_rebalances)
 		ecom_consumer_announce_rebalances(clients->consumer);
-	run->clients = clients;
 	run->store = clients->store;
 	run->producer = clients->producer;
 	run->consumer = clients->consumer;
