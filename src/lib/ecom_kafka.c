@@ -640,6 +640,43 @@ ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n, in
 	return rc;
 }
 
+/*
+ * A partition's low and high watermarks.  Errors a partition shows while
+ * its leader is being chosen (a topic created a moment ago, a broker of
+ * a cluster lost) pass within seconds: they are asked again, with
+ * backoff, until timeout_ms has gone by.  Seen on one broker under load:
+ * "Not leader for partition" for a topic a reset had just created.
+ */
+static rd_kafka_resp_err_t
+partition_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
+                     int64_t *low, int64_t *high)
+{
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)timeout_ms * 1000, backoff_ms = 50;
+	rd_kafka_resp_err_t code;
+
+	for (;;) {
+		code = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
+		switch (code) {
+		case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
+		case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
+		case RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART:
+		case RD_KAFKA_RESP_ERR_FENCED_LEADER_EPOCH:
+		case RD_KAFKA_RESP_ERR_UNKNOWN_LEADER_EPOCH:
+		case RD_KAFKA_RESP_ERR_OFFSET_NOT_AVAILABLE:
+		case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+		case RD_KAFKA_RESP_ERR__TRANSPORT:
+			break;
+		default:
+			return code;
+		}
+		if (ecom_monotonic_us() + backoff_ms * 1000 > deadline_us)
+			return code;
+		ecom_sleep_ms(backoff_ms);
+		if (backoff_ms < 1000)
+			backoff_ms *= 2;
+	}
+}
+
 int
 ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *size,
                       ecom_err *err)
@@ -663,8 +700,8 @@ ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t
 	for (p = 0; p < md->topics[0].partition_cnt; p++) {
 		int64_t low, high;
 
-		code = rd_kafka_query_watermark_offsets(rk, topic, md->topics[0].partitions[p].id, &low,
-		                                        &high, timeout_ms);
+		code = partition_watermarks(rk, topic, md->topics[0].partitions[p].id, timeout_ms, &low,
+		                            &high);
 		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			ecom_err_set(err, "topic '%s' partition %d: %s", topic,
 			             md->topics[0].partitions[p].id, rd_kafka_err2str(code));
@@ -736,8 +773,7 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 	for (p = 0; p < parts->cnt; p++) {
 		int64_t low, high, committed = parts->elems[p].offset;
 
-		code = rd_kafka_query_watermark_offsets(rk, topic, parts->elems[p].partition, &low,
-		                                        &high, timeout_ms);
+		code = partition_watermarks(rk, topic, parts->elems[p].partition, timeout_ms, &low, &high);
 		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			ecom_err_set(err, "topic '%s': %s", topic, rd_kafka_err2str(code));
 			goto out;
@@ -1419,8 +1455,8 @@ ecom_consumer_read_to_end(ecom_consumer *c, const char *topic, ecom_err *err)
 	for (p = 0; p < c->end_count; p++) {
 		int64_t low, high;
 		int32_t id = md->topics[0].partitions[p].id;
-		rd_kafka_resp_err_t code = rd_kafka_query_watermark_offsets(
-		    c->kc.rk, topic, id, &low, &high, c->kc.timeout_ms);
+		rd_kafka_resp_err_t code =
+		    partition_watermarks(c->kc.rk, topic, id, c->kc.timeout_ms, &low, &high);
 
 		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			ecom_err_set(err, "topic '%s' partition %d: %s", topic, id,

@@ -45,8 +45,9 @@
 #define WAIT_MS 10000
 /* The mock's only broker. */
 #define BROKER_ID 1
-/* Kafka's ApiKey of a Produce request (not in librdkafka's public headers). */
+/* Kafka's ApiKeys of Produce and ListOffsets requests (not in librdkafka's public headers). */
 #define API_PRODUCE 0
+#define API_LIST_OFFSETS 2
 /* Partitions of a topic the mock creates when asked about it. */
 #define MOCK_PARTITIONS 4
 /* Index of the dead-letter topic beside the five event types. */
@@ -87,6 +88,7 @@ enum test_id {
 	T_COUNT_MISMATCH,
 	T_READ_TO_END,
 	T_READ_EMPTY,
+	T_LEADERLESS_SIZE,
 	T_OUTAGE_PAST_BOUND, /* the outages last: every other stage is gone by then */
 	T_OUTAGE,
 	T_COUNT
@@ -1209,6 +1211,34 @@ read_to_end_of_an_empty_topic_ends_at_once(void **state)
 	ecom_consumer_destroy(c);
 }
 
+/* ---- a partition between leaders ---- */
+
+/*
+ * A topic a reset has just created, or a partition whose leader was on a
+ * lost broker, answers "Not leader for partition" for a moment: its size
+ * is asked again, not given up on (a restarted reconcile died of it).
+ */
+static void
+the_size_of_a_topic_between_leaders_is_asked_again(void **state)
+{
+	fixture *f = take(state, T_LEADERLESS_SIZE);
+	const char *topic = f->topic[ECOM_EV_ORDERSHIPPED];
+	ecom_err err;
+	int64_t size = -1;
+	int k;
+
+	for (k = 0; k < 3; k++)
+		produce_to_partition(f, topic, k, "x");
+	flush(f);
+	rd_kafka_mock_push_request_errors(mock, API_LIST_OFFSETS, 3,
+	                                  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+	                                  RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE,
+	                                  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+	if (ecom_kafka_topic_size(ecom_producer_handle(f->producer), topic, WAIT_MS, &size, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(size, 3);
+}
+
 /* test-stage [PATTERN]: only the tests whose names match (cmocka's filter). */
 int
 main(int argc, char **argv)
@@ -1235,6 +1265,7 @@ main(int argc, char **argv)
 		                          teardown),
 		cmocka_unit_test_teardown(read_to_end_stops_at_the_end_as_of_the_call, teardown),
 		cmocka_unit_test_teardown(read_to_end_of_an_empty_topic_ends_at_once, teardown),
+		cmocka_unit_test_teardown(the_size_of_a_topic_between_leaders_is_asked_again, teardown),
 		cmocka_unit_test_teardown(a_broker_outage_past_the_bound_fails_the_stage_with_the_reason,
 		                          teardown),
 		cmocka_unit_test_teardown(a_broker_outage_is_ridden_out, teardown),
