@@ -168,11 +168,15 @@ check_type(ecom_event_type type, ecom_err *err)
 }
 
 /*
- * A lost connection right after which the server answers a ping was
- * probably lost over the batch (FerretDB 1.x drops the connection on
- * some values): after this many in a row the batch is treated as refused.
- * Other transient failures (a deadlock, a server shutting down) are the
- * server's, never the data's: they are retried within the bound.
+ * On a server that drops the connection over some values instead of
+ * refusing them (FerretDB 1.x; store->drops_over_data), a connection lost
+ * right after which the server answers a ping was probably lost over the
+ * batch: after this many in a row the batch is treated as refused.  On
+ * any other server, and for other transient failures (a deadlock, a
+ * server shutting down), the failure is the server's, never the data's:
+ * retried within the bound.  A server restarting answers pings before it
+ * takes writes, and blaming the data then dead-lettered a good event (an
+ * order lost in flight, seen with mongo-java-server on H2).
  */
 #define DROPS_BEFORE_BLAMING_THE_DATA 2
 
@@ -204,7 +208,7 @@ put_or_split(ecom_store *store, ecom_event_type type, ecom_event *const *events,
 		}
 		if (err->kind == ECOM_ERR_DATA)
 			break;
-		if (err->kind == ECOM_ERR_TRANSIENT && err->connection_lost &&
+		if (store->drops_over_data && err->kind == ECOM_ERR_TRANSIENT && err->connection_lost &&
 		    store->ops->ping(store, &ping_err) == 0 && ++drops >= DROPS_BEFORE_BLAMING_THE_DATA)
 			break;
 		if (!try_again(store, err))

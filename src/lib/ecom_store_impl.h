@@ -67,6 +67,13 @@ struct ecom_store {
 	char *server;                 /* bson_malloc'd, ecom_store_server(); NULL until known */
 	ecom_outage outage;           /* filled by ecom_store.c */
 	volatile sig_atomic_t *stop;  /* stop retrying once set; may be NULL */
+	/*
+	 * The server may drop the connection over a batch's data instead of
+	 * refusing it (FerretDB 1.x): then drops that repeat while the server
+	 * answers a ping are the data's fault (ecom_store.c).  Elsewhere a
+	 * lost connection is the server's, never the data's.
+	 */
+	bool drops_over_data;
 };
 
 /*

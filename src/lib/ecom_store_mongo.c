@@ -205,6 +205,7 @@ read_server(mongo_store *ms)
 		if (*version == 'v')
 			version++;
 		ms->ferretdb_1 = !(version[0] >= '2' && version[0] <= '9' && version[1] == '.');
+		ms->base.drops_over_data = ms->ferretdb_1;
 		len = strcspn(version, "+");
 		build = version[len] == '+' ? version + len + 1 : "";
 		if (strcmp(build, "sqlite") == 0)

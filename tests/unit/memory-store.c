@@ -105,8 +105,11 @@ begin_call(memory_store *ms, memory_op op, const char *what, ecom_err *err)
 		return 0;
 	ms->fail_next[op]--;
 	ms->failures[op]++;
-	return ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "cannot %s in '%s': connection lost (planted)",
-	                         what, ms->base.redacted_uri);
+	ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "cannot %s in '%s': connection lost (planted)", what,
+	                  ms->base.redacted_uri);
+	if (err != NULL)
+		err->connection_lost = true;
+	return -1;
 }
 
 static void
@@ -151,12 +154,17 @@ memory_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *eve
 	snprintf(what, sizeof(what), "store %s events", ecom_event_type_name(type));
 	if (begin_call(ms, MEMORY_PUT_BATCH, what, err) < 0)
 		goto out;
-	if (ms->refused_id[0] != '\0' && ms->refuse_how == MEMORY_REFUSE_BATCH) {
+	if (ms->refused_id[0] != '\0' && ms->refuse_how != MEMORY_REFUSE_EVENT) {
 		for (i = 0; i < n; i++) {
-			if (strcmp(events[i]->event_id, ms->refused_id) == 0) {
+			if (strcmp(events[i]->event_id, ms->refused_id) != 0)
+				continue;
+			if (ms->refuse_how == MEMORY_REFUSE_BATCH) {
 				ecom_err_set_kind(err, ECOM_ERR_DATA, "%s", ms->refusal);
-				goto out;
+			} else {
+				ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "%s", ms->refusal);
+				err->connection_lost = true;
 			}
+			goto out;
 		}
 	}
 	for (i = 0; i < n; i++) {
@@ -409,6 +417,7 @@ memory_store_refuse(ecom_store *store, const char *order_id, const char *reason,
 	snprintf(ms->refused_id, sizeof(ms->refused_id), "%s", order_id);
 	snprintf(ms->refusal, sizeof(ms->refusal), "%s", reason);
 	ms->refuse_how = how;
+	ms->base.drops_over_data = how == MEMORY_REFUSE_DROP;
 	pthread_mutex_unlock(&ms->lock);
 }
 

@@ -38,6 +38,10 @@ typedef enum memory_refusal {
 	/* As PostgreSQL does: the whole batch fails with ECOM_ERR_DATA, nothing written;
 	 * ecom_store.c splits it until the event stands alone. */
 	MEMORY_REFUSE_BATCH,
+	/* As FerretDB 1.x does on some values: the connection is lost over any batch
+	 * holding the event, while ping answers; the store says it drops over data,
+	 * and ecom_store.c splits the batch after the drops repeat. */
+	MEMORY_REFUSE_DROP,
 } memory_refusal;
 
 /* A new, empty store; cfg gives the retry bound.  Never NULL. */
@@ -47,10 +51,9 @@ ecom_store *memory_store_new(const ecom_config *cfg);
 void memory_store_refuse(ecom_store *store, const char *order_id, const char *reason,
                          memory_refusal how);
 /*
- * The next `times` calls of op fail with ECOM_ERR_TRANSIENT while ping
- * still answers.  ecom_store.c retries such a call, but the same call
- * failing twice that way is taken as the data's fault (FerretDB drops
- * the connection on some values): fail once for a retry.
+ * The next `times` calls of op fail with ECOM_ERR_TRANSIENT, the
+ * connection lost, while ping still answers: a server restarting.
+ * ecom_store.c retries each (this store does not drop over data).
  */
 void memory_store_fail(ecom_store *store, memory_op op, int times);
 /* While down, every call and ping fail with ECOM_ERR_TRANSIENT: a server away. */

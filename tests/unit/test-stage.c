@@ -83,6 +83,7 @@ enum test_id {
 	T_STORE_DOWN,
 	T_DEAD_EVENT,
 	T_DEAD_BATCH,
+	T_DEAD_DROP,
 	T_RECONCILE,
 	T_COUNT_CLEAN,
 	T_COUNT_MISMATCH,
@@ -112,6 +113,7 @@ static const plan plans[T_COUNT] = {
 	[T_STORE_DOWN] = {.stage = true, .kind = ECOM_STAGE_PAYMENT, .store_retry_timeout_ms = 1000},
 	[T_DEAD_EVENT] = {.stage = true, .kind = ECOM_STAGE_PAYMENT},
 	[T_DEAD_BATCH] = {.stage = true, .kind = ECOM_STAGE_PAYMENT},
+	[T_DEAD_DROP] = {.stage = true, .kind = ECOM_STAGE_PAYMENT},
 	[T_RECONCILE] = {.stage = true, .kind = ECOM_STAGE_RECONCILE, .orders = 4, .window = 2},
 	[T_COUNT_CLEAN] = {.stage = true,
 	                   .kind = ECOM_STAGE_RECONCILE,
@@ -862,7 +864,12 @@ a_store_failure_is_retried_and_the_events_are_stored_once(void **state)
 	fixture *f = take(state, T_STORE_RETRY);
 	order_id ids[2];
 
-	memory_store_fail(f->store, MEMORY_PUT_BATCH, 1);
+	/*
+	 * Three lost connections in a row while the server answers pings (a
+	 * server restarting): the server's fault, not the data's, so retried
+	 * and never dead-lettered.
+	 */
+	memory_store_fail(f->store, MEMORY_PUT_BATCH, 3);
 	produce_orders(f, 2, ids, ecom_now_us());
 	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_PAYMENTCOMPLETED) == 2));
 	assert_int_equal(stage_finish(f, true), 0);
@@ -870,7 +877,7 @@ a_store_failure_is_retried_and_the_events_are_stored_once(void **state)
 	assert_said(f, "cannot store ordercreated events in 'memory:': connection lost (planted); "
 	               "retrying for up to 10 s");
 	assert_said(f, "store 'memory:': back after ");
-	assert_int_equal(memory_store_failures(f->store, MEMORY_PUT_BATCH), 1);
+	assert_int_equal(memory_store_failures(f->store, MEMORY_PUT_BATCH), 3);
 	assert_int_equal(memory_store_events_new(f->store, ECOM_EV_ORDERCREATED), 2);
 	assert_int_equal(memory_store_count_of(f->store, ECOM_EV_ORDERCREATED), 2);
 	assert_int_equal(f->stage.stats.stored, 2);
@@ -982,6 +989,12 @@ static void
 an_event_that_fails_its_whole_batch_is_split_out_to_the_dead_letter_topic(void **state)
 {
 	dead_letters_case(take(state, T_DEAD_BATCH), MEMORY_REFUSE_BATCH);
+}
+
+static void
+an_event_a_server_drops_the_connection_over_is_split_out_to_the_dead_letter_topic(void **state)
+{
+	dead_letters_case(take(state, T_DEAD_DROP), MEMORY_REFUSE_DROP);
 }
 
 /* ---- 5 and 6. reconcile ---- */
@@ -1258,6 +1271,9 @@ main(int argc, char **argv)
 		    bad_messages_and_an_event_the_store_refuses_go_to_the_dead_letter_topic, teardown),
 		cmocka_unit_test_teardown(
 		    an_event_that_fails_its_whole_batch_is_split_out_to_the_dead_letter_topic, teardown),
+		cmocka_unit_test_teardown(
+		    an_event_a_server_drops_the_connection_over_is_split_out_to_the_dead_letter_topic,
+		    teardown),
 		cmocka_unit_test_teardown(
 		    reconcile_tops_up_the_window_and_a_repeated_fulfilment_starts_nothing, teardown),
 		cmocka_unit_test_teardown(count_check_after_every_order_passes_in_a_clean_run, teardown),
