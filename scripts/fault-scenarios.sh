@@ -12,6 +12,8 @@
 #   PostgreSQL     stopped in immediate mode, started again 5 s later
 #   FerretDB       killed with kill -9, started again 5 s later (a stack of
 #                  its own with ECOM_MONGO_SERVER=ferretdb: its data survives)
+#   H2             mongo-java-server on its H2 file killed with kill -9 twice,
+#                  started again 5 s later (a stack of its own, ECOM_MONGO_SERVER=h2)
 #   instances      4 partitions, 3 instances of each stage, one killed
 #   SIGTERM        10 stage processes stopped with SIGTERM
 #
@@ -33,11 +35,14 @@ esac
 
 dir=${ECOM_SCENARIO_DIR:-/tmp/ecom-scenarios-$(id -u)}
 mkdir -p "$dir" && chmod 0755 "$dir" || exit 1
-# One broker, PostgreSQL and mongo-java-server; FerretDB's stack apart.
-main_stack=$dir/stack ferret_stack=$dir/stack-ferretdb
+# One broker, PostgreSQL and mongo-java-server; a stack apart for each
+# other MongoDB-protocol server (stack-ferretdb, stack-h2).
+main_stack=$dir/stack
 stop_stacks() {
-	ECOM_DEVSTACK_DIR=$main_stack "$SCRIPT_DIR/devstack.sh" down >/dev/null 2>&1
-	ECOM_DEVSTACK_DIR=$ferret_stack "$SCRIPT_DIR/devstack.sh" down >/dev/null 2>&1
+	local stack
+	for stack in "$main_stack" "$dir"/stack-*; do
+		[[ -d $stack ]] && ECOM_DEVSTACK_DIR=$stack "$SCRIPT_DIR/devstack.sh" down >/dev/null 2>&1
+	done
 }
 trap stop_stacks EXIT
 unset ECOM_KAFKA_BROKERS ECOM_MONGODB_URI ECOM_POSTGRES_URI
@@ -51,6 +56,7 @@ scenarios=(
 	"broker-30s||--store postgresql -n 8000 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 1 --broker-down 30 --kill-every 5"
 	"postgresql-immediate-stop||--store postgresql -n 4000 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 0 --store-kills 1 --store-down 5 --kill-every 5"
 	"ferretdb-kill|ECOM_MONGO_SERVER=ferretdb|--store mongodb -n 400 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 0 --store-kills 1 --store-down 5 --kill-every 5"
+	"h2-kill|ECOM_MONGO_SERVER=h2|--store mongodb -n 2000 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 0 --store-kills 2 --store-down 5 --kill-every 8"
 	"instances-p4-k3||--store postgresql -n 4000 -w 16 --partitions 4 --instances 3 --stage-kills 1 --kill-every 5 --broker-kills 0"
 	"sigterm||--store postgresql -n 4000 -w 4 --partitions 1 --instances 1 --signal TERM --stage-kills 10 --kill-every 2 --broker-kills 0"
 )
@@ -61,7 +67,7 @@ for line in "${scenarios[@]}"; do
 	IFS='|' read -r name env args <<<"$line"
 	if ((${#wanted[@]})) && [[ " ${wanted[*]} " != *" $name "* ]]; then continue; fi
 	stack=$main_stack
-	[[ $env == *ferretdb* ]] && stack=$ferret_stack
+	[[ $env =~ ECOM_MONGO_SERVER=([a-z0-9]+) ]] && stack=$dir/stack-${BASH_REMATCH[1]}
 	msg "$name: chaos.sh $args"
 	# shellcheck disable=SC2086 # the arguments are words
 	env $env ECOM_DEVSTACK_DIR="$stack" ECOM_RUN_DIR="$dir/$name" \
