@@ -12,7 +12,7 @@ Design
   handles one message at a time.
 - The latency settings of ecom (src/lib/ecom_kafka.c): producer
   linger.ms=0, socket.nagle.disable=true, enable.idempotence=true,
-  acks=all; consumer fetch.wait.max.ms=5, socket.nagle.disable=true,
+  acks=all; consumer fetch.wait.max.ms=500, socket.nagle.disable=true,
   enable.auto.offset.store=false (the offset is stored by hand after the
   message is processed), auto commit every second.
 - Per message: json.loads, one prepared INSERT ... VALUES ... ON CONFLICT
@@ -189,7 +189,7 @@ def main():
     assigned = []
     consumer = Consumer({"bootstrap.servers": args.brokers,
                          "group.id": f"plain-flow-{os.getpid()}-{time.time_ns()}",
-                         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 5,
+                         "auto.offset.reset": "earliest", "fetch.wait.max.ms": 500,
                          "socket.nagle.disable": True, "enable.auto.offset.store": False,
                          "enable.auto.commit": True, "auto.commit.interval.ms": 1000,
                          "session.timeout.ms": 6000, "heartbeat.interval.ms": 1000})

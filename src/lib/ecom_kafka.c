@@ -24,7 +24,12 @@
 
 /*
  * Defaults for a pipeline with one order in flight: every hop would
- * otherwise pay linger.ms=5, Nagle, and up to fetch.wait.max.ms=500.
+ * otherwise pay linger.ms=5 and Nagle.  fetch.wait.max.ms stays Kafka's
+ * 500 ms, said here so -X dump shows it: the broker answers a waiting
+ * fetch as soon as data arrives (fetch.min.bytes=1), so the wait costs no
+ * latency, and an idle consumer asks twice a second instead of 200 times
+ * (at 5 ms, idle fetching took half the stages' CPU and slowed three
+ * brokers at W = 256 by 2 to 2.5 times; doc/performance-notes.md §4).
  * session.timeout.ms is the broker's minimum so a stage restarted after
  * kill -9 gets its partitions back in seconds, not 45 s.
  */
@@ -36,7 +41,7 @@ static const char *const producer_defaults[][2] = {
 };
 
 static const char *const consumer_defaults[][2] = {
-	{"fetch.wait.max.ms", "5"},
+	{"fetch.wait.max.ms", "500"},
 	{"socket.nagle.disable", "true"},
 	{"enable.auto.offset.store", "false"},
 	{"enable.auto.commit", "true"},

@@ -2,7 +2,7 @@
  * Kafka clients set up from the configuration.
  *
  * Latency defaults unless the user overrides them (-X or the file):
- * linger.ms=0, socket.nagle.disable=true, fetch.wait.max.ms=5; the
+ * linger.ms=0, socket.nagle.disable=true, fetch.wait.max.ms=500; the
  * producer is idempotent (acks=all); consumers store offsets only when
  * told (enable.auto.offset.store=false) and commit the stored ones.
  */
