@@ -1,10 +1,11 @@
 /*
  * Kafka clients set up from the configuration.
  *
- * Latency defaults unless the user overrides them (-X or the file):
- * linger.ms=0, socket.nagle.disable=true, fetch.wait.max.ms=500; the
- * producer is idempotent (acks=all); consumers store offsets only when
- * told (enable.auto.offset.store=false) and commit the stored ones.
+ * The clients start from the defaults in ecom_kafka.c (producer_defaults,
+ * consumer_defaults; -X dump shows them), under the file's and -X
+ * properties: sent at once (linger.ms=0), the producer idempotent
+ * (acks=all), and consumers that store offsets only when told
+ * (enable.auto.offset.store=false) and commit the stored ones.
  */
 #ifndef ECOM_KAFKA_H
 #define ECOM_KAFKA_H
