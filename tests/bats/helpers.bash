@@ -9,10 +9,8 @@ ECOM_SRCDIR=${ECOM_SRCDIR:-$(cd "$BATS_TEST_DIRNAME/../.." && pwd)}
 ECOM_BUILDDIR=${ECOM_BUILDDIR:-$ECOM_SRCDIR}
 PATH="$ECOM_BUILDDIR:$PATH"
 export ECOM_SRCDIR ECOM_BUILDDIR PATH
-# mongo-c-driver keeps statistics counters in /dev/shm/mongoc-PID, set up
-# when the library loads; a process killed with -9 leaves its file, and a
-# later process given the same pid prints "Falling back to malloc for
-# counters" on stderr.  The tests kill many processes: no counters here.
+# No mongo-c-driver counters in /dev/shm (Makefile.am says why), also when
+# a file is run with bats directly.
 export MONGOC_DISABLE_SHM=1
 
 # Integration tests need the dev stack.  Without it they skip, except
