@@ -49,7 +49,7 @@ usage(FILE *out, const ecom_config *cfg)
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
-	        "      --floor-samples K  orders timed as a chain for the floor (default 50)\n"
+	        "      --floor-samples K  orders timed as a chain for the floor (default 100)\n"
 	        "      --no-progress      no progress line, even on a terminal\n",
 	        cfg->orders, cfg->window);
 	ecom_cli_usage_common(out, cfg);
@@ -79,7 +79,7 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static bench_args options = {.floor_samples = 50, .show_progress = true};
+static bench_args options = {.floor_samples = 100, .show_progress = true};
 
 static int
 take_option(ecom_cli *cli, int opt, const char *arg)
@@ -142,7 +142,7 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 	ecom_progress_start(&progress, cfg->orders, !args->show_progress);
 	rc = ecom_flow_benchmark(cfg, &opts, &result, err);
 	ecom_progress_finish(&progress);
-	ecom_flow_report(cfg, store, &result, args->floor_samples, &report);
+	ecom_flow_report(cfg, store, &result, &report);
 	ecom_json_print(stdout, &report);
 	fflush(stdout);
 	if (rc == 0) {

@@ -46,7 +46,7 @@ prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
 		return -1;
 	snprintf(result->server, sizeof(result->server), "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0 ||
-	    ecom_measure_chain(cfg, store, floor_samples, false, &result->floor_before, err) < 0)
+	    ecom_measure_chain(cfg, floor_samples, &result->floor_before, err) < 0)
 		goto out;
 	if (cfg->window > 1 &&
 	    (ecom_measure_kafka_throughput(cfg, cfg->orders, &result->kafka_ceiling_s, err) < 0 ||
@@ -58,6 +58,34 @@ prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
 out:
 	ecom_store_close(store);
 	return rc;
+}
+
+/* ---- the floor, between the orders of a closed loop ---- */
+
+typedef struct floor_in_run {
+	ecom_floor_meter *meter;
+	long orders;
+	int samples, taken;
+} floor_in_run;
+
+/*
+ * Chain i of K after order i·N/(K+1): spread evenly over the run, none
+ * after the last; each after an untimed one, as back to back before and
+ * after the run (ecom_measure.h).
+ */
+static int
+floor_between_orders(void *arg, int64_t fulfilled, ecom_err *err)
+{
+	floor_in_run *f = arg;
+
+	while (f->taken < f->samples &&
+	       fulfilled >= (int64_t)(f->taken + 1) * f->orders / (f->samples + 1)) {
+		if (ecom_floor_meter_chain(f->meter, false, err) < 0 ||
+		    ecom_floor_meter_chain(f->meter, true, err) < 0)
+			return -1;
+		f->taken++;
+	}
+	return 0;
 }
 
 /* ---- the stages as threads ---- */
@@ -120,7 +148,7 @@ stage_main(void *arg)
  * doc/performance-notes.md.)
  */
 static int
-run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts,
+run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_in_run *floor,
                       ecom_flow_result *result, ecom_err *err)
 {
 	stage_thread threads[ECOM_STAGE_COUNT];
@@ -145,6 +173,10 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts,
 			t->opts.window = cfg->window;
 			t->opts.on_progress = opts->on_progress;
 			t->opts.progress_arg = opts->progress_arg;
+			if (floor != NULL) {
+				t->opts.between_orders = floor_between_orders;
+				t->opts.between_arg = floor;
+			}
 		}
 		if (pthread_create(&t->thread, NULL, stage_main, t) != 0) {
 			ecom_err_set(err, "cannot start a thread: %s", strerror(errno));
@@ -177,14 +209,7 @@ static int
 measure_floor_after(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
                     ecom_err *err)
 {
-	ecom_store *store = NULL;
-	int rc;
-
-	if (ecom_store_open(&store, cfg, err) < 0)
-		return -1;
-	rc = ecom_measure_chain(cfg, store, floor_samples, true, &result->floor_after, err);
-	ecom_store_close(store);
-	return rc;
+	return ecom_measure_chain(cfg, floor_samples, &result->floor_after, err);
 }
 
 int
@@ -193,8 +218,21 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 {
 	ecom_stage_stats *reconcile = &result->stages[ECOM_STAGE_RECONCILE];
 
-	if (prepare_run(cfg, opts->floor_samples, result, err) < 0 ||
-	    run_stages_in_threads(cfg, opts, result, err) < 0)
+	floor_in_run floor = {NULL, cfg->orders, opts->floor_samples, 0};
+	int rc;
+
+	if (prepare_run(cfg, opts->floor_samples, result, err) < 0)
+		return -1;
+	/* One order in flight: the floor is timed between its orders too (ecom_measure.h). */
+	if (cfg->window == 1 && ecom_floor_meter_open(&floor.meter, cfg, err) < 0)
+		return -1;
+	rc = run_stages_in_threads(cfg, opts, floor.meter != NULL ? &floor : NULL, result, err);
+	if (floor.meter != NULL) {
+		ecom_floor_meter_times(floor.meter, &result->floor_in_run);
+		ecom_floor_meter_close(floor.meter);
+	}
+	result->paused_s = (double)reconcile->paused_us / 1e6;
+	if (rc < 0)
 		return -1;
 	if (reconcile->fulfilled < cfg->orders)
 		return ecom_err_set(err, "interrupted after %" PRId64 " of %ld orders",
@@ -205,34 +243,59 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 /* ---- the report ---- */
 
 /*
- * The floor's chain is timed before the flow and again after it, and the
- * lower is taken: a broker that has just started or recreated
- * its topics answers many times slower for a while (on the dev stack
- * right after `devstack.sh up`: a median of 3.4 ms before a 10,000-order
- * run, 0.17 to 0.30 ms in the runs after it), which made the floor of a
- * first run ten times too high and its elapsed/floor meaningless.  The
- * chain after the flow takes its orders out of the store again.
+ * Which chains make the floor.  With one order in flight, those timed
+ * between the flow's orders: they saw what the flow saw.  Otherwise (a
+ * pipeline, where the floor is only for reference, or a run too short to
+ * have a gap) the lower of the chains before and after the flow: a
+ * broker that has just started or recreated its topics answers many
+ * times slower for a while (on the dev stack right after `devstack.sh
+ * up`: a median of 3.4 ms before a 10,000-order run, 0.17 to 0.30 ms in
+ * the runs after it), which made the floor of a first run ten times too
+ * high.
  */
-static void
-append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *result,
-             int floor_samples, double *floor_s)
+static const ecom_floor_times *
+floor_used(const ecom_flow_result *result)
 {
 	const ecom_floor_times *before = &result->floor_before, *after = &result->floor_after;
-	const ecom_floor_times *used =
-	    after->order_ms > 0 && after->order_ms < before->order_ms ? after : before;
+
+	if (result->floor_in_run.samples > 0)
+		return &result->floor_in_run;
+	return after->samples > 0 && after->order_ms < before->order_ms ? after : before;
+}
+
+static void
+append_ms_or_null(bson_t *doc, const char *key, const ecom_floor_times *times)
+{
+	if (times->samples > 0)
+		BSON_APPEND_DOUBLE(doc, key, ecom_report_round3(times->order_ms));
+	else
+		BSON_APPEND_NULL(doc, key);
+}
+
+static void
+append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *result,
+             double *floor_s)
+{
+	const ecom_floor_times *used = floor_used(result);
 	bson_t f;
 
 	*floor_s = (double)cfg->orders * used->order_ms / 1000.0;
 	bson_append_document_begin(report, "floor", -1, &f);
+	BSON_APPEND_UTF8(&f, "timed", used == &result->floor_in_run ? "in the run"
+	                              : used == &result->floor_after ? "after the run"
+	                                                             : "before the run");
+	BSON_APPEND_INT32(&f, "samples", used->samples);
 	BSON_APPEND_DOUBLE(&f, "order_ms", ecom_report_round3(used->order_ms));
-	BSON_APPEND_DOUBLE(&f, "order_before_ms", ecom_report_round3(before->order_ms));
-	BSON_APPEND_DOUBLE(&f, "order_after_ms", ecom_report_round3(after->order_ms));
+	BSON_APPEND_DOUBLE(&f, "order_median_ms", ecom_report_round3(used->order_median_ms));
+	append_ms_or_null(&f, "order_before_ms", &result->floor_before);
+	append_ms_or_null(&f, "order_in_run_ms", &result->floor_in_run);
+	append_ms_or_null(&f, "order_after_ms", &result->floor_after);
 	BSON_APPEND_DOUBLE(&f, "kafka_round_trip_ms", ecom_report_round3(used->round_trip_ms));
 	BSON_APPEND_DOUBLE(&f, "store_write_ms", ecom_report_round3(used->write_ms));
 	BSON_APPEND_DOUBLE(&f, "store_mark_ms", ecom_report_round3(used->mark_ms));
 	BSON_APPEND_INT32(&f, "kafka_hops_per_order", ECOM_FLOW_HOPS_PER_ORDER);
 	BSON_APPEND_INT32(&f, "store_writes_per_order", ECOM_FLOW_WRITES_PER_ORDER);
-	BSON_APPEND_INT32(&f, "samples", floor_samples);
+	BSON_APPEND_DOUBLE(&f, "paused_s", ecom_report_round3(result->paused_s));
 	BSON_APPEND_DOUBLE(&f, "floor_s", ecom_report_round3(*floor_s));
 	bson_append_document_end(report, &f);
 }
@@ -261,7 +324,7 @@ append_ceiling(bson_t *report, const ecom_flow_result *result, double elapsed_s)
 
 void
 ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_result *result,
-                 int floor_samples, bson_t *report)
+                 bson_t *report)
 {
 	ecom_stage_stats *reconcile = &result->stages[ECOM_STAGE_RECONCILE];
 	ecom_run_timing timing;
@@ -287,7 +350,7 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 		bson_append_document_end(&stages, &stage);
 	}
 	bson_append_document_end(report, &stages);
-	append_floor(report, cfg, result, floor_samples, &floor_s);
+	append_floor(report, cfg, result, &floor_s);
 	/* The floor is a chain of waits: it means something for one order in flight only. */
 	if (cfg->window == 1)
 		BSON_APPEND_DOUBLE(report, "elapsed_over_floor",
@@ -308,6 +371,17 @@ field_double(const bson_t *doc, const char *dotted)
 	    BSON_ITER_HOLDS_NUMBER(&found))
 		return bson_iter_as_double(&found);
 	return 0.0;
+}
+
+static const char *
+field_utf8(const bson_t *doc, const char *dotted)
+{
+	bson_iter_t it, found;
+
+	if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
+	    BSON_ITER_HOLDS_UTF8(&found))
+		return bson_iter_utf8(&found, NULL);
+	return "";
 }
 
 void
@@ -338,9 +412,11 @@ ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 		                         field_double(report, "elapsed_over_ceiling"));
 	else if (used < size)
 		used += (size_t)snprintf(buf + used, size - used,
-		                         "floor %.3f s (round trip %.3f ms, write %.3f ms), "
-		                         "elapsed/floor %.2f; ",
+		                         "floor %.3f s (mean of %.0f chains %s; round trip %.3f ms, "
+		                         "write %.3f ms), elapsed/floor %.2f; ",
 		                         field_double(report, "floor.floor_s"),
+		                         field_double(report, "floor.samples"),
+		                         field_utf8(report, "floor.timed"),
 		                         field_double(report, "floor.kafka_round_trip_ms"),
 		                         field_double(report, "floor.store_write_ms"),
 		                         field_double(report, "elapsed_over_floor"));

@@ -6,8 +6,10 @@
  * references on the same services (ecom_measure.h: the floor of a closed
  * loop, and with a window above 1 the ceilings of a pipeline), runs the
  * five stages as threads (each with its own clients, the same stage code
- * the separate commands run) until cfg->orders are fulfilled, times the
- * floor's chain again (the lower is kept), and reports.
+ * the separate commands run) until cfg->orders are fulfilled, with one
+ * order in flight stopping the flow's clock between orders to time the
+ * floor's chain on the services as the flow finds them, times the chain
+ * again after the flow, and reports.
  */
 #ifndef ECOM_FLOW_H
 #define ECOM_FLOW_H
@@ -26,7 +28,7 @@
 #define ECOM_FLOW_WRITES_PER_ORDER 6
 
 typedef struct ecom_flow_opts {
-	int floor_samples;            /* round trips and writes timed for the floor */
+	int floor_samples;            /* chains timed for the floor before, in and after the run */
 	volatile sig_atomic_t *stop;  /* set: every stage stops after its batch */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
@@ -34,9 +36,11 @@ typedef struct ecom_flow_opts {
 
 typedef struct ecom_flow_result {
 	ecom_stage_stats stages[ECOM_STAGE_COUNT];
-	/* The floor's chains, timed before the flow and after it. */
+	/* The floor's chains, timed before the flow, between its orders (window 1) and after it. */
 	ecom_floor_times floor_before;
+	ecom_floor_times floor_in_run;
 	ecom_floor_times floor_after;
+	double paused_s; /* the flow stood still for the chains in the run, not in its time */
 	/* Window above 1: the services at full speed on the same work. */
 	double kafka_ceiling_s;
 	double store_ceiling_s;
@@ -60,7 +64,7 @@ int ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts,
  * elapsed/floor, peak RSS.
  */
 void ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_result *result,
-                      int floor_samples, bson_t *report);
+                      bson_t *report);
 /* The human summary of a report, one line: totals, floor, where the time goes. */
 void ecom_flow_summary(const bson_t *report, char *buf, size_t size);
 /* The run's data for ecom_plot_svg(); plot is initialised by the caller. */

@@ -39,32 +39,20 @@ kafka_round_trip(const ecom_config *cfg, ecom_producer *producer, ecom_consumer 
 	return ecom_producer_flush(producer, err);
 }
 
-/* The ids of the orders a measurement wrote, to take them out again. */
-typedef struct written_ids {
-	char (*ids)[ECOM_EVENT_ID_LEN + 1];
-	size_t n, cap;
-} written_ids;
-
-static int
-remember(written_ids *written, const char *id, ecom_err *err)
-{
-	if (written->n == written->cap) {
-		size_t cap = written->cap ? 2 * written->cap : 64;
-		void *grown = realloc(written->ids, cap * sizeof(*written->ids));
-
-		if (grown == NULL)
-			return ecom_err_set(err, "out of memory");
-		written->ids = grown;
-		written->cap = cap;
-	}
-	snprintf(written->ids[written->n++], sizeof(*written->ids), "%s", id);
-	return 0;
-}
-
 /* The timings of the chains, each kind of step apart. */
 typedef struct chain_stats {
 	ecom_latency chains, round_trips, writes, marks;
 } chain_stats;
+
+struct ecom_floor_meter {
+	const ecom_config *cfg;
+	ecom_store *store;
+	ecom_producer *producer;
+	ecom_consumer *consumer;
+	char topic[300];
+	bool topic_made;
+	chain_stats stats;
+};
 
 /* One event stored alone; *us is the time taken. */
 static int
@@ -78,20 +66,35 @@ store_one(ecom_store *store, ecom_event *ev, int64_t *us, ecom_err *err)
 	return put;
 }
 
+/* Take an order's events out of the store again: the flow's counts must not see them. */
+static int
+remove_order(ecom_store *store, const char *order_id, ecom_err *err)
+{
+	int t;
+
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		int64_t removed;
+
+		if (ecom_store_delete(store, (ecom_event_type)t, order_id, &removed, err) < 0)
+			return ecom_err_set(err, "floor: cannot remove the order it wrote: %s", err->msg);
+	}
+	return 0;
+}
+
 /*
  * One order's work, as the flow does it, one step after the other: each
  * of its five events through Kafka (a round trip) and into the store,
  * then the mark.  Only the services' work: no stage, no validation of
- * what comes back.
+ * what comes back.  stats NULL: untimed.
  */
 static int
-chain(const ecom_config *cfg, ecom_store *store, ecom_producer *producer, ecom_consumer *consumer,
-      const char *topic, written_ids *written, chain_stats *stats, ecom_err *err)
+chain(ecom_floor_meter *meter, chain_stats *stats, ecom_err *err)
 {
 	ecom_event events[ECOM_EV_COUNT];
 	int64_t t0, step = 0, now_ms = ecom_now_us() / 1000, marked;
 	const char *id;
-	int t, made = 0, rc = -1;
+	int t, made = 0, written = 0, rc = -1;
+	ecom_err ignored;
 
 	if (ecom_event_new_order(&events[0], now_ms, err) < 0)
 		return -1;
@@ -100,21 +103,21 @@ chain(const ecom_config *cfg, ecom_store *store, ecom_producer *producer, ecom_c
 			goto out;
 	}
 	id = events[0].event_id;
-	if (written != NULL && remember(written, id, err) < 0)
-		goto out;
 	t0 = ecom_monotonic_us();
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
-		if (kafka_round_trip(cfg, producer, consumer, topic, &step, err) < 0)
+		if (kafka_round_trip(meter->cfg, meter->producer, meter->consumer, meter->topic, &step,
+		                     err) < 0)
 			goto out;
 		if (stats != NULL)
 			ecom_latency_add(&stats->round_trips, step);
-		if (store_one(store, &events[t], &step, err) < 0)
+		written = 1;
+		if (store_one(meter->store, &events[t], &step, err) < 0)
 			goto out;
 		if (stats != NULL)
 			ecom_latency_add(&stats->writes, step);
 	}
 	step = ecom_monotonic_us();
-	if (ecom_store_mark_fulfilled(store, &id, &now_ms, 1, &marked, err) < 0)
+	if (ecom_store_mark_fulfilled(meter->store, &id, &now_ms, 1, &marked, err) < 0)
 		goto out;
 	if (stats != NULL) {
 		int64_t end = ecom_monotonic_us();
@@ -124,81 +127,118 @@ chain(const ecom_config *cfg, ecom_store *store, ecom_producer *producer, ecom_c
 	}
 	rc = 0;
 out:
+	/* Untimed, and also after a failure: nothing half-written stays. */
+	if (written && remove_order(meter->store, id, rc == 0 ? err : &ignored) < 0)
+		rc = -1;
 	while (made > 0)
 		ecom_event_destroy(&events[--made]);
 	return rc;
 }
 
 /*
- * The chains run through a topic of their own.  The reader is gone
- * before the topic is deleted: a consumer whose topic vanishes under it
- * can hang in rd_kafka_destroy().
+ * The chains run through a topic of their own, named for the process
+ * and the meter: a topic just deleted cannot be created again at once.
  */
 int
-ecom_measure_chain(const ecom_config *cfg, ecom_store *store, int samples, bool remove_writes,
-                   ecom_floor_times *times, ecom_err *err)
+ecom_floor_meter_open(ecom_floor_meter **meter_out, const ecom_config *cfg, ecom_err *err)
 {
-	ecom_producer *producer = NULL;
-	ecom_consumer *consumer = NULL;
-	written_ids written = {NULL, 0, 0};
-	written_ids *keep = remove_writes ? &written : NULL;
-	chain_stats stats;
-	char topic[300];
-	const char *topics[1] = {topic};
-	size_t w;
-	int i, t, rc = -1;
+	static int meters; /* opened by this process, one thread at a time */
+	ecom_floor_meter *meter = calloc(1, sizeof(*meter));
+	const char *topics[1];
+
+	*meter_out = NULL;
+	if (meter == NULL)
+		return ecom_err_set(err, "out of memory");
+	meter->cfg = cfg;
+	ecom_latency_init(&meter->stats.chains);
+	ecom_latency_init(&meter->stats.round_trips);
+	ecom_latency_init(&meter->stats.writes);
+	ecom_latency_init(&meter->stats.marks);
+	snprintf(meter->topic, sizeof(meter->topic), "%secom-floor-%ld-%d", cfg->topic_prefix,
+	         (long)getpid(), ++meters);
+	topics[0] = meter->topic;
+	if (ecom_store_open(&meter->store, cfg, err) < 0 ||
+	    ecom_producer_new(&meter->producer, cfg, err) < 0)
+		goto fail;
+	/* Replicated as the flow's topics are: acks=all waits for the same copies. */
+	if (ecom_kafka_ensure_topics(ecom_producer_handle(meter->producer), topics, 1, 1,
+	                             cfg->replication_factor, cfg->timeout_ms, err) < 0)
+		goto fail;
+	meter->topic_made = true;
+	if (ecom_consumer_new_assign(&meter->consumer, cfg, meter->topic, RD_KAFKA_OFFSET_BEGINNING,
+	                             err) < 0 ||
+	    chain(meter, NULL, err) < 0)
+		goto fail;
+	*meter_out = meter;
+	return 0;
+fail:
+	ecom_floor_meter_close(meter);
+	return -1;
+}
+
+int
+ecom_floor_meter_chain(ecom_floor_meter *meter, bool timed, ecom_err *err)
+{
+	return chain(meter, timed ? &meter->stats : NULL, err);
+}
+
+static double
+mean_ms(const ecom_latency *lat)
+{
+	return (double)ecom_latency_mean_us(lat) / 1000.0;
+}
+
+void
+ecom_floor_meter_times(ecom_floor_meter *meter, ecom_floor_times *times)
+{
+	chain_stats *stats = &meter->stats;
+
+	times->samples = (int)stats->chains.count;
+	times->order_ms = mean_ms(&stats->chains);
+	times->order_median_ms = (double)ecom_latency_percentile(&stats->chains, 50) / 1000.0;
+	times->round_trip_ms = mean_ms(&stats->round_trips);
+	times->write_ms = mean_ms(&stats->writes);
+	times->mark_ms = mean_ms(&stats->marks);
+}
+
+/*
+ * The reader is gone before the topic is deleted: a consumer whose topic
+ * vanishes under it can hang in rd_kafka_destroy().
+ */
+void
+ecom_floor_meter_close(ecom_floor_meter *meter)
+{
+	const char *topics[1];
 	ecom_err ignored;
 
-	ecom_latency_init(&stats.chains);
-	ecom_latency_init(&stats.round_trips);
-	ecom_latency_init(&stats.writes);
-	ecom_latency_init(&stats.marks);
-	snprintf(topic, sizeof(topic), "%secom-floor-%ld", cfg->topic_prefix, (long)getpid());
-	if (ecom_producer_new(&producer, cfg, err) < 0)
-		goto out;
-	/* Replicated as the flow's topics are: acks=all waits for the same copies. */
-	if (ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1,
-	                             cfg->replication_factor, cfg->timeout_ms, err) < 0)
-		goto out;
-	if (ecom_consumer_new_assign(&consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
-		goto out;
-	/* One untimed chain: connections, fetch session, prepared statements. */
-	if (chain(cfg, store, producer, consumer, topic, keep, NULL, err) < 0)
-		goto out;
-	for (i = 0; i < samples; i++) {
-		if (chain(cfg, store, producer, consumer, topic, keep, &stats, err) < 0)
-			goto out;
-	}
-	times->order_ms = (double)ecom_latency_percentile(&stats.chains, 50) / 1000.0;
-	times->round_trip_ms = (double)ecom_latency_percentile(&stats.round_trips, 50) / 1000.0;
-	times->write_ms = (double)ecom_latency_percentile(&stats.writes, 50) / 1000.0;
-	times->mark_ms = (double)ecom_latency_percentile(&stats.marks, 50) / 1000.0;
-	rc = 0;
-out:
-	for (w = 0; w < written.n; w++) {
-		for (t = 0; t < ECOM_EV_COUNT; t++) {
-			int64_t removed;
+	if (meter == NULL)
+		return;
+	topics[0] = meter->topic;
+	ecom_consumer_destroy(meter->consumer);
+	if (meter->topic_made)
+		ecom_kafka_delete_topics(ecom_producer_handle(meter->producer), topics, 1,
+		                         meter->cfg->timeout_ms, &ignored);
+	ecom_producer_destroy(meter->producer);
+	ecom_store_close(meter->store);
+	ecom_latency_free(&meter->stats.chains);
+	ecom_latency_free(&meter->stats.round_trips);
+	ecom_latency_free(&meter->stats.writes);
+	ecom_latency_free(&meter->stats.marks);
+	free(meter);
+}
 
-			if (ecom_store_delete(store, (ecom_event_type)t, written.ids[w], &removed,
-			                      &ignored) < 0) {
-				if (rc == 0)
-					rc = ecom_err_set(err, "floor: cannot remove the orders it wrote: %s",
-					                  ignored.msg);
-				w = written.n - 1;
-				break;
-			}
-		}
-	}
-	free(written.ids);
-	ecom_consumer_destroy(consumer);
-	if (producer != NULL)
-		ecom_kafka_delete_topics(ecom_producer_handle(producer), topics, 1, cfg->timeout_ms,
-		                         &ignored);
-	ecom_producer_destroy(producer);
-	ecom_latency_free(&stats.chains);
-	ecom_latency_free(&stats.round_trips);
-	ecom_latency_free(&stats.writes);
-	ecom_latency_free(&stats.marks);
+int
+ecom_measure_chain(const ecom_config *cfg, int samples, ecom_floor_times *times, ecom_err *err)
+{
+	ecom_floor_meter *meter;
+	int i, rc = 0;
+
+	if (ecom_floor_meter_open(&meter, cfg, err) < 0)
+		return -1;
+	for (i = 0; i < samples && rc == 0; i++)
+		rc = ecom_floor_meter_chain(meter, true, err);
+	ecom_floor_meter_times(meter, times);
+	ecom_floor_meter_close(meter);
 	return rc;
 }
 

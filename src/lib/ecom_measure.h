@@ -1,11 +1,11 @@
 /*
  * The references a benchmark run is measured against, timed on the same
- * services just before (and after) the flow.
+ * services just before, during and after the flow.
  *
  * One order in flight (window 1) is a chain of waits: its floor is one
  * Kafka produce→consume round trip per hop and one single-event write
  * per store write, done one after the other as the flow does them, with
- * nothing else: the median of `samples` such chains.
+ * nothing else: the mean of such chains, timed between the flow's orders.
  *
  * Many orders in flight is a pipeline: its ceiling is the slower of the
  * two services at full speed on the flow's own work: Kafka moving as
@@ -34,18 +34,51 @@
  * 0.23 ms back to back and 0.65 ms after 8 ms idle.
  */
 typedef struct ecom_floor_times {
-	double order_ms;      /* median of the chains: one order */
-	double round_trip_ms; /* median of the chains' round trips */
-	double write_ms;      /* median of the chains' event writes */
-	double mark_ms;       /* median of the chains' marks */
+	int samples;          /* chains timed */
+	double order_ms;      /* mean of the chains: one order */
+	double order_median_ms; /* their median, for reference */
+	double round_trip_ms; /* mean of the chains' round trips */
+	double write_ms;      /* mean of the chains' event writes */
+	double mark_ms;       /* mean of the chains' marks */
 } ecom_floor_times;
 
 /*
- * `samples` chains (one untimed first); with remove_writes, the orders
- * written are deleted afterwards (else they stay, for a reset to clear).
+ * The floor is the mean of the chains, not their median: a run's elapsed
+ * time is the sum of its orders' times, so the reference it is divided
+ * by must be a sum of chains too.  The chains' times are skewed (a slow
+ * wake-up, a collection): run as a flow of their own, 2,000 chains took
+ * 1.11 to 1.15 times their median's worth, which a median floor would
+ * have counted against the flow.
+ *
+ * A meter owns its own producer, consumer (on a scratch topic) and store
+ * connection, so chains can be timed between the flow's orders: the
+ * flow's conditions (the store's growing tables, a checkpoint, a busy
+ * neighbour) change over a run by more than the flow's overhead, and a
+ * floor timed only before or after the run missed them.  Every chain's
+ * order is taken out of the store again, untimed, before the next step,
+ * so the flow's counts never see it.
  */
-int ecom_measure_chain(const ecom_config *cfg, ecom_store *store, int samples, bool remove_writes,
-                       ecom_floor_times *times, ecom_err *err);
+typedef struct ecom_floor_meter ecom_floor_meter;
+
+/* The clients, the scratch topic, and one untimed chain (connections, fetch session). */
+int ecom_floor_meter_open(ecom_floor_meter **meter, const ecom_config *cfg, ecom_err *err);
+/* One chain, timed or not (to wake the clients and servers up: see ecom_measure_chain). */
+int ecom_floor_meter_chain(ecom_floor_meter *meter, bool timed, ecom_err *err);
+/* The chains so far; all zero when none. */
+void ecom_floor_meter_times(ecom_floor_meter *meter, ecom_floor_times *times);
+/* Clients closed, the scratch topic deleted; NULL is fine. */
+void ecom_floor_meter_close(ecom_floor_meter *meter);
+
+/*
+ * `samples` chains back to back on a meter of their own.  Between the
+ * flow's orders, a timed chain follows an untimed one in the same way,
+ * so that each client and server connection was last used a moment
+ * before, as the flow's are: a meter idle for a hundred orders answers
+ * slower (PostgreSQL: a chain 10% slower), which would have lifted the
+ * floor.
+ */
+int ecom_measure_chain(const ecom_config *cfg, int samples, ecom_floor_times *times,
+                       ecom_err *err);
 
 /*
  * The seconds Kafka takes to move the flow's messages for `orders`

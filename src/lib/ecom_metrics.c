@@ -80,6 +80,19 @@ ecom_latency_max(ecom_latency *lat)
 	return ecom_latency_percentile(lat, 100.0);
 }
 
+int64_t
+ecom_latency_mean_us(const ecom_latency *lat)
+{
+	int64_t sum = 0;
+	size_t i;
+
+	if (lat->count == 0)
+		return 0;
+	for (i = 0; i < lat->count; i++)
+		sum += lat->samples_us[i];
+	return (sum + (int64_t)lat->count / 2) / (int64_t)lat->count;
+}
+
 long
 ecom_peak_rss_kib(void)
 {

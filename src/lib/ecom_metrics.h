@@ -28,6 +28,8 @@ int ecom_latency_merge(ecom_latency *dst, const ecom_latency *src);
 /* Nearest-rank percentile (0 < p <= 100) in µs; 0 when empty. */
 int64_t ecom_latency_percentile(ecom_latency *lat, double p);
 int64_t ecom_latency_max(ecom_latency *lat);
+/* Arithmetic mean in µs; 0 when empty. */
+int64_t ecom_latency_mean_us(const ecom_latency *lat);
 
 /* Peak resident set size of this process, KiB. */
 long ecom_peak_rss_kib(void);

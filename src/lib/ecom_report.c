@@ -23,7 +23,8 @@ ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconcile, l
 	    reconcile->ended_us >= reconcile->started_us) {
 		timing->started_us = reconcile->started_us;
 		timing->ended_us = reconcile->ended_us;
-		timing->elapsed_s = (double)(timing->ended_us - timing->started_us) / 1e6;
+		timing->elapsed_s =
+		    (double)(timing->ended_us - timing->started_us - reconcile->paused_us) / 1e6;
 	}
 	/* Below a millisecond there is no rate to speak of. */
 	if (timing->elapsed_s >= 0.001)

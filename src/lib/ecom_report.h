@@ -19,7 +19,7 @@ typedef struct ecom_run_timing {
 	bool complete;            /* all the orders asked for are fulfilled */
 	int64_t started_us;       /* wall clock; 0 when this run drove no order */
 	int64_t ended_us;         /* wall clock of its last fulfilment; 0 when none */
-	double elapsed_s;         /* ended - started; 0 when this run fulfilled nothing */
+	double elapsed_s;         /* ended - started - paused; 0 when this run fulfilled nothing */
 	double orders_per_s;      /* orders_this_run / elapsed_s; 0 when elapsed is 0 */
 } ecom_run_timing;
 

@@ -355,8 +355,23 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 	                 run->fulfilled / every != before / every || run->fulfilled >= run->opts->orders,
 	                 err) < 0)
 		return -1;
-	/* Before the run begins, reconcile_begin() tops up. */
-	return run->started ? top_up_orders(run, err) : 0;
+	return 0;
+}
+
+/* Nothing in flight: the driver's moment (opts->between_orders), left out of the run's time. */
+static int
+pause_between_orders(stage_run *run, ecom_err *err)
+{
+	int64_t t0;
+
+	if (run->opts->between_orders == NULL || !run->started || run->issued != run->fulfilled ||
+	    run->fulfilled >= run->opts->orders)
+		return 0;
+	t0 = ecom_monotonic_us();
+	if (run->opts->between_orders(run->opts->between_arg, run->fulfilled, err) < 0)
+		return -1;
+	run->stats->paused_us += ecom_monotonic_us() - t0;
+	return 0;
 }
 
 static void
@@ -527,6 +542,12 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 		if (reconcile_batch(run, n, err) < 0)
 			goto out;
 		add_phase(run, ECOM_PHASE_MARK, &mark_us);
+		if (pause_between_orders(run, err) < 0)
+			goto out;
+		mark_us = ecom_monotonic_us();
+		/* The next orders; before the run begins, reconcile_begin() tops up. */
+		if (run->started && top_up_orders(run, err) < 0)
+			goto out;
 	} else if (forward_batch(run, n, err) < 0) {
 		goto out;
 	}

@@ -66,6 +66,7 @@ typedef struct ecom_stage_stats {
 	int64_t issued;       /* reconcile: orders this run created */
 	int64_t started_us;   /* reconcile: wall clock when this run began driving; 0 if it did not */
 	int64_t ended_us;     /* reconcile: wall clock of this run's last fulfilment; 0 if none */
+	int64_t paused_us;    /* reconcile: time in opts->between_orders, not the run's */
 	ecom_latency hop;     /* previous event produced → this stage done with it */
 	ecom_latency end_to_end; /* reconcile: order created → fulfilled */
 	ecom_latency phases[ECOM_PHASE_COUNT];
@@ -98,6 +99,15 @@ typedef struct ecom_stage_opts {
 	 * tests hand the stage an in-memory store this way.
 	 */
 	ecom_store *store;
+	/*
+	 * reconcile (may be NULL): called when no order is in flight, the
+	 * last one fulfilled and the next not yet created, with the count
+	 * fulfilled.  Its time is left out of the run's (stats->paused_us):
+	 * ecom-bench times its floor there, on the services as the flow
+	 * finds them.  -1 (with err) stops the run.
+	 */
+	int (*between_orders)(void *arg, int64_t fulfilled, ecom_err *err);
+	void *between_arg;
 } ecom_stage_opts;
 
 /*

@@ -18,10 +18,10 @@ setup() {
 	# Each run names the server it measured, as that server names itself.
 	assert_server_named "$(sed -n 1p <<<"$output")" .server mongodb
 	assert_server_named "$(sed -n 2p <<<"$output")" .server postgresql
-	# The floor takes the lower of the chains timed before and after the flow.
+	# One order in flight: the floor is the chains timed between the run's orders.
 	echo "$output" | jq -se 'all(.[].floor;
-		.order_before_ms > 0 and .order_after_ms > 0
-		and .order_ms == ([.order_before_ms, .order_after_ms] | min))' >/dev/null
+		.timed == "in the run" and .samples == 5 and .order_ms == .order_in_run_ms
+		and .order_before_ms > 0 and .order_after_ms > 0)' >/dev/null
 	# The store was reset before each run: the last one holds exactly N.
 	ECOM_STORE=postgresql run --separate-stderr ecom-reconcile --audit
 	assert_success
@@ -54,6 +54,18 @@ setup() {
 	run ecom-bench -n 5 --plot /nonexistent/dir/x.svg
 	assert_failure 1
 	assert_output --partial "cannot write plot file '/nonexistent/dir/x.svg'"
+}
+
+@test "ecom-bench's floor for a run with no gap between orders is the lower of before and after" {
+	# One order: no moment between two orders to time a chain in.
+	run --separate-stderr ecom-bench -n 1 --floor-samples 2 --store postgresql --no-progress
+	assert_success
+	echo "$output" | jq -e '.floor.timed != "in the run" and .floor.samples == 2
+		and .floor.order_in_run_ms == null and .floor.paused_s == 0
+		and .floor.order_ms == ([.floor.order_before_ms, .floor.order_after_ms] | min)
+		and .elapsed_over_floor > 0' >/dev/null || fail "report: $output"
+	[[ $stderr == *"(mean of 2 chains "*"the run; round trip"* ]] || fail "summary: $stderr"
+	ECOM_STORE=postgresql assert_exactly_n_orders 1
 }
 
 @test "ecom-bench draws a progress line only when stderr is a terminal" {

@@ -22,23 +22,34 @@ case_bench_window_stores_exactly_n() {
 		and .ceiling.kafka_s > 0 and .ceiling.store_s > 0
 		and .ceiling.ceiling_s == ([.ceiling.kafka_s, .ceiling.store_s] | max)
 		and .ceiling.slower == (if .ceiling.store_s > .ceiling.kafka_s then "store" else "kafka" end)
-		and .elapsed_over_ceiling > 0' >/dev/null || fail "report: $output"
+		and .elapsed_over_ceiling > 0
+		and .floor.timed != "in the run" and .floor.order_in_run_ms == null
+		and .floor.paused_s == 0' >/dev/null || fail "report: $output"
 	assert_exactly_n_orders 200
 }
 
 case_bench_reports_floor_and_ratio() {
 	run --separate-stderr ecom-bench -n 20 --floor-samples 5 --no-progress
 	assert_success
-	# Every order and every hop was timed; the floor is N chains of one
-	# order's work, at least the medians of its steps (give or take the
-	# medians' spread), and the run's own orders are all that is stored.
-	echo "$output" | jq -e '.floor.kafka_round_trip_ms > 0 and .floor.store_write_ms > 0
+	# Every order and every hop was timed.  The floor is the mean of 5
+	# chains of one order's work timed between the run's orders (each
+	# about the sum of its steps' means, the round trips' delivery reports
+	# aside), and the flow's clock stood still meanwhile: end - start is
+	# the elapsed time and the pauses.  The chains' orders are gone again:
+	# the run's own orders are all that is stored.
+	echo "$output" | jq -e '
+		def ms: (.[0:19] + "Z" | fromdate) * 1000 + (.[20:23] | tonumber);
+		(5 * .floor.kafka_round_trip_ms + 5 * .floor.store_write_ms + .floor.store_mark_ms) as $steps
+		| .floor.kafka_round_trip_ms > 0 and .floor.store_write_ms > 0
 		and .floor.store_mark_ms > 0 and .end_to_end_latency.count == 20
 		and ([.stages[].hop.count] | all(. == 20)) and (.stages | keys | length) == 5
-		and .floor.order_ms == ([.floor.order_before_ms, .floor.order_after_ms] | min)
+		and .floor.timed == "in the run" and .floor.samples == 5
+		and .floor.order_ms == .floor.order_in_run_ms
+		and .floor.order_before_ms > 0 and .floor.order_after_ms > 0
+		and .floor.order_median_ms > 0 and .floor.paused_s > 0
+		and ((.end | ms) - (.start | ms) - 1000 * (.elapsed_s + .floor.paused_s) | fabs) < 5
 		and ((.floor.floor_s - 20 * .floor.order_ms / 1000) | fabs) < 0.01 * .floor.floor_s + 0.001
-		and .floor.order_ms > 0.5 * (5 * .floor.kafka_round_trip_ms + 5 * .floor.store_write_ms
-			+ .floor.store_mark_ms)
+		and .floor.order_ms >= 0.98 * $steps and .floor.order_ms < 2 * $steps
 		and ((.elapsed_over_floor - .elapsed_s / .floor.floor_s) | fabs) < 0.01 * .elapsed_over_floor + 0.002
 		and .ceiling == null and .peak_rss_kib > 0' >/dev/null ||
 		fail "report: $output"

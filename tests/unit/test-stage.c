@@ -27,6 +27,7 @@
 
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
+#include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -36,6 +37,7 @@
 #include <unistd.h>
 
 #include "ecom_kafka.h"
+#include "ecom_report.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
@@ -87,6 +89,8 @@ enum test_id {
 	T_RECONCILE,
 	T_COUNT_CLEAN,
 	T_COUNT_MISMATCH,
+	T_BETWEEN_ORDERS,
+	T_BETWEEN_FAILS,
 	T_READ_TO_END,
 	T_READ_EMPTY,
 	T_LEADERLESS_SIZE,
@@ -103,6 +107,8 @@ typedef struct plan {
 	long count_check_every;    /* 0: the default */
 	int retry_timeout_ms;      /* 0: 10 s */
 	int store_retry_timeout_ms; /* 0: 10 s */
+	bool between_orders;       /* reconcile: the driver's hook between orders is set */
+	bool between_fails;        /* … and fails */
 } plan;
 
 static const plan plans[T_COUNT] = {
@@ -125,6 +131,17 @@ static const plan plans[T_COUNT] = {
 	                      .orders = 3,
 	                      .window = 1,
 	                      .count_check_every = 1},
+	[T_BETWEEN_ORDERS] = {.stage = true,
+	                      .kind = ECOM_STAGE_RECONCILE,
+	                      .orders = 3,
+	                      .window = 1,
+	                      .between_orders = true},
+	[T_BETWEEN_FAILS] = {.stage = true,
+	                     .kind = ECOM_STAGE_RECONCILE,
+	                     .orders = 2,
+	                     .window = 1,
+	                     .between_orders = true,
+	                     .between_fails = true},
 	[T_OUTAGE_PAST_BOUND] = {.stage = true, .kind = ECOM_STAGE_PAYMENT, .retry_timeout_ms = 1000},
 	[T_OUTAGE] = {.stage = true, .kind = ECOM_STAGE_PAYMENT},
 };
@@ -152,6 +169,10 @@ typedef struct fixture {
 	char topic[ECOM_EV_COUNT + 1][256]; /* "t3-ordercreated" … "t3-deadletter" */
 	stage_thread stage;
 	long said_from; /* where the test's part of the captured stderr begins */
+	/* The between-orders hook: its calls, with the fulfilled count and the orders created then. */
+	bool between_fails;
+	int between_calls;
+	int64_t between_fulfilled[4], between_created[4];
 } fixture;
 
 static rd_kafka_t *mock_host; /* the client the cluster lives in */
@@ -281,8 +302,33 @@ is_ready(stage_thread *t)
 	return __atomic_load_n(&t->ready, __ATOMIC_SEQ_CST) != 0;
 }
 
+/* How long the between-orders hook takes: a floor chain's time, left out of the run's. */
+#define BETWEEN_MS 150
+
+/* The driver's hook (ecom_stage_opts.between_orders): note what it saw, take BETWEEN_MS. */
 static int
-stage_start(fixture *f, ecom_stage_kind kind, long orders, int window)
+between_orders(void *arg, int64_t fulfilled, ecom_err *err)
+{
+	fixture *f = arg;
+	int64_t created = -1;
+	ecom_err ignored;
+	int k = f->between_calls++;
+
+	if (f->between_fails)
+		return ecom_err_set(err, "floor: the chain's store went away");
+	if (ecom_kafka_topic_size(ecom_producer_handle(f->producer), f->topic[ECOM_EV_ORDERCREATED],
+	                          2000, &created, &ignored) < 0)
+		created = -1;
+	if (k < 4) {
+		f->between_fulfilled[k] = fulfilled;
+		f->between_created[k] = created;
+	}
+	ecom_sleep_ms(BETWEEN_MS);
+	return 0;
+}
+
+static int
+stage_start(fixture *f, ecom_stage_kind kind, long orders, int window, bool between)
 {
 	stage_thread *t = &f->stage;
 
@@ -299,6 +345,10 @@ stage_start(fixture *f, ecom_stage_kind kind, long orders, int window)
 	t->opts.on_progress = on_progress;
 	t->opts.progress_arg = t;
 	t->opts.store = f->store;
+	if (between) {
+		t->opts.between_orders = between_orders;
+		t->opts.between_arg = f;
+	}
 	if (pthread_create(&t->tid, NULL, stage_main, t) != 0)
 		return -1;
 	t->running = true;
@@ -404,7 +454,8 @@ fixture_new(enum test_id id)
 	for (t = 0; t <= ECOM_EV_COUNT; t++)
 		if (ecom_producer_warm(f->producer, f->topic[t], &err) < 0)
 			goto fail;
-	if (p->stage && stage_start(f, p->kind, p->orders, p->window) < 0) {
+	f->between_fails = p->between_fails;
+	if (p->stage && stage_start(f, p->kind, p->orders, p->window, p->between_orders) < 0) {
 		ecom_err_set(&err, "cannot start a thread");
 		goto fail;
 	}
@@ -848,7 +899,7 @@ a_batch_whose_next_events_are_refused_is_not_committed_and_is_read_again(void **
 	ecom_stage_stats_free(&f->stage.stats);
 
 	/* Started again: the batch comes back, is stored once, and goes on. */
-	assert_int_equal(stage_start(f, ECOM_STAGE_PAYMENT, 0, 0), 0);
+	assert_int_equal(stage_start(f, ECOM_STAGE_PAYMENT, 0, 0, false), 0);
 	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_PAYMENTCOMPLETED) == first + 2));
 	assert_int_equal(stage_finish(f, true), 0);
 	assert_int_equal(f->stage.stats.duplicates + f->stage.stats.stored, 2);
@@ -1099,6 +1150,54 @@ a_planted_extra_order_stops_reconcile_with_a_count_mismatch(void **state)
 	assert_int_equal(topic_size(f, ECOM_EV_ORDERCREATED), 1);
 }
 
+static void
+the_driver_is_called_between_orders_and_its_time_is_not_the_runs(void **state)
+{
+	fixture *f = take(state, T_BETWEEN_ORDERS);
+	ecom_event orders[3];
+	ecom_run_timing timing;
+	int64_t wall_us;
+	size_t i;
+
+	for (i = 0; i < 3; i++) {
+		assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == (int64_t)i + 1));
+		read_orders(f, i + 1, orders, i);
+		memory_store_plant(f->store, &orders[i]);
+		fulfil(f, &orders[i], 1);
+	}
+	free_events(orders, 3);
+	assert_int_equal(stage_finish(f, false), 0);
+	/* After the first and second orders, with the next one not yet created; not after the last. */
+	assert_int_equal(f->between_calls, 2);
+	assert_int_equal(f->between_fulfilled[0], 1);
+	assert_int_equal(f->between_created[0], 1);
+	assert_int_equal(f->between_fulfilled[1], 2);
+	assert_int_equal(f->between_created[1], 2);
+	assert_true(f->stage.stats.paused_us >= 2 * BETWEEN_MS * 1000);
+	/* The run's time is its wall time less the pauses. */
+	ecom_run_timing_of(&timing, &f->stage.stats, 3);
+	wall_us = f->stage.stats.ended_us - f->stage.stats.started_us;
+	assert_true(wall_us > f->stage.stats.paused_us);
+	assert_true(fabs(timing.elapsed_s * 1e6 - (double)(wall_us - f->stage.stats.paused_us)) < 2.0);
+}
+
+static void
+a_failing_driver_between_orders_stops_reconcile_with_its_reason(void **state)
+{
+	fixture *f = take(state, T_BETWEEN_FAILS);
+	ecom_event orders[1];
+
+	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == 1));
+	read_orders(f, 1, orders, 0);
+	memory_store_plant(f->store, &orders[0]);
+	fulfil(f, &orders[0], 1);
+	free_events(orders, 1);
+	assert_int_equal(stage_finish(f, false), -1);
+	assert_contains(f->stage.err.msg, "floor: the chain's store went away");
+	/* No next order went out. */
+	assert_int_equal(topic_size(f, ECOM_EV_ORDERCREATED), 1);
+}
+
 /* ---- 7. a broker outage ---- */
 
 static void
@@ -1280,6 +1379,10 @@ main(int argc, char **argv)
 		    reconcile_tops_up_the_window_and_a_repeated_fulfilment_starts_nothing, teardown),
 		cmocka_unit_test_teardown(count_check_after_every_order_passes_in_a_clean_run, teardown),
 		cmocka_unit_test_teardown(a_planted_extra_order_stops_reconcile_with_a_count_mismatch,
+		                          teardown),
+		cmocka_unit_test_teardown(the_driver_is_called_between_orders_and_its_time_is_not_the_runs,
+		                          teardown),
+		cmocka_unit_test_teardown(a_failing_driver_between_orders_stops_reconcile_with_its_reason,
 		                          teardown),
 		cmocka_unit_test_teardown(read_to_end_stops_at_the_end_as_of_the_call, teardown),
 		cmocka_unit_test_teardown(read_to_end_of_an_empty_topic_ends_at_once, teardown),
