@@ -217,7 +217,6 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
                     ecom_err *err)
 {
 	ecom_stage_stats *reconcile = &result->stages[ECOM_STAGE_RECONCILE];
-
 	floor_in_run floor = {NULL, cfg->orders, opts->floor_samples, 0};
 	int rc;
 

@@ -184,6 +184,7 @@ typedef struct stage_run {
 	int64_t fulfilled;       /* orders fulfilled, by any run */
 	int64_t last_shipped_ms; /* every mark call gets later dates than the one before */
 	int64_t last_progress_us; /* monotonic: the last fulfilment, or the start */
+	int64_t batch_paused_us;  /* this batch's time in opts->between_orders */
 	int64_t last_stall_warning_us;
 	bool ready;   /* the consumer has its partitions */
 	bool started; /* reconcile: the run has begun (the first orders are out) */
@@ -362,7 +363,7 @@ reconcile_batch(stage_run *run, size_t n, ecom_err *err)
 static int
 pause_between_orders(stage_run *run, ecom_err *err)
 {
-	int64_t t0;
+	int64_t t0, paused;
 
 	if (run->opts->between_orders == NULL || !run->started || run->issued != run->fulfilled ||
 	    run->fulfilled >= run->opts->orders)
@@ -370,7 +371,11 @@ pause_between_orders(stage_run *run, ecom_err *err)
 	t0 = ecom_monotonic_us();
 	if (run->opts->between_orders(run->opts->between_arg, run->fulfilled, err) < 0)
 		return -1;
-	run->stats->paused_us += ecom_monotonic_us() - t0;
+	paused = ecom_monotonic_us() - t0;
+	run->stats->paused_us += paused;
+	/* Not the batch's latency, and not a stall: both are counted without it. */
+	run->batch_paused_us += paused;
+	run->last_progress_us += paused;
 	return 0;
 }
 
@@ -529,6 +534,7 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 	int64_t now_us, mark_us = ecom_monotonic_us();
 	int rc = -1;
 
+	run->batch_paused_us = 0;
 	if (decode_batch(run, n_msgs, &n, err) < 0)
 		goto out;
 	add_phase(run, ECOM_PHASE_DECODE, &mark_us);
@@ -557,7 +563,7 @@ process_batch(stage_run *run, size_t n_msgs, ecom_err *err)
 	if (settle_offsets(run, false, err) < 0)
 		goto out;
 	add_phase(run, ECOM_PHASE_OFFSETS, &mark_us);
-	now_us = ecom_now_us();
+	now_us = ecom_now_us() - run->batch_paused_us;
 	for (i = 0; i < n; i++) {
 		if (run->sent_us[i] > 0)
 			ecom_latency_add(&run->stats->hop, now_us - run->sent_us[i]);

@@ -302,8 +302,12 @@ is_ready(stage_thread *t)
 	return __atomic_load_n(&t->ready, __ATOMIC_SEQ_CST) != 0;
 }
 
-/* How long the between-orders hook takes: a floor chain's time, left out of the run's. */
-#define BETWEEN_MS 150
+/*
+ * How long the between-orders hook takes (a floor chain's time, left out
+ * of the run's): longer than a hop on the mock takes, so a latency that
+ * counted it would show.
+ */
+#define BETWEEN_MS 1000
 
 /* The driver's hook (ecom_stage_opts.between_orders): note what it saw, take BETWEEN_MS. */
 static int
@@ -1174,6 +1178,11 @@ the_driver_is_called_between_orders_and_its_time_is_not_the_runs(void **state)
 	assert_int_equal(f->between_fulfilled[1], 2);
 	assert_int_equal(f->between_created[1], 2);
 	assert_true(f->stage.stats.paused_us >= 2 * BETWEEN_MS * 1000);
+	/* Nor is it in the latencies of the fulfilments that came before it. */
+	assert_int_equal(f->stage.stats.end_to_end.count, 3);
+	if (ecom_latency_max(&f->stage.stats.hop) >= BETWEEN_MS * 1000)
+		fail_msg("a reconcile hop took %" PRId64 " us: the pause was counted in it",
+		         ecom_latency_max(&f->stage.stats.hop));
 	/* The run's time is its wall time less the pauses. */
 	ecom_run_timing_of(&timing, &f->stage.stats, 3);
 	wall_us = f->stage.stats.ended_us - f->stage.stats.started_us;
