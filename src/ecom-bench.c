@@ -49,7 +49,7 @@ usage(FILE *out, const ecom_config *cfg)
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
-	        "      --floor-samples K  orders timed as a chain for the floor (default 100)\n"
+	        "      --floor-samples K  orders timed as a chain for the floor (default 200)\n"
 	        "      --no-progress      no progress line, even on a terminal\n",
 	        cfg->orders, cfg->window);
 	ecom_cli_usage_common(out, cfg);
@@ -79,7 +79,7 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static bench_args options = {.floor_samples = 100, .show_progress = true};
+static bench_args options = {.floor_samples = 200, .show_progress = true};
 
 static int
 take_option(ecom_cli *cli, int opt, const char *arg)
