@@ -6,8 +6,9 @@
 #
 #   closed loop  ecom-bench -n 10000 --window 1: one order in flight, as
 #                the original; its reference is the floor (5 Kafka round
-#                trips and 6 single writes per order), and elapsed/floor
-#                is the overhead of everything else;
+#                trips and 6 single writes per order, timed as a chain
+#                between the run's orders), and elapsed/floor is the
+#                overhead of everything else;
 #   pipeline     ecom-bench -n 3000 --window 256: its reference is the
 #                ceiling (the slower of Kafka and the store doing the run's
 #                work at full speed, alone), and elapsed/ceiling says how
@@ -36,7 +37,7 @@ while (($#)); do
 	-w) need_value "$1" $#; window=$2; shift 2 ;;
 	-r) need_value "$1" $#; runs=$2; shift 2 ;;
 	--store | --compare) need_value "$1" $#; stores=$2; shift 2 ;;
-	-h | --help) sed -n '2,23p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
 	esac
 done
