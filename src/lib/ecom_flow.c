@@ -204,14 +204,6 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
 	return 0;
 }
 
-/* The floor again, on services that have run the flow; its orders are taken out again. */
-static int
-measure_floor_after(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
-                    ecom_err *err)
-{
-	return ecom_measure_chain(cfg, floor_samples, &result->floor_after, err);
-}
-
 int
 ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flow_result *result,
                     ecom_err *err)
@@ -230,13 +222,13 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 		ecom_floor_meter_times(floor.meter, &result->floor_in_run);
 		ecom_floor_meter_close(floor.meter);
 	}
-	result->paused_s = (double)reconcile->paused_us / 1e6;
 	if (rc < 0)
 		return -1;
 	if (reconcile->fulfilled < cfg->orders)
 		return ecom_err_set(err, "interrupted after %" PRId64 " of %ld orders",
 		                    reconcile->fulfilled, cfg->orders);
-	return measure_floor_after(cfg, opts->floor_samples, result, err);
+	/* The floor again, on services that have run the flow. */
+	return ecom_measure_chain(cfg, opts->floor_samples, &result->floor_after, err);
 }
 
 /* ---- the report ---- */
@@ -276,6 +268,7 @@ append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *res
              double *floor_s)
 {
 	const ecom_floor_times *used = floor_used(result);
+	int64_t paused_us = result->stages[ECOM_STAGE_RECONCILE].paused_us;
 	bson_t f;
 
 	*floor_s = (double)cfg->orders * used->order_ms / 1000.0;
@@ -294,7 +287,7 @@ append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *res
 	BSON_APPEND_DOUBLE(&f, "store_mark_ms", ecom_report_round3(used->mark_ms));
 	BSON_APPEND_INT32(&f, "kafka_hops_per_order", ECOM_FLOW_HOPS_PER_ORDER);
 	BSON_APPEND_INT32(&f, "store_writes_per_order", ECOM_FLOW_WRITES_PER_ORDER);
-	BSON_APPEND_DOUBLE(&f, "paused_s", ecom_report_round3(result->paused_s));
+	BSON_APPEND_DOUBLE(&f, "paused_s", ecom_report_round3((double)paused_us / 1e6));
 	BSON_APPEND_DOUBLE(&f, "floor_s", ecom_report_round3(*floor_s));
 	bson_append_document_end(report, &f);
 }

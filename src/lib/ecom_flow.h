@@ -40,7 +40,6 @@ typedef struct ecom_flow_result {
 	ecom_floor_times floor_before;
 	ecom_floor_times floor_in_run;
 	ecom_floor_times floor_after;
-	double paused_s; /* the flow stood still for the chains in the run, not in its time */
 	/* Window above 1: the services at full speed on the same work. */
 	double kafka_ceiling_s;
 	double store_ceiling_s;

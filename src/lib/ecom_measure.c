@@ -44,6 +44,24 @@ typedef struct chain_stats {
 	ecom_latency chains, round_trips, writes, marks;
 } chain_stats;
 
+static void
+chain_stats_init(chain_stats *stats)
+{
+	ecom_latency_init(&stats->chains);
+	ecom_latency_init(&stats->round_trips);
+	ecom_latency_init(&stats->writes);
+	ecom_latency_init(&stats->marks);
+}
+
+static void
+chain_stats_free(chain_stats *stats)
+{
+	ecom_latency_free(&stats->chains);
+	ecom_latency_free(&stats->round_trips);
+	ecom_latency_free(&stats->writes);
+	ecom_latency_free(&stats->marks);
+}
+
 struct ecom_floor_meter {
 	const ecom_config *cfg;
 	ecom_store *store;
@@ -74,9 +92,10 @@ remove_order(ecom_store *store, const char *order_id, ecom_err *err)
 
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
 		int64_t removed;
+		ecom_err why;
 
-		if (ecom_store_delete(store, (ecom_event_type)t, order_id, &removed, err) < 0)
-			return ecom_err_set(err, "floor: cannot remove the order it wrote: %s", err->msg);
+		if (ecom_store_delete(store, (ecom_event_type)t, order_id, &removed, &why) < 0)
+			return ecom_err_set(err, "floor: cannot remove the order it wrote: %s", why.msg);
 	}
 	return 0;
 }
@@ -153,10 +172,7 @@ ecom_floor_meter_open(ecom_floor_meter **meter_out, const ecom_config *cfg, ecom
 	if (meter == NULL)
 		return ecom_err_set(err, "out of memory");
 	meter->cfg = cfg;
-	ecom_latency_init(&meter->stats.chains);
-	ecom_latency_init(&meter->stats.round_trips);
-	ecom_latency_init(&meter->stats.writes);
-	ecom_latency_init(&meter->stats.marks);
+	chain_stats_init(&meter->stats);
 	snprintf(meter->topic, sizeof(meter->topic), "%secom-floor-%ld-%d", cfg->topic_prefix,
 	         (long)getpid(), ++meters);
 	topics[0] = meter->topic;
@@ -223,10 +239,7 @@ ecom_floor_meter_close(ecom_floor_meter *meter)
 		                         meter->cfg->timeout_ms, &ignored);
 	ecom_producer_destroy(meter->producer);
 	ecom_store_close(meter->store);
-	ecom_latency_free(&meter->stats.chains);
-	ecom_latency_free(&meter->stats.round_trips);
-	ecom_latency_free(&meter->stats.writes);
-	ecom_latency_free(&meter->stats.marks);
+	chain_stats_free(&meter->stats);
 	free(meter);
 }
 

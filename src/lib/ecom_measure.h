@@ -47,7 +47,7 @@ typedef struct ecom_floor_times {
  * time is the sum of its orders' times, so the reference it is divided
  * by must be a sum of chains too.  The chains' times are skewed (a slow
  * wake-up, a collection): run as a flow of their own, 2,000 chains took
- * 1.11 to 1.15 times their median's worth, which a median floor would
+ * 1.06 to 1.18 times their median's worth, which a median floor would
  * have counted against the flow.
  *
  * A meter owns its own producer, consumer (on a scratch topic) and store

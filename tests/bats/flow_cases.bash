@@ -34,8 +34,8 @@ case_bench_reports_floor_and_ratio() {
 	# Every order and every hop was timed.  The floor is the mean of 5
 	# chains of one order's work timed between the run's orders (the sum
 	# of its steps' means), and the flow's clock stood still meanwhile:
-	# end - start is the elapsed time and the pauses.  The chains' orders are gone again:
-	# the run's own orders are all that is stored.
+	# end - start is the elapsed time and the pauses.  The chains' orders
+	# are gone again: the run's own orders are all that is stored.
 	echo "$output" | jq -e '
 		def ms: (.[0:19] + "Z" | fromdate) * 1000 + (.[20:23] | tonumber);
 		(5 * .floor.kafka_round_trip_ms + 5 * .floor.store_write_ms + .floor.store_mark_ms) as $steps

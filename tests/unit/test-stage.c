@@ -745,6 +745,20 @@ read_orders(fixture *f, size_t total, ecom_event *orders, size_t known)
 	reading_free(&r);
 }
 
+/*
+ * Play the four stages for the next order reconcile creates, the
+ * (k+1)th: wait for it, read it into orders[k], store it as the payment
+ * stage would, and send its fulfilment.
+ */
+static void
+fulfil_next_order(fixture *f, ecom_event *orders, size_t k)
+{
+	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == (int64_t)k + 1));
+	read_orders(f, k + 1, orders, k);
+	memory_store_plant(f->store, &orders[k]);
+	fulfil(f, &orders[k], 1);
+}
+
 static void
 free_events(ecom_event *events, size_t n)
 {
@@ -1120,14 +1134,8 @@ count_check_after_every_order_passes_in_a_clean_run(void **state)
 	fixture *f = take(state, T_COUNT_CLEAN);
 	ecom_event orders[2];
 
-	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == 1));
-	read_orders(f, 1, orders, 0);
-	memory_store_plant(f->store, &orders[0]);
-	fulfil(f, &orders[0], 1);
-	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == 2));
-	read_orders(f, 2, orders, 1);
-	memory_store_plant(f->store, &orders[1]);
-	fulfil(f, &orders[1], 1);
+	fulfil_next_order(f, orders, 0);
+	fulfil_next_order(f, orders, 1);
 	free_events(orders, 2);
 	assert_int_equal(stage_finish(f, false), 0);
 	assert_int_equal(f->stage.stats.fulfilled, 2);
@@ -1163,12 +1171,8 @@ the_driver_is_called_between_orders_and_its_time_is_not_the_runs(void **state)
 	int64_t wall_us;
 	size_t i;
 
-	for (i = 0; i < 3; i++) {
-		assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == (int64_t)i + 1));
-		read_orders(f, i + 1, orders, i);
-		memory_store_plant(f->store, &orders[i]);
-		fulfil(f, &orders[i], 1);
-	}
+	for (i = 0; i < 3; i++)
+		fulfil_next_order(f, orders, i);
 	free_events(orders, 3);
 	assert_int_equal(stage_finish(f, false), 0);
 	/* After the first and second orders, with the next one not yet created; not after the last. */
@@ -1196,10 +1200,7 @@ a_failing_driver_between_orders_stops_reconcile_with_its_reason(void **state)
 	fixture *f = take(state, T_BETWEEN_FAILS);
 	ecom_event orders[1];
 
-	assert_true(EVENTUALLY(topic_size(f, ECOM_EV_ORDERCREATED) == 1));
-	read_orders(f, 1, orders, 0);
-	memory_store_plant(f->store, &orders[0]);
-	fulfil(f, &orders[0], 1);
+	fulfil_next_order(f, orders, 0);
 	free_events(orders, 1);
 	assert_int_equal(stage_finish(f, false), -1);
 	assert_contains(f->stage.err.msg, "floor: the chain's store went away");
