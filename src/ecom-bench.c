@@ -124,7 +124,7 @@ on_progress(void *arg, int64_t fulfilled)
 /* One benchmark run of cfg's store; its report printed, complete or not. */
 static int
 bench_one(const ecom_config *cfg, const char *store, const bench_args *args, ecom_plot_run *plot,
-          volatile sig_atomic_t *stop, ecom_err *err)
+          ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_flow_result result;
 	ecom_progress progress;
@@ -176,7 +176,7 @@ check_stores(ecom_config *cfg, bench_args *args, ecom_err *err)
 }
 
 static int
-bench_all(ecom_config *cfg, const bench_args *args, volatile sig_atomic_t *stop, ecom_err *err)
+bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_plot_run plots[MAX_RUNS];
 	char *stores[MAX_RUNS];
@@ -209,7 +209,7 @@ bench_all(ecom_config *cfg, const bench_args *args, volatile sig_atomic_t *stop,
 }
 
 static int
-run(ecom_config *cfg, volatile sig_atomic_t *stop)
+run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 

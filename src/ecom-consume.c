@@ -131,7 +131,7 @@ print_message(const rd_kafka_message_t *m, int envelope)
 
 static int
 read_topic(const ecom_config *cfg, const char *topic, int64_t offset, bool exit_at_end, long count,
-           bool envelope, volatile sig_atomic_t *stop, ecom_err *err)
+           bool envelope, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t *msgs[256];
@@ -268,7 +268,7 @@ check_options(void)
 }
 
 static int
-run_stage(const ecom_config *cfg, volatile sig_atomic_t *stop, ecom_err *err)
+run_stage(const ecom_config *cfg, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_stage_opts opts = {.kind = args.stage, .stop = stop, .announce_rebalances = true};
 	ecom_stage_stats stats;
@@ -285,7 +285,7 @@ run_stage(const ecom_config *cfg, volatile sig_atomic_t *stop, ecom_err *err)
 }
 
 static int
-run(ecom_config *cfg, volatile sig_atomic_t *stop)
+run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 	int rc;

@@ -157,7 +157,7 @@ take_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 
 static int
 persist_stdin(ecom_store *store, pending_batch *batch, persist_totals *totals,
-              volatile sig_atomic_t *stop, ecom_err *err)
+              ecom_stop_flag *stop, ecom_err *err)
 {
 	stdin_persist p = {store, batch, totals};
 
@@ -179,7 +179,7 @@ destroy_messages(rd_kafka_message_t **msgs, size_t n)
 static int
 persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
               persist_totals *totals, const char *topic, bool exit_at_end,
-              volatile sig_atomic_t *stop, ecom_err *err)
+              ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_consumer *consumer = NULL;
 	rd_kafka_message_t **msgs = calloc(batch->capacity, sizeof(*msgs));
@@ -273,7 +273,7 @@ check_options(void)
 }
 
 static int
-run(ecom_config *cfg, volatile sig_atomic_t *stop)
+run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_store *store = NULL;
 	pending_batch batch = {0};

@@ -45,7 +45,7 @@ usage(FILE *out, const ecom_config *cfg)
 }
 
 static int
-generate(const ecom_config *cfg, long count, bool to_stdout, volatile sig_atomic_t *stop,
+generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *stop,
          ecom_err *err)
 {
 	ecom_producer *producer = NULL;
@@ -123,7 +123,7 @@ produce_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 
 /* Returns 0, or -1 on a runtime failure; *rejected counts bad lines. */
 static int
-produce_stdin(const ecom_config *cfg, const char *topic, volatile sig_atomic_t *stop,
+produce_stdin(const ecom_config *cfg, const char *topic, ecom_stop_flag *stop,
               long *rejected, ecom_err *err)
 {
 	stdin_produce p = {.topic = topic};
@@ -185,7 +185,7 @@ check_options(void)
 }
 
 static int
-run(ecom_config *cfg, volatile sig_atomic_t *stop)
+run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 	long rejected = 0;

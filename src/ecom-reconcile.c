@@ -83,7 +83,7 @@ report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
 }
 
 static int
-drive(const ecom_config *cfg, volatile sig_atomic_t *stop, ecom_err *err)
+drive(const ecom_config *cfg, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_progress progress;
 	ecom_stage_opts opts = {
@@ -187,7 +187,7 @@ check_options(void)
 }
 
 static int
-run(ecom_config *cfg, volatile sig_atomic_t *stop)
+run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 	bool ok = false;

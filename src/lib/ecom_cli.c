@@ -175,7 +175,7 @@ ecom_cli_print_version(void)
 	       bson_get_version(), ecom_config_yaml_version());
 }
 
-static volatile sig_atomic_t *stop_flag;
+static ecom_stop_flag *stop_flag;
 
 static void
 on_stop_signal(int signo)
@@ -186,7 +186,7 @@ on_stop_signal(int signo)
 }
 
 void
-ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag)
+ecom_cli_catch_stop_signals(ecom_stop_flag *flag)
 {
 	struct sigaction sa;
 
@@ -221,7 +221,7 @@ merged_longopts(const struct option *own)
 	return all;
 }
 
-static volatile sig_atomic_t stop_requested;
+static ecom_stop_flag stop_requested;
 
 int
 ecom_cli_main(int argc, char **argv, const ecom_command *command)

@@ -79,7 +79,7 @@ bool ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
 /* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
 int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
 /* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
-void ecom_cli_catch_stop_signals(volatile sig_atomic_t *flag);
+void ecom_cli_catch_stop_signals(ecom_stop_flag *flag);
 
 /* "ecom-produce (ecom) 0.1.0" and the library versions, on stdout. */
 void ecom_cli_print_version(void);
@@ -101,7 +101,7 @@ typedef struct ecom_command {
 	 * The work, with the configuration built; *stop is set by SIGINT and
 	 * SIGTERM.  Says what went wrong itself and returns an exit status.
 	 */
-	int (*run)(ecom_config *cfg, volatile sig_atomic_t *stop);
+	int (*run)(ecom_config *cfg, ecom_stop_flag *stop);
 } ecom_command;
 
 /*

@@ -125,7 +125,7 @@ typedef struct stage_thread {
 	ecom_stage_stats *stats;
 	ecom_err err;
 	int rc;
-	volatile sig_atomic_t *stop_all;
+	ecom_stop_flag *stop_all;
 } stage_thread;
 
 static void *
@@ -152,7 +152,7 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
                       ecom_flow_result *result, ecom_err *err)
 {
 	stage_thread threads[ECOM_STAGE_COUNT];
-	volatile sig_atomic_t stop_all = 0;
+	ecom_stop_flag stop_all = 0;
 	readiness ready = {PTHREAD_MUTEX_INITIALIZER, 0};
 	int k, started = 0, failed = -1;
 

@@ -29,7 +29,7 @@
 
 typedef struct ecom_flow_opts {
 	int floor_samples;            /* chains timed for the floor before, in and after the run */
-	volatile sig_atomic_t *stop;  /* set: every stage stops after its batch */
+	ecom_stop_flag *stop;  /* set: every stage stops after its batch */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
 } ecom_flow_opts;

@@ -64,7 +64,7 @@ typedef struct kafka_client {
 	ecom_outage outage;
 	int64_t down_since_us; /* monotonic: all brokers down since; 0 when not */
 	int64_t last_probe_us; /* monotonic: the last check whether the brokers are back */
-	volatile sig_atomic_t *stop;
+	ecom_stop_flag *stop;
 	int timeout_ms;
 	bool started; /* past the start-up check */
 	char group[256]; /* consumers in a group: its name, for messages */
@@ -1090,7 +1090,7 @@ ecom_producer_handle(ecom_producer *p)
 }
 
 void
-ecom_producer_set_stop(ecom_producer *p, volatile sig_atomic_t *stop)
+ecom_producer_set_stop(ecom_producer *p, ecom_stop_flag *stop)
 {
 	p->kc.stop = stop;
 }
@@ -1441,7 +1441,7 @@ ecom_consumer_brokers_down(const ecom_consumer *c)
 }
 
 void
-ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop)
+ecom_consumer_set_stop(ecom_consumer *c, ecom_stop_flag *stop)
 {
 	c->kc.stop = stop;
 }

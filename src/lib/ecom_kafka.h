@@ -99,7 +99,7 @@ int ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *
 int ecom_producer_new(ecom_producer **p, const ecom_config *cfg, ecom_err *err);
 rd_kafka_t *ecom_producer_handle(ecom_producer *p);
 /* Stop waiting for acknowledgements once *stop is set. */
-void ecom_producer_set_stop(ecom_producer *p, volatile sig_atomic_t *stop);
+void ecom_producer_set_stop(ecom_producer *p, ecom_stop_flag *stop);
 /* message.max.bytes: what one message, key and headers included, may take. */
 size_t ecom_producer_max_message_bytes(const ecom_producer *p);
 /* Learn where topic's partitions lead now, so that the first send to it does not wait. */
@@ -141,7 +141,7 @@ int ecom_consumer_new(ecom_consumer **c, const ecom_config *cfg, const char *gro
  */
 int ecom_consumer_new_assign(ecom_consumer **c, const ecom_config *cfg, const char *topic,
                              int64_t start_offset, ecom_err *err);
-void ecom_consumer_set_stop(ecom_consumer *c, volatile sig_atomic_t *stop);
+void ecom_consumer_set_stop(ecom_consumer *c, ecom_stop_flag *stop);
 /* Say each new assignment of partitions (without this, only -v shows them). */
 void ecom_consumer_announce_rebalances(ecom_consumer *c);
 /* True once the group has assigned this consumer its partitions (maybe none). */

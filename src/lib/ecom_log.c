@@ -148,7 +148,7 @@ ecom_usagef(const char *fmt, ...)
 }
 
 int
-ecom_each_stdin_line(volatile sig_atomic_t *stop,
+ecom_each_stdin_line(ecom_stop_flag *stop,
                      int (*take)(void *arg, long lineno, char *line, size_t len, ecom_err *err),
                      void *arg, ecom_err *err)
 {

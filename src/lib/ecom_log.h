@@ -8,10 +8,18 @@
 #ifndef ECOM_LOG_H
 #define ECOM_LOG_H
 
-#include <signal.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
+
+/*
+ * A request to stop, set by a signal handler or another thread and read
+ * by every loop that can wait: a lock-free atomic, so that both are
+ * well defined in C11 (a volatile sig_atomic_t is only right between a
+ * handler and the one thread it interrupts).
+ */
+typedef atomic_int ecom_stop_flag;
 
 #define ECOM_PRINTF(f, a) __attribute__((format(printf, f, a)))
 
@@ -72,7 +80,7 @@ void ecom_usagef(const char *fmt, ...) ECOM_PRINTF(1, 2);
  * interrupting the read is no error then) or take returns -1.  0, or -1
  * with err filled (by take, or naming the read error).
  */
-int ecom_each_stdin_line(volatile sig_atomic_t *stop,
+int ecom_each_stdin_line(ecom_stop_flag *stop,
                          int (*take)(void *arg, long lineno, char *line, size_t len, ecom_err *err),
                          void *arg, ecom_err *err);
 

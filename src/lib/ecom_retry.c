@@ -48,7 +48,7 @@ ecom_outage_trouble(ecom_outage *o, const char *reason, ecom_err *err)
 }
 
 void
-ecom_outage_backoff(ecom_outage *o, volatile sig_atomic_t *stop)
+ecom_outage_backoff(ecom_outage *o, ecom_stop_flag *stop)
 {
 	int64_t slept;
 

@@ -33,7 +33,7 @@ bool ecom_outage_active(const ecom_outage *o);
  */
 int ecom_outage_trouble(ecom_outage *o, const char *reason, ecom_err *err);
 /* Wait the next backoff step (50 ms, doubling to 1 s); returns early once *stop is set. */
-void ecom_outage_backoff(ecom_outage *o, volatile sig_atomic_t *stop);
+void ecom_outage_backoff(ecom_outage *o, ecom_stop_flag *stop);
 /* All is well again: if an outage was reported, say it is over and after how long. */
 void ecom_outage_over(ecom_outage *o);
 

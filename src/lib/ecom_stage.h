@@ -79,7 +79,7 @@ typedef struct ecom_stage_opts {
 	ecom_stage_kind kind;
 	long orders;                 /* reconcile: stop after this many are fulfilled */
 	int window;                  /* reconcile: orders in flight at once */
-	volatile sig_atomic_t *stop; /* set to stop after the current batch */
+	ecom_stop_flag *stop; /* set to stop after the current batch */
 	bool announce_rebalances;    /* say which partitions this process was given */
 	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
 	void (*on_progress)(void *arg, int64_t fulfilled);

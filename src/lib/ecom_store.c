@@ -93,7 +93,7 @@ ecom_store_open(ecom_store **store, const ecom_config *cfg, ecom_err *err)
 }
 
 void
-ecom_store_set_stop(ecom_store *store, volatile sig_atomic_t *stop)
+ecom_store_set_stop(ecom_store *store, ecom_stop_flag *stop)
 {
 	store->stop = stop;
 }

@@ -48,7 +48,7 @@ int ecom_store_check_uris(const ecom_config *cfg, ecom_err *err);
 /* "libmongoc 1.23.1, libpq 150010" into buf, for --version. */
 void ecom_store_driver_versions(char *buf, size_t size);
 /* Stop retrying (fail at once) when *stop is set, e.g. by SIGTERM. */
-void ecom_store_set_stop(ecom_store *store, volatile sig_atomic_t *stop);
+void ecom_store_set_stop(ecom_store *store, ecom_stop_flag *stop);
 
 enum ecom_store_kind ecom_store_kind_of(const ecom_store *store);
 /* "mongodb" or "postgresql". */

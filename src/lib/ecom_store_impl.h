@@ -66,7 +66,7 @@ struct ecom_store {
 	char *redacted_uri;           /* bson_malloc'd, for messages */
 	char *server;                 /* bson_malloc'd, ecom_store_server(); NULL until known */
 	ecom_outage outage;           /* filled by ecom_store.c */
-	volatile sig_atomic_t *stop;  /* stop retrying once set; may be NULL */
+	ecom_stop_flag *stop;  /* stop retrying once set; may be NULL */
 	/*
 	 * The server may drop the connection over a batch's data instead of
 	 * refusing it (FerretDB 1.x): then drops that repeat while the server

@@ -155,7 +155,7 @@ typedef struct stage_thread {
 	ecom_stage_opts opts;
 	ecom_stage_stats stats;
 	ecom_err err;
-	volatile sig_atomic_t stop;
+	ecom_stop_flag stop;
 	int rc;
 	int ready;    /* on_ready was called */
 	int progress; /* reconcile: on_progress calls, one after each turn of the loop */
