@@ -25,6 +25,7 @@
 #include "ecom_metrics.h"
 #include "ecom_progress.h"
 #include "ecom_report.h"
+#include "ecom_reconcile.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 
@@ -86,14 +87,13 @@ static int
 drive(const ecom_config *cfg, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_progress progress;
-	ecom_stage_opts opts = {
-		.kind = ECOM_STAGE_RECONCILE,
+	ecom_reconcile_opts terminal = {
 		.orders = cfg->orders,
 		.window = cfg->window,
-		.stop = stop,
 		.on_progress = on_progress,
 		.progress_arg = &progress,
 	};
+	ecom_stage_opts opts = {.kind = ECOM_STAGE_RECONCILE, .stop = stop, .terminal = &terminal};
 	ecom_stage_stats stats;
 	int rc;
 

@@ -10,6 +10,7 @@
 
 #include "ecom_kafka.h"
 #include "ecom_measure.h"
+#include "ecom_reconcile.h"
 #include "ecom_report.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
@@ -74,10 +75,8 @@ typedef struct floor_in_run {
  * after the run (ecom_measure.h).
  */
 static int
-floor_between_orders(void *arg, int64_t fulfilled, ecom_err *err)
+floor_between_orders(floor_in_run *f, int64_t fulfilled, ecom_err *err)
 {
-	floor_in_run *f = arg;
-
 	while (f->taken < f->samples &&
 	       fulfilled >= (int64_t)(f->taken + 1) * f->orders / (f->samples + 1)) {
 		if (ecom_floor_meter_chain(f->meter, false, err) < 0 ||
@@ -107,9 +106,8 @@ stage_ready(void *arg)
 }
 
 static bool
-all_stages_ready(void *arg)
+all_stages_ready(readiness *r)
 {
-	readiness *r = arg;
 	bool all;
 
 	pthread_mutex_lock(&r->lock);
@@ -118,10 +116,29 @@ all_stages_ready(void *arg)
 	return all;
 }
 
+/* What the driver does at the terminal stage's moments (ecom_drive_hooks). */
+typedef struct flow_drive {
+	readiness *ready;
+	floor_in_run *floor; /* NULL: no floor in the run */
+} flow_drive;
+
+static bool
+drive_may_start(void *arg)
+{
+	return all_stages_ready(((flow_drive *)arg)->ready);
+}
+
+static int
+drive_between_orders(void *arg, int64_t fulfilled, ecom_err *err)
+{
+	return floor_between_orders(((flow_drive *)arg)->floor, fulfilled, err);
+}
+
 typedef struct stage_thread {
 	pthread_t thread;
 	const ecom_config *cfg;
 	ecom_stage_opts opts;
+	ecom_reconcile_opts terminal;
 	ecom_stage_stats *stats;
 	ecom_err err;
 	int rc;
@@ -154,6 +171,12 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
 	stage_thread threads[ECOM_STAGE_COUNT];
 	ecom_stop_flag stop_all = 0;
 	readiness ready = {PTHREAD_MUTEX_INITIALIZER, 0};
+	flow_drive drive = {&ready, floor};
+	ecom_drive_hooks hooks = {
+		.may_start = drive_may_start,
+		.between_orders = floor != NULL ? drive_between_orders : NULL,
+		.arg = &drive,
+	};
 	int k, started = 0, failed = -1;
 
 	memset(threads, 0, sizeof(threads));
@@ -166,17 +189,14 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
 		t->opts.kind = (ecom_stage_kind)k;
 		t->opts.stop = &stop_all;
 		t->opts.on_ready = stage_ready;
-		t->opts.may_start = all_stages_ready;
 		t->opts.ready_arg = &ready;
 		if (k == ECOM_STAGE_RECONCILE) {
-			t->opts.orders = cfg->orders;
-			t->opts.window = cfg->window;
-			t->opts.on_progress = opts->on_progress;
-			t->opts.progress_arg = opts->progress_arg;
-			if (floor != NULL) {
-				t->opts.between_orders = floor_between_orders;
-				t->opts.between_arg = floor;
-			}
+			t->terminal.orders = cfg->orders;
+			t->terminal.window = cfg->window;
+			t->terminal.on_progress = opts->on_progress;
+			t->terminal.progress_arg = opts->progress_arg;
+			t->terminal.drive = &hooks;
+			t->opts.terminal = &t->terminal;
 		}
 		if (pthread_create(&t->thread, NULL, stage_main, t) != 0) {
 			ecom_err_set(err, "cannot start a thread: %s", strerror(errno));

@@ -1,16 +1,17 @@
 /*
- * The one stage loop every command runs: poll a batch → validate →
- * bulk idempotent write → produce the next events → wait for the broker
- * to acknowledge them → store the offsets for commit.
+ * The one stage loop every stage runs: poll a batch → validate → bulk
+ * idempotent write → produce what follows → store the offsets for
+ * commit once the broker has acknowledged what was produced (the loop
+ * does not wait for that; it settles the offsets when it comes).
  *
  * payment, inventory, shipping and fulfillment read one topic and write
- * the next; reconcile reads orderfulfilled, marks orders complete, checks
- * counts and produces the next orders until `orders` are through.
+ * the next; reconcile, the terminal stage (ecom_reconcile.h), reads
+ * orderfulfilled, marks orders complete, checks counts and starts the
+ * next orders.
  */
 #ifndef ECOM_STAGE_H
 #define ECOM_STAGE_H
 
-#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 
@@ -61,37 +62,29 @@ typedef struct ecom_stage_stats {
 	int64_t rejected;     /* events the store refused (dead-lettered) */
 	int64_t dead_letters; /* messages sent to the dead-letter topic */
 	int64_t produced;     /* next events produced */
-	int64_t fulfilled;    /* reconcile: orders this run marked fulfilled */
-	int64_t fulfilled_before; /* reconcile: orders fulfilled before this run (a resume) */
-	int64_t issued;       /* reconcile: orders this run created */
-	int64_t started_us;   /* reconcile: wall clock when this run began driving; 0 if it did not */
-	int64_t ended_us;     /* reconcile: wall clock of this run's last fulfilment; 0 if none */
-	int64_t paused_us;    /* reconcile: time in opts->between_orders, not the run's */
 	ecom_latency hop;     /* previous event produced → this stage done with it */
-	ecom_latency end_to_end; /* reconcile: order created → fulfilled */
 	ecom_latency phases[ECOM_PHASE_COUNT];
+	/* The terminal stage's alone (ecom_reconcile.h). */
+	int64_t fulfilled;        /* orders this run marked fulfilled */
+	int64_t fulfilled_before; /* orders fulfilled before this run began (a resume) */
+	int64_t issued;           /* orders this run created */
+	int64_t started_us;   /* wall clock when this run began driving; 0 if it did not */
+	int64_t ended_us;     /* wall clock of this run's last fulfilment; 0 if none */
+	int64_t paused_us;    /* time the driver took between orders, not the run's */
+	ecom_latency end_to_end; /* order created → fulfilled */
 } ecom_stage_stats;
 
 void ecom_stage_stats_init(ecom_stage_stats *stats);
 void ecom_stage_stats_free(ecom_stage_stats *stats);
 
+struct ecom_reconcile_opts;
+
 typedef struct ecom_stage_opts {
 	ecom_stage_kind kind;
-	long orders;                 /* reconcile: stop after this many are fulfilled */
-	int window;                  /* reconcile: orders in flight at once */
-	ecom_stop_flag *stop; /* set to stop after the current batch */
-	bool announce_rebalances;    /* say which partitions this process was given */
-	/* reconcile: called after each batch with the fulfilled count (may be NULL). */
-	void (*on_progress)(void *arg, int64_t fulfilled);
-	void *progress_arg;
-	/*
-	 * A driver of several stages in one process (may be NULL): on_ready
-	 * once this stage has its partitions; reconcile creates the first
-	 * order only once may_start says every stage is ready, so no stage's
-	 * start-up is counted in the run's time.
-	 */
+	ecom_stop_flag *stop;     /* set to stop after the current batch */
+	bool announce_rebalances; /* say which partitions this process was given */
+	/* Called once the stage has its partitions (may be NULL). */
 	void (*on_ready)(void *arg);
-	bool (*may_start)(void *arg);
 	void *ready_arg;
 	/*
 	 * A store to use instead of opening the one cfg names (may be NULL):
@@ -99,19 +92,12 @@ typedef struct ecom_stage_opts {
 	 * tests hand the stage an in-memory store this way.
 	 */
 	ecom_store *store;
-	/*
-	 * reconcile (may be NULL): called when no order is in flight, the
-	 * last one fulfilled and the next not yet created, with the count
-	 * fulfilled.  Its time is left out of the run's (stats->paused_us):
-	 * ecom-bench times its floor there, on the services as the flow
-	 * finds them.  -1 (with err) stops the run.
-	 */
-	int (*between_orders)(void *arg, int64_t fulfilled, ecom_err *err);
-	void *between_arg;
+	/* The terminal stage's own options: required for reconcile, unused otherwise. */
+	const struct ecom_reconcile_opts *terminal;
 } ecom_stage_opts;
 
 /*
- * Run until *stop or, for reconcile, until opts->orders are fulfilled.
+ * Run until *stop or, for reconcile, until its orders are fulfilled.
  * Returns 0, or -1 with err filled on a runtime failure (a broker or
  * store down longer than retry_timeout_ms, a count mismatch: err says
  * which, with both counts).  stats (may be NULL) is filled as it goes.

@@ -38,6 +38,7 @@
 
 #include "ecom_kafka.h"
 #include "ecom_report.h"
+#include "ecom_reconcile.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
@@ -153,6 +154,8 @@ typedef struct stage_thread {
 	const ecom_config *cfg;
 	const char *name; /* its lines on stderr: "test-stage: t3: …" */
 	ecom_stage_opts opts;
+	ecom_reconcile_opts terminal;
+	ecom_drive_hooks drive;
 	ecom_stage_stats stats;
 	ecom_err err;
 	ecom_stop_flag stop;
@@ -309,7 +312,7 @@ is_ready(stage_thread *t)
  */
 #define BETWEEN_MS 1000
 
-/* The driver's hook (ecom_stage_opts.between_orders): note what it saw, take BETWEEN_MS. */
+/* The driver's hook (ecom_drive_hooks.between_orders): note what it saw, take BETWEEN_MS. */
 static int
 between_orders(void *arg, int64_t fulfilled, ecom_err *err)
 {
@@ -341,18 +344,20 @@ stage_start(fixture *f, ecom_stage_kind kind, long orders, int window, bool betw
 	t->cfg = &f->cfg;
 	t->name = f->name;
 	t->opts.kind = kind;
-	t->opts.orders = orders;
-	t->opts.window = window;
 	t->opts.stop = &t->stop;
 	t->opts.on_ready = on_ready;
 	t->opts.ready_arg = t;
-	t->opts.on_progress = on_progress;
-	t->opts.progress_arg = t;
 	t->opts.store = f->store;
+	t->terminal.orders = orders;
+	t->terminal.window = window;
+	t->terminal.on_progress = on_progress;
+	t->terminal.progress_arg = t;
 	if (between) {
-		t->opts.between_orders = between_orders;
-		t->opts.between_arg = f;
+		t->drive.between_orders = between_orders;
+		t->drive.arg = f;
+		t->terminal.drive = &t->drive;
 	}
+	t->opts.terminal = &t->terminal;
 	if (pthread_create(&t->tid, NULL, stage_main, t) != 0)
 		return -1;
 	t->running = true;
