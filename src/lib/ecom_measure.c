@@ -212,7 +212,7 @@ ecom_floor_meter_times(ecom_floor_meter *meter, ecom_floor_times *times)
 {
 	chain_stats *stats = &meter->stats;
 
-	times->samples = (int)stats->chains.count;
+	times->samples = (int)ecom_latency_count(&stats->chains);
 	times->order_ms = mean_ms(&stats->chains);
 	times->order_median_ms = (double)ecom_latency_percentile(&stats->chains, 50) / 1000.0;
 	times->round_trip_ms = mean_ms(&stats->round_trips);

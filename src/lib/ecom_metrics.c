@@ -1,96 +1,219 @@
 #include "ecom_metrics.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <sys/resource.h>
+
+#include "ecom_alloc.h"
+
+#define HALF (ECOM_LATENCY_SUB_BUCKETS / 2)
 
 void
 ecom_latency_init(ecom_latency *lat)
 {
-	lat->samples_us = NULL;
-	lat->count = lat->capacity = 0;
-	lat->sorted = 1;
+	memset(lat, 0, sizeof(*lat));
 }
 
 void
 ecom_latency_free(ecom_latency *lat)
 {
-	free(lat->samples_us);
+	for (int m = 0; m < ECOM_LATENCY_MAGNITUDES; m++)
+		free(lat->counts[m]);
 	ecom_latency_init(lat);
 }
 
-int
+static size_t
+magnitude_len(int m)
+{
+	return m == 0 ? ECOM_LATENCY_SUB_BUCKETS : HALF;
+}
+
+/* The magnitude and the counter's index in it of a value in range. */
+static void
+locate(int64_t us, int *m, size_t *i)
+{
+	if (us < ECOM_LATENCY_SUB_BUCKETS) {
+		*m = 0;
+		*i = (size_t)us;
+		return;
+	}
+	/* The highest bit set is 11 or above; each step above halves the resolution. */
+	*m = 63 - __builtin_clzll((unsigned long long)us) - 10;
+	*i = (size_t)(us >> *m) - HALF;
+}
+
+/* The highest value counted in counter i of magnitude m. */
+static int64_t
+highest_equivalent(int m, size_t i)
+{
+	if (m == 0)
+		return (int64_t)i;
+	return ((int64_t)(i + HALF + 1) << m) - 1;
+}
+
+static uint64_t *
+counters(ecom_latency *lat, int m)
+{
+	if (lat->counts[m] == NULL)
+		lat->counts[m] = ecom_xcalloc(magnitude_len(m), sizeof(uint64_t));
+	return lat->counts[m];
+}
+
+void
 ecom_latency_add(ecom_latency *lat, int64_t us)
 {
-	if (lat->count == lat->capacity) {
-		size_t capacity = lat->capacity ? lat->capacity * 2 : 1024;
-		int64_t *grown = realloc(lat->samples_us, capacity * sizeof(*grown));
+	int64_t kept;
+	size_t i;
+	int m;
 
-		if (grown == NULL)
-			return -1;
-		lat->samples_us = grown;
-		lat->capacity = capacity;
+	if (us < 0)
+		us = 0; /* the clocks of two hosts can disagree */
+	kept = us;
+	if (us > ECOM_LATENCY_HIGHEST_US) {
+		kept = ECOM_LATENCY_HIGHEST_US;
+		lat->clamped++;
 	}
-	lat->samples_us[lat->count++] = us < 0 ? 0 : us;
-	lat->sorted = 0;
-	return 0;
+	locate(kept, &m, &i);
+	counters(lat, m)[i]++;
+	if (lat->count == 0 || us < lat->min_us)
+		lat->min_us = us;
+	if (lat->count == 0 || us > lat->max_us)
+		lat->max_us = us;
+	lat->count++;
+	lat->sum_us += kept;
+}
+
+void
+ecom_latency_merge(ecom_latency *dst, const ecom_latency *src)
+{
+	if (src->count == 0)
+		return;
+	for (int m = 0; m < ECOM_LATENCY_MAGNITUDES; m++) {
+		const uint64_t *from = src->counts[m];
+
+		if (from == NULL)
+			continue;
+		for (size_t i = 0; i < magnitude_len(m); i++)
+			if (from[i] != 0)
+				counters(dst, m)[i] += from[i];
+	}
+	if (dst->count == 0 || src->min_us < dst->min_us)
+		dst->min_us = src->min_us;
+	if (dst->count == 0 || src->max_us > dst->max_us)
+		dst->max_us = src->max_us;
+	dst->count += src->count;
+	dst->clamped += src->clamped;
+	dst->sum_us += src->sum_us;
 }
 
 int
-ecom_latency_merge(ecom_latency *dst, const ecom_latency *src)
+ecom_latency_for_each_bucket(const ecom_latency *lat, ecom_latency_bucket_fn fn, void *arg)
 {
-	size_t i;
+	uint64_t cumulative = 0;
 
-	for (i = 0; i < src->count; i++)
-		if (ecom_latency_add(dst, src->samples_us[i]) < 0)
-			return -1;
+	for (int m = 0; m < ECOM_LATENCY_MAGNITUDES; m++) {
+		const uint64_t *c = lat->counts[m];
+
+		if (c == NULL)
+			continue;
+		for (size_t i = 0; i < magnitude_len(m); i++) {
+			int64_t value;
+			int rc;
+
+			if (c[i] == 0)
+				continue;
+			cumulative += c[i];
+			value = highest_equivalent(m, i);
+			if (value > lat->max_us)
+				value = lat->max_us;
+			rc = fn(value, c[i], cumulative, arg);
+			if (rc != 0)
+				return rc;
+		}
+	}
 	return 0;
 }
 
-static int
-compare_int64(const void *a, const void *b)
-{
-	int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+typedef struct rank_walk {
+	uint64_t rank;
+	int64_t value;
+} rank_walk;
 
-	return (x > y) - (x < y);
+static int
+stop_at_rank(int64_t value_us, uint64_t count, uint64_t cumulative, void *arg)
+{
+	rank_walk *walk = arg;
+
+	(void)count;
+	if (cumulative < walk->rank)
+		return 0;
+	walk->value = value_us;
+	return 1;
 }
 
 int64_t
-ecom_latency_percentile(ecom_latency *lat, double p)
+ecom_latency_percentile(const ecom_latency *lat, double p)
 {
-	size_t rank;
+	rank_walk walk = {0, 0};
+	double exact;
 
 	if (lat->count == 0)
 		return 0;
-	if (!lat->sorted) {
-		qsort(lat->samples_us, lat->count, sizeof(int64_t), compare_int64);
-		lat->sorted = 1;
-	}
-	/* Nearest rank: the smallest sample with at least p% of samples <= it. */
-	rank = (size_t)((p / 100.0) * (double)lat->count + 0.999999999);
-	if (rank < 1)
-		rank = 1;
-	if (rank > lat->count)
-		rank = lat->count;
-	return lat->samples_us[rank - 1];
+	/* Nearest rank: ceil(p% × count), less a rounding error of p's binary form. */
+	exact = p / 100.0 * (double)lat->count;
+	exact -= exact * 1e-12;
+	walk.rank = exact > 0 ? (uint64_t)exact : 0;
+	if ((double)walk.rank < exact)
+		walk.rank++;
+	if (walk.rank < 1)
+		walk.rank = 1;
+	if (walk.rank > lat->count)
+		walk.rank = lat->count;
+	ecom_latency_for_each_bucket(lat, stop_at_rank, &walk);
+	return walk.value;
 }
 
 int64_t
-ecom_latency_max(ecom_latency *lat)
+ecom_latency_min(const ecom_latency *lat)
 {
-	return ecom_latency_percentile(lat, 100.0);
+	return lat->count ? lat->min_us : 0;
+}
+
+int64_t
+ecom_latency_max(const ecom_latency *lat)
+{
+	return lat->count ? lat->max_us : 0;
 }
 
 int64_t
 ecom_latency_mean_us(const ecom_latency *lat)
 {
-	int64_t sum = 0;
-	size_t i;
-
 	if (lat->count == 0)
 		return 0;
-	for (i = 0; i < lat->count; i++)
-		sum += lat->samples_us[i];
-	return (sum + (int64_t)lat->count / 2) / (int64_t)lat->count;
+	return (lat->sum_us + (int64_t)(lat->count / 2)) / (int64_t)lat->count;
+}
+
+uint64_t
+ecom_latency_count(const ecom_latency *lat)
+{
+	return lat->count;
+}
+
+uint64_t
+ecom_latency_clamped(const ecom_latency *lat)
+{
+	return lat->clamped;
+}
+
+size_t
+ecom_latency_bytes(const ecom_latency *lat)
+{
+	size_t bytes = sizeof(*lat);
+
+	for (int m = 0; m < ECOM_LATENCY_MAGNITUDES; m++)
+		if (lat->counts[m] != NULL)
+			bytes += magnitude_len(m) * sizeof(uint64_t);
+	return bytes;
 }
 
 long

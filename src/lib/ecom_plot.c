@@ -45,23 +45,38 @@ ecom_plot_check_writable(const char *path, ecom_err *err)
 	return 0;
 }
 
-/* "ms fraction" lines: the empirical CDF, thinned to at most ~2,000 points. */
-static int
-write_cdf(const char *path, ecom_latency *lat)
-{
-	FILE *fp = fopen(path, "w");
-	size_t i, step;
+typedef struct cdf_out {
+	FILE *fp;
+	uint64_t total;
+	uint64_t next; /* the cumulative count at which the next point is due */
+} cdf_out;
 
-	if (fp == NULL)
+static int
+write_cdf_point(int64_t value_us, uint64_t count, uint64_t cumulative, void *arg)
+{
+	cdf_out *out = arg;
+
+	(void)count;
+	if (cumulative < out->next && cumulative < out->total)
+		return 0;
+	out->next = cumulative + out->total / 2000 + 1;
+	return fprintf(out->fp, "%.3f %.5f\n", (double)value_us / 1000.0,
+	               (double)cumulative / (double)out->total) < 0;
+}
+
+/* "ms fraction" lines: the histogram's CDF, thinned to at most ~2,000 points. */
+static int
+write_cdf(const char *path, const ecom_latency *lat)
+{
+	cdf_out out = {fopen(path, "w"), ecom_latency_count(lat), 0};
+	int rc;
+
+	if (out.fp == NULL)
 		return -1;
-	ecom_latency_percentile(lat, 50); /* sorts the samples */
-	step = lat->count / 2000 + 1;
-	for (i = 0; i < lat->count; i += step)
-		fprintf(fp, "%.3f %.5f\n", (double)lat->samples_us[i] / 1000.0,
-		        (double)(i + 1) / (double)lat->count);
-	if (lat->count > 0)
-		fprintf(fp, "%.3f 1\n", (double)lat->samples_us[lat->count - 1] / 1000.0);
-	return fclose(fp);
+	rc = ecom_latency_for_each_bucket(lat, write_cdf_point, &out);
+	if (fclose(out.fp) != 0 || rc != 0)
+		return -1;
+	return 0;
 }
 
 /* One row per stage of one run: name, then the p50 (ms) of each phase. */

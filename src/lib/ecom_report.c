@@ -66,12 +66,12 @@ ms(int64_t us)
 }
 
 void
-ecom_report_latency(bson_t *parent, const char *key, ecom_latency *lat)
+ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat)
 {
 	bson_t child;
 
 	bson_append_document_begin(parent, key, -1, &child);
-	BSON_APPEND_INT64(&child, "count", (int64_t)lat->count);
+	BSON_APPEND_INT64(&child, "count", (int64_t)ecom_latency_count(lat));
 	BSON_APPEND_DOUBLE(&child, "p50_ms", ms(ecom_latency_percentile(lat, 50)));
 	BSON_APPEND_DOUBLE(&child, "p90_ms", ms(ecom_latency_percentile(lat, 90)));
 	BSON_APPEND_DOUBLE(&child, "p99_ms", ms(ecom_latency_percentile(lat, 99)));
@@ -89,7 +89,7 @@ ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats)
 	for (p = 0; p < ECOM_PHASE_COUNT; p++) {
 		ecom_latency *lat = &stats->phases[p];
 
-		if (lat->count == 0)
+		if (ecom_latency_count(lat) == 0)
 			continue;
 		bson_append_document_begin(&child, ecom_phase_name((ecom_phase)p), -1, &phase);
 		BSON_APPEND_DOUBLE(&phase, "p50_ms", ms(ecom_latency_percentile(lat, 50)));

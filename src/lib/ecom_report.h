@@ -32,7 +32,7 @@ void ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconci
  */
 void ecom_report_timing(bson_t *report, const ecom_run_timing *timing);
 /* {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms"} under key. */
-void ecom_report_latency(bson_t *parent, const char *key, ecom_latency *lat);
+void ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat);
 /* {"poll_wait": {"p50_ms", "p99_ms"}, "decode": …} under key: the phases that ran. */
 void ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats);
 /* x rounded to 3 decimals, so reports do not print binary noise. */
