@@ -75,6 +75,8 @@ ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat)
 	BSON_APPEND_DOUBLE(&child, "p50_ms", ms(ecom_latency_percentile(lat, 50)));
 	BSON_APPEND_DOUBLE(&child, "p90_ms", ms(ecom_latency_percentile(lat, 90)));
 	BSON_APPEND_DOUBLE(&child, "p99_ms", ms(ecom_latency_percentile(lat, 99)));
+	BSON_APPEND_DOUBLE(&child, "p999_ms", ms(ecom_latency_percentile(lat, 99.9)));
+	BSON_APPEND_DOUBLE(&child, "p9999_ms", ms(ecom_latency_percentile(lat, 99.99)));
 	BSON_APPEND_DOUBLE(&child, "max_ms", ms(ecom_latency_max(lat)));
 	bson_append_document_end(parent, &child);
 }

@@ -31,7 +31,7 @@ void ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconci
  * run "orders_this_run" and "resumed_from".
  */
 void ecom_report_timing(bson_t *report, const ecom_run_timing *timing);
-/* {"count", "p50_ms", "p90_ms", "p99_ms", "max_ms"} under key. */
+/* {"count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms"} under key. */
 void ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat);
 /* {"poll_wait": {"p50_ms", "p99_ms"}, "decode": …} under key: the phases that ran. */
 void ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats);

@@ -7,10 +7,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <cmocka.h>
 
 #include "ecom_metrics.h"
+#include "ecom_report.h"
 
 /* p% as an exact fraction num/den, so the oracle's rank has no rounding. */
 static const struct {
@@ -433,6 +435,47 @@ memory_is_bounded(void **state)
 	assert_int_equal(ecom_latency_bytes(&lat), sizeof(lat));
 }
 
+/* The report's latency object: each key from its own percentile. */
+static void
+report_gives_each_percentile(void **state)
+{
+	/* Sorted ranks 1-5000 at 100 µs, to 9000 at 200, 9900 at 300, 9990 at 400, 9999 at 500. */
+	static const struct {
+		const char *key;
+		double ms;
+	} expected[] = {
+		{"p50_ms", 0.1}, {"p90_ms", 0.2}, {"p99_ms", 0.3},
+		{"p999_ms", 0.4}, {"p9999_ms", 0.5}, {"max_ms", 2.0},
+	};
+	ecom_latency lat;
+	bson_t report = BSON_INITIALIZER;
+	bson_iter_t it;
+	char path[32];
+	double got;
+	size_t k;
+	int r;
+
+	(void)state;
+	ecom_latency_init(&lat);
+	for (r = 10000; r >= 1; r--)
+		ecom_latency_add(&lat, r <= 5000 ? 100 : r <= 9000 ? 200 : r <= 9900 ? 300
+		                       : r <= 9990 ? 400 : r <= 9999 ? 500 : 2000);
+	ecom_report_latency(&report, "lat", &lat);
+	assert_true(bson_iter_init_find(&it, &report, "lat"));
+	assert_true(bson_iter_init(&it, &report) && bson_iter_find_descendant(&it, "lat.count", &it));
+	assert_int_equal(bson_iter_as_int64(&it), 10000);
+	for (k = 0; k < sizeof(expected) / sizeof(expected[0]); k++) {
+		snprintf(path, sizeof(path), "lat.%s", expected[k].key);
+		if (!bson_iter_init(&it, &report) || !bson_iter_find_descendant(&it, path, &it))
+			fail_msg("no %s in the report", path);
+		got = bson_iter_double(&it);
+		if (got < expected[k].ms - 1e-9 || got > expected[k].ms + 1e-9)
+			fail_msg("%s: %g, expected %g", path, got, expected[k].ms);
+	}
+	bson_destroy(&report);
+	ecom_latency_free(&lat);
+}
+
 int
 main(void)
 {
@@ -449,6 +492,7 @@ main(void)
 		cmocka_unit_test(mean_is_exact),
 		cmocka_unit_test(merge_equals_adding_both),
 		cmocka_unit_test(memory_is_bounded),
+		cmocka_unit_test(report_gives_each_percentile),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
