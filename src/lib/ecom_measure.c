@@ -356,7 +356,7 @@ ecom_measure_kafka_throughput(const ecom_config *cfg, long orders, double *secon
 	long i, k, total = orders * ECOM_EV_COUNT;
 	bool reading = false;
 	int64_t t0;
-	int rc = -1;
+	int rc = -1, thread_err;
 	ecom_err ignored;
 
 	snprintf(topic, sizeof(topic), "%secom-ceiling-%ld", cfg->topic_prefix, (long)getpid());
@@ -373,8 +373,9 @@ ecom_measure_kafka_throughput(const ecom_config *cfg, long orders, double *secon
 	    ecom_producer_warm(producer, topic, err) < 0 ||
 	    ecom_consumer_new_assign(&reader.consumer, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0)
 		goto out;
-	if (pthread_create(&reader.thread, NULL, read_all, &reader) != 0) {
-		ecom_err_set(err, "cannot start a thread: %s", strerror(errno));
+	thread_err = pthread_create(&reader.thread, NULL, read_all, &reader);
+	if (thread_err != 0) { /* pthread_create returns its error; errno is not set */
+		ecom_err_set(err, "cannot start a thread: %s", strerror(thread_err));
 		goto out;
 	}
 	reading = true;
@@ -502,7 +503,7 @@ ecom_measure_store_throughput(const ecom_config *cfg, long orders, double *secon
 	pthread_cond_t progress = PTHREAD_COND_INITIALIZER;
 	long created = 0;
 	int64_t t0;
-	int t, started = 0, go = 0, connected = 0, rc = -1;
+	int t, started = 0, go = 0, connected = 0, rc = -1, thread_err = 0;
 
 	memset(writers, 0, sizeof(writers));
 	if (order_events_make(&oe, orders, err) < 0)
@@ -518,7 +519,8 @@ ecom_measure_store_throughput(const ecom_config *cfg, long orders, double *secon
 		w->go = &go;
 		w->connected = &connected;
 		w->created = &created;
-		if (pthread_create(&w->thread, NULL, write_all, w) != 0)
+		thread_err = pthread_create(&w->thread, NULL, write_all, w);
+		if (thread_err != 0)
 			break;
 		started++;
 	}
@@ -533,8 +535,8 @@ ecom_measure_store_throughput(const ecom_config *cfg, long orders, double *secon
 	for (t = 0; t < started; t++)
 		pthread_join(writers[t].thread, NULL);
 	*seconds = (double)(ecom_monotonic_us() - t0) / 1e6;
-	if (started < ECOM_EV_COUNT) {
-		ecom_err_set(err, "cannot start a thread: %s", strerror(errno));
+	if (started < ECOM_EV_COUNT) { /* pthread_create returns its error; errno is not set */
+		ecom_err_set(err, "cannot start a thread: %s", strerror(thread_err));
 		goto out;
 	}
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
