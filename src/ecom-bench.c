@@ -8,6 +8,7 @@
  * progress line when stderr is a terminal.
  */
 #include <errno.h>
+#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -22,8 +23,23 @@
 #include "ecom_log.h"
 #include "ecom_plot.h"
 #include "ecom_progress.h"
+#include "ecom_reconcile.h"
 
-enum { OPT_COMPARE = ECOM_OPT_COMMAND, OPT_NO_PROGRESS, OPT_FLOOR_SAMPLES, OPT_PLOT };
+enum {
+	OPT_COMPARE = ECOM_OPT_COMMAND,
+	OPT_NO_PROGRESS,
+	OPT_FLOOR_SAMPLES,
+	OPT_PLOT,
+	OPT_RATE,
+	OPT_ARRIVALS,
+	OPT_DURATION,
+	OPT_WARMUP,
+	OPT_MAX_BACKLOG,
+};
+
+/* The longest open loop one run may offer, and the highest rate. */
+#define MAX_DURATION_S 86400.0
+#define MAX_RATE 1e6
 
 /* Stores one invocation may run. */
 #define MAX_RUNS 8
@@ -34,6 +50,10 @@ typedef struct bench_args {
 	const char *plot_file;
 	int floor_samples;
 	bool show_progress;
+	bool orders_given, window_given;
+	ecom_open_loop open; /* open.rate > 0: an open loop */
+	double duration_s;   /* 0: -n orders */
+	bool open_option_given; /* --arrivals, --warmup or --max-backlog */
 } bench_args;
 
 static void
@@ -41,11 +61,22 @@ usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
+	        "       ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND]\n"
+	        "                  [--warmup S] [--max-backlog N] [--compare STORES]\n"
 	        "\n"
-	        "Run the whole flow for N orders in one process and report timings as JSON.\n"
+	        "Run the whole flow for N orders in one process and report timings as JSON:\n"
+	        "a closed loop of W orders in flight, or an open loop offering R orders/s.\n"
 	        "\n"
 	        "  -n, --orders N         orders to run (default %ld)\n"
 	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
+	        "      --rate R           open loop: offer R orders per second on a fixed\n"
+	        "                         schedule, whatever is in flight\n"
+	        "      --duration S       open loop: run for S seconds (R x S orders) instead of -n\n"
+	        "      --arrivals KIND    open loop: constant (default) or poisson intervals\n"
+	        "      --warmup S         open loop: leave the first S seconds out of every\n"
+	        "                         figure (default 0)\n"
+	        "      --max-backlog N    open loop: orders created and not fulfilled beyond which\n"
+	        "                         R is not sustainable (default 2 s of orders, at least 100)\n"
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
@@ -79,7 +110,56 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static bench_args options = {.floor_samples = 200, .show_progress = true};
+static bench_args options = {.floor_samples = 200, .show_progress = true, .open.seed = 1};
+
+/* --rate, --duration, --arrivals, --warmup, --max-backlog. */
+static int
+take_open_loop_option(int opt, const char *arg)
+{
+	ecom_open_loop *open = &options.open;
+	long backlog;
+
+	switch (opt) {
+	case OPT_RATE:
+		if (ecom_parse_double(arg, 0.001, MAX_RATE, &open->rate) < 0) {
+			ecom_usagef("--rate '%s': expected orders per second, from 0.001 to %.0f", arg,
+			            MAX_RATE);
+			return -1;
+		}
+		return 0;
+	case OPT_DURATION:
+		if (ecom_parse_double(arg, 0.001, MAX_DURATION_S, &options.duration_s) < 0) {
+			ecom_usagef("--duration '%s': expected seconds, from 0.001 to %.0f", arg,
+			            MAX_DURATION_S);
+			return -1;
+		}
+		return 0;
+	case OPT_ARRIVALS:
+		if (ecom_arrivals_from_name(arg, &open->arrivals) < 0) {
+			ecom_usagef("--arrivals '%s': expected constant or poisson", arg);
+			return -1;
+		}
+		break;
+	case OPT_WARMUP:
+		if (ecom_parse_double(arg, 0, MAX_DURATION_S, &open->warmup_s) < 0) {
+			ecom_usagef("--warmup '%s': expected seconds, from 0 to %.0f", arg, MAX_DURATION_S);
+			return -1;
+		}
+		break;
+	case OPT_MAX_BACKLOG:
+		if (ecom_parse_long(arg, 1, 100000000, &backlog) < 0) {
+			ecom_usagef("--max-backlog '%s': expected a number from 1 to 100000000", arg);
+			return -1;
+		}
+		open->backlog_max = backlog;
+		break;
+	default:
+		ecom_usagef("option %d is not an open loop's (a bug)", opt);
+		return -1;
+	}
+	options.open_option_given = true;
+	return 0;
+}
 
 static int
 take_option(ecom_cli *cli, int opt, const char *arg)
@@ -88,11 +168,19 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 
 	switch (opt) {
 	case 'n':
+		options.orders_given = true;
 		ecom_cli_set(cli, "orders", arg);
 		return 0;
 	case 'w':
+		options.window_given = true;
 		ecom_cli_set(cli, "window", arg);
 		return 0;
+	case OPT_RATE:
+	case OPT_DURATION:
+	case OPT_ARRIVALS:
+	case OPT_WARMUP:
+	case OPT_MAX_BACKLOG:
+		return take_open_loop_option(opt, arg);
 	case OPT_COMPARE:
 		if (add_compare(&options, (char *)arg) < 0) {
 			ecom_usagef("--compare: at most %d stores", MAX_RUNS);
@@ -133,11 +221,16 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 		.stop = stop,
 		.on_progress = on_progress,
 		.progress_arg = &progress,
+		.open = args->open.rate > 0 ? &args->open : NULL,
 	};
 	bson_t report = BSON_INITIALIZER;
 	int rc;
 
-	ecom_infof("%s: %ld orders, window %d", store, cfg->orders, cfg->window);
+	if (opts.open != NULL)
+		ecom_infof("%s: %ld orders, open loop at %g orders/s (%s arrivals)", store, cfg->orders,
+		           args->open.rate, ecom_arrivals_name(args->open.arrivals));
+	else
+		ecom_infof("%s: %ld orders, window %d", store, cfg->orders, cfg->window);
 	ecom_flow_result_init(&result);
 	ecom_progress_start(&progress, cfg->orders, !args->show_progress);
 	rc = ecom_flow_benchmark(cfg, &opts, &result, err);
@@ -208,12 +301,39 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_e
 	return rc;
 }
 
+/* The open loop's options go together: checked once all are read. */
+static int
+check_load(ecom_config *cfg, bench_args *args, ecom_err *err)
+{
+	char orders[32];
+	double n;
+
+	if (args->open.rate <= 0) {
+		if (args->duration_s > 0 || args->open_option_given)
+			return ecom_err_set(err, "--duration, --arrivals, --warmup and --max-backlog go "
+			                         "with --rate");
+		return 0;
+	}
+	if (args->window_given)
+		return ecom_err_set(err, "-w is a closed loop's; an open loop (--rate) has no window");
+	if (args->duration_s > 0 && args->orders_given)
+		return ecom_err_set(err, "give -n N or --duration S, not both");
+	if (args->duration_s <= 0)
+		return 0;
+	n = ceil(args->open.rate * args->duration_s);
+	if (n > 100000000)
+		return ecom_err_set(err, "--rate %g for --duration %g is more than 100000000 orders",
+		                    args->open.rate, args->duration_s);
+	snprintf(orders, sizeof(orders), "%.0f", n);
+	return ecom_config_set(cfg, "orders", orders, err);
+}
+
 static int
 run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 
-	if (check_stores(cfg, &options, &err) < 0) {
+	if (check_load(cfg, &options, &err) < 0 || check_stores(cfg, &options, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		return ECOM_EXIT_USAGE;
 	}
@@ -239,6 +359,11 @@ main(int argc, char **argv)
 		{"plot", required_argument, NULL, OPT_PLOT},
 		{"floor-samples", required_argument, NULL, OPT_FLOOR_SAMPLES},
 		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
+		{"rate", required_argument, NULL, OPT_RATE},
+		{"duration", required_argument, NULL, OPT_DURATION},
+		{"arrivals", required_argument, NULL, OPT_ARRIVALS},
+		{"warmup", required_argument, NULL, OPT_WARMUP},
+		{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
 		{NULL, 0, NULL, 0},
 	};
 	static const ecom_command command = {

@@ -7,6 +7,7 @@
 #include "ecom_config.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdbool.h>
 #include <limits.h>
 #include <stddef.h>
@@ -143,6 +144,20 @@ ecom_parse_long(const char *text, long min, long max, long *out)
 	if (errno != 0 || end == text || *end != '\0' || n < min || n > max)
 		return -1;
 	*out = n;
+	return 0;
+}
+
+int
+ecom_parse_double(const char *text, double min, double max, double *out)
+{
+	char *end;
+	double x;
+
+	errno = 0;
+	x = strtod(text, &end);
+	if (errno != 0 || end == text || *end != '\0' || !isfinite(x) || x < min || x > max)
+		return -1;
+	*out = x;
 	return 0;
 }
 

@@ -82,6 +82,8 @@ const char *ecom_config_yaml_version(void);
 
 /* text as a whole number from min to max; -1 if it is not one (no message). */
 int ecom_parse_long(const char *text, long min, long max, long *out);
+/* A finite decimal number from min to max, the whole text; -1 otherwise. */
+int ecom_parse_double(const char *text, double min, double max, double *out);
 
 /* Topic name with the configured prefix, into buf; returns buf. */
 const char *ecom_config_topic(const ecom_config *cfg, const char *name, char *buf, size_t size);

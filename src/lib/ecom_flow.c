@@ -36,7 +36,8 @@ ecom_flow_result_free(ecom_flow_result *result)
 
 /* Reset topics and store, measure the floor, reset the store again. */
 static int
-prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result, ecom_err *err)
+prepare_run(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flow_result *result,
+            ecom_err *err)
 {
 	ecom_store *store = NULL;
 	int rc = -1;
@@ -47,9 +48,9 @@ prepare_run(const ecom_config *cfg, int floor_samples, ecom_flow_result *result,
 		return -1;
 	snprintf(result->server, sizeof(result->server), "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0 ||
-	    ecom_measure_chain(cfg, floor_samples, &result->floor_before, err) < 0)
+	    ecom_measure_chain(cfg, opts->floor_samples, &result->floor_before, err) < 0)
 		goto out;
-	if (cfg->window > 1 &&
+	if (cfg->window > 1 && opts->open == NULL &&
 	    (ecom_measure_kafka_throughput(cfg, cfg->orders, &result->kafka_ceiling_s, err) < 0 ||
 	     ecom_measure_store_throughput(cfg, cfg->orders, &result->store_ceiling_s, err) < 0))
 		goto out;
@@ -170,6 +171,7 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
 {
 	stage_thread threads[ECOM_STAGE_COUNT];
 	ecom_stop_flag stop_all = 0;
+	atomic_llong stats_from_us = 0; /* an open loop's warm-up, set when it begins */
 	readiness ready = {PTHREAD_MUTEX_INITIALIZER, 0};
 	flow_drive drive = {&ready, floor};
 	ecom_drive_hooks hooks = {
@@ -190,16 +192,23 @@ run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_
 		t->opts.stop = &stop_all;
 		t->opts.on_ready = stage_ready;
 		t->opts.ready_arg = &ready;
+		t->opts.stats_from_us = &stats_from_us;
 		if (k == ECOM_STAGE_RECONCILE) {
 			t->terminal.orders = cfg->orders;
 			t->terminal.window = cfg->window;
+			if (opts->open != NULL) {
+				t->terminal.open = *opts->open;
+				t->terminal.open.stats_from_us = &stats_from_us;
+			}
 			t->terminal.on_progress = opts->on_progress;
 			t->terminal.progress_arg = opts->progress_arg;
 			t->terminal.drive = &hooks;
 			t->opts.terminal = &t->terminal;
 		}
-		if (pthread_create(&t->thread, NULL, stage_main, t) != 0) {
-			ecom_err_set(err, "cannot start a thread: %s", strerror(errno));
+		int failed_with = pthread_create(&t->thread, NULL, stage_main, t);
+
+		if (failed_with != 0) { /* pthread_create returns its error; errno is not set */
+			ecom_err_set(err, "cannot start a thread: %s", strerror(failed_with));
 			stop_all = 1;
 			break;
 		}
@@ -232,10 +241,14 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 	floor_in_run floor = {NULL, cfg->orders, opts->floor_samples, 0};
 	int rc;
 
-	if (prepare_run(cfg, opts->floor_samples, result, err) < 0)
+	if (opts->open != NULL) {
+		result->open_loop = true;
+		result->open = *opts->open;
+	}
+	if (prepare_run(cfg, opts, result, err) < 0)
 		return -1;
 	/* One order in flight: the floor is timed between its orders too (ecom_measure.h). */
-	if (cfg->window == 1 && ecom_floor_meter_open(&floor.meter, cfg, err) < 0)
+	if (cfg->window == 1 && opts->open == NULL && ecom_floor_meter_open(&floor.meter, cfg, err) < 0)
 		return -1;
 	rc = run_stages_in_threads(cfg, opts, floor.meter != NULL ? &floor : NULL, result, err);
 	if (floor.meter != NULL) {
@@ -244,9 +257,12 @@ ecom_flow_benchmark(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flo
 	}
 	if (rc < 0)
 		return -1;
-	if (reconcile->fulfilled < cfg->orders)
+	/* Not sustainable is a result: the run stopped creating orders and saw those out through. */
+	if (reconcile->fulfilled < cfg->orders && reconcile->sustainable)
 		return ecom_err_set(err, "interrupted after %" PRId64 " of %ld orders",
 		                    reconcile->fulfilled, cfg->orders);
+	if (opts->open != NULL)
+		return 0;
 	/* The floor again, on services that have run the flow. */
 	return ecom_measure_chain(cfg, opts->floor_samples, &result->floor_after, err);
 }
@@ -283,15 +299,16 @@ append_ms_or_null(bson_t *doc, const char *key, const ecom_floor_times *times)
 		BSON_APPEND_NULL(doc, key);
 }
 
+/* The floor of the orders this run fulfilled: an interrupted run's are fewer than asked. */
 static void
-append_floor(bson_t *report, const ecom_config *cfg, const ecom_flow_result *result,
+append_floor(bson_t *report, const ecom_run_timing *timing, const ecom_flow_result *result,
              double *floor_s)
 {
 	const ecom_floor_times *used = floor_used(result);
 	int64_t paused_us = result->stages[ECOM_STAGE_RECONCILE].paused_us;
 	bson_t f;
 
-	*floor_s = (double)cfg->orders * used->order_ms / 1000.0;
+	*floor_s = (double)timing->orders_this_run * used->order_ms / 1000.0;
 	bson_append_document_begin(report, "floor", -1, &f);
 	BSON_APPEND_UTF8(&f, "timed", used == &result->floor_in_run ? "in the run"
 	                              : used == &result->floor_after ? "after the run"
@@ -349,7 +366,8 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 	if (result->server[0] != '\0')
 		BSON_APPEND_UTF8(report, "server", result->server);
 	ecom_report_timing(report, &timing);
-	BSON_APPEND_INT32(report, "window", cfg->window);
+	ecom_report_load(report, result->open_loop ? &result->open : NULL, cfg->window, &timing,
+	                 reconcile);
 	ecom_report_latency(report, "end_to_end_latency", &reconcile->end_to_end);
 	bson_append_document_begin(report, "stages", -1, &stages);
 	for (k = 0; k < ECOM_STAGE_COUNT; k++) {
@@ -362,14 +380,14 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 		bson_append_document_end(&stages, &stage);
 	}
 	bson_append_document_end(report, &stages);
-	append_floor(report, cfg, result, &floor_s);
+	append_floor(report, &timing, result, &floor_s);
 	/* The floor is a chain of waits: it means something for one order in flight only. */
-	if (cfg->window == 1)
+	if (cfg->window == 1 && !result->open_loop)
 		BSON_APPEND_DOUBLE(report, "elapsed_over_floor",
 		                   floor_s > 0 ? ecom_report_round3(timing.elapsed_s / floor_s) : 0.0);
 	else
 		BSON_APPEND_NULL(report, "elapsed_over_floor");
-	if (cfg->window > 1)
+	if (cfg->window > 1 && !result->open_loop)
 		append_ceiling(report, result, timing.elapsed_s);
 	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
 }
@@ -396,12 +414,46 @@ field_utf8(const bson_t *doc, const char *dotted)
 	return "";
 }
 
+static bool
+field_bool(const bson_t *doc, const char *dotted)
+{
+	bson_iter_t it, found;
+
+	return bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
+	       BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);
+}
+
+/* An open loop's figures: what was offered, whether it was sustained, response times. */
+static size_t
+open_loop_summary(const bson_t *report, char *buf, size_t size)
+{
+	return (size_t)snprintf(
+	    buf, size,
+	    "open loop at %g orders/s (%s): %.0f orders in %.3f s, %.1f orders/s after a %g s "
+	    "warm-up; %s (backlog peak %.0f, bound %.0f); response time p50 %.2f ms, p99 %.2f ms, "
+	    "p99.9 %.2f ms, max %.2f ms; send lag p99 %.2f ms; ",
+	    field_double(report, "open_loop.rate"), field_utf8(report, "open_loop.arrivals"),
+	    field_double(report, "orders"), field_double(report, "elapsed_s"),
+	    field_double(report, "open_loop.achieved_per_s"), field_double(report, "open_loop.warmup_s"),
+	    field_bool(report, "sustainable") ? "sustainable" : "NOT sustainable",
+	    field_double(report, "open_loop.backlog_peak"), field_double(report, "open_loop.backlog_max"),
+	    field_double(report, "end_to_end_latency.p50_ms"),
+	    field_double(report, "end_to_end_latency.p99_ms"),
+	    field_double(report, "end_to_end_latency.p999_ms"),
+	    field_double(report, "end_to_end_latency.max_ms"),
+	    field_double(report, "open_loop.send_lag.p99_ms"));
+}
+
 void
 ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 {
 	size_t used;
 	int p, k;
 
+	if (strcmp(field_utf8(report, "loop"), "open") == 0) {
+		used = open_loop_summary(report, buf, size);
+		goto phases;
+	}
 	used = (size_t)snprintf(buf, size,
 	                        "%.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, "
 	                        "p99 %.2f ms; ",
@@ -432,6 +484,7 @@ ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 		                         field_double(report, "floor.kafka_round_trip_ms"),
 		                         field_double(report, "floor.store_write_ms"),
 		                         field_double(report, "elapsed_over_floor"));
+phases:
 	if (used < size)
 		used += (size_t)snprintf(buf + used, size - used,
 		                         "peak RSS %.0f KiB; per order, p50 over the stages:",

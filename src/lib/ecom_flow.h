@@ -21,6 +21,7 @@
 #include "ecom_log.h"
 #include "ecom_plot.h"
 #include "ecom_measure.h"
+#include "ecom_reconcile.h"
 #include "ecom_stage.h"
 
 /* Kafka hops and store writes of one order: five events, and the fulfilment mark. */
@@ -30,6 +31,7 @@
 typedef struct ecom_flow_opts {
 	int floor_samples;            /* chains timed for the floor before, in and after the run */
 	ecom_stop_flag *stop;  /* set: every stage stops after its batch */
+	const ecom_open_loop *open; /* an open loop's rate and arrivals; NULL: a closed loop */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;
 } ecom_flow_opts;
@@ -44,6 +46,8 @@ typedef struct ecom_flow_result {
 	double kafka_ceiling_s;
 	double store_ceiling_s;
 	char server[128]; /* the store's server, as it names itself */
+	bool open_loop;
+	ecom_open_loop open; /* an open loop's rate and arrivals */
 } ecom_flow_result;
 
 void ecom_flow_result_init(ecom_flow_result *result);

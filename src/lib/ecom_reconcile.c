@@ -20,7 +20,11 @@
 
 typedef struct reconcile {
 	const ecom_reconcile_opts *opts;
-	int64_t issued_total;     /* orders created, by any run */
+	bool open;                /* an open loop: orders come from arrivals */
+	ecom_arrivals *arrivals;  /* open loop, while its thread runs */
+	int64_t backlog_max;      /* open loop */
+	int64_t warmup_until_us;  /* open loop: wall clock; orders meant to start before are warm-up */
+	int64_t issued_total;     /* orders created, by any run (open loop: before the arrivals) */
 	int64_t fulfilled_total;  /* orders fulfilled, by any run */
 	int64_t last_shipped_ms;  /* every mark call gets later dates than the one before */
 	int64_t last_progress_us; /* monotonic: the last fulfilment, or the start */
@@ -35,6 +39,13 @@ static reconcile *
 state_of(const ecom_stage_loop *loop)
 {
 	return loop->state;
+}
+
+/* Orders created by any run, the arrivals' so far included. */
+static int64_t
+issued(const reconcile *r)
+{
+	return r->issued_total + (r->arrivals != NULL ? ecom_arrivals_issued(r->arrivals) : 0);
 }
 
 /* Create orders until `window` are in flight or `orders` have been created. */
@@ -79,18 +90,20 @@ static int
 check_counts(ecom_stage_loop *loop, bool ask_store, ecom_err *err)
 {
 	reconcile *r = state_of(loop);
-	int64_t created, fulfilled, in_flight = r->issued_total - r->fulfilled_total;
+	int64_t created, fulfilled, in_flight;
 
-	if (r->fulfilled_total > r->issued_total)
+	if (r->fulfilled_total > issued(r))
 		return ecom_err_set(err,
 		                    "count mismatch: %" PRId64 " orders created, %" PRId64
 		                    " fulfilled; stopping",
-		                    r->issued_total, r->fulfilled_total);
+		                    issued(r), r->fulfilled_total);
 	if (!ask_store)
 		return 0;
 	if (ecom_store_count(loop->store, ECOM_EV_ORDERCREATED, &created, err) < 0 ||
 	    ecom_store_count_fulfilled(loop->store, &fulfilled, err) < 0)
 		return -1;
+	/* After the store's counts: an open loop's arrivals go on creating meanwhile. */
+	in_flight = issued(r) - r->fulfilled_total;
 	if (fulfilled != r->fulfilled_total || created < fulfilled || created - fulfilled > in_flight)
 		return ecom_err_set(err,
 		                    "count mismatch: %" PRId64 " orders created, %" PRId64
@@ -134,9 +147,12 @@ mark_batch(ecom_stage_loop *loop, size_t n, ecom_err *err)
 	before = r->fulfilled_total;
 	r->fulfilled_total += marked;
 	loop->stats->fulfilled += marked;
-	if (loop->stats->started_us == 0) /* a resumed run's first fulfilment, before it began */
+	if (loop->stats->started_us == 0) { /* a resumed run's first fulfilment, before it began */
 		loop->stats->started_us = ecom_now_us();
+		loop->stats->started_mono_us = ecom_monotonic_us();
+	}
 	loop->stats->ended_us = ecom_now_us();
+	loop->stats->ended_mono_us = ecom_monotonic_us();
 	r->last_progress_us = ecom_monotonic_us();
 	every = loop->cfg->count_check_every;
 	return check_counts(loop,
@@ -178,18 +194,25 @@ reconcile_handle_batch(ecom_stage_loop *loop, size_t n, int64_t *mark_us, ecom_e
 	if (pause_between_orders(loop, err) < 0)
 		return -1;
 	*mark_us = ecom_monotonic_us();
-	/* Before the run begins, reconcile_begin() tops up. */
-	return r->started ? top_up_orders(loop, err) : 0;
+	/* Before the run begins, reconcile_begin() tops up; an open loop's orders come on schedule. */
+	return r->started && !r->open ? top_up_orders(loop, err) : 0;
 }
 
+/* An open loop's order is timed from when it was meant to be created: its header says when. */
 static void
 reconcile_batch_done(ecom_stage_loop *loop, size_t n, int64_t now_us)
 {
+	reconcile *r = state_of(loop);
 	size_t i;
 
-	for (i = 0; i < n; i++)
-		if (loop->results[i].status == ECOM_PUT_NEW)
+	for (i = 0; i < n; i++) {
+		if (loop->results[i].status != ECOM_PUT_NEW)
+			continue;
+		if (loop->order_us[i] < r->warmup_until_us)
+			loop->stats->warmup_orders++;
+		else
 			ecom_latency_add(&loop->stats->end_to_end, now_us - loop->order_us[i]);
+	}
 }
 
 /*
@@ -206,6 +229,15 @@ reconcile_start(ecom_stage_loop *loop, ecom_err *err)
 	r = ecom_xcalloc(1, sizeof(*r));
 	loop->state = r;
 	r->opts = loop->opts->terminal;
+	r->open = r->opts->open.rate > 0;
+	loop->stats->open_loop = r->open;
+	r->backlog_max = r->opts->open.backlog_max;
+	if (r->open && r->backlog_max <= 0) {
+		r->backlog_max = (int64_t)(r->opts->open.rate * ECOM_BACKLOG_SECONDS);
+		if (r->backlog_max < ECOM_BACKLOG_MIN)
+			r->backlog_max = ECOM_BACKLOG_MIN;
+	}
+	loop->stats->backlog_max = r->backlog_max;
 	r->order_ids = ecom_xcalloc(loop->batch_max, sizeof(*r->order_ids));
 	r->shipped_ms = ecom_xcalloc(loop->batch_max, sizeof(*r->shipped_ms));
 	if (ecom_kafka_topic_size(ecom_producer_handle(loop->producer),
@@ -231,10 +263,68 @@ reconcile_finish(ecom_stage_loop *loop)
 
 	if (r == NULL)
 		return;
+	if (r->arrivals != NULL) { /* stopped early: what the thread did still counts */
+		ecom_err ignored;
+
+		ecom_arrivals_halt(r->arrivals);
+		ecom_arrivals_join(r->arrivals, &loop->stats->send_lag, &ignored);
+	}
+	/* After the last count, flush and commit: they are the run's work too. */
+	if (loop->stats->started_mono_us > 0) {
+		loop->stats->ended_us = ecom_now_us();
+		loop->stats->ended_mono_us = ecom_monotonic_us();
+	}
 	free(r->order_ids);
 	free(r->shipped_ms);
 	free(r);
 	loop->state = NULL;
+}
+
+/*
+ * An open loop begins: the arrivals' thread creates the rest of the
+ * orders on schedule, and the run's clock is the schedule's.
+ */
+static int
+open_loop_begin(ecom_stage_loop *loop, ecom_err *err)
+{
+	reconcile *r = state_of(loop);
+	const ecom_open_loop *open = &r->opts->open;
+	ecom_arrivals_opts a = {
+		.kind = open->arrivals,
+		.rate = open->rate,
+		.seed = open->seed,
+		.count = r->opts->orders - r->issued_total,
+		.warmup_us = (int64_t)(open->warmup_s * 1e6),
+		.topic = loop->topics[ECOM_EV_ORDERCREATED],
+		.stop = loop->opts->stop,
+	};
+	int64_t wall, mono;
+
+	if (a.count <= 0) /* all created by an earlier run: wait for their fulfilments */
+		return 0;
+	if (ecom_arrivals_start(&r->arrivals, loop->cfg, &a, &wall, &mono, err) < 0)
+		return -1;
+	loop->stats->started_us = wall;
+	loop->stats->started_mono_us = mono;
+	r->warmup_until_us = wall + (int64_t)(open->warmup_s * 1e6);
+	if (open->stats_from_us != NULL)
+		atomic_store(open->stats_from_us, r->warmup_until_us);
+	r->last_progress_us = mono;
+	return 0;
+}
+
+/* The arrivals' thread is done: its count and its failure, if any, are the run's. */
+static int
+open_loop_collect(ecom_stage_loop *loop, ecom_err *err)
+{
+	reconcile *r = state_of(loop);
+	int64_t made = ecom_arrivals_issued(r->arrivals);
+	int rc = ecom_arrivals_join(r->arrivals, &loop->stats->send_lag, err);
+
+	r->arrivals = NULL;
+	r->issued_total += made;
+	loop->stats->issued += made;
+	return rc;
 }
 
 /* The run begins: the clock starts (if no fulfilment started it) and the first orders go out. */
@@ -246,8 +336,12 @@ reconcile_begin(ecom_stage_loop *loop, ecom_err *err)
 	r->started = true;
 	if (r->fulfilled_total >= r->opts->orders)
 		return 0;
-	if (loop->stats->started_us == 0)
+	if (r->open)
+		return open_loop_begin(loop, err);
+	if (loop->stats->started_us == 0) {
 		loop->stats->started_us = ecom_now_us();
+		loop->stats->started_mono_us = ecom_monotonic_us();
+	}
 	r->last_progress_us = ecom_monotonic_us();
 	if (top_up_orders(loop, err) < 0 || ecom_producer_flush(loop->producer, err) < 0)
 		return -1;
@@ -261,6 +355,8 @@ reconcile_before_poll(ecom_stage_loop *loop, ecom_err *err)
 	reconcile *r = state_of(loop);
 	const ecom_drive_hooks *drive = r->opts->drive;
 
+	if (r->arrivals != NULL && ecom_arrivals_finished(r->arrivals))
+		return open_loop_collect(loop, err);
 	if (r->started || !loop->ready)
 		return 0;
 	if (drive != NULL && drive->may_start != NULL && !drive->may_start(drive->arg))
@@ -273,7 +369,10 @@ reconcile_done(const ecom_stage_loop *loop)
 {
 	const reconcile *r = state_of(loop);
 
-	return r->fulfilled_total >= r->opts->orders;
+	if (r->fulfilled_total >= r->opts->orders)
+		return true;
+	/* An open loop cut short (not sustainable): done once its orders are through. */
+	return r->open && r->started && r->arrivals == NULL && r->fulfilled_total >= r->issued_total;
 }
 
 /* Where the orders wait: the consumer lag of each stage's group on its input, as text. */
@@ -323,11 +422,34 @@ warn_if_stalled(ecom_stage_loop *loop)
 	ecom_warnf("no order completed for %.0f s (%" PRId64 " of %ld fulfilled, %" PRId64
 	           " in flight); %s%s",
 	           (double)(now - r->last_progress_us) / 1e6, r->fulfilled_total, r->opts->orders,
-	           r->issued_total - r->fulfilled_total,
+	           issued(r) - r->fulfilled_total,
 	           failure[0] ? failure
 	           : where[0] ? "messages waiting: "
 	                      : "no messages are waiting on the flow's topics",
 	           failure[0] ? "" : where);
+}
+
+/*
+ * More orders waiting than the bound: the rate is more than the flow
+ * can take.  No more are created; those out are seen through, so the
+ * counts still add up, and the run ends with its figures so far.
+ */
+static void
+check_backlog(ecom_stage_loop *loop)
+{
+	reconcile *r = state_of(loop);
+	int64_t backlog = issued(r) - r->fulfilled_total;
+
+	if (backlog > loop->stats->backlog_peak)
+		loop->stats->backlog_peak = backlog;
+	if (r->arrivals == NULL || backlog <= r->backlog_max || !loop->stats->sustainable)
+		return;
+	loop->stats->sustainable = false;
+	ecom_arrivals_halt(r->arrivals);
+	ecom_warnf("not sustainable at %g orders/s: %" PRId64
+	           " orders created and not fulfilled (the bound is %" PRId64
+	           "); creating no more, finishing those out",
+	           r->opts->open.rate, backlog, r->backlog_max);
 }
 
 static void
@@ -335,6 +457,8 @@ reconcile_after_poll(ecom_stage_loop *loop)
 {
 	reconcile *r = state_of(loop);
 
+	if (r->open)
+		check_backlog(loop);
 	warn_if_stalled(loop);
 	if (r->opts->on_progress != NULL)
 		r->opts->on_progress(r->opts->progress_arg, r->fulfilled_total);

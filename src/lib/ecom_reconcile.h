@@ -11,6 +11,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
+#include "ecom_arrivals.h"
 #include "ecom_log.h"
 
 /*
@@ -29,9 +30,34 @@ typedef struct ecom_drive_hooks {
 	void *arg;
 } ecom_drive_hooks;
 
+/*
+ * An open loop: orders offered at `rate` per second on a schedule fixed
+ * before the run, whatever is in flight (ecom_arrivals.h).
+ */
+typedef struct ecom_open_loop {
+	double rate; /* orders per second; 0: a closed loop */
+	ecom_arrivals_kind arrivals;
+	uint64_t seed;
+	/* Orders created and not yet fulfilled beyond which the rate is not sustainable. */
+	int64_t backlog_max;
+	/* Orders meant to start in the first warmup_s are in no statistic. */
+	double warmup_s;
+	/*
+	 * Set when the run begins (may be NULL): the wall-clock time before
+	 * which an order's events are warm-up, for the other stages of a
+	 * driver in one process (ecom_stage_opts.stats_from_us).
+	 */
+	atomic_llong *stats_from_us;
+} ecom_open_loop;
+
+/* The backlog bound when none is given: this many seconds of orders at the rate, at least ECOM_BACKLOG_MIN. */
+#define ECOM_BACKLOG_SECONDS 2
+#define ECOM_BACKLOG_MIN 100
+
 typedef struct ecom_reconcile_opts {
 	long orders; /* stop once this many are fulfilled, by this run or earlier ones */
-	int window;  /* orders in flight at once: the next is created when one is fulfilled */
+	int window;  /* closed loop: orders in flight at once, the next created when one is fulfilled */
+	ecom_open_loop open; /* open.rate > 0: an open loop instead, and window is unused */
 	/* After each poll, with the count fulfilled by any run (may be NULL). */
 	void (*on_progress)(void *arg, int64_t fulfilled);
 	void *progress_arg;

@@ -19,12 +19,14 @@ ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconcile, l
 	timing->orders_this_run = reconcile->fulfilled;
 	timing->orders = reconcile->fulfilled_before + reconcile->fulfilled;
 	timing->complete = timing->orders >= orders_wanted;
-	if (reconcile->fulfilled > 0 && reconcile->started_us > 0 &&
-	    reconcile->ended_us >= reconcile->started_us) {
+	/* Durations on the monotonic clock; the wall clock's dates are for display. */
+	if (reconcile->fulfilled > 0 && reconcile->started_mono_us > 0 &&
+	    reconcile->ended_mono_us >= reconcile->started_mono_us) {
 		timing->started_us = reconcile->started_us;
 		timing->ended_us = reconcile->ended_us;
-		timing->elapsed_s =
-		    (double)(timing->ended_us - timing->started_us - reconcile->paused_us) / 1e6;
+		timing->elapsed_s = (double)(reconcile->ended_mono_us - reconcile->started_mono_us -
+		                             reconcile->paused_us) /
+		                    1e6;
 	}
 	/* Below a millisecond there is no rate to speak of. */
 	if (timing->elapsed_s >= 0.001)
@@ -99,4 +101,45 @@ ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats)
 		bson_append_document_end(&child, &phase);
 	}
 	bson_append_document_end(parent, &child);
+}
+
+/* Orders per second after the warm-up: the orders and the time it took are both left out. */
+static double
+achieved_per_s(const ecom_open_loop *open, const ecom_run_timing *timing,
+               const ecom_stage_stats *reconcile)
+{
+	double seconds = timing->elapsed_s - open->warmup_s;
+	int64_t orders = timing->orders_this_run - reconcile->warmup_orders;
+
+	return seconds >= 0.001 && orders > 0 ? (double)orders / seconds : 0.0;
+}
+
+void
+ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
+                 const ecom_run_timing *timing, const ecom_stage_stats *reconcile)
+{
+	bson_t o;
+
+	if (open == NULL) {
+		BSON_APPEND_UTF8(report, "loop", "closed");
+		BSON_APPEND_INT32(report, "window", window);
+		BSON_APPEND_NULL(report, "sustainable");
+		BSON_APPEND_UTF8(report, "latency", "service time: the next order waits for one to finish");
+		return;
+	}
+	BSON_APPEND_UTF8(report, "loop", "open");
+	bson_append_document_begin(report, "open_loop", -1, &o);
+	BSON_APPEND_DOUBLE(&o, "rate", ecom_report_round3(open->rate));
+	BSON_APPEND_UTF8(&o, "arrivals", ecom_arrivals_name(open->arrivals));
+	BSON_APPEND_DOUBLE(&o, "warmup_s", ecom_report_round3(open->warmup_s));
+	BSON_APPEND_INT64(&o, "warmup_orders", reconcile->warmup_orders);
+	BSON_APPEND_INT64(&o, "backlog_max", reconcile->backlog_max);
+	BSON_APPEND_INT64(&o, "backlog_peak", reconcile->backlog_peak);
+	BSON_APPEND_DOUBLE(&o, "achieved_per_s",
+	                   ecom_report_round3(achieved_per_s(open, timing, reconcile)));
+	ecom_report_latency(&o, "send_lag", &reconcile->send_lag);
+	bson_append_document_end(report, &o);
+	BSON_APPEND_BOOL(report, "sustainable", reconcile->sustainable);
+	BSON_APPEND_UTF8(report, "latency",
+	                 "response time: from each order's intended creation to its fulfilment");
 }

@@ -9,6 +9,7 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 
+#include "ecom_reconcile.h"
 #include "ecom_stage.h"
 
 /* The run's timing, as the elapsed time and orders/s need it. */
@@ -18,8 +19,8 @@ typedef struct ecom_run_timing {
 	int64_t orders_before;    /* fulfilled before this run began (a resume) */
 	bool complete;            /* all the orders asked for are fulfilled */
 	int64_t started_us;       /* wall clock; 0 when this run drove no order */
-	int64_t ended_us;         /* wall clock of its last fulfilment; 0 when none */
-	double elapsed_s;         /* ended - started - paused; 0 when this run fulfilled nothing */
+	int64_t ended_us;         /* wall clock after its last count, flush and commit; 0 when none */
+	double elapsed_s;         /* ended - started - paused, monotonic; 0 when this run fulfilled nothing */
 	double orders_per_s;      /* orders_this_run / elapsed_s; 0 when elapsed is 0 */
 } ecom_run_timing;
 
@@ -31,6 +32,14 @@ void ecom_run_timing_of(ecom_run_timing *timing, const ecom_stage_stats *reconci
  * run "orders_this_run" and "resumed_from".
  */
 void ecom_report_timing(bson_t *report, const ecom_run_timing *timing);
+/*
+ * How the load was offered: "loop" ("closed" or "open"), "window" (closed)
+ * or "open_loop" {rate, arrivals, warmup_s, warmup_orders, backlog_max,
+ * backlog_peak, achieved_per_s, send_lag}, "sustainable" (null for a
+ * closed loop), and "latency" naming what end_to_end_latency measures.
+ */
+void ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
+                      const ecom_run_timing *timing, const ecom_stage_stats *reconcile);
 /* {"count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms"} under key. */
 void ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat);
 /* {"poll_wait": {"p50_ms", "p99_ms"}, "decode": …} under key: the phases that ran. */

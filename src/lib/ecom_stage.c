@@ -94,6 +94,8 @@ ecom_stage_stats_init(ecom_stage_stats *stats)
 	memset(stats, 0, sizeof(*stats));
 	ecom_latency_init(&stats->hop);
 	ecom_latency_init(&stats->end_to_end);
+	ecom_latency_init(&stats->send_lag);
+	stats->sustainable = true;
 	for (p = 0; p < ECOM_PHASE_COUNT; p++)
 		ecom_latency_init(&stats->phases[p]);
 }
@@ -105,6 +107,7 @@ ecom_stage_stats_free(ecom_stage_stats *stats)
 
 	ecom_latency_free(&stats->hop);
 	ecom_latency_free(&stats->end_to_end);
+	ecom_latency_free(&stats->send_lag);
 	for (p = 0; p < ECOM_PHASE_COUNT; p++)
 		ecom_latency_free(&stats->phases[p]);
 }
@@ -242,7 +245,8 @@ ecom_stage_phase_done(ecom_stage_loop *loop, ecom_phase phase, int64_t *mark_us)
 {
 	int64_t now = ecom_monotonic_us();
 
-	ecom_latency_add(&loop->stats->phases[phase], now - *mark_us);
+	if (!loop->batch_in_warmup)
+		ecom_latency_add(&loop->stats->phases[phase], now - *mark_us);
 	*mark_us = now;
 }
 
@@ -263,6 +267,14 @@ decode_message(ecom_stage_loop *loop, const rd_kafka_message_t *m, ecom_event *e
 	return 0;
 }
 
+/* True for an event of an order meant to start in the driver's warm-up. */
+static bool
+in_warmup(const ecom_stage_loop *loop, int64_t order_us)
+{
+	return loop->opts->stats_from_us != NULL && order_us > 0 &&
+	       order_us < atomic_load(loop->opts->stats_from_us);
+}
+
 /* The messages of the batch as events; the others dead-lettered. */
 static int
 decode_batch(ecom_stage_loop *loop, size_t n_msgs, size_t *n_events, ecom_err *err)
@@ -273,11 +285,14 @@ decode_batch(ecom_stage_loop *loop, size_t n_msgs, size_t *n_events, ecom_err *e
 	for (i = 0; i < n_msgs; i++) {
 		rd_kafka_message_t *m = loop->msgs[i];
 		ecom_event *ev = &loop->events[n];
+		int64_t order_us = ecom_message_header_int(m, ECOM_HDR_ORDER_START_US);
 		ecom_err why;
 
 		loop->stats->consumed++;
 		loop->sent_us[n] = ecom_message_header_int(m, ECOM_HDR_SENT_US);
-		if (loop->sent_us[n] > 0)
+		if (in_warmup(loop, order_us))
+			loop->batch_in_warmup = true;
+		else if (loop->sent_us[n] > 0)
 			ecom_latency_add(&loop->stats->phases[ECOM_PHASE_POLL_WAIT],
 			                 now_us - loop->sent_us[n]);
 		if (decode_message(loop, m, ev, &why) < 0) {
@@ -287,9 +302,8 @@ decode_batch(ecom_stage_loop *loop, size_t n_msgs, size_t *n_events, ecom_err *e
 		}
 		loop->event_ptrs[n] = ev;
 		loop->event_msgs[n] = m;
-		loop->order_us[n] = ecom_message_header_int(m, ECOM_HDR_ORDER_START_US);
-		if (loop->order_us[n] < 0) /* produced by hand: the event's own date will do */
-			loop->order_us[n] = ev->created_ms * 1000;
+		/* Produced by hand, without the header: the event's own date will do. */
+		loop->order_us[n] = order_us >= 0 ? order_us : ev->created_ms * 1000;
 		n++;
 	}
 	*n_events = n;
@@ -390,7 +404,7 @@ batch_done(ecom_stage_loop *loop, size_t n)
 	size_t i;
 
 	for (i = 0; i < n; i++)
-		if (loop->sent_us[i] > 0)
+		if (loop->sent_us[i] > 0 && !in_warmup(loop, loop->order_us[i]))
 			ecom_latency_add(&loop->stats->hop, now_us - loop->sent_us[i]);
 	if (loop->hooks->batch_done != NULL)
 		loop->hooks->batch_done(loop, n, now_us);
@@ -404,6 +418,7 @@ process_batch(ecom_stage_loop *loop, size_t n_msgs, ecom_err *err)
 	int rc = -1;
 
 	loop->batch_excluded_us = 0;
+	loop->batch_in_warmup = false;
 	if (decode_batch(loop, n_msgs, &n, err) < 0)
 		goto out;
 	ecom_stage_phase_done(loop, ECOM_PHASE_DECODE, &mark_us);

@@ -70,8 +70,17 @@ typedef struct ecom_stage_stats {
 	int64_t issued;           /* orders this run created */
 	int64_t started_us;   /* wall clock when this run began driving; 0 if it did not */
 	int64_t ended_us;     /* wall clock of this run's last fulfilment; 0 if none */
+	int64_t started_mono_us; /* monotonic: when this run began; 0 if it did not */
+	int64_t ended_mono_us;   /* monotonic: when it ended, after its last count, flush and commit */
 	int64_t paused_us;    /* time the driver took between orders, not the run's */
-	ecom_latency end_to_end; /* order created → fulfilled */
+	ecom_latency end_to_end; /* order (meant to be) created → fulfilled */
+	/* An open loop's. */
+	ecom_latency send_lag; /* order created − meant to be created */
+	bool open_loop;
+	bool sustainable;      /* the backlog stayed within its bound */
+	int64_t backlog_peak;  /* most orders created and not yet fulfilled */
+	int64_t backlog_max;   /* the bound it was held to */
+	int64_t warmup_orders; /* fulfilled orders left out of the statistics */
 } ecom_stage_stats;
 
 void ecom_stage_stats_init(ecom_stage_stats *stats);
@@ -92,6 +101,11 @@ typedef struct ecom_stage_opts {
 	 * tests hand the stage an in-memory store this way.
 	 */
 	ecom_store *store;
+	/*
+	 * A driver's warm-up (may be NULL): events of orders meant to start
+	 * before this wall-clock time are left out of the statistics.
+	 */
+	const atomic_llong *stats_from_us;
 	/* The terminal stage's own options: required for reconcile, unused otherwise. */
 	const struct ecom_reconcile_opts *terminal;
 } ecom_stage_opts;

@@ -66,6 +66,8 @@ struct ecom_stage_loop {
 	int64_t *order_us; /* when its order was (meant to be) created */
 	/* Time a hook spent on the driver's business during this batch: not the batch's latency. */
 	int64_t batch_excluded_us;
+	/* The batch holds an event of the driver's warm-up: its phases are in no statistic. */
+	bool batch_in_warmup;
 	bool ready; /* the consumer has its partitions */
 };
 

@@ -33,3 +33,18 @@ ecom_sleep_ms(int64_t ms)
 	if (ms > 0)
 		nanosleep(&left, NULL);
 }
+
+void
+ecom_sleep_until_us(int64_t mono_us, int64_t max_ms)
+{
+	int64_t now = ecom_monotonic_us(), until = mono_us;
+	struct timespec at;
+
+	if (until <= now)
+		return;
+	if (until - now > max_ms * 1000)
+		until = now + max_ms * 1000;
+	at.tv_sec = (time_t)(until / 1000000);
+	at.tv_nsec = (long)(until % 1000000) * 1000;
+	clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &at, NULL);
+}

@@ -14,5 +14,7 @@ int64_t ecom_now_us(void);
 int64_t ecom_monotonic_us(void);
 /* Sleep for ms milliseconds (0 returns at once). */
 void ecom_sleep_ms(int64_t ms);
+/* Sleep until the monotonic clock reads mono_us, or a signal comes: at most max_ms. */
+void ecom_sleep_until_us(int64_t mono_us, int64_t max_ms);
 
 #endif
