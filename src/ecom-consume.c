@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecom-consume-list.h"
 #include "ecom_cli.h"
 #include "ecom_config.h"
 #include "ecom_exit.h"
@@ -171,31 +172,6 @@ out:
 	return rc;
 }
 
-/* A write error is reported when stdout is closed, as for every command. */
-static int
-print_json_line(const bson_t *doc, void *arg, ecom_err *err)
-{
-	(void)arg;
-	(void)err;
-	ecom_json_print(stdout, doc);
-	return 0;
-}
-
-/* -L: the cluster's metadata, on a client of its own that reads nothing. */
-static int
-list_cluster(const ecom_config *cfg, const char *topic, ecom_err *err)
-{
-	ecom_producer *client = NULL;
-	int rc;
-
-	if (ecom_producer_new(&client, cfg, err) < 0)
-		return -1;
-	rc = ecom_kafka_describe(ecom_producer_handle(client), topic, cfg->timeout_ms,
-	                         print_json_line, NULL, err);
-	ecom_producer_destroy(client);
-	return rc;
-}
-
 static struct {
 	const char *topic, *stage_name;
 	int64_t offset;
@@ -291,7 +267,7 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 	int rc;
 
 	if (args.list)
-		rc = list_cluster(cfg, args.topic, &err);
+		rc = ecom_consume_list(cfg, args.topic, stdout, &err);
 	else if (args.stage_name != NULL)
 		rc = run_stage(cfg, stop, &err);
 	else

@@ -24,7 +24,7 @@ kafka_round_trip(const ecom_config *cfg, ecom_producer *producer, ecom_consumer 
 	size_t n = 0;
 	int64_t t0 = ecom_monotonic_us();
 
-	if (ecom_producer_send(producer, topic, "floor", "{}", 2, NULL, 0, err) < 0)
+	if (ecom_producer_send(producer, topic, "floor", 5, "{}", 2, NULL, 0, err) < 0)
 		return -1;
 	while (n == 0) {
 		if (ecom_consumer_poll_batch(consumer, &m, 1, cfg->timeout_ms, &n, NULL, err) < 0)
@@ -383,7 +383,8 @@ ecom_measure_kafka_throughput(const ecom_config *cfg, long orders, double *secon
 	for (i = 0; i < total; i++) {
 		const ecom_event *ev = &oe.events[i % ECOM_EV_COUNT][i / ECOM_EV_COUNT];
 
-		if (ecom_producer_send(producer, topic, ev->event_id, json[i], len[i], NULL, 0, err) < 0)
+		if (ecom_producer_send(producer, topic, ev->event_id, strlen(ev->event_id), json[i],
+		                       len[i], NULL, 0, err) < 0)
 			goto out;
 	}
 	if (ecom_producer_flush(producer, err) < 0)

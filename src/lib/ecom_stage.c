@@ -209,11 +209,8 @@ dead_letter(ecom_stage_loop *loop, const rd_kafka_message_t *m, const char *reas
 	size_t n_headers = 2, len = m->len;
 	size_t limit = ecom_producer_max_message_bytes(loop->producer);
 	size_t framing = m->key_len + strlen(reason) + strlen(source) + RECORD_OVERHEAD;
-	char key[256], original[24];
-	size_t key_len = m->key_len < sizeof(key) - 1 ? m->key_len : sizeof(key) - 1;
+	char original[24];
 
-	memcpy(key, m->key ? m->key : "", m->key ? key_len : 0);
-	key[m->key ? key_len : 0] = '\0';
 	if (len + framing > limit) {
 		len = limit > framing ? limit - framing : 0;
 		snprintf(original, sizeof(original), "%zu", m->len);
@@ -225,7 +222,7 @@ dead_letter(ecom_stage_loop *loop, const rd_kafka_message_t *m, const char *reas
 	           m->offset, reason, loop->topics[ECOM_EV_COUNT],
 	           n_headers == 3 ? ", cut to fit" : "");
 	loop->stats->dead_letters++;
-	return ecom_producer_send(loop->producer, loop->topics[ECOM_EV_COUNT], key[0] ? key : NULL,
+	return ecom_producer_send(loop->producer, loop->topics[ECOM_EV_COUNT], m->key, m->key_len,
 	                          m->payload, len, headers, n_headers, err);
 }
 

@@ -39,8 +39,8 @@ produced_message_is_consumed_with_key_and_headers(void **state)
 	assert_int_equal(ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, 1,
 	                                          cfg.replication_factor, cfg.timeout_ms, &err),
 	                 0);
-	assert_int_equal(ecom_producer_send(producer, topic, "order-1", "{\"hello\":1}", 11, headers,
-	                                    1, &err),
+	assert_int_equal(ecom_producer_send(producer, topic, "order-1", 7, "{\"hello\":1}", 11,
+	                                    headers, 1, &err),
 	                 0);
 	assert_int_equal(ecom_producer_flush(producer, &err), 0);
 

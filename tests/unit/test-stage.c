@@ -613,8 +613,8 @@ send_raw(fixture *f, int topic, const char *key, const char *value)
 {
 	ecom_err err;
 
-	if (ecom_producer_send(f->producer, f->topic[topic], key, value, strlen(value), NULL, 0,
-	                       &err) < 0)
+	if (ecom_producer_send(f->producer, f->topic[topic], key, key != NULL ? strlen(key) : 0, value,
+	                       strlen(value), NULL, 0, &err) < 0)
 		fail_msg("%s", err.msg);
 }
 

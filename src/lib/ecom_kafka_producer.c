@@ -1,0 +1,237 @@
+/*
+ * The producer: messages queued without waiting, their acknowledgements
+ * checked later (ecom_producer_all_acked, ecom_producer_flush), through
+ * an outage up to the retry bound.
+ */
+#include "ecom_kafka_impl.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "ecom_alloc.h"
+#include "ecom_time.h"
+
+struct ecom_producer {
+	kafka_client kc; /* first: the callbacks' opaque */
+	size_t max_message_bytes;
+	/* Written by the delivery report callback, read after flush. */
+	long failed;
+	char first_failure[512];
+};
+
+static void
+delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
+{
+	ecom_producer *p = opaque;
+
+	(void)rk;
+	if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* An acknowledgement: whatever was wrong with the brokers is over. */
+		kafka_client_brokers_back(&p->kc);
+		return;
+	}
+	if (p->failed++ == 0)
+		snprintf(p->first_failure, sizeof(p->first_failure), "delivery to '%s' failed: %s",
+		         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
+}
+
+int
+ecom_producer_new(ecom_producer **out, const ecom_config *cfg, ecom_err *err)
+{
+	ecom_producer *p = ecom_xcalloc(1, sizeof(*p));
+	rd_kafka_conf_t *conf = NULL;
+	char errstr[512], max_bytes[32];
+	size_t size = sizeof(max_bytes);
+
+	kafka_client_init(&p->kc, cfg);
+	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
+		goto fail;
+	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
+	rd_kafka_conf_set_opaque(conf, p);
+	p->max_message_bytes = 1000000;
+	if (rd_kafka_conf_get(conf, "message.max.bytes", max_bytes, &size) == RD_KAFKA_CONF_OK)
+		p->max_message_bytes = (size_t)strtoul(max_bytes, NULL, 10);
+	p->kc.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (p->kc.rk == NULL) {
+		rd_kafka_conf_destroy(conf);
+		ecom_err_set(err, "cannot create kafka producer: %s", errstr);
+		goto fail;
+	}
+	if (kafka_client_check_brokers(&p->kc, false, err) < 0)
+		goto fail;
+	*out = p;
+	return 0;
+fail:
+	ecom_producer_destroy(p);
+	return -1;
+}
+
+rd_kafka_t *
+ecom_producer_handle(ecom_producer *p)
+{
+	return p->kc.rk;
+}
+
+void
+ecom_producer_set_stop(ecom_producer *p, ecom_stop_flag *stop)
+{
+	p->kc.stop = stop;
+}
+
+size_t
+ecom_producer_max_message_bytes(const ecom_producer *p)
+{
+	return p->max_message_bytes;
+}
+
+int
+ecom_producer_warm(ecom_producer *p, const char *topic, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+
+	if (kafka_topic_partitions(&p->kc, topic, &md, err) < 0)
+		return -1;
+	rd_kafka_metadata_destroy(md);
+	return 0;
+}
+
+/* Headers as librdkafka takes them, or NULL for none. */
+static rd_kafka_headers_t *
+make_headers(const char *const *headers, size_t n_headers)
+{
+	rd_kafka_headers_t *hdrs;
+	size_t i;
+
+	if (n_headers == 0)
+		return NULL;
+	hdrs = rd_kafka_headers_new(n_headers);
+	for (i = 0; i < n_headers; i++)
+		rd_kafka_header_add(hdrs, headers[2 * i], -1, headers[2 * i + 1], -1);
+	return hdrs;
+}
+
+static bool
+stop_requested(const ecom_producer *p)
+{
+	return p->kc.stop != NULL && *p->kc.stop;
+}
+
+int
+ecom_producer_send(ecom_producer *p, const char *topic, const void *key, size_t key_len,
+                   const void *value, size_t len, const char *const *headers, size_t n_headers,
+                   ecom_err *err)
+{
+	rd_kafka_headers_t *hdrs = make_headers(headers, n_headers);
+	size_t key_size = key != NULL ? key_len : 0;
+	rd_kafka_resp_err_t code;
+	int waiting;
+
+	for (;;) {
+		code = rd_kafka_producev(p->kc.rk, RD_KAFKA_V_TOPIC(topic),
+		                         RD_KAFKA_V_KEY(key, key_size),
+		                         RD_KAFKA_V_VALUE((void *)value, len),
+		                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+		                         RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_END);
+		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL || stop_requested(p))
+			break;
+		/* Let delivery reports drain the local queue, then retry: while the
+		 * brokers are away that lasts up to message.timeout.ms, so a stop
+		 * request is looked at every round. */
+		rd_kafka_poll(p->kc.rk, 100);
+	}
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		/* On failure the headers were not handed over. */
+		if (hdrs != NULL)
+			rd_kafka_headers_destroy(hdrs);
+		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+			return ecom_err_set(err, "cannot produce to '%s': %s", topic,
+			                    rd_kafka_err2str(code));
+		waiting = rd_kafka_outq_len(p->kc.rk);
+		return ecom_err_set(err,
+		                    "cannot produce to '%s': stopped with the local queue full "
+		                    "(%d message%s not acknowledged by the broker)",
+		                    topic, waiting, waiting == 1 ? "" : "s");
+	}
+	rd_kafka_poll(p->kc.rk, 0);
+	return 0;
+}
+
+int
+ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_id,
+                         const char *json, size_t len, int64_t order_us, ecom_err *err)
+{
+	char sent_text[24], order_text[24];
+	const char *headers[4] = {ECOM_HDR_SENT_US, sent_text, ECOM_HDR_ORDER_START_US, order_text};
+
+	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
+	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
+	return ecom_producer_send(p, topic, order_id,
+	                          order_id != NULL ? strlen(order_id) : 0, json, len, headers, 2, err);
+}
+
+int
+ecom_producer_all_acked(ecom_producer *p, ecom_err *err)
+{
+	rd_kafka_poll(p->kc.rk, 0); /* serve the delivery reports that came */
+	if (p->failed > 0) {
+		ecom_err_set(err, "%s (%ld message%s not delivered)", p->first_failure, p->failed,
+		             p->failed == 1 ? "" : "s");
+		p->failed = 0;
+		return -1;
+	}
+	return rd_kafka_outq_len(p->kc.rk) == 0;
+}
+
+/* Flush in slices this long, to see a stop request and say what is slow. */
+#define FLUSH_SLICE_MS 100
+
+int
+ecom_producer_flush(ecom_producer *p, ecom_err *err)
+{
+	int64_t started = ecom_monotonic_us();
+	char reason[1400], note[600];
+	int waiting;
+
+	/*
+	 * librdkafka resends through a broker restart by itself; this waits
+	 * for it, says so once the wait passes timeout_ms, and gives up at
+	 * the retry bound.
+	 */
+	while ((waiting = rd_kafka_outq_len(p->kc.rk)) > 0) {
+		rd_kafka_flush(p->kc.rk, FLUSH_SLICE_MS);
+		if (p->failed > 0)
+			break;
+		if (rd_kafka_outq_len(p->kc.rk) == 0)
+			break;
+		if (stop_requested(p))
+			return ecom_err_set(err, "stopped with %d message%s not acknowledged by the broker",
+			                    waiting, waiting == 1 ? "" : "s");
+		if (ecom_monotonic_us() - started < (int64_t)p->kc.timeout_ms * 1000)
+			continue;
+		snprintf(reason, sizeof(reason), "kafka: %d message%s not acknowledged by '%s'%s",
+		         waiting, waiting == 1 ? "" : "s", p->kc.brokers,
+		         kafka_last_error_note(&p->kc, note, sizeof(note)));
+		if (ecom_outage_trouble(&p->kc.outage, reason, err) < 0)
+			return -1;
+	}
+	if (p->failed > 0) {
+		ecom_err_set(err, "%s (%ld message%s not delivered)", p->first_failure, p->failed,
+		             p->failed == 1 ? "" : "s");
+		p->failed = 0;
+		return -1;
+	}
+	return 0;
+}
+
+void
+ecom_producer_destroy(ecom_producer *p)
+{
+	if (p == NULL)
+		return;
+	if (p->kc.rk != NULL)
+		rd_kafka_destroy(p->kc.rk);
+	free(p);
+}
+

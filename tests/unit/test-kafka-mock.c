@@ -1,0 +1,351 @@
+/*
+ * Unit tests of the Kafka layer's own defects on librdkafka's mock
+ * cluster: no broker needed.  Each test has a topic of its own (the mock
+ * makes it, four partitions, when its leaders are asked for), and checks
+ * against what it made itself: the keys it sent, a clock of its own, the
+ * error a consumer must report.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <librdkafka/rdkafka.h>
+#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ecom_kafka.h"
+#include "ecom_kafka_impl.h"
+#include "ecom_time.h"
+
+/* What any one step may take before the test fails instead of hanging. */
+#define WAIT_MS 15000
+/* The mock's only broker. */
+#define BROKER_ID 1
+#define LONG_KEY_LEN 1000
+
+static rd_kafka_t *mock_host; /* the client the cluster lives in */
+static rd_kafka_mock_cluster_t *mock;
+
+/* haystack holds needle, or the test fails showing both. */
+#define assert_contains(haystack, needle)                                                    \
+	do {                                                                                     \
+		if (strstr((haystack), (needle)) == NULL)                                            \
+			fail_msg("'%s' is not in '%s'", (needle), (haystack));                           \
+	} while (0)
+
+static void
+quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *message)
+{
+	(void)rk;
+	(void)level;
+	(void)facility;
+	(void)message;
+}
+
+static int
+group_setup(void **state)
+{
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	char errstr[512];
+
+	(void)state;
+	rd_kafka_conf_set_log_cb(conf, quiet_log);
+	mock_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
+	if (mock_host == NULL || (mock = rd_kafka_mock_cluster_new(mock_host, 1)) == NULL)
+		return -1;
+	return 0;
+}
+
+static int
+group_teardown(void **state)
+{
+	(void)state;
+	if (mock != NULL)
+		rd_kafka_mock_cluster_destroy(mock);
+	if (mock_host != NULL)
+		rd_kafka_destroy(mock_host);
+	return 0;
+}
+
+/* A configuration for the mock, with the properties given ("key=value", NULL-terminated). */
+static void
+mock_config(ecom_config *cfg, const char *const *properties)
+{
+	ecom_err err;
+
+	ecom_config_init(cfg);
+	if (ecom_config_set(cfg, "brokers", rd_kafka_mock_cluster_bootstraps(mock), &err) < 0)
+		fail_msg("%s", err.msg);
+	if (ecom_config_set_kafka(cfg, "reconnect.backoff.max.ms=500", &err) < 0)
+		fail_msg("%s", err.msg);
+	for (; properties != NULL && *properties != NULL; properties++)
+		if (ecom_config_set_kafka(cfg, *properties, &err) < 0)
+			fail_msg("%s", err.msg);
+	cfg->timeout_ms = 5000;
+	cfg->retry_timeout_ms = 10000;
+}
+
+/* A producer on the mock, and topic made (by asking where its partitions lead). */
+static ecom_producer *
+mock_producer(const ecom_config *cfg, const char *topic)
+{
+	ecom_producer *p = NULL;
+	ecom_err err;
+
+	if (ecom_producer_new(&p, cfg, &err) < 0 || ecom_producer_warm(p, topic, &err) < 0)
+		fail_msg("%s", err.msg);
+	return p;
+}
+
+/* ---- keys are bytes ---- */
+
+static const rd_kafka_message_t *
+message_with_value(rd_kafka_message_t *const *msgs, size_t n, const char *value)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (msgs[i]->len == strlen(value) && memcmp(msgs[i]->payload, value, msgs[i]->len) == 0)
+			return msgs[i];
+	fail_msg("no message '%s' read back", value);
+	return NULL;
+}
+
+static void
+keys_with_a_nul_and_of_1000_bytes_come_back_whole(void **state)
+{
+	static const char nul_key[3] = {'a', '\0', 'b'};
+	const char *topic = "keys";
+	char long_key[LONG_KEY_LEN];
+	rd_kafka_message_t *msgs[4];
+	const rd_kafka_message_t *m;
+	ecom_consumer *c = NULL;
+	ecom_config cfg;
+	ecom_err err;
+	size_t n = 0, got, i;
+	int64_t until = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;
+	ecom_producer *p;
+
+	(void)state;
+	for (i = 0; i < sizeof(long_key); i++)
+		long_key[i] = (char)(i % 256); /* a NUL every 256 bytes, the first at 0 */
+	mock_config(&cfg, NULL);
+	p = mock_producer(&cfg, topic);
+	if (ecom_producer_send(p, topic, nul_key, sizeof(nul_key), "nul", 3, NULL, 0, &err) < 0 ||
+	    ecom_producer_send(p, topic, long_key, sizeof(long_key), "long", 4, NULL, 0, &err) < 0 ||
+	    ecom_producer_flush(p, &err) < 0)
+		fail_msg("%s", err.msg);
+
+	if (ecom_consumer_new_assign(&c, &cfg, topic, RD_KAFKA_OFFSET_BEGINNING, &err) < 0)
+		fail_msg("%s", err.msg);
+	while (n < 2 && ecom_monotonic_us() < until) {
+		if (ecom_consumer_poll_batch(c, msgs + n, 2 - n, 500, &got, NULL, &err) < 0)
+			fail_msg("%s", err.msg);
+		n += got;
+	}
+	assert_int_equal(n, 2);
+	m = message_with_value(msgs, n, "nul");
+	assert_int_equal(m->key_len, sizeof(nul_key));
+	assert_memory_equal(m->key, nul_key, sizeof(nul_key));
+	m = message_with_value(msgs, n, "long");
+	assert_int_equal(m->key_len, sizeof(long_key));
+	assert_memory_equal(m->key, long_key, sizeof(long_key));
+	for (i = 0; i < n; i++)
+		rd_kafka_message_destroy(msgs[i]);
+	ecom_consumer_destroy(c);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
+/* ---- a full queue and a stop request ---- */
+
+typedef struct delayed_stop {
+	ecom_stop_flag *flag;
+	int after_ms;
+} delayed_stop;
+
+static void *
+stop_later(void *arg)
+{
+	delayed_stop *d = arg;
+
+	ecom_sleep_ms(d->after_ms);
+	*d->flag = 1;
+	return NULL;
+}
+
+/*
+ * With the broker down and room for one message, a second send waits
+ * for room that only message.timeout.ms (15 s here) would make: a stop
+ * request must end that wait.
+ */
+static void
+a_send_waiting_for_room_returns_soon_after_a_stop_request(void **state)
+{
+	static const char *const tiny_queue[] = {"queue.buffering.max.messages=1", NULL};
+	const char *topic = "full-queue";
+	ecom_stop_flag stop = 0;
+	delayed_stop d = {&stop, 300};
+	pthread_t tid;
+	ecom_config cfg;
+	ecom_err err;
+	ecom_producer *p;
+	int64_t started, took_ms;
+	int rc;
+
+	(void)state;
+	mock_config(&cfg, tiny_queue);
+	p = mock_producer(&cfg, topic);
+	ecom_producer_set_stop(p, &stop);
+	rd_kafka_mock_broker_set_down(mock, BROKER_ID);
+	if (ecom_producer_send(p, topic, "k", 1, "first", 5, NULL, 0, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(pthread_create(&tid, NULL, stop_later, &d), 0);
+	started = ecom_monotonic_us();
+	rc = ecom_producer_send(p, topic, "k", 1, "second", 6, NULL, 0, &err);
+	took_ms = (ecom_monotonic_us() - started) / 1000;
+	pthread_join(tid, NULL);
+	rd_kafka_mock_broker_set_up(mock, BROKER_ID);
+
+	assert_int_equal(rc, -1);
+	assert_contains(err.msg, "cannot produce to 'full-queue': stopped with the local queue full");
+	assert_true(took_ms >= 300);
+	assert_true(took_ms < 300 + 1000);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
+/* ---- a consumer in a group that cannot take its assignment ---- */
+
+/* Poll until a call fails or WAIT_MS passes; the failure's message in err. */
+static int
+poll_until_failure(ecom_consumer *c, ecom_err *err)
+{
+	int64_t until = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;
+	rd_kafka_message_t *msgs[8];
+	size_t n, i;
+
+	while (ecom_monotonic_us() < until) {
+		if (ecom_consumer_poll_batch(c, msgs, 8, 200, &n, NULL, err) < 0)
+			return -1;
+		for (i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+	}
+	return 0;
+}
+
+/*
+ * ecom gives librdkafka whole assignments (rd_kafka_assign), which a
+ * group on the cooperative protocol refuses: the consumer must say so
+ * rather than sit without partitions.
+ */
+static void
+an_assignment_refused_fails_the_poll_with_the_reason(void **state)
+{
+	static const char *const cooperative[] = {"partition.assignment.strategy=cooperative-sticky",
+	                                          NULL};
+	const char *topics[1] = {"refused"};
+	ecom_consumer *c = NULL;
+	ecom_producer *p;
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	mock_config(&cfg, cooperative);
+	p = mock_producer(&cfg, topics[0]);
+	if (ecom_consumer_new(&c, &cfg, "refused-group", topics, 1, "earliest", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(poll_until_failure(c, &err), -1);
+	assert_contains(err.msg, "consumer group 'refused-group': cannot take the partitions assigned");
+	assert_contains(err.msg, "refused [0,1,2,3]");
+	assert_contains(err.msg, "partition.assignment.strategy");
+	assert_false(ecom_consumer_assigned(c));
+	ecom_consumer_destroy(c);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
+/* Poll c until it returns a message with value, or WAIT_MS passes. */
+static bool
+read_value(ecom_consumer *c, const char *value)
+{
+	int64_t until = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;
+	rd_kafka_message_t *msgs[8];
+	bool found = false;
+	ecom_err err;
+	size_t n, i;
+
+	while (!found && ecom_monotonic_us() < until) {
+		if (ecom_consumer_poll_batch(c, msgs, 8, 200, &n, NULL, &err) < 0)
+			fail_msg("%s", err.msg);
+		for (i = 0; i < n; i++) {
+			found |= msgs[i]->len == strlen(value) &&
+			         memcmp(msgs[i]->payload, value, msgs[i]->len) == 0;
+			rd_kafka_message_destroy(msgs[i]);
+		}
+	}
+	return found;
+}
+
+/*
+ * A consumer that has had no partition for a while, in a group with no
+ * more members than partitions, leaves and joins again (the count needs
+ * ListGroups, which the mock lacks: the rejoin is called here directly).
+ * Joined again, it reads; when joining again fails (a subscription
+ * librdkafka refuses), it is out of the group for good and must say so.
+ */
+static void
+a_rejoin_reads_again_or_fails_with_the_reason(void **state)
+{
+	const char *topics[1] = {"rejoin"};
+	ecom_consumer *c = NULL;
+	ecom_producer *p;
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	mock_config(&cfg, NULL);
+	p = mock_producer(&cfg, topics[0]);
+	if (ecom_consumer_new(&c, &cfg, "rejoin-group", topics, 1, "earliest", &err) < 0)
+		fail_msg("%s", err.msg);
+	if (ecom_producer_send(p, topics[0], NULL, 0, "before", 6, NULL, 0, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(read_value(c, "before"));
+
+	if (kafka_consumer_rejoin(c, &err) < 0)
+		fail_msg("%s", err.msg);
+	if (ecom_producer_send(p, topics[0], NULL, 0, "after", 5, NULL, 0, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_true(read_value(c, "after"));
+
+	rd_kafka_topic_partition_list_add(c->subscription, "", RD_KAFKA_PARTITION_UA);
+	assert_int_equal(kafka_consumer_rejoin(c, &err), -1);
+	assert_string_equal(err.msg, "consumer group 'rejoin-group': cannot join again: "
+	                             "Local: Invalid argument or configuration");
+	ecom_consumer_destroy(c);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
+/* test-kafka-mock [PATTERN]: only the tests whose names match (cmocka's filter). */
+int
+main(int argc, char **argv)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(keys_with_a_nul_and_of_1000_bytes_come_back_whole),
+		cmocka_unit_test(a_send_waiting_for_room_returns_soon_after_a_stop_request),
+		cmocka_unit_test(an_assignment_refused_fails_the_poll_with_the_reason),
+		cmocka_unit_test(a_rejoin_reads_again_or_fails_with_the_reason),
+	};
+
+	ecom_log_init("test-kafka-mock");
+	if (argc > 1)
+		cmocka_set_test_filter(argv[1]);
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
