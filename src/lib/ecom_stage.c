@@ -13,7 +13,8 @@
  * A message that cannot be an event, and an event the store refuses,
  * goes to the dead-letter topic with the reason in a header; the rest of
  * its batch goes on.  A broker or store that stops answering is waited
- * for (ecom_kafka.c, ecom_store.c), up to retry_timeout_ms.
+ * for (ecom_kafka_producer.c, ecom_kafka_consumer.c, ecom_store.c), up
+ * to retry_timeout_ms.
  */
 #include "ecom_stage.h"
 
@@ -134,25 +135,25 @@ create_topics(const ecom_config *cfg, bool delete_first, ecom_err *err)
 {
 	char names[ECOM_EV_COUNT + 1][ECOM_TOPIC_MAX];
 	const char *topics[ECOM_EV_COUNT + 1];
-	ecom_producer *admin = NULL;
+	ecom_kafka_admin *admin = NULL;
 	int i, rc = -1;
 
 	flow_topics(cfg, names);
 	for (i = 0; i <= ECOM_EV_COUNT; i++)
 		topics[i] = names[i];
-	if (ecom_producer_new(&admin, cfg, err) < 0)
+	if (ecom_kafka_admin_new(&admin, cfg, err) < 0)
 		return -1;
 	if (delete_first &&
-	    ecom_kafka_delete_topics(ecom_producer_handle(admin), topics, ECOM_EV_COUNT + 1,
+	    ecom_kafka_delete_topics(ecom_kafka_admin_handle(admin), topics, ECOM_EV_COUNT + 1,
 	                             cfg->timeout_ms, err) < 0)
 		goto out;
-	if (ecom_kafka_ensure_topics(ecom_producer_handle(admin), topics, ECOM_EV_COUNT + 1,
+	if (ecom_kafka_ensure_topics(ecom_kafka_admin_handle(admin), topics, ECOM_EV_COUNT + 1,
 	                             cfg->partitions, cfg->replication_factor, cfg->timeout_ms,
 	                             err) < 0)
 		goto out;
 	rc = 0;
 out:
-	ecom_producer_destroy(admin);
+	ecom_kafka_admin_destroy(admin);
 	return rc;
 }
 
