@@ -24,9 +24,15 @@ usage() {
 	cat <<'USAGE'
 usage: run-flow.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
                    [--max-restarts R] [--keep-stack] [--no-reset]
+       run-flow.sh --rate R [-n N | --duration S] [--arrivals KIND] [--warmup S] [...]
 
   -n N              orders to run (default 10000)
   -w W              orders in flight at once (default 1, as the original)
+  --rate R          an open loop instead: R orders per second on a fixed
+                    schedule, whatever is in flight (ecom-reconcile(1))
+  --duration S      with --rate: run for S seconds (R x S orders) instead of -n
+  --arrivals KIND   with --rate: constant (default) or poisson intervals
+  --warmup S        with --rate: leave the first S seconds out of every figure
   --store STORE     mongodb (default), postgresql, or a URI
   --instances K     processes per stage, in one consumer group (default 1)
   --partitions P    partitions per topic (default: the configured, 1)
@@ -49,10 +55,14 @@ usage_error() { msg "$*"; echo "try 'run-flow.sh --help'" >&2; exit 2; }
 need_value() { [[ $2 -ge 2 ]] || usage_error "option '$1' needs a value"; }
 
 orders=10000 window=1 instances=1 partitions= max_restarts=5 keep_stack=0 reset=1
+orders_given=0 window_given=0 duration=
+open_loop=() # ecom-reconcile's open-loop options, as given
 while (($#)); do
 	case "$1" in
-	-n) need_value "$1" $#; orders=$2; shift 2 ;;
-	-w) need_value "$1" $#; window=$2; shift 2 ;;
+	-n) need_value "$1" $#; orders=$2; orders_given=1; shift 2 ;;
+	-w) need_value "$1" $#; window=$2; window_given=1; shift 2 ;;
+	--rate | --arrivals | --warmup) need_value "$1" $#; open_loop+=("$1" "$2"); shift 2 ;;
+	--duration) need_value "$1" $#; duration=$2; shift 2 ;;
 	--store) need_value "$1" $#; export ECOM_STORE=$2; shift 2 ;;
 	--instances) need_value "$1" $#; instances=$2; shift 2 ;;
 	--partitions) need_value "$1" $#; partitions=$2; shift 2 ;;
@@ -70,6 +80,23 @@ done
 	usage_error "--partitions '$partitions': expected 1 to 999"
 [[ "$max_restarts" =~ ^[0-9]+$ ]] || usage_error "--max-restarts '$max_restarts': expected a number"
 if [[ -n "$partitions" ]]; then export ECOM_PARTITIONS=$partitions; fi
+rate=
+for ((i = 0; i < ${#open_loop[@]}; i += 2)); do
+	[[ ${open_loop[i]} == --rate ]] && rate=${open_loop[i + 1]}
+done
+number='^[0-9]+([.][0-9]+)?$'
+if [[ -n "$rate" ]]; then
+	[[ "$rate" =~ $number ]] || usage_error "--rate '$rate': expected orders per second"
+	((window_given)) && usage_error "-w is a closed loop's; an open loop (--rate) has no window"
+	if [[ -n "$duration" ]]; then
+		((orders_given)) && usage_error "give -n N or --duration S, not both"
+		[[ "$duration" =~ $number ]] || usage_error "--duration '$duration': expected seconds"
+		orders=$(awk -v r="$rate" -v d="$duration" 'BEGIN { n = r * d; print (n == int(n)) ? n : int(n) + 1 }')
+		[[ "$orders" =~ ^[1-9][0-9]*$ ]] || usage_error "--rate $rate for --duration $duration is no order"
+	fi
+elif ((${#open_loop[@]})) || [[ -n "$duration" ]]; then
+	usage_error "--duration, --arrivals and --warmup go with --rate"
+fi
 
 # From a source tree: build first and use the fresh binaries; installed
 # (pkgdatadir), the commands are on PATH.
@@ -128,7 +155,11 @@ start_stage() { # name (payment-1) stage
 
 # The driver's stderr is the terminal's: its progress line and summary show there.
 start_reconcile() {
-	ecom-reconcile --drive "$orders" --window "$window" >"$run_dir/report.json" &
+	if ((${#open_loop[@]})); then
+		ecom-reconcile --drive "$orders" "${open_loop[@]}" >"$run_dir/report.json" &
+	else
+		ecom-reconcile --drive "$orders" --window "$window" >"$run_dir/report.json" &
+	fi
 	started $! reconcile
 }
 
@@ -148,7 +179,9 @@ for ((waited = 0; waited < 600; waited++)); do
 	sleep 0.1
 done
 ((settled || died)) || msg "not every stage has its partitions after 60 s; starting anyway"
-msg "$orders orders, window $window, $instances instance(s) per stage; logs in $run_dir"
+load="window $window"
+[[ -n "$rate" ]] && load="open loop at $rate orders/s"
+msg "$orders orders, $load, $instances instance(s) per stage; logs in $run_dir"
 start_reconcile
 
 # Watch every process until the driver is done.

@@ -8,7 +8,6 @@
  * progress line when stderr is a terminal.
  */
 #include <errno.h>
-#include <math.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
@@ -23,7 +22,7 @@
 #include "ecom_log.h"
 #include "ecom_plot.h"
 #include "ecom_progress.h"
-#include "ecom_reconcile.h"
+#include "ecom_load.h"
 
 enum {
 	OPT_COMPARE = ECOM_OPT_COMMAND,
@@ -37,10 +36,6 @@ enum {
 	OPT_MAX_BACKLOG,
 };
 
-/* The longest open loop one run may offer, and the highest rate. */
-#define MAX_DURATION_S 86400.0
-#define MAX_RATE 1e6
-
 /* Stores one invocation may run. */
 #define MAX_RUNS 8
 
@@ -50,10 +45,7 @@ typedef struct bench_args {
 	const char *plot_file;
 	int floor_samples;
 	bool show_progress;
-	bool orders_given, window_given;
-	ecom_open_loop open; /* open.rate > 0: an open loop */
-	double duration_s;   /* 0: -n orders */
-	bool open_option_given; /* --arrivals, --warmup or --max-backlog */
+	ecom_load_args load;
 } bench_args;
 
 static void
@@ -110,54 +102,18 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static bench_args options = {.floor_samples = 200, .show_progress = true, .open.seed = 1};
+static bench_args options = {.floor_samples = 200, .show_progress = true, .load.open.seed = 1};
 
-/* --rate, --duration, --arrivals, --warmup, --max-backlog. */
+/* --rate, --duration, --arrivals, --warmup, --max-backlog: by their long names. */
 static int
-take_open_loop_option(int opt, const char *arg)
+take_load_option(const char *name, const char *arg)
 {
-	ecom_open_loop *open = &options.open;
-	long backlog;
+	ecom_err err;
 
-	switch (opt) {
-	case OPT_RATE:
-		if (ecom_parse_double(arg, 0.001, MAX_RATE, &open->rate) < 0) {
-			ecom_usagef("--rate '%s': expected orders per second, from 0.001 to %.0f", arg,
-			            MAX_RATE);
-			return -1;
-		}
-		return 0;
-	case OPT_DURATION:
-		if (ecom_parse_double(arg, 0.001, MAX_DURATION_S, &options.duration_s) < 0) {
-			ecom_usagef("--duration '%s': expected seconds, from 0.001 to %.0f", arg,
-			            MAX_DURATION_S);
-			return -1;
-		}
-		return 0;
-	case OPT_ARRIVALS:
-		if (ecom_arrivals_from_name(arg, &open->arrivals) < 0) {
-			ecom_usagef("--arrivals '%s': expected constant or poisson", arg);
-			return -1;
-		}
-		break;
-	case OPT_WARMUP:
-		if (ecom_parse_double(arg, 0, MAX_DURATION_S, &open->warmup_s) < 0) {
-			ecom_usagef("--warmup '%s': expected seconds, from 0 to %.0f", arg, MAX_DURATION_S);
-			return -1;
-		}
-		break;
-	case OPT_MAX_BACKLOG:
-		if (ecom_parse_long(arg, 1, 100000000, &backlog) < 0) {
-			ecom_usagef("--max-backlog '%s': expected a number from 1 to 100000000", arg);
-			return -1;
-		}
-		open->backlog_max = backlog;
-		break;
-	default:
-		ecom_usagef("option %d is not an open loop's (a bug)", opt);
+	if (ecom_load_option(&options.load, name, arg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
 		return -1;
 	}
-	options.open_option_given = true;
 	return 0;
 }
 
@@ -168,19 +124,23 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 
 	switch (opt) {
 	case 'n':
-		options.orders_given = true;
+		options.load.orders_given = true;
 		ecom_cli_set(cli, "orders", arg);
 		return 0;
 	case 'w':
-		options.window_given = true;
+		options.load.window_given = true;
 		ecom_cli_set(cli, "window", arg);
 		return 0;
 	case OPT_RATE:
+		return take_load_option("rate", arg);
 	case OPT_DURATION:
+		return take_load_option("duration", arg);
 	case OPT_ARRIVALS:
+		return take_load_option("arrivals", arg);
 	case OPT_WARMUP:
+		return take_load_option("warmup", arg);
 	case OPT_MAX_BACKLOG:
-		return take_open_loop_option(opt, arg);
+		return take_load_option("max-backlog", arg);
 	case OPT_COMPARE:
 		if (add_compare(&options, (char *)arg) < 0) {
 			ecom_usagef("--compare: at most %d stores", MAX_RUNS);
@@ -221,14 +181,14 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 		.stop = stop,
 		.on_progress = on_progress,
 		.progress_arg = &progress,
-		.open = args->open.rate > 0 ? &args->open : NULL,
+		.open = args->load.open.rate > 0 ? &args->load.open : NULL,
 	};
 	bson_t report = BSON_INITIALIZER;
 	int rc;
 
 	if (opts.open != NULL)
 		ecom_infof("%s: %ld orders, open loop at %g orders/s (%s arrivals)", store, cfg->orders,
-		           args->open.rate, ecom_arrivals_name(args->open.arrivals));
+		           args->load.open.rate, ecom_arrivals_name(args->load.open.arrivals));
 	else
 		ecom_infof("%s: %ld orders, window %d", store, cfg->orders, cfg->window);
 	ecom_flow_result_init(&result);
@@ -301,39 +261,12 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_e
 	return rc;
 }
 
-/* The open loop's options go together: checked once all are read. */
-static int
-check_load(ecom_config *cfg, bench_args *args, ecom_err *err)
-{
-	char orders[32];
-	double n;
-
-	if (args->open.rate <= 0) {
-		if (args->duration_s > 0 || args->open_option_given)
-			return ecom_err_set(err, "--duration, --arrivals, --warmup and --max-backlog go "
-			                         "with --rate");
-		return 0;
-	}
-	if (args->window_given)
-		return ecom_err_set(err, "-w is a closed loop's; an open loop (--rate) has no window");
-	if (args->duration_s > 0 && args->orders_given)
-		return ecom_err_set(err, "give -n N or --duration S, not both");
-	if (args->duration_s <= 0)
-		return 0;
-	n = ceil(args->open.rate * args->duration_s);
-	if (n > 100000000)
-		return ecom_err_set(err, "--rate %g for --duration %g is more than 100000000 orders",
-		                    args->open.rate, args->duration_s);
-	snprintf(orders, sizeof(orders), "%.0f", n);
-	return ecom_config_set(cfg, "orders", orders, err);
-}
-
 static int
 run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 
-	if (check_load(cfg, &options, &err) < 0 || check_stores(cfg, &options, &err) < 0) {
+	if (ecom_load_check(&options.load, cfg, &err) < 0 || check_stores(cfg, &options, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		return ECOM_EXIT_USAGE;
 	}

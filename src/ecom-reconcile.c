@@ -20,6 +20,7 @@
 #include "ecom_config.h"
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
+#include "ecom_load.h"
 #include "ecom_log.h"
 #include "ecom_json.h"
 #include "ecom_metrics.h"
@@ -29,13 +30,24 @@
 #include "ecom_stage.h"
 #include "ecom_store.h"
 
-enum { OPT_DRIVE = ECOM_OPT_COMMAND, OPT_AUDIT, OPT_RESET };
+enum {
+	OPT_DRIVE = ECOM_OPT_COMMAND,
+	OPT_AUDIT,
+	OPT_RESET,
+	OPT_RATE,
+	OPT_DURATION,
+	OPT_ARRIVALS,
+	OPT_WARMUP,
+	OPT_MAX_BACKLOG,
+};
 
 static void
 usage(FILE *out, const ecom_config *cfg)
 {
 	fprintf(out,
 	        "usage: ecom-reconcile [options] --drive N [-w W]\n"
+	        "       ecom-reconcile [options] --drive N --rate R [--arrivals KIND] [--warmup S]\n"
+	        "                      [--max-backlog N]\n"
 	        "       ecom-reconcile [options] --audit\n"
 	        "       ecom-reconcile [options] --reset\n"
 	        "\n"
@@ -43,6 +55,13 @@ usage(FILE *out, const ecom_config *cfg)
 	        "\n"
 	        "      --drive N          create orders and reconcile them until N are fulfilled\n"
 	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
+	        "      --rate R           open loop: offer R orders per second on a fixed\n"
+	        "                         schedule, whatever is in flight\n"
+	        "      --arrivals KIND    open loop: constant (default) or poisson intervals\n"
+	        "      --warmup S         open loop: leave the first S seconds out of every\n"
+	        "                         figure (default 0)\n"
+	        "      --max-backlog N    open loop: orders created and not fulfilled beyond which\n"
+	        "                         R is not sustainable (default 2 s of orders, at least 100)\n"
 	        "      --audit            check the store and print a JSON report\n"
 	        "      --reset            delete and recreate the topics, empty the store\n",
 	        cfg->window);
@@ -57,7 +76,7 @@ on_progress(void *arg, int64_t fulfilled)
 
 /* The report of a drive, complete or not, on stdout; its summary line on stderr. */
 static void
-report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
+report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stats *stats)
 {
 	ecom_run_timing timing;
 	bson_t report = BSON_INITIALIZER;
@@ -65,7 +84,7 @@ report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
 
 	ecom_run_timing_of(&timing, stats, cfg->orders);
 	ecom_report_timing(&report, &timing);
-	BSON_APPEND_INT32(&report, "window", cfg->window);
+	ecom_report_load(&report, open, cfg->window, &timing, stats);
 	ecom_report_latency(&report, "end_to_end_latency", &stats->end_to_end);
 	ecom_report_phases(&report, "phases", stats);
 	BSON_APPEND_INT64(&report, "duplicates", stats->duplicates);
@@ -81,10 +100,18 @@ report_drive(const ecom_config *cfg, ecom_stage_stats *stats)
 	           "elapsed %.3f s (%.1f orders/s)",
 	           timing.orders, cfg->orders, timing.orders_this_run, start, end, timing.elapsed_s,
 	           timing.orders_per_s);
+	if (open != NULL)
+		ecom_infof("open loop at %g orders/s: %s (backlog peak %" PRId64 ", bound %" PRId64
+		           "); response time p50 %.2f ms, p99 %.2f ms, max %.2f ms",
+		           open->rate, stats->sustainable ? "sustainable" : "NOT sustainable",
+		           stats->backlog_peak, stats->backlog_max,
+		           (double)ecom_latency_percentile(&stats->end_to_end, 50) / 1000.0,
+		           (double)ecom_latency_percentile(&stats->end_to_end, 99) / 1000.0,
+		           (double)ecom_latency_max(&stats->end_to_end) / 1000.0);
 }
 
 static int
-drive(const ecom_config *cfg, ecom_stop_flag *stop, ecom_err *err)
+drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_progress progress;
 	ecom_reconcile_opts terminal = {
@@ -97,13 +124,16 @@ drive(const ecom_config *cfg, ecom_stop_flag *stop, ecom_err *err)
 	ecom_stage_stats stats;
 	int rc;
 
+	if (open != NULL)
+		terminal.open = *open;
 	ecom_stage_stats_init(&stats);
 	ecom_progress_start(&progress, cfg->orders, 0);
 	rc = ecom_stage_run(cfg, &opts, &stats, err);
 	ecom_progress_finish(&progress);
 	/* Interrupted or failed, the report says how far the run came. */
-	report_drive(cfg, &stats);
-	if (rc == 0 && stats.fulfilled_before + stats.fulfilled < cfg->orders)
+	report_drive(cfg, open, &stats);
+	/* Not sustainable is a result, not a failure: the report says so. */
+	if (rc == 0 && stats.fulfilled_before + stats.fulfilled < cfg->orders && stats.sustainable)
 		rc = ecom_err_set(err, "stopped by a signal after %" PRId64 " of %ld orders",
 		                  stats.fulfilled_before + stats.fulfilled, cfg->orders);
 	ecom_stage_stats_free(&stats);
@@ -148,8 +178,20 @@ audit(const ecom_config *cfg, bool *ok, ecom_err *err)
 
 static struct {
 	bool drive, audit, reset;
-	bool window; /* -w given */
-} args;
+	ecom_load_args load; /* -w, --rate and the open loop's options */
+} args = {.load.open.seed = 1};
+
+static int
+take_load_option(const char *name, const char *arg)
+{
+	ecom_err err;
+
+	if (ecom_load_option(&args.load, name, arg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}
 
 static int
 take_option(ecom_cli *cli, int opt, const char *arg)
@@ -160,9 +202,19 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		ecom_cli_set(cli, "orders", arg);
 		return 0;
 	case 'w':
-		args.window = true;
+		args.load.window_given = true;
 		ecom_cli_set(cli, "window", arg);
 		return 0;
+	case OPT_RATE:
+		return take_load_option("rate", arg);
+	case OPT_DURATION:
+		return take_load_option("duration", arg);
+	case OPT_ARRIVALS:
+		return take_load_option("arrivals", arg);
+	case OPT_WARMUP:
+		return take_load_option("warmup", arg);
+	case OPT_MAX_BACKLOG:
+		return take_load_option("max-backlog", arg);
 	case OPT_AUDIT:
 		args.audit = true;
 		return 0;
@@ -179,8 +231,9 @@ check_options(void)
 		ecom_usagef("give exactly one of --drive N, --audit and --reset");
 		return -1;
 	}
-	if (args.window && !args.drive) {
-		ecom_usagef("--window goes with --drive");
+	if ((args.load.window_given || args.load.open.rate > 0 || args.load.open_option_given) &&
+	    !args.drive) {
+		ecom_usagef("--window, --rate and the open loop's options go with --drive");
 		return -1;
 	}
 	return 0;
@@ -193,12 +246,16 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 	bool ok = false;
 	int rc;
 
+	if (ecom_load_check(&args.load, cfg, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		return ECOM_EXIT_USAGE;
+	}
 	if (args.reset)
 		rc = reset(cfg, &err);
 	else if (args.audit)
 		rc = audit(cfg, &ok, &err);
 	else
-		rc = drive(cfg, stop, &err);
+		rc = drive(cfg, args.load.open.rate > 0 ? &args.load.open : NULL, stop, &err);
 	if (rc < 0) {
 		ecom_errorf("%s", err.msg);
 		return ECOM_EXIT_FAILURE;
@@ -218,6 +275,10 @@ main(int argc, char **argv)
 		{"window", required_argument, NULL, 'w'},
 		{"audit", no_argument, NULL, OPT_AUDIT},
 		{"reset", no_argument, NULL, OPT_RESET},
+		{"rate", required_argument, NULL, OPT_RATE},
+		{"arrivals", required_argument, NULL, OPT_ARRIVALS},
+		{"warmup", required_argument, NULL, OPT_WARMUP},
+		{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
 		{NULL, 0, NULL, 0},
 	};
 	static const ecom_command command = {
