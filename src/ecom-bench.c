@@ -23,6 +23,8 @@
 #include "ecom_plot.h"
 #include "ecom_progress.h"
 #include "ecom_load.h"
+#include "ecom_sweep.h"
+#include "ecom_alloc.h"
 
 enum {
 	OPT_COMPARE = ECOM_OPT_COMMAND,
@@ -34,6 +36,10 @@ enum {
 	OPT_DURATION,
 	OPT_WARMUP,
 	OPT_MAX_BACKLOG,
+	OPT_SWEEP,
+	OPT_SLO,
+	OPT_STEP_DURATION,
+	OPT_SWEEP_FROM,
 };
 
 /* Stores one invocation may run. */
@@ -46,6 +52,9 @@ typedef struct bench_args {
 	int floor_samples;
 	bool show_progress;
 	ecom_load_args load;
+	bool sweep;
+	ecom_sweep_opts sweep_opts;
+	bool sweep_option_given; /* --slo, --step-duration or --sweep-from */
 } bench_args;
 
 static void
@@ -55,6 +64,8 @@ usage(FILE *out, const ecom_config *cfg)
 	        "usage: ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
 	        "       ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND]\n"
 	        "                  [--warmup S] [--max-backlog N] [--compare STORES]\n"
+	        "       ecom-bench [options] --sweep [--slo pNN=LIMIT] [--step-duration S]\n"
+	        "                  [--sweep-from R] [--compare STORES] [--plot FILE]\n"
 	        "\n"
 	        "Run the whole flow for N orders in one process and report timings as JSON:\n"
 	        "a closed loop of W orders in flight, or an open loop offering R orders/s.\n"
@@ -69,6 +80,11 @@ usage(FILE *out, const ecom_config *cfg)
 	        "                         figure (default 0)\n"
 	        "      --max-backlog N    open loop: orders created and not fulfilled beyond which\n"
 	        "                         R is not sustainable (default 2 s of orders, at least 100)\n"
+	        "      --sweep            find each store's capacity: the highest open-loop rate\n"
+	        "                         within the latency objective, and its curve\n"
+	        "      --slo pNN=LIMIT    the sweep's objective (default p99=50ms)\n"
+	        "      --step-duration S  each rate's run in the sweep (default 5; warm-up 1 s)\n"
+	        "      --sweep-from R     the first rate the sweep offers (default 100)\n"
 	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
 	        "                         URI; may be repeated\n"
 	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
@@ -102,7 +118,47 @@ add_compare(bench_args *args, char *value)
 	return 0;
 }
 
-static bench_args options = {.floor_samples = 200, .show_progress = true, .load.open.seed = 1};
+static bench_args options = {
+	.floor_samples = 200,
+	.show_progress = true,
+	.load.open.seed = 1,
+	.sweep_opts = ECOM_SWEEP_DEFAULTS,
+};
+
+/* --sweep's own options. */
+static int
+take_sweep_option(int opt, const char *arg)
+{
+	ecom_sweep_opts *o = &options.sweep_opts;
+	ecom_err err;
+
+	options.sweep_option_given = true;
+	switch (opt) {
+	case OPT_SLO:
+		if (ecom_slo_parse(arg, &o->slo, &err) < 0) {
+			ecom_usagef("--slo: %s", err.msg);
+			return -1;
+		}
+		return 0;
+	case OPT_STEP_DURATION:
+		if (ecom_parse_double(arg, 0.1, ECOM_LOAD_MAX_DURATION_S, &o->step_s) < 0) {
+			ecom_usagef("--step-duration '%s': expected seconds, from 0.1 to %.0f", arg,
+			            ECOM_LOAD_MAX_DURATION_S);
+			return -1;
+		}
+		return 0;
+	case OPT_SWEEP_FROM:
+		if (ecom_parse_double(arg, 0.01, ECOM_LOAD_MAX_RATE, &o->from_rate) < 0) {
+			ecom_usagef("--sweep-from '%s': expected orders per second, from 0.01 to %.0f", arg,
+			            ECOM_LOAD_MAX_RATE);
+			return -1;
+		}
+		return 0;
+	default:
+		ecom_usagef("option %d is not the sweep's (a bug)", opt);
+		return -1;
+	}
+}
 
 /* --rate, --duration, --arrivals, --warmup, --max-backlog: by their long names. */
 static int
@@ -141,6 +197,13 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		return take_load_option("warmup", arg);
 	case OPT_MAX_BACKLOG:
 		return take_load_option("max-backlog", arg);
+	case OPT_SWEEP:
+		options.sweep = true;
+		return 0;
+	case OPT_SLO:
+	case OPT_STEP_DURATION:
+	case OPT_SWEEP_FROM:
+		return take_sweep_option(opt, arg);
 	case OPT_COMPARE:
 		if (add_compare(&options, (char *)arg) < 0) {
 			ecom_usagef("--compare: at most %d stores", MAX_RUNS);
@@ -261,12 +324,122 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_e
 	return rc;
 }
 
+static void
+on_sweep_step(void *arg, const ecom_sweep_step *step)
+{
+	(void)arg;
+	ecom_infof("sweep: %g orders/s: achieved %.1f/s, p50 %.2f ms, p99 %.2f ms, p99.9 %.2f ms%s: "
+	           "%s",
+	           step->rate, step->achieved, step->p50_ms, step->p99_ms, step->p999_ms,
+	           step->sustainable ? "" : ", not sustainable",
+	           step->meets ? "within the objective" : "beyond it");
+}
+
+/* One store's sweep: its report on stdout, its summary on stderr, its curve for the plot. */
+static int
+sweep_one(const ecom_config *cfg, const char *store, const bench_args *args,
+          ecom_plot_curve *curve, ecom_err *err)
+{
+	ecom_sweep_result result;
+	bson_t report = BSON_INITIALIZER;
+	size_t i;
+	int rc;
+
+	ecom_infof("%s: sweep from %g orders/s, %g s a step, objective p%g <= %g ms", store,
+	           args->sweep_opts.from_rate, args->sweep_opts.step_s, args->sweep_opts.slo.percentile,
+	           args->sweep_opts.slo.limit_ms);
+	rc = ecom_sweep_run(cfg, &args->sweep_opts, on_sweep_step, NULL, &result, err);
+	ecom_sweep_report(&args->sweep_opts, &result, store, &report);
+	ecom_json_print(stdout, &report);
+	fflush(stdout);
+	bson_destroy(&report);
+	if (rc == 0 && result.capacity > 0)
+		ecom_infof("%s on %s: capacity %.1f orders/s with p%g <= %g ms (%g failed); p99 at 50%%: "
+		           "%.2f ms, at 90%%: %.2f ms",
+		           store, result.server, result.capacity, args->sweep_opts.slo.percentile,
+		           args->sweep_opts.slo.limit_ms, result.first_failed,
+		           result.steps[result.at_half].p99_ms, result.steps[result.at_nine_tenths].p99_ms);
+	else if (rc == 0)
+		ecom_infof("%s on %s: no rate from %g orders/s down met the objective", store,
+		           result.server, args->sweep_opts.from_rate);
+	if (curve != NULL) {
+		snprintf(curve->label, sizeof(curve->label), "%s", store);
+		curve->capacity = result.capacity;
+		for (i = 0; i < result.n_steps && curve->n < 32; i++, curve->n++) {
+			curve->rate[curve->n] = result.steps[i].rate;
+			curve->p50_ms[curve->n] = result.steps[i].p50_ms;
+			curve->p99_ms[curve->n] = result.steps[i].p99_ms;
+			curve->p999_ms[curve->n] = result.steps[i].p999_ms;
+		}
+	}
+	return rc;
+}
+
+static int
+sweep_all(ecom_config *cfg, bench_args *args, ecom_stop_flag *stop, ecom_err *err)
+{
+	ecom_plot_curve curves[MAX_RUNS];
+	char *stores[MAX_RUNS], objective[64];
+	size_t i, n = 0;
+	int rc = 0;
+
+	memset(curves, 0, sizeof(curves));
+	args->sweep_opts.stop = stop;
+	args->sweep_opts.arrivals = args->load.open.arrivals;
+	for (i = 0; i < args->n_stores; i++)
+		stores[i] = ecom_xstrdup(args->stores[i]);
+	for (i = 0; i < args->n_stores && rc == 0 && !ecom_stdout_failed(); i++, n++) {
+		char *name;
+
+		if (ecom_config_set(cfg, "store", stores[i], err) < 0) {
+			rc = -1;
+			break;
+		}
+		name = ecom_config_store_label(cfg);
+		rc = sweep_one(cfg, name, args, args->plot_file ? &curves[n] : NULL, err);
+		free(name);
+	}
+	snprintf(objective, sizeof(objective), "p%g = %g ms", args->sweep_opts.slo.percentile,
+	         args->sweep_opts.slo.limit_ms);
+	if (rc == 0 && args->plot_file != NULL) {
+		rc = ecom_plot_curve_svg(args->plot_file, curves, n, args->sweep_opts.slo.limit_ms,
+		                         objective, err);
+		if (rc == 0)
+			ecom_infof("latency/load curve written to '%s'", args->plot_file);
+	}
+	for (i = 0; i < args->n_stores; i++)
+		free(stores[i]);
+	return rc;
+}
+
+/* --sweep runs open loops of its own: the other loads' options do not go with it. */
+static int
+check_sweep(bench_args *args, ecom_err *err)
+{
+	if (!args->sweep) {
+		if (args->sweep_option_given)
+			return ecom_err_set(err, "--slo, --step-duration and --sweep-from go with --sweep");
+		return 0;
+	}
+	if (args->load.open.rate > 0 || args->load.duration_s > 0 || args->load.orders_given ||
+	    args->load.window_given || args->load.open.backlog_max > 0)
+		return ecom_err_set(err, "--sweep chooses its own rates: -n, -w, --rate, --duration "
+		                         "and --max-backlog do not go with it");
+	if (args->load.open_option_given && args->load.open.warmup_s > 0)
+		args->sweep_opts.warmup_s = args->load.open.warmup_s;
+	if (args->sweep_opts.warmup_s >= args->sweep_opts.step_s)
+		return ecom_err_set(err, "--warmup %g leaves nothing of a --step-duration of %g s",
+		                    args->sweep_opts.warmup_s, args->sweep_opts.step_s);
+	return 0;
+}
+
 static int
 run(ecom_config *cfg, ecom_stop_flag *stop)
 {
 	ecom_err err;
 
-	if (ecom_load_check(&options.load, cfg, &err) < 0 || check_stores(cfg, &options, &err) < 0) {
+	if (check_sweep(&options, &err) < 0 ||
+	    (!options.sweep && ecom_load_check(&options.load, cfg, &err) < 0) || check_stores(cfg, &options, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		return ECOM_EXIT_USAGE;
 	}
@@ -275,7 +448,8 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 		ecom_errorf("%s", err.msg);
 		return ECOM_EXIT_FAILURE;
 	}
-	if (bench_all(cfg, &options, stop, &err) < 0) {
+	if ((options.sweep ? sweep_all(cfg, &options, stop, &err)
+	                   : bench_all(cfg, &options, stop, &err)) < 0) {
 		ecom_errorf("%s", err.msg);
 		return ECOM_EXIT_FAILURE;
 	}
@@ -297,6 +471,10 @@ main(int argc, char **argv)
 		{"arrivals", required_argument, NULL, OPT_ARRIVALS},
 		{"warmup", required_argument, NULL, OPT_WARMUP},
 		{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
+		{"sweep", no_argument, NULL, OPT_SWEEP},
+		{"slo", required_argument, NULL, OPT_SLO},
+		{"step-duration", required_argument, NULL, OPT_STEP_DURATION},
+		{"sweep-from", required_argument, NULL, OPT_SWEEP_FROM},
 		{NULL, 0, NULL, 0},
 	};
 	static const ecom_command command = {

@@ -48,7 +48,8 @@ prepare_run(const ecom_config *cfg, const ecom_flow_opts *opts, ecom_flow_result
 		return -1;
 	snprintf(result->server, sizeof(result->server), "%s", ecom_store_server(store));
 	if (ecom_store_reset(store, err) < 0 ||
-	    ecom_measure_chain(cfg, opts->floor_samples, &result->floor_before, err) < 0)
+	    (opts->floor_samples > 0 &&
+	     ecom_measure_chain(cfg, opts->floor_samples, &result->floor_before, err) < 0))
 		goto out;
 	if (cfg->window > 1 && opts->open == NULL &&
 	    (ecom_measure_kafka_throughput(cfg, cfg->orders, &result->kafka_ceiling_s, err) < 0 ||

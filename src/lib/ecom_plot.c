@@ -1,6 +1,7 @@
 #include "ecom_plot.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -144,12 +145,28 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 }
 
 int
+ecom_plot_gnuplot(const char *script, const char *path, ecom_err *err)
+{
+	char command[PATH_MAX + 32];
+	int status;
+
+	snprintf(command, sizeof(command), "gnuplot '%s' 2>&1", script);
+	status = system(command);
+	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127)
+		return ecom_err_set(err, "cannot run gnuplot: install the Debian package gnuplot-nox");
+	if (WEXITSTATUS(status) != 0)
+		return ecom_err_set(err, "gnuplot failed (exit %d) drawing '%s'", WEXITSTATUS(status),
+		                    path);
+	return 0;
+}
+
+int
 ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *err)
 {
 	char dir[] = "/tmp/ecom-plot.XXXXXX";
-	char file[sizeof(dir) + 32], script[sizeof(dir) + 32], command[sizeof(dir) + 64];
+	char file[sizeof(dir) + 32], script[sizeof(dir) + 32];
 	size_t r;
-	int status, rc = -1;
+	int rc = -1;
 
 	if (strchr(path, '\'') != NULL || n_runs > 99)
 		return ecom_err_set(err, "plot file '%s': a name with a quote is not supported", path);
@@ -173,16 +190,8 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 		ecom_err_set(err, "cannot write the plot data in '%s': %s", dir, strerror(errno));
 		goto out;
 	}
-	snprintf(command, sizeof(command), "gnuplot '%s' 2>&1", script);
-	status = system(command);
-	if (status == -1 || !WIFEXITED(status) || WEXITSTATUS(status) == 127) {
-		ecom_err_set(err, "cannot run gnuplot: install the Debian package gnuplot-nox");
+	if (ecom_plot_gnuplot(script, path, err) < 0)
 		goto out;
-	}
-	if (WEXITSTATUS(status) != 0) {
-		ecom_err_set(err, "gnuplot failed (exit %d) drawing '%s'", WEXITSTATUS(status), path);
-		goto out;
-	}
 	rc = 0;
 out:
 	/* The data files are scratch: remove them whatever happened. */

@@ -41,4 +41,24 @@ int ecom_plot_check_writable(const char *path, ecom_err *err);
  */
 int ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *err);
 
+/* Run gnuplot on script, which draws path; -1 with err naming what failed. */
+int ecom_plot_gnuplot(const char *script, const char *path, ecom_err *err);
+
+/* One store's capacity search: latency against offered load. */
+typedef struct ecom_plot_curve {
+	char label[160];
+	size_t n;
+	double rate[32], p50_ms[32], p99_ms[32], p999_ms[32];
+	double capacity; /* 0: none found */
+} ecom_plot_curve;
+
+/*
+ * The latency/load curve of one or more stores to path (SVG): p50, p99
+ * and p99.9 of the response time against the offered rate, a line per
+ * store and percentile, each store's capacity marked, and the objective
+ * (objective_ms, named by objective_label) drawn across.
+ */
+int ecom_plot_curve_svg(const char *path, const ecom_plot_curve *curves, size_t n_curves,
+                        double objective_ms, const char *objective_label, ecom_err *err);
+
 #endif
