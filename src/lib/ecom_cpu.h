@@ -106,7 +106,7 @@ typedef struct ecom_cpu_snapshot {
 	int64_t taken_us;   /* monotonic clock; in a difference, the interval */
 	int64_t process_us; /* ecom_cpu_process_us() */
 	int64_t rdkafka_us; /* live threads named ECOM_CPU_RDKAFKA_PREFIX */
-	int rdkafka_threads;
+	int rdkafka_threads; /* how many; in a difference, the later count */
 	/*
 	 * procs[i] of the services with all its descendants: its own time,
 	 * that of the children it reaped (cutime, cstime) and that of its

@@ -190,28 +190,45 @@ list_item(const char *list, int i, char *out, size_t size)
 	out[len] = '\0';
 }
 
+/* An option libpq would take from the environment when the URI has none. */
+static const char *
+pg_option(const char *given, const char *env)
+{
+	if (given != NULL && given[0] != '\0')
+		return given;
+	given = getenv(env);
+	return given != NULL && given[0] != '\0' ? given : NULL;
+}
+
 /* libpq's own parse: URIs and key=value strings, host lists, hostaddr. */
 static int
 pg_endpoints(const char *uri, endpoints *eps)
 {
 	PQconninfoOption *options = PQconninfoParse(uri, NULL), *o;
-	const char *host = NULL, *hostaddr = NULL, *port = NULL, *p;
-	int i, n = 1;
+	const char *host = NULL, *hostaddr = NULL, *port = NULL, *service = NULL, *p;
+	int i, n = 1, rc = -1;
 
 	if (options == NULL)
 		return -1;
 	for (o = options; o->keyword != NULL; o++) {
 		if (strcmp(o->keyword, "host") == 0)
-			host = o->val;
+			host = pg_option(o->val, "PGHOST");
 		else if (strcmp(o->keyword, "hostaddr") == 0)
-			hostaddr = o->val;
+			hostaddr = pg_option(o->val, "PGHOSTADDR");
 		else if (strcmp(o->keyword, "port") == 0)
-			port = o->val;
+			port = pg_option(o->val, "PGPORT");
+		else if (strcmp(o->keyword, "service") == 0)
+			service = pg_option(o->val, "PGSERVICE");
 	}
-	for (p = hostaddr && *hostaddr ? hostaddr : host ? host : ""; *p; p++)
+	/* A service file may name any host: not followed. */
+	if (service != NULL)
+		goto out;
+	for (p = hostaddr ? hostaddr : host ? host : ""; *p; p++)
 		n += *p == ',';
-	eps->n = n < ENDPOINTS_MAX ? n : ENDPOINTS_MAX;
-	for (i = 0; i < eps->n; i++) {
+	if (n > ENDPOINTS_MAX)
+		goto out;
+	eps->n = n;
+	for (i = 0; i < n; i++) {
 		endpoint *e = &eps->e[i];
 		char text[16];
 
@@ -223,8 +240,10 @@ pg_endpoints(const char *uri, endpoints *eps)
 		list_item(port, port && strchr(port, ',') ? i : 0, text, sizeof(text));
 		e->port = text[0] ? atoi(text) : 5432;
 	}
+	rc = 0;
+out:
 	PQconninfoFree(options);
-	return 0;
+	return rc;
 }
 
 static bool

@@ -26,6 +26,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <librdkafka/rdkafka.h>
 
 #include "ecom_cpu.h"
 
@@ -180,6 +181,35 @@ snapshot_counts_threads_named_rdk_as_librdkafkas(void **state)
 	assert_near(used.process_us, b.oracle_us);
 	assert_true(used.taken_us > 0);
 	assert_int_equal(used.proc_count, 0);
+}
+
+/* The prefix is librdkafka's own naming: its threads, and only they, carry it. */
+static void
+librdkafkas_threads_carry_its_prefix(void **state)
+{
+	ecom_err err = {0};
+	ecom_cpu_snapshot before, during;
+	char why[256];
+	rd_kafka_conf_t *conf = rd_kafka_conf_new();
+	rd_kafka_t *rk;
+	int all_before, all_during;
+	int64_t us;
+
+	(void)state;
+	assert_int_equal(ecom_cpu_snapshot_take(&before, NULL, &err), 0);
+	assert_int_equal(ecom_cpu_threads_named_us("", &us, &all_before, &err), 0);
+	assert_int_equal(rd_kafka_conf_set(conf, "bootstrap.servers", "127.0.0.1:1", why, sizeof(why)),
+	                 RD_KAFKA_CONF_OK);
+	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
+	assert_non_null(rk);
+	assert_int_equal(ecom_cpu_snapshot_take(&during, NULL, &err), 0);
+	assert_int_equal(ecom_cpu_threads_named_us("", &us, &all_during, &err), 0);
+	rd_kafka_destroy(rk);
+
+	assert_int_equal(before.rdkafka_threads, 0);
+	/* Its main thread and at least one broker thread, nothing else new. */
+	assert_true(during.rdkafka_threads >= 2);
+	assert_int_equal(all_during - all_before, during.rdkafka_threads);
 }
 
 static void
@@ -602,6 +632,7 @@ uris_elsewhere_are_not_measured_here(void **state)
 	    {ECOM_CPU_POSTGRESQL, "postgresql://ecom:s3cret@db.example.com:21004/x",
 	     "'db.example.com' is another machine"},
 	    {ECOM_CPU_POSTGRESQL, "host=127.0.0.1 port=9", "port 9 is not the postgresql"},
+	    {ECOM_CPU_POSTGRESQL, "service=ecom", "cannot tell which machine"},
 	    /* One port per host: the first one's is the default. */
 	    {ECOM_CPU_POSTGRESQL, "postgres://ecom@127.0.0.1,localhost:21004/x", "port 5432 is not"},
 	    {ECOM_CPU_POSTGRESQL, "postgresql://ecom:s3cret@127.0.0.1:21004/x?sslmode=nonsense=",
@@ -628,6 +659,12 @@ uris_elsewhere_are_not_measured_here(void **state)
 	assert_int_equal(found(dir, ECOM_CPU_MONGODB, "mongodb://127.0.0.1:21003", note, sizeof(note)),
 	                 ECOM_CPU_NOT_HERE);
 	assert_non_null(strstr(note, "runs no mongodb"));
+	/* libpq takes a host the URI lacks from PGHOST. */
+	setenv("PGHOST", "db.example.com", 1);
+	assert_int_equal(found(dir, ECOM_CPU_POSTGRESQL, "postgresql:///x", note, sizeof(note)),
+	                 ECOM_CPU_NOT_HERE);
+	unsetenv("PGHOST");
+	assert_non_null(strstr(note, "'db.example.com' is another machine"));
 	/* No URI: not used, nothing to say. */
 	assert_int_equal(found(dir, ECOM_CPU_KAFKA, NULL, note, sizeof(note)), ECOM_CPU_UNUSED);
 	assert_string_equal(note, "");
@@ -650,7 +687,7 @@ local_uri_forms_point_at_the_stack(void **state)
 	    {ECOM_CPU_POSTGRESQL, "postgres://ecom@127.0.0.1:21004,localhost:21004/x"},
 	    {ECOM_CPU_POSTGRESQL, "host=db.example.com hostaddr=127.0.0.1 port=21004"},
 	};
-	char dir[64], note[256];
+	char dir[64], note[256], with_slash[128];
 
 	(void)state;
 	fake_stack(dir, sizeof(dir));
@@ -659,6 +696,14 @@ local_uri_forms_point_at_the_stack(void **state)
 		if (found(dir, cases[i].kind, cases[i].uri, note, sizeof(note)) != ECOM_CPU_NOT_RUNNING)
 			fail_msg("'%s' gave '%s'", cases[i].uri, note);
 	}
+	/* The stack directory from the environment, as devstack.sh takes it. */
+	snprintf(with_slash, sizeof(with_slash), "%s/", dir);
+	setenv("ECOM_DEVSTACK_DIR", with_slash, 1);
+	assert_int_equal(found(NULL, ECOM_CPU_KAFKA, "127.0.0.1:21001", note, sizeof(note)),
+	                 ECOM_CPU_NOT_RUNNING);
+	unsetenv("ECOM_DEVSTACK_DIR");
+	snprintf(with_slash, sizeof(with_slash), "kafka: no pid file '%s/kafka/kafka.pid'", dir);
+	assert_string_equal(note, with_slash);
 	remove_tree(dir);
 }
 
@@ -668,6 +713,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(thread_and_process_figures_match_the_threads_own_clock),
 		cmocka_unit_test(snapshot_counts_threads_named_rdk_as_librdkafkas),
+		cmocka_unit_test(librdkafkas_threads_carry_its_prefix),
 		cmocka_unit_test(unknown_thread_is_an_error),
 		cmocka_unit_test(child_pid_figure_matches_the_childs_getrusage),
 		cmocka_unit_test(fake_stack_is_found_and_each_server_tree_measured),
@@ -680,5 +726,10 @@ main(int argc, char **argv)
 	/* A fake server of the fake dev stack (server_start). */
 	if (argc == 5 && strcmp(argv[1], "--serve") == 0)
 		return serve(atoll(argv[3]), strcmp(argv[4], "kids") == 0);
+	/* libpq's defaults from the environment would change the URIs' hosts and ports. */
+	unsetenv("PGHOST");
+	unsetenv("PGHOSTADDR");
+	unsetenv("PGPORT");
+	unsetenv("PGSERVICE");
 	return cmocka_run_group_tests_name("cpu", tests, NULL, NULL);
 }
