@@ -96,7 +96,8 @@ const char *ecom_cpu_kind_name(enum ecom_cpu_kind kind);
  * socket) on a port the stack's ports.env gives that service, and the
  * pid file names a live process started from the stack's directory.
  * Anything else is a state and a note, not a failure; -1 only when the
- * state directory cannot be read.
+ * state directory cannot be read.  A server restarted after this call
+ * is -1 in every snapshot: call it just before the first.
  */
 int ecom_cpu_services_find(ecom_cpu_services *s, const ecom_cpu_where *where, ecom_err *err);
 
