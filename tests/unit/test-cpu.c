@@ -202,7 +202,7 @@ librdkafkas_threads_carry_its_prefix(void **state)
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
 	rd_kafka_t *rk;
 	int all_before, all_during;
-	int64_t us;
+	int64_t us, deadline;
 
 	(void)state;
 	assert_int_equal(ecom_cpu_snapshot_take(&before, NULL, &err), 0);
@@ -213,8 +213,13 @@ librdkafkas_threads_carry_its_prefix(void **state)
 	rd_kafka_conf_set_log_cb(conf, quiet_log);
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, why, sizeof(why));
 	assert_non_null(rk);
-	assert_int_equal(ecom_cpu_snapshot_take(&during, NULL, &err), 0);
-	assert_int_equal(ecom_cpu_threads_named_us("", &us, &all_during, &err), 0);
+	/* A new thread names itself once running: wait until every new one has. */
+	deadline = clock_us(CLOCK_MONOTONIC) + 5000000;
+	do {
+		assert_int_equal(ecom_cpu_snapshot_take(&during, NULL, &err), 0);
+		assert_int_equal(ecom_cpu_threads_named_us("", &us, &all_during, &err), 0);
+	} while ((during.rdkafka_threads < 2 || all_during - all_before != during.rdkafka_threads) &&
+	         clock_us(CLOCK_MONOTONIC) < deadline && usleep(10000) == 0);
 	rd_kafka_destroy(rk);
 
 	assert_int_equal(before.rdkafka_threads, 0);
