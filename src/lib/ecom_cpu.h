@@ -14,16 +14,21 @@
  *	ecom_cpu_where where = {.brokers = cfg->brokers, .postgres_uri = uri};
  *	ecom_cpu_services svc;
  *	ecom_cpu_snapshot before, after, used;
- *	ecom_cpu_services_find(&svc, &where, &err);     // once
+ *	ecom_cpu_services_find(&svc, &where, &err);     // once, just before
  *	ecom_cpu_snapshot_take(&before, &svc, &err);    // start of the run
  *	... run ...
  *	ecom_cpu_snapshot_take(&after, &svc, &err);     // before closing Kafka handles
  *	ecom_cpu_snapshot_diff(&before, &after, &used);
  *	broker_us = ecom_cpu_kind_us(&used, &svc, ECOM_CPU_KAFKA); // -1: see svc.note[]
+ *
+ * ecom's own share is used.process_us − used.rdkafka_us.  Per stage in
+ * one process: ecom_cpu_thread_self_us() at each stage thread's start
+ * and end, or threads named with a common prefix, summed by it.
  */
 #ifndef ECOM_CPU_H
 #define ECOM_CPU_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
 
