@@ -18,6 +18,7 @@
 #include <signal.h>
 
 #include "ecom_config.h"
+#include "ecom_cpu.h"
 #include "ecom_log.h"
 #include "ecom_plot.h"
 #include "ecom_measure.h"
@@ -48,6 +49,12 @@ typedef struct ecom_flow_result {
 	char server[128]; /* the store's server, as it names itself */
 	bool open_loop;
 	ecom_open_loop open; /* an open loop's rate and arrivals */
+	/* CPU over the flow, the floor's pauses left out (ecom_cpu.h). */
+	bool cpu_measured;
+	char cpu_failure[256];        /* why not, when not */
+	ecom_cpu_services cpu_services; /* the broker and store processes found here */
+	ecom_cpu_snapshot cpu_used;   /* this process and the services */
+	int64_t stage_cpu_us[ECOM_STAGE_COUNT]; /* each stage's own thread */
 } ecom_flow_result;
 
 void ecom_flow_result_init(ecom_flow_result *result);
