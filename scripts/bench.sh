@@ -14,12 +14,21 @@
 #                work at full speed, alone), and elapsed/ceiling says how
 #                near the flow comes to it.
 #
+#   capacity     ecom-bench --sweep: each store's highest open-loop rate
+#                within p99 <= 50 ms, the curve of latency against offered
+#                load drawn to $ECOM_BENCH_DIR/curve.svg, and the p99 at
+#                50 % and 90 % of the capacity (once: it is a search of its
+#                own, a dozen runs per store);
+#   stall        scripts/stall-compare.sh: PostgreSQL stopped for 1 s in a
+#                closed loop and in an open loop at the same rate, side by
+#                side.
+#
 # Then one table: per mode and store (and server, as it names itself),
 # the medians of elapsed, orders/s, end-to-end p50/p99, the reference,
 # the ratio and peak RSS, and the first store's elapsed over each other
 # store's, the median of the ratios taken within each run.  -n or -w runs
-# that one mode instead.  The raw reports (JSON lines) stay in
-# $ECOM_BENCH_DIR.
+# that one mode instead (no sweep, no stall).  The raw reports (JSON
+# lines) stay in $ECOM_BENCH_DIR.
 #
 # usage: scripts/bench.sh [-n N] [-w W] [-r RUNS] [--store STORE] [--compare STORES]
 set -euo pipefail
@@ -37,15 +46,17 @@ while (($#)); do
 	-w) need_value "$1" $#; window=$2; shift 2 ;;
 	-r) need_value "$1" $#; runs=$2; shift 2 ;;
 	--store | --compare) need_value "$1" $#; stores=$2; shift 2 ;;
-	-h | --help) sed -n '2,24p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h | --help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
 	esac
 done
 for v in "$orders" "$window" "$runs"; do
 	[[ -z $v || $v =~ ^[1-9][0-9]*$ ]] || usage_error "'$v': expected a whole number from 1"
 done
+sweep=1
 if [[ -n $orders || -n $window ]]; then
 	modes=("${orders:-10000}:${window:-1}")
+	sweep=0
 else
 	modes=("10000:1" "3000:256")
 fi
@@ -103,4 +114,16 @@ jq -s -r "$jq_defs"'
 		([$runs[] | (map(select(.store == $names[0]))[0].elapsed_s) / (map(select(.store == $other))[0].elapsed_s)] | median | r2 | tostring)
 	else empty end
 ' "$dir"/n*-run*.json
+if ((sweep)); then
+	msg "capacity: ecom-bench --sweep --compare $stores"
+	ecom-bench --sweep --compare "$stores" --plot "$dir/curve.svg" --no-progress >"$dir/sweep.json"
+	jq -r '
+		def r2: if . == null then "-" else . * 100 | round / 100 end;
+		["store", "server", "objective", "capacity/s", "first_failed/s", "p99_ms@50%", "p99_ms@90%", "runs"],
+		[.store, .server, "p\(.slo.percentile) <= \(.slo.limit_ms) ms", (.capacity | r2),
+		 (.first_failed | r2), (.at_50.p99_ms | r2), (.at_90.p99_ms | r2), (.steps | length)] | @tsv
+	' "$dir/sweep.json" | awk '!seen[$0]++' | column -t -s $'\t'
+	msg "latency/load curve in $dir/curve.svg"
+	"$SCRIPT_DIR/stall-compare.sh" >"$dir/stall.txt" && cat "$dir/stall.txt"
+fi
 msg "reports in $dir"
