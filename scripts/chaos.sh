@@ -153,7 +153,7 @@ cleanup() {
 	fi
 	if ((!stack_started || keep_stack)); then
 		if [[ -n $down_broker ]]; then devstack start-broker "$down_broker" >/dev/null 2>&1 || true; fi
-		if ((store_down_now)); then devstack up "$store" >/dev/null 2>&1 || true; fi
+		if ((store_down_now)); then devstack up --brokers "$brokers" "$store" >/dev/null 2>&1 || true; fi
 	fi
 	if ((stack_started && !keep_stack)); then
 		# down removes the data dirs: a failed run keeps the brokers' logs
@@ -289,7 +289,9 @@ bounce_store() {
 	store_kills=$(spend "$store_kills")
 	msg "stopped the $store server (pid $pid); starting it again in $store_down s"
 	sleep "$store_down"
-	devstack up "$store" >/dev/null 2>>"$run_dir/devstack.err" || die "cannot start the $store server again: $(tail -n 1 "$run_dir/devstack.err")"
+	# With the stack's broker count: an ECOM_KAFKA_BROKERS_COUNT of the
+	# caller's would otherwise ask for another Kafka, and be refused.
+	devstack up --brokers "$brokers" "$store" >/dev/null 2>>"$run_dir/devstack.err" || die "cannot start the $store server again: $(tail -n 1 "$run_dir/devstack.err")"
 	store_down_now=0
 	t1=$(date +%s.%N)
 	losses+=("$store $t0 $t1 $t1")

@@ -77,7 +77,8 @@
 #   ECOM_KAFKA_VERSION Kafka version to resolve with Maven (default 3.9.1,
 #                      falls back to 3.9.2)
 #   ECOM_KAFKA_BROKERS_COUNT  Kafka nodes `up` starts (1 to 9, default 1;
-#                      --brokers wins)
+#                      --brokers wins; without either, `up` of services
+#                      other than kafka keeps the stack's count)
 #   KAFKA_HOME         use $KAFKA_HOME/libs instead of Maven
 #
 # Exit status: 0 ok, 1 runtime failure, 2 usage.
@@ -124,7 +125,9 @@ usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|e
             Kafka on N nodes (1 to 9, default 1), every node a broker and a
             KRaft controller; ECOM_KAFKA_BROKERS lists them all.  From 3 on:
             replication factor 3, min.insync.replicas=2, no unclean leader
-            election.  A stack with another count must be taken down first.
+            election.  A stack with another count must be taken down first;
+            without --brokers, up of services other than kafka keeps the
+            count of the stack's Kafka.
   down      stop exactly what `up` started (pid files) and remove its data
   status    one line per service and per broker (name, pid, port, up/down;
             the MongoDB-protocol server's name, version and backend); exit 0

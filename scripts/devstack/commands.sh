@@ -48,7 +48,7 @@ env_line() {
 }
 
 # up's options and operands: WANT_BROKERS from --brokers N, else
-# ECOM_KAFKA_BROKERS_COUNT, else 1; the services named into UP_OPERANDS
+# ECOM_KAFKA_BROKERS_COUNT; the services named into UP_OPERANDS
 UP_OPERANDS=()
 parse_up_args() {
 	local flag='' given=0
@@ -99,8 +99,23 @@ UP_KAFKA_STOPPED=()
 UP_MONGO_STOPPED=0
 UP_PG_STOPPED=0
 
+# Without a count asked for, up of Kafka (by name or as one of all three)
+# means one broker; up of other services keeps the count of the stack's
+# Kafka, running or on disk: restarting PostgreSQL on a three-broker stack
+# (chaos.sh --store-kills) must not ask for a new Kafka.
+up_broker_count() {
+	[[ -z $WANT_BROKERS ]] || return 0
+	if has_service kafka; then
+		WANT_BROKERS=1
+	else
+		WANT_BROKERS=$(kafka_disk_count)
+		WANT_BROKERS=${WANT_BROKERS:-1}
+	fi
+}
+
 cmd_up() {
 	parse_services "$@"
+	up_broker_count
 	choose_mongo_server
 	check_tools
 	prepare_state_dir

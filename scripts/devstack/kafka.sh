@@ -332,8 +332,9 @@ kafka_choose_ports() { # node...
 	fi
 }
 
-# the broker count `up` starts: --brokers N, else ECOM_KAFKA_BROKERS_COUNT, else 1
-WANT_BROKERS=1
+# the broker count `up` asks for: --brokers N, else ECOM_KAFKA_BROKERS_COUNT;
+# '' when neither is given (see up_broker_count)
+WANT_BROKERS=
 
 brokers_word() { if (($1 == 1)); then printf '1 broker'; else printf '%s brokers' "$1"; fi; }
 kafka_all_answer() { local i; for ((i = 1; i <= KAFKA_COUNT; i++)); do kafka_answers "$i" 5 || return 1; done; }

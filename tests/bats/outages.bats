@@ -9,7 +9,8 @@
 # The outages hit a Kafka and a PostgreSQL of this file's own (a second
 # dev stack, scripts/devstack.sh up kafka postgresql in a state dir of
 # its own), so the other tests' services are
-# never stopped.
+# never stopped.  The last test restarts PostgreSQL with `devstack.sh up
+# postgresql` on a third stack, whose Kafka has three (stand-in) brokers.
 
 load helpers
 
@@ -39,6 +40,10 @@ setup() {
 
 teardown() {
 	stop_all_bg
+	if [[ -n "${THREE_BROKER_STACK:-}" ]]; then
+		ECOM_DEVSTACK_DIR="$THREE_BROKER_STACK" "$ECOM_SRCDIR/scripts/devstack.sh" down >/dev/null 2>&1 || true
+		rm -rf "$THREE_BROKER_STACK"
+	fi
 }
 
 outage_stack() {
@@ -116,4 +121,54 @@ assert_run_survived() {
 	assert_success
 	assert_line --regexp '^postgresql .* up'
 	assert_line --regexp '^mongodb .* up'
+}
+
+@test "PostgreSQL stopped on a stack whose Kafka has three brokers: devstack.sh up postgresql starts it again" {
+	# chaos.sh --brokers 3 --store-kills 1 restarts its store this way.  A
+	# stack of this test's own: a real PostgreSQL, and three stand-in Kafka
+	# nodes (processes whose command line names each node's config, as
+	# devstack.sh's pid check wants, and a kcat that lists three brokers),
+	# so that no three JVMs are needed to hold the stack's broker count.
+	THREE_BROKER_STACK=$(mktemp -d /tmp/ecom-3brokers-XXXXXX) && chmod 0755 "$THREE_BROKER_STACK"
+	local dir=$THREE_BROKER_STACK i pid
+	mkdir -p "$BATS_TEST_TMPDIR/bin"
+	printf '%s\n' '#!/bin/sh' '# kcat -L [-J]: three brokers, no topic' \
+		'case " $* " in *" -J "*) echo '\''{"brokers":[{"id":1},{"id":2},{"id":3}],"topics":[]}'\'' ;; esac' \
+		>"$BATS_TEST_TMPDIR/bin/kcat"
+	chmod +x "$BATS_TEST_TMPDIR/bin/kcat"
+	printf '%s\n' kafka postgresql >"$dir/services"
+	printf 'KAFKA_BROKERS_COUNT=3\nKAFKA_PORT=1\nKAFKA_CONTROLLER_PORT=2\n' >"$dir/ports.env"
+	printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' 2 3 2 4 3 5 3 6 >>"$dir/ports.env"
+	for i in 1 2 3; do
+		mkdir -p "$dir/kafka/kafka-$i"
+		# shellcheck disable=SC2016 # $0 is the inner shell's
+		start_bg "kafka-$i" bash -c 'exec -a "$0" sleep 600' "$dir/kafka/kafka-$i/server.properties"
+		cp "$BATS_TEST_TMPDIR/kafka-$i.pid" "$dir/kafka/kafka-$i/kafka.pid"
+	done
+	three() { PATH="$BATS_TEST_TMPDIR/bin:$PATH" ECOM_DEVSTACK_DIR="$dir" "$ECOM_SRCDIR/scripts/devstack.sh" "$@" 3>&-; }
+
+	unset ECOM_KAFKA_BROKERS_COUNT
+	run --separate-stderr three up postgresql
+	((status == 0)) || fail "first up postgresql: exit $status: $stderr"
+	assert_line --index 0 --regexp "^export ECOM_KAFKA_BROKERS=127\.0\.0\.1:1,127\.0\.0\.1:3,127\.0\.0\.1:5 ECOM_POSTGRES_URI=postgresql://ecom:ecom@127\.0\.0\.1:[0-9]+/ecommerce$"
+
+	# Stopped in immediate mode, as chaos.sh stops it.
+	read -r pid <"$dir/postgres/data/postmaster.pid"
+	kill -QUIT "$pid"
+	for _ in $(seq 100); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$pid" 2>/dev/null && fail "postgres (pid $pid) did not stop"
+	run --separate-stderr three up postgresql
+	((status == 0)) || fail "up postgresql after the stop: exit $status: $stderr"
+	run three status
+	assert_success
+	assert_line --regexp '^postgresql +pid=[0-9]+ +port=[0-9]+ +up$'
+	for i in 1 2 3; do assert_line --regexp "^kafka-$i +pid=[0-9]+ +port=[0-9]+ +up$"; done
+
+	# A count asked for, by --brokers or ECOM_KAFKA_BROKERS_COUNT, is still held to.
+	run --separate-stderr three up --brokers 1 postgresql
+	assert_failure 1
+	assert_equal "$stderr" "devstack: a stack with 3 brokers is running in $dir: run 'devstack.sh down' first to start one with 1"
+	ECOM_KAFKA_BROKERS_COUNT=2 run --separate-stderr three up postgresql
+	assert_failure 1
+	assert_equal "$stderr" "devstack: a stack with 3 brokers is running in $dir: run 'devstack.sh down' first to start one with 2"
 }
