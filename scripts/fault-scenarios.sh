@@ -19,8 +19,8 @@
 #
 # The stacks live in $ECOM_SCENARIO_DIR (default /tmp/ecom-scenarios-UID)
 # and are taken down at the end; each scenario's JSON line and logs stay
-# there.  Takes 13 to 15 minutes on a quiet machine.  Prints the table
-# (Markdown) on stdout; exit 1 if any scenario failed its checks.
+# there.  Prints the table (Markdown) on stdout; exit 1 if any scenario
+# failed its checks.  README.md says how long the whole set takes.
 #
 # usage: scripts/fault-scenarios.sh [NAME...]   (names: see the table; default all)
 set -uo pipefail

@@ -211,7 +211,10 @@ for path in \
 	./usr/share/man/man1/ecom-bench.1.gz ./usr/share/man/man5/ecom.yaml.5.gz \
 	./usr/share/man/man7/ecom.7.gz ./usr/share/doc/ecom/copyright ".$CONFFILE" \
 	./usr/share/ecom/scripts/mongo-java-server/Launcher.java \
-	./usr/share/ecom/scripts/mongo-java-server/pom.xml; do
+	./usr/share/ecom/scripts/mongo-java-server/pom.xml ./usr/share/ecom/scripts/devstack.sh \
+	./usr/share/ecom/scripts/devstack/common.sh ./usr/share/ecom/scripts/devstack/kafka.sh \
+	./usr/share/ecom/scripts/devstack/mongodb.sh ./usr/share/ecom/scripts/devstack/postgresql.sh \
+	./usr/share/ecom/scripts/devstack/cluster.sh ./usr/share/ecom/scripts/devstack/commands.sh; do
 	if grep -qE " ${path//./\\.}\$" <<<"$contents"; then
 		ok "the package holds $path"
 	else
@@ -257,6 +260,22 @@ fi
 for page in ecom-produce ecom-consume ecom-persist ecom-reconcile ecom-bench ecom.yaml "7 ecom"; do
 	# shellcheck disable=SC2086 # "7 ecom" is a section and a name
 	check "man -w $page finds the installed page" sh -c 'man -w "$@" | grep -q "^/usr/share/man/"' sh $page
+done
+
+# devstack.sh sources its parts from devstack/ beside its real location:
+# the installed copy, and a symlink to it, find them.  A usage error is
+# reached only once they are loaded, and starts nothing.
+DEVSTACK=/usr/share/$PACKAGE/scripts/devstack.sh
+ln -s "$DEVSTACK" "$WORK/devstack"
+for run_as in "$DEVSTACK" "$WORK/devstack"; do
+	# shellcheck disable=SC2016 # the inner shell's arguments
+	check "$run_as --help prints devstack.sh's usage" \
+		sh -c '"$1" --help | grep -q "^usage: devstack.sh up "' sh "$run_as"
+	# shellcheck disable=SC2016 # the inner shell's arguments
+	check "$run_as up --brokers 0 is refused with exit 2 and starts nothing" \
+		sh -c 'out=$(ECOM_DEVSTACK_DIR="$2" "$1" up --brokers 0 2>&1); test $? -eq 2 &&
+			test "$out" = "devstack: --brokers '\''0'\'': expected a number of brokers from 1 to 9" &&
+			test ! -e "$2"' sh "$run_as" "$WORK/no-stack"
 done
 
 conffiles=$(dpkg-query -W -f='${Conffiles}' "$PACKAGE" 2>/dev/null)
