@@ -38,6 +38,7 @@ mkdir -p "$dir" && chmod 0755 "$dir" || exit 1
 # One broker, PostgreSQL and mongo-java-server; a stack apart for each
 # other MongoDB-protocol server (stack-ferretdb, stack-h2).
 main_stack=$dir/stack
+# shellcheck disable=SC2317 # called by the EXIT trap
 stop_stacks() {
 	local stack
 	for stack in "$main_stack" "$dir"/stack-*; do
