@@ -10,6 +10,8 @@
 
 /* A run keeps up when it fulfils at least this share of the rate offered. */
 #define KEEPS_UP 0.9
+/* Orders a step measures at least, however low its rate. */
+#define MIN_MEASURED 200
 
 int
 ecom_slo_parse(const char *text, ecom_slo *slo, ecom_err *err)
@@ -74,9 +76,10 @@ run_step(const ecom_config *cfg, const ecom_sweep_opts *o, double rate, ecom_swe
 	int rc;
 
 	open.warmup_s = o->warmup_s < o->step_s ? o->warmup_s : 0;
+	/* Enough orders after the warm-up for a p99 that is not just the maximum. */
 	step_cfg.orders = (long)ceil(rate * o->step_s);
-	if (step_cfg.orders < 1)
-		step_cfg.orders = 1;
+	if (step_cfg.orders < (long)ceil(rate * open.warmup_s) + MIN_MEASURED)
+		step_cfg.orders = (long)ceil(rate * open.warmup_s) + MIN_MEASURED;
 	ecom_flow_result_init(&run);
 	rc = ecom_flow_benchmark(&step_cfg, &fo, &run, err);
 	st = &run.stages[ECOM_STAGE_RECONCILE];
