@@ -56,6 +56,9 @@ append_floor(bson_t *report, const ecom_run_timing *timing, const ecom_flow_resu
 	BSON_APPEND_INT32(&f, "samples", used->samples);
 	BSON_APPEND_DOUBLE(&f, "order_ms", ecom_report_round3(used->order_ms));
 	BSON_APPEND_DOUBLE(&f, "order_median_ms", ecom_report_round3(used->order_median_ms));
+	/* The mean's own uncertainty, from resampling its chains: a ratio is no finer than this. */
+	BSON_APPEND_DOUBLE(&f, "order_p10_ms", ecom_report_round3(used->order_p10_ms));
+	BSON_APPEND_DOUBLE(&f, "order_p90_ms", ecom_report_round3(used->order_p90_ms));
 	append_ms_or_null(&f, "order_before_ms", &result->floor_before);
 	append_ms_or_null(&f, "order_in_run_ms", &result->floor_in_run);
 	append_ms_or_null(&f, "order_after_ms", &result->floor_after);
@@ -89,6 +92,18 @@ append_ceiling(bson_t *report, const ecom_flow_result *result, double elapsed_s)
 	bson_append_document_end(report, &c);
 	BSON_APPEND_DOUBLE(report, "elapsed_over_ceiling",
 	                   ceiling_s > 0 ? ecom_report_round3(elapsed_s / ceiling_s) : 0.0);
+}
+
+/* [x / hi, x / lo]: the ratio over the spread of its reference. */
+static void
+append_ratio_range(bson_t *report, const char *key, double x, double hi, double lo)
+{
+	bson_t range;
+
+	bson_append_array_begin(report, key, -1, &range);
+	BSON_APPEND_DOUBLE(&range, "0", hi > 0 ? ecom_report_round3(x / hi) : 0.0);
+	BSON_APPEND_DOUBLE(&range, "1", lo > 0 ? ecom_report_round3(x / lo) : 0.0);
+	bson_append_array_end(report, &range);
 }
 
 /* Per event, in µs (-1 when not measured stays null). */
@@ -201,11 +216,17 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 	bson_append_document_end(report, &stages);
 	append_floor(report, &timing, result, &floor_s);
 	/* The floor is a chain of waits: it means something for one order in flight only. */
-	if (cfg->window == 1 && !result->open_loop)
+	if (cfg->window == 1 && !result->open_loop && floor_s > 0) {
+		const ecom_floor_times *used = floor_used(result);
+		double per_order_s = (double)timing.orders_this_run / 1000.0;
+
 		BSON_APPEND_DOUBLE(report, "elapsed_over_floor",
-		                   floor_s > 0 ? ecom_report_round3(timing.elapsed_s / floor_s) : 0.0);
-	else
+		                   ecom_report_round3(timing.elapsed_s / floor_s));
+		append_ratio_range(report, "elapsed_over_floor_range", timing.elapsed_s,
+		                   per_order_s * used->order_p90_ms, per_order_s * used->order_p10_ms);
+	} else {
 		BSON_APPEND_NULL(report, "elapsed_over_floor");
+	}
 	if (cfg->window > 1 && !result->open_loop)
 		append_ceiling(report, result, timing.elapsed_s);
 	append_cpu(report, result, &timing);
@@ -297,13 +318,16 @@ ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 	else if (used < size)
 		used += (size_t)snprintf(buf + used, size - used,
 		                         "floor %.3f s (mean of %.0f chains %s; round trip %.3f ms, "
-		                         "write %.3f ms), elapsed/floor %.2f; ",
+		                         "write %.3f ms), elapsed/floor %.2f (%.2f to %.2f over the "
+		                         "floor's spread); ",
 		                         field_double(report, "floor.floor_s"),
 		                         field_double(report, "floor.samples"),
 		                         field_utf8(report, "floor.timed"),
 		                         field_double(report, "floor.kafka_round_trip_ms"),
 		                         field_double(report, "floor.store_write_ms"),
-		                         field_double(report, "elapsed_over_floor"));
+		                         field_double(report, "elapsed_over_floor"),
+		                         field_double(report, "elapsed_over_floor_range.0"),
+		                         field_double(report, "elapsed_over_floor_range.1"));
 phases:
 	if (used < size && field_bool(report, "cpu.measured"))
 		used += (size_t)snprintf(buf + used, size - used,

@@ -39,6 +39,9 @@ kafka_round_trip(const ecom_config *cfg, ecom_producer *producer, ecom_consumer 
 	return ecom_producer_flush(producer, err);
 }
 
+/* Bootstrap resamples of the chains for the floor's spread. */
+#define FLOOR_RESAMPLES 1000
+
 /* The timings of the chains, each kind of step apart. */
 typedef struct chain_stats {
 	ecom_latency chains, round_trips, writes, marks;
@@ -215,6 +218,10 @@ ecom_floor_meter_times(ecom_floor_meter *meter, ecom_floor_times *times)
 	times->samples = (int)ecom_latency_count(&stats->chains);
 	times->order_ms = mean_ms(&stats->chains);
 	times->order_median_ms = (double)ecom_latency_percentile(&stats->chains, 50) / 1000.0;
+	ecom_latency_mean_spread(&stats->chains, FLOOR_RESAMPLES, 1, &times->order_p10_ms,
+	                         &times->order_p90_ms);
+	times->order_p10_ms /= 1000.0;
+	times->order_p90_ms /= 1000.0;
 	times->round_trip_ms = mean_ms(&stats->round_trips);
 	times->write_ms = mean_ms(&stats->writes);
 	times->mark_ms = mean_ms(&stats->marks);

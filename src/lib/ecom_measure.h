@@ -37,6 +37,8 @@ typedef struct ecom_floor_times {
 	int samples;          /* chains timed */
 	double order_ms;      /* mean of the chains: one order */
 	double order_median_ms; /* their median, for reference */
+	/* The mean's spread: its 10th and 90th percentiles over resamples of the chains. */
+	double order_p10_ms, order_p90_ms;
 	double round_trip_ms; /* mean of the chains' round trips */
 	double write_ms;      /* mean of the chains' event writes */
 	double mark_ms;       /* mean of the chains' marks */

@@ -225,3 +225,90 @@ ecom_peak_rss_kib(void)
 		return -1;
 	return usage.ru_maxrss; /* KiB on Linux */
 }
+
+/* The histogram as (value, cumulative count) pairs, for drawing from it. */
+typedef struct bucket_list {
+	int64_t *value;
+	uint64_t *cumulative;
+	size_t n, cap;
+} bucket_list;
+
+static int
+list_bucket(int64_t value_us, uint64_t count, uint64_t cumulative, void *arg)
+{
+	bucket_list *l = arg;
+
+	(void)count;
+	if (l->n == l->cap) {
+		l->cap = l->cap ? l->cap * 2 : 64;
+		l->value = ecom_xreallocarray(l->value, l->cap, sizeof(*l->value));
+		l->cumulative = ecom_xreallocarray(l->cumulative, l->cap, sizeof(*l->cumulative));
+	}
+	l->value[l->n] = value_us;
+	l->cumulative[l->n++] = cumulative;
+	return 0;
+}
+
+static uint64_t
+splitmix64(uint64_t *state)
+{
+	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* The value at rank r (0-based) of the list. */
+static int64_t
+value_at_rank(const bucket_list *l, uint64_t r)
+{
+	size_t lo = 0, hi = l->n - 1;
+
+	while (lo < hi) {
+		size_t mid = (lo + hi) / 2;
+
+		if (l->cumulative[mid] > r)
+			hi = mid;
+		else
+			lo = mid + 1;
+	}
+	return l->value[lo];
+}
+
+static int
+compare_double(const void *a, const void *b)
+{
+	double x = *(const double *)a, y = *(const double *)b;
+
+	return (x > y) - (x < y);
+}
+
+void
+ecom_latency_mean_spread(const ecom_latency *lat, int resamples, uint64_t seed, double *p10_us,
+                         double *p90_us)
+{
+	bucket_list l = {0};
+	uint64_t n = ecom_latency_count(lat), state = seed, i;
+	double *means;
+	int k;
+
+	*p10_us = *p90_us = 0;
+	if (n == 0 || resamples < 1)
+		return;
+	ecom_latency_for_each_bucket(lat, list_bucket, &l);
+	means = ecom_xcalloc((size_t)resamples, sizeof(*means));
+	for (k = 0; k < resamples; k++) {
+		double sum = 0;
+
+		for (i = 0; i < n; i++)
+			sum += (double)value_at_rank(&l, splitmix64(&state) % n);
+		means[k] = sum / (double)n;
+	}
+	qsort(means, (size_t)resamples, sizeof(*means), compare_double);
+	*p10_us = means[(size_t)resamples / 10];
+	*p90_us = means[(size_t)resamples * 9 / 10];
+	free(means);
+	free(l.value);
+	free(l.cumulative);
+}

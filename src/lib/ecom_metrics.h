@@ -76,6 +76,15 @@ typedef int (*ecom_latency_bucket_fn)(int64_t value_us, uint64_t count, uint64_t
                                       void *arg);
 int ecom_latency_for_each_bucket(const ecom_latency *lat, ecom_latency_bucket_fn fn, void *arg);
 
+/*
+ * How much the mean would move with other samples like these: the 10th
+ * and 90th percentiles, in µs, of the mean over `resamples` bootstrap
+ * resamples (each as many values, drawn with replacement from the
+ * histogram; seed fixes the draws).  Both 0 when empty.
+ */
+void ecom_latency_mean_spread(const ecom_latency *lat, int resamples, uint64_t seed,
+                              double *p10_us, double *p90_us);
+
 /* Peak resident set size of this process, KiB. */
 long ecom_peak_rss_kib(void);
 

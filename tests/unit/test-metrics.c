@@ -3,6 +3,7 @@
  * percentiles the test computes from its own sorted copy of the values.
  */
 #include <malloc.h>
+#include <math.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -476,6 +477,50 @@ report_gives_each_percentile(void **state)
 	ecom_latency_free(&lat);
 }
 
+/*
+ * The spread of the mean against the theory's: for n values of standard
+ * deviation sd, the mean's 10th and 90th percentiles lie about 1.2816
+ * standard errors (sd / sqrt(n)) either side of it.
+ */
+static void
+mean_spread_matches_the_standard_error(void **state)
+{
+	ecom_latency lat;
+	double lo, hi, mean = 0, var = 0, se;
+	int64_t v;
+	int n = 400;
+
+	(void)state;
+	ecom_latency_init(&lat);
+	for (v = 1; v <= n; v++)
+		ecom_latency_add(&lat, v * 100); /* 100 µs .. 40 ms, all within one bucket's precision */
+	for (v = 1; v <= n; v++)
+		mean += (double)(v * 100) / n;
+	for (v = 1; v <= n; v++)
+		var += ((double)(v * 100) - mean) * ((double)(v * 100) - mean) / n;
+	se = sqrt(var / n);
+	ecom_latency_mean_spread(&lat, 2000, 7, &lo, &hi);
+	if (fabs(lo - (mean - 1.2816 * se)) > 0.15 * se || fabs(hi - (mean + 1.2816 * se)) > 0.15 * se)
+		fail_msg("spread [%.1f, %.1f] µs, expected about [%.1f, %.1f]", lo, hi,
+		         mean - 1.2816 * se, mean + 1.2816 * se);
+	/* The same seed, the same draws; one value, no spread; none, zeros. */
+	{
+		double lo2, hi2;
+
+		ecom_latency_mean_spread(&lat, 2000, 7, &lo2, &hi2);
+		assert_true(lo2 == lo && hi2 == hi);
+	}
+	ecom_latency_free(&lat);
+	ecom_latency_init(&lat);
+	ecom_latency_mean_spread(&lat, 100, 1, &lo, &hi);
+	assert_true(lo == 0 && hi == 0);
+	for (v = 0; v < 50; v++)
+		ecom_latency_add(&lat, 777);
+	ecom_latency_mean_spread(&lat, 100, 1, &lo, &hi);
+	assert_true(lo == hi && fabs(lo - 777) <= 1);
+	ecom_latency_free(&lat);
+}
+
 int
 main(void)
 {
@@ -493,6 +538,7 @@ main(void)
 		cmocka_unit_test(merge_equals_adding_both),
 		cmocka_unit_test(memory_is_bounded),
 		cmocka_unit_test(report_gives_each_percentile),
+		cmocka_unit_test(mean_spread_matches_the_standard_error),
 	};
 
 	return cmocka_run_group_tests_name("metrics", tests, NULL, NULL);
