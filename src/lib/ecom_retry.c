@@ -19,12 +19,6 @@ ecom_outage_init(ecom_outage *o, const char *what, int64_t bound_ms)
 	o->backoff_ms = BACKOFF_FIRST_MS;
 }
 
-bool
-ecom_outage_active(const ecom_outage *o)
-{
-	return o->started_us != 0;
-}
-
 int
 ecom_outage_trouble(ecom_outage *o, const char *reason, ecom_err *err)
 {

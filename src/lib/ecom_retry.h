@@ -12,7 +12,6 @@
 #define ECOM_RETRY_H
 
 #include <signal.h>
-#include <stdbool.h>
 #include <stdint.h>
 
 #include "ecom_log.h"
@@ -25,7 +24,6 @@ typedef struct ecom_outage {
 } ecom_outage;
 
 void ecom_outage_init(ecom_outage *o, const char *what, int64_t bound_ms);
-bool ecom_outage_active(const ecom_outage *o);
 /*
  * Something failed for a reason that may pass (reason names what and
  * why).  The first call of an outage warns.  0 while the bound has not
