@@ -8,7 +8,6 @@
  * progress line when stderr is a terminal.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,42 +56,40 @@ typedef struct bench_args {
 	bool sweep_option_given; /* --slo, --step-duration or --sweep-from */
 } bench_args;
 
-static void
-usage(FILE *out, const ecom_config *cfg)
-{
-	fprintf(out,
-	        "usage: ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
-	        "       ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND]\n"
-	        "                  [--warmup S] [--max-backlog N] [--compare STORES]\n"
-	        "       ecom-bench [options] --sweep [--slo pNN=LIMIT] [--step-duration S]\n"
-	        "                  [--sweep-from R] [--compare STORES] [--plot FILE]\n"
-	        "\n"
-	        "Run the whole flow for N orders in one process and report timings as JSON:\n"
-	        "a closed loop of W orders in flight, or an open loop offering R orders/s.\n"
-	        "\n"
-	        "  -n, --orders N         orders to run (default %ld)\n"
-	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
-	        "      --rate R           open loop: offer R orders per second on a fixed\n"
-	        "                         schedule, whatever is in flight\n"
-	        "      --duration S       open loop: run for S seconds (R x S orders) instead of -n\n"
-	        "      --arrivals KIND    open loop: constant (default) or poisson intervals\n"
-	        "      --warmup S         open loop: leave the first S seconds out of every\n"
-	        "                         figure (default 0)\n"
-	        "      --max-backlog N    open loop: orders created and not fulfilled beyond which\n"
-	        "                         R is not sustainable (default 2 s of orders, at least 100)\n"
-	        "      --sweep            find each store's capacity: the highest open-loop rate\n"
-	        "                         within the latency objective, and its curve\n"
-	        "      --slo pNN=LIMIT    the sweep's objective (default p99=50ms)\n"
-	        "      --step-duration S  each rate's run in the sweep (default 5; warm-up 1 s)\n"
-	        "      --sweep-from R     the first rate the sweep offers (default 100)\n"
-	        "      --compare STORES   run once per store: names (mongodb,postgresql) or one\n"
-	        "                         URI; may be repeated\n"
-	        "      --plot FILE        draw the latency distributions to FILE (SVG, gnuplot)\n"
-	        "      --floor-samples K  orders timed as a chain for the floor (default 200)\n"
-	        "      --no-progress      no progress line, even on a terminal\n",
-	        cfg->orders, cfg->window);
-	ecom_cli_usage_common(out, cfg);
-}
+/* Chains timed for the floor unless --floor-samples says otherwise. */
+#define FLOOR_SAMPLES 200
+#define FLOOR_SAMPLES_TEXT "200"
+
+static const ecom_option own_options[] = {
+	{'n', "orders", "N", "orders to run", "orders"},
+	{'w', "window", "W", "orders in flight at once", "window"},
+	{OPT_RATE, "rate", "R",
+	 "open loop: offer R orders per second on a fixed schedule, whatever is in flight", NULL},
+	{OPT_DURATION, "duration", "S", "open loop: run for S seconds (R x S orders) instead of -n",
+	 NULL},
+	{OPT_ARRIVALS, "arrivals", "KIND", "open loop: constant (default) or poisson intervals",
+	 NULL},
+	{OPT_WARMUP, "warmup", "S", "open loop: leave the first S seconds out of every figure "
+	                            "(default 0; 1 in a sweep)", NULL},
+	{OPT_MAX_BACKLOG, "max-backlog", "N",
+	 "open loop: orders created and not fulfilled beyond which R is not sustainable "
+	 "(default 2 s of orders, at least 100)", NULL},
+	{OPT_SWEEP, "sweep", NULL,
+	 "find each store's capacity: the highest open-loop rate within the latency objective, "
+	 "and its curve", NULL},
+	{OPT_SLO, "slo", "pNN=LIMIT", "the sweep's objective (default p99=50ms)", NULL},
+	{OPT_STEP_DURATION, "step-duration", "S", "each rate's run in the sweep (default 5)", NULL},
+	{OPT_SWEEP_FROM, "sweep-from", "R", "the first rate the sweep offers (default 100)", NULL},
+	{OPT_COMPARE, "compare", "STORES",
+	 "run once per store: names (mongodb,postgresql) or one URI; may be repeated", NULL},
+	{OPT_PLOT, "plot", "FILE",
+	 "draw the latency distributions (a sweep: latency against load) to FILE (SVG, gnuplot)",
+	 NULL},
+	{OPT_FLOOR_SAMPLES, "floor-samples", "K",
+	 "orders timed as a chain for the floor (default " FLOOR_SAMPLES_TEXT ")", NULL},
+	{OPT_NO_PROGRESS, "no-progress", NULL, "no progress line, even on a terminal", NULL},
+	{0, NULL, NULL, NULL, NULL},
+};
 
 /*
  * --compare VALUE: a URI is one store, taken whole (a replica-set URI
@@ -119,7 +116,7 @@ add_compare(bench_args *args, char *value)
 }
 
 static bench_args options = {
-	.floor_samples = 200,
+	.floor_samples = FLOOR_SAMPLES,
 	.show_progress = true,
 	.load.open.seed = 1,
 	.sweep_opts = ECOM_SWEEP_DEFAULTS,
@@ -155,8 +152,7 @@ take_sweep_option(int opt, const char *arg)
 		}
 		return 0;
 	default:
-		ecom_usagef("option %d is not the sweep's (a bug)", opt);
-		return -1;
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -220,9 +216,11 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		}
 		options.floor_samples = (int)samples;
 		return 0;
-	default: /* --no-progress */
+	case OPT_NO_PROGRESS:
 		options.show_progress = false;
 		return 0;
+	default:
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -459,28 +457,16 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"orders", required_argument, NULL, 'n'},
-		{"window", required_argument, NULL, 'w'},
-		{"compare", required_argument, NULL, OPT_COMPARE},
-		{"plot", required_argument, NULL, OPT_PLOT},
-		{"floor-samples", required_argument, NULL, OPT_FLOOR_SAMPLES},
-		{"no-progress", no_argument, NULL, OPT_NO_PROGRESS},
-		{"rate", required_argument, NULL, OPT_RATE},
-		{"duration", required_argument, NULL, OPT_DURATION},
-		{"arrivals", required_argument, NULL, OPT_ARRIVALS},
-		{"warmup", required_argument, NULL, OPT_WARMUP},
-		{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
-		{"sweep", no_argument, NULL, OPT_SWEEP},
-		{"slo", required_argument, NULL, OPT_SLO},
-		{"step-duration", required_argument, NULL, OPT_STEP_DURATION},
-		{"sweep-from", required_argument, NULL, OPT_SWEEP_FROM},
-		{NULL, 0, NULL, 0},
-	};
 	static const ecom_command command = {
-		.shortopts = "n:w:",
-		.longopts = longopts,
-		.usage = usage,
+		.synopsis = "ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
+		            "ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND] "
+		            "[--warmup S] [--max-backlog N] [--compare STORES]\n"
+		            "ecom-bench [options] --sweep [--slo pNN=LIMIT] [--step-duration S] "
+		            "[--sweep-from R] [--compare STORES] [--plot FILE]",
+		.description = "Run the whole flow in one process and report timings as JSON: a closed "
+		               "loop of\nW orders in flight, or an open loop offering R orders/s, or a "
+		               "sweep of rates.",
+		.options = own_options,
 		.option = take_option,
 		.run = run,
 	};

@@ -8,7 +8,6 @@
  * group, persists each event, produces the next one and commits.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -27,29 +26,23 @@
 
 enum { OPT_ENVELOPE = ECOM_OPT_COMMAND, OPT_STAGE };
 
-static void
-usage(FILE *out, const ecom_config *cfg)
-{
-	fprintf(out,
-	        "usage: ecom-consume [options] -t TOPIC [-o OFFSET] [-e] [-n COUNT] [--envelope]\n"
-	        "       ecom-consume [options] --stage STAGE\n"
-	        "       ecom-consume [options] -L [-t TOPIC]\n"
-	        "\n"
-	        "Read a topic to standard output as JSON lines, run one stage of the flow, or\n"
-	        "list the cluster's brokers and partitions.\n"
-	        "\n"
-	        "  -t, --topic TOPIC      read TOPIC (no consumer group, nothing committed)\n"
-	        "  -o, --offset OFFSET    start at beginning (default), end, an offset, or -N:\n"
-	        "                         the last N messages of each partition\n"
-	        "  -e, --exit             exit when the end of every partition is reached\n"
-	        "  -n, --count COUNT      exit after COUNT messages\n"
-	        "      --envelope         wrap each event in {topic, partition, offset, key,\n"
-	        "                         timestamp, headers, value}\n"
-	        "      --stage STAGE      run a stage: payment, inventory, shipping or fulfillment\n"
-	        "  -L, --list             list the brokers, then each topic (or TOPIC) with its\n"
-	        "                         partitions' leader, replicas and ISR, as JSON lines\n");
-	ecom_cli_usage_common(out, cfg);
-}
+static const ecom_option own_options[] = {
+	{'t', "topic", "TOPIC", "read TOPIC (no consumer group, nothing committed)", NULL},
+	{'o', "offset", "OFFSET",
+	 "start at beginning (default), end, an offset, or -N: the last N messages of each partition",
+	 NULL},
+	{'e', "exit", NULL, "exit when the end of every partition is reached", NULL},
+	{'n', "count", "COUNT", "exit after COUNT messages", NULL},
+	{OPT_ENVELOPE, "envelope", NULL,
+	 "wrap each event in {topic, partition, offset, key, timestamp, headers, value}", NULL},
+	{OPT_STAGE, "stage", "STAGE", "run a stage: payment, inventory, shipping or fulfillment",
+	 NULL},
+	{'L', "list", NULL,
+	 "list the brokers, then each topic (or TOPIC) with its partitions' leader, replicas and "
+	 "ISR, as JSON lines",
+	 NULL},
+	{0, NULL, NULL, NULL, NULL},
+};
 
 static int
 parse_offset(const char *text, int64_t *offset)
@@ -211,9 +204,11 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case 'L':
 		args.list = true;
 		return 0;
-	default: /* --stage */
+	case OPT_STAGE:
 		args.stage_name = arg;
 		return 0;
+	default:
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -283,20 +278,13 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"topic", required_argument, NULL, 't'},
-		{"offset", required_argument, NULL, 'o'},
-		{"exit", no_argument, NULL, 'e'},
-		{"count", required_argument, NULL, 'n'},
-		{"envelope", no_argument, NULL, OPT_ENVELOPE},
-		{"stage", required_argument, NULL, OPT_STAGE},
-		{"list", no_argument, NULL, 'L'},
-		{NULL, 0, NULL, 0},
-	};
 	static const ecom_command command = {
-		.shortopts = "t:o:en:L",
-		.longopts = longopts,
-		.usage = usage,
+		.synopsis = "ecom-consume [options] -t TOPIC [-o OFFSET] [-e] [-n COUNT] [--envelope]\n"
+		            "ecom-consume [options] --stage STAGE\n"
+		            "ecom-consume [options] -L [-t TOPIC]",
+		.description = "Read a topic to standard output as JSON lines, run one stage of the "
+		               "flow, or\nlist the cluster's brokers and partitions.",
+		.options = own_options,
 		.option = take_option,
 		.check = check_options,
 		.run = run,

@@ -12,7 +12,6 @@
  * read = written + duplicates + rejected once the input is done.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -53,21 +52,12 @@ typedef struct pending_batch {
 	size_t capacity;
 } pending_batch;
 
-static void
-usage(FILE *out, const ecom_config *cfg)
-{
-	fprintf(out,
-	        "usage: ecom-persist [options] [-t TOPIC [-e]] [--batch-size N]\n"
-	        "\n"
-	        "Store JSON events from standard input (or a topic) in bulk, idempotently,\n"
-	        "and print {\"read\", \"written\", \"duplicates\", \"rejected\"} as JSON.\n"
-	        "\n"
-	        "  -t, --topic TOPIC      read events from TOPIC instead of standard input\n"
-	        "  -e, --exit             with -t: exit at the end of the topic\n"
-	        "      --batch-size N     events per bulk write (default %d)\n",
-	        cfg->batch_size);
-	ecom_cli_usage_common(out, cfg);
-}
+static const ecom_option own_options[] = {
+	{'t', "topic", "TOPIC", "read events from TOPIC instead of standard input", NULL},
+	{'e', "exit", NULL, "with -t: exit at the end of the topic", NULL},
+	{OPT_BATCH_SIZE, "batch-size", "N", "events per bulk write", "batch_size"},
+	{0, NULL, NULL, NULL, NULL},
+};
 
 static int
 flush_pending(ecom_store *store, pending_batch *batch, persist_totals *totals, ecom_err *err)
@@ -256,9 +246,11 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case 'e':
 		args.exit_at_end = true;
 		return 0;
-	default: /* --batch-size */
+	case OPT_BATCH_SIZE:
 		ecom_cli_set(cli, "batch_size", arg);
 		return 0;
+	default:
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -315,16 +307,12 @@ out:
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"topic", required_argument, NULL, 't'},
-		{"exit", no_argument, NULL, 'e'},
-		{"batch-size", required_argument, NULL, OPT_BATCH_SIZE},
-		{NULL, 0, NULL, 0},
-	};
 	static const ecom_command command = {
-		.shortopts = "t:e",
-		.longopts = longopts,
-		.usage = usage,
+		.synopsis = "ecom-persist [options] [-t TOPIC [-e]] [--batch-size N]",
+		.description = "Store JSON events from standard input (or a topic) in bulk, "
+		               "idempotently,\nand print {\"read\", \"written\", \"duplicates\", "
+		               "\"rejected\"} as JSON.",
+		.options = own_options,
 		.option = take_option,
 		.check = check_options,
 		.run = run,

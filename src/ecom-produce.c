@@ -8,7 +8,6 @@
  * skipped; the lines around it still go out.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <limits.h>
 #include <signal.h>
@@ -28,21 +27,14 @@
 enum { OPT_STDOUT = ECOM_OPT_COMMAND };
 
 
-static void
-usage(FILE *out, const ecom_config *cfg)
-{
-	fprintf(out,
-	        "usage: ecom-produce [options] --generate N [--stdout]\n"
-	        "       ecom-produce [options] -t TOPIC\n"
-	        "\n"
-	        "Create N orders, or produce JSON events read from standard input.\n"
-	        "\n"
-	        "  -g, --generate N       create N new orders (ordercreated events)\n"
-	        "      --stdout           write the generated events to standard output\n"
-	        "                         as JSON lines instead of producing them\n"
-	        "  -t, --topic TOPIC      produce each JSON line of standard input to TOPIC\n");
-	ecom_cli_usage_common(out, cfg);
-}
+static const ecom_option own_options[] = {
+	{'g', "generate", "N", "create N new orders (ordercreated events)", NULL},
+	{OPT_STDOUT, "stdout", NULL,
+	 "write the generated events to standard output as JSON lines instead of producing them",
+	 NULL},
+	{'t', "topic", "TOPIC", "produce each JSON line of standard input to TOPIC", NULL},
+	{0, NULL, NULL, NULL, NULL},
+};
 
 static int
 generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *stop,
@@ -164,9 +156,11 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case OPT_STDOUT:
 		args.to_stdout = true;
 		return 0;
-	default: /* 't' */
+	case 't':
 		args.topic = arg;
 		return 0;
+	default:
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -201,16 +195,11 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"generate", required_argument, NULL, 'g'},
-		{"stdout", no_argument, NULL, OPT_STDOUT},
-		{"topic", required_argument, NULL, 't'},
-		{NULL, 0, NULL, 0},
-	};
 	static const ecom_command command = {
-		.shortopts = "g:t:",
-		.longopts = longopts,
-		.usage = usage,
+		.synopsis = "ecom-produce [options] --generate N [--stdout]\n"
+		            "ecom-produce [options] -t TOPIC",
+		.description = "Create N orders, or produce JSON events read from standard input.",
+		.options = own_options,
 		.option = take_option,
 		.check = check_options,
 		.run = run,

@@ -9,7 +9,6 @@
  * duplicated or unfinished, exit 1 if anything is.
  */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
@@ -35,38 +34,27 @@ enum {
 	OPT_AUDIT,
 	OPT_RESET,
 	OPT_RATE,
-	OPT_DURATION,
 	OPT_ARRIVALS,
 	OPT_WARMUP,
 	OPT_MAX_BACKLOG,
 };
 
-static void
-usage(FILE *out, const ecom_config *cfg)
-{
-	fprintf(out,
-	        "usage: ecom-reconcile [options] --drive N [-w W]\n"
-	        "       ecom-reconcile [options] --drive N --rate R [--arrivals KIND] [--warmup S]\n"
-	        "                      [--max-backlog N]\n"
-	        "       ecom-reconcile [options] --audit\n"
-	        "       ecom-reconcile [options] --reset\n"
-	        "\n"
-	        "Run the last stage of the flow until N orders are fulfilled, or audit a store.\n"
-	        "\n"
-	        "      --drive N          create orders and reconcile them until N are fulfilled\n"
-	        "  -w, --window W         orders in flight at once (default %d; 1 is the original)\n"
-	        "      --rate R           open loop: offer R orders per second on a fixed\n"
-	        "                         schedule, whatever is in flight\n"
-	        "      --arrivals KIND    open loop: constant (default) or poisson intervals\n"
-	        "      --warmup S         open loop: leave the first S seconds out of every\n"
-	        "                         figure (default 0)\n"
-	        "      --max-backlog N    open loop: orders created and not fulfilled beyond which\n"
-	        "                         R is not sustainable (default 2 s of orders, at least 100)\n"
-	        "      --audit            check the store and print a JSON report\n"
-	        "      --reset            delete and recreate the topics, empty the store\n",
-	        cfg->window);
-	ecom_cli_usage_common(out, cfg);
-}
+static const ecom_option own_options[] = {
+	{OPT_DRIVE, "drive", "N", "create orders and reconcile them until N are fulfilled", NULL},
+	{'w', "window", "W", "orders in flight at once", "window"},
+	{OPT_RATE, "rate", "R",
+	 "open loop: offer R orders per second on a fixed schedule, whatever is in flight", NULL},
+	{OPT_ARRIVALS, "arrivals", "KIND", "open loop: constant (default) or poisson intervals",
+	 NULL},
+	{OPT_WARMUP, "warmup", "S", "open loop: leave the first S seconds out of every figure "
+	                            "(default 0)", NULL},
+	{OPT_MAX_BACKLOG, "max-backlog", "N",
+	 "open loop: orders created and not fulfilled beyond which R is not sustainable "
+	 "(default 2 s of orders, at least 100)", NULL},
+	{OPT_AUDIT, "audit", NULL, "check the store and print a JSON report", NULL},
+	{OPT_RESET, "reset", NULL, "delete and recreate the topics, empty the store", NULL},
+	{0, NULL, NULL, NULL, NULL},
+};
 
 static void
 on_progress(void *arg, int64_t fulfilled)
@@ -207,8 +195,6 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		return 0;
 	case OPT_RATE:
 		return take_load_option("rate", arg);
-	case OPT_DURATION:
-		return take_load_option("duration", arg);
 	case OPT_ARRIVALS:
 		return take_load_option("arrivals", arg);
 	case OPT_WARMUP:
@@ -218,9 +204,11 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case OPT_AUDIT:
 		args.audit = true;
 		return 0;
-	default: /* --reset */
+	case OPT_RESET:
 		args.reset = true;
 		return 0;
+	default:
+		return ecom_cli_unhandled_option(own_options, opt);
 	}
 }
 
@@ -270,21 +258,15 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 int
 main(int argc, char **argv)
 {
-	static const struct option longopts[] = {
-		{"drive", required_argument, NULL, OPT_DRIVE},
-		{"window", required_argument, NULL, 'w'},
-		{"audit", no_argument, NULL, OPT_AUDIT},
-		{"reset", no_argument, NULL, OPT_RESET},
-		{"rate", required_argument, NULL, OPT_RATE},
-		{"arrivals", required_argument, NULL, OPT_ARRIVALS},
-		{"warmup", required_argument, NULL, OPT_WARMUP},
-		{"max-backlog", required_argument, NULL, OPT_MAX_BACKLOG},
-		{NULL, 0, NULL, 0},
-	};
 	static const ecom_command command = {
-		.shortopts = "w:",
-		.longopts = longopts,
-		.usage = usage,
+		.synopsis = "ecom-reconcile [options] --drive N [-w W]\n"
+		            "ecom-reconcile [options] --drive N --rate R [--arrivals KIND] [--warmup S] "
+		            "[--max-backlog N]\n"
+		            "ecom-reconcile [options] --audit\n"
+		            "ecom-reconcile [options] --reset",
+		.description = "Run the last stage of the flow until N orders are fulfilled, or audit "
+		               "a store.",
+		.options = own_options,
 		.option = take_option,
 		.check = check_options,
 		.run = run,

@@ -1,9 +1,12 @@
 #include "ecom_cli.h"
 
+#include "ecom_alloc.h"
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
 
 #include <bson/bson.h>
+#include <getopt.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -14,10 +17,58 @@
 #define PACKAGE_VERSION "0.0.0"
 #endif
 
-void
-ecom_cli_init(ecom_cli *cli)
+/* Help lines: the description starts in this column and wraps before WIDTH. */
+#define HELP_COLUMN 25
+#define HELP_WIDTH 80
+
+typedef struct ecom_cli_setting {
+	const char *key; /* config key, or NULL for a -X property */
+	const char *value;
+} ecom_cli_setting;
+
+struct ecom_cli {
+	const char *config_path;
+	ecom_cli_setting settings[64];
+	size_t n_settings;
+	bool help;
+	bool version;
+	bool list_kafka_properties;
+	bool dump_config; /* -X dump */
+	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
+	bool too_many;
+};
+
+/* Every command's options, shown after its own. */
+static const ecom_option common_options[] = {
+	{'b', "brokers", "LIST", "Kafka bootstrap brokers", "brokers"},
+	{'c', "config", "FILE", "read configuration from FILE", NULL},
+	{'d', "database", "NAME", "MongoDB database / PostgreSQL schema", "database"},
+	{ECOM_OPT_STORE, "store", "STORE", "mongodb, postgresql, or a mongodb:// or postgresql:// URI",
+	 "store"},
+	{'X', NULL, "KEY=VALUE",
+	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
+	 NULL},
+	{'q', "quiet", NULL, "print errors only", NULL},
+	{'v', "verbose", NULL, "print debugging messages", NULL},
+	{'h', "help", NULL, "print this help and exit", NULL},
+	{'V', "version", NULL, "print the version and exit", NULL},
+	{0, NULL, NULL, NULL, NULL},
+};
+
+static bool
+is_short(int id)
 {
-	memset(cli, 0, sizeof(*cli));
+	return id > 0 && id < 256;
+}
+
+static size_t
+count_options(const ecom_option *options)
+{
+	size_t n = 0;
+
+	while (options != NULL && options[n].id != 0)
+		n++;
+	return n;
 }
 
 void
@@ -33,21 +84,39 @@ ecom_cli_set(ecom_cli *cli, const char *key, const char *value)
 }
 
 int
-ecom_cli_option(ecom_cli *cli, int opt, const char *arg)
+ecom_cli_unhandled_option(const ecom_option *options, int id)
+{
+	size_t i, n = count_options(options);
+
+	for (i = 0; i < n && options[i].id != id; i++)
+		;
+	if (i < n && options[i].name != NULL)
+		ecom_errorf("internal error: option '--%s' has no case in the option switch",
+		            options[i].name);
+	else if (is_short(id))
+		ecom_errorf("internal error: option '-%c' has no case in the option switch", id);
+	else
+		ecom_errorf("internal error: option %d has no case in the option switch", id);
+	return -1;
+}
+
+/* One of the common options: true when taken. */
+static bool
+common_option(ecom_cli *cli, int opt, const char *arg)
 {
 	switch (opt) {
 	case 'b':
 		ecom_cli_set(cli, "brokers", arg);
-		return 1;
+		return true;
 	case 'c':
 		cli->config_path = arg;
-		return 1;
+		return true;
 	case 'd':
 		ecom_cli_set(cli, "database", arg);
-		return 1;
+		return true;
 	case ECOM_OPT_STORE:
 		ecom_cli_set(cli, "store", arg);
-		return 1;
+		return true;
 	case 'X':
 		if (strcmp(arg, "list") == 0)
 			cli->list_kafka_properties = true;
@@ -55,26 +124,27 @@ ecom_cli_option(ecom_cli *cli, int opt, const char *arg)
 			cli->dump_config = true;
 		else
 			ecom_cli_set(cli, NULL, arg);
-		return 1;
+		return true;
 	case 'h':
 		cli->help = true;
-		return 1;
+		return true;
 	case 'V':
 		cli->version = true;
-		return 1;
+		return true;
 	case 'q':
 		cli->verbosity = -1;
-		return 1;
+		return true;
 	case 'v':
 		cli->verbosity = 1;
-		return 1;
+		return true;
 	default:
-		return 0;
+		return false;
 	}
 }
 
-void
-ecom_cli_bad_option(int opt, char **argv)
+/* After getopt returned '?' or ':': "unknown option '-x'" and the --help hint. */
+static void
+bad_option(int opt, char **argv)
 {
 	char shortopt[3] = {'-', (char)optopt, '\0'};
 	/* argv names long options as typed; optopt names a short one inside a cluster. */
@@ -86,28 +156,107 @@ ecom_cli_bad_option(int opt, char **argv)
 		ecom_usagef("unknown option '%s'", name);
 }
 
-void
-ecom_cli_usage_common(FILE *out, const ecom_config *cfg)
+/*
+ * text from column col on, its words wrapped before HELP_WIDTH into
+ * HELP_COLUMN; a '\n' in text breaks the line there.
+ */
+static void
+print_wrapped(FILE *out, const char *text, size_t col)
 {
-	fprintf(out,
-	        "  -b, --brokers LIST     Kafka bootstrap brokers (default %s)\n"
-	        "  -c, --config FILE      read configuration from FILE\n"
-	        "  -d, --database NAME    MongoDB database / PostgreSQL schema (default %s)\n"
-	        "      --store STORE      mongodb, postgresql, or a mongodb:// or postgresql:// URI\n"
-	        "                         (default %s)\n"
-	        "  -X KEY=VALUE           set a librdkafka property; -X list shows them all,\n"
-	        "                         -X dump the configuration in force\n"
-	        "  -q, --quiet            print errors only\n"
-	        "  -v, --verbose          print debugging messages\n"
-	        "  -h, --help             print this help and exit\n"
-	        "  -V, --version          print the version and exit\n",
-	        cfg->brokers, cfg->database, cfg->store);
+	const char *p = text;
+
+	while (*p != '\0') {
+		size_t word = strcspn(p, " \n");
+
+		if (col > HELP_COLUMN && col + 1 + word > HELP_WIDTH) {
+			fprintf(out, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		} else if (col > HELP_COLUMN) {
+			fputc(' ', out);
+			col++;
+		}
+		fwrite(p, 1, word, out);
+		col += word;
+		p += word;
+		if (*p == '\n') {
+			fprintf(out, "\n%*s", HELP_COLUMN, "");
+			col = HELP_COLUMN;
+		}
+		p += strspn(p, " \n");
+	}
+	fputc('\n', out);
 }
 
-bool
-ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
-                    void (*usage)(FILE *out, const ecom_config *cfg), ecom_config *cfg,
-                    int *status)
+/* "  -g, --generate N       create N new orders", wrapped; "(default …)" from cfg. */
+static void
+print_option(FILE *out, const ecom_option *o, const ecom_config *cfg)
+{
+	char left[128], text[1024], value[512];
+	int n;
+
+	if (is_short(o->id) && o->name != NULL)
+		n = snprintf(left, sizeof(left), "  -%c, --%s", o->id, o->name);
+	else if (is_short(o->id))
+		n = snprintf(left, sizeof(left), "  -%c", o->id);
+	else
+		n = snprintf(left, sizeof(left), "      --%s", o->name);
+	if (o->arg != NULL && n > 0 && (size_t)n < sizeof(left))
+		snprintf(left + n, sizeof(left) - (size_t)n, " %s", o->arg);
+	if (o->default_key != NULL && ecom_config_value(cfg, o->default_key, value, sizeof(value)) == 0)
+		snprintf(text, sizeof(text), "%s (default %s)", o->help, value);
+	else
+		snprintf(text, sizeof(text), "%s", o->help);
+	fputs(left, out);
+	if (strlen(left) + 2 > HELP_COLUMN)
+		fprintf(out, "\n%*s", HELP_COLUMN, "");
+	else
+		fprintf(out, "%*s", HELP_COLUMN - (int)strlen(left), "");
+	print_wrapped(out, text, HELP_COLUMN);
+}
+
+/* The synopsis as "usage: …" lines, the description, the command's options and the common ones. */
+static void
+usage(FILE *out, const ecom_command *command, const ecom_config *cfg)
+{
+	const char *line = command->synopsis;
+	const ecom_option *o;
+	bool first = true;
+
+	while (*line != '\0') {
+		size_t len = strcspn(line, "\n");
+
+		fprintf(out, "%s%.*s\n", first ? "usage: " : "       ", (int)len, line);
+		first = false;
+		line += len + (line[len] == '\n');
+	}
+	fprintf(out, "\n%s\n\n", command->description);
+	for (o = command->options; o != NULL && o->id != 0; o++)
+		print_option(out, o, cfg);
+	for (o = common_options; o->id != 0; o++)
+		print_option(out, o, cfg);
+}
+
+/* "ecom-produce (ecom) 0.1.0" and the library versions, on stdout. */
+static void
+print_version(void)
+{
+	char stores[128];
+
+	ecom_store_driver_versions(stores, sizeof(stores));
+	printf("%s (ecom) %s\n", ecom_progname(), PACKAGE_VERSION);
+	printf("librdkafka %s, %s, libbson %s, %s\n", ecom_kafka_version(), stores,
+	       bson_get_version(), ecom_config_yaml_version());
+}
+
+/*
+ * After the getopt loop: --help (usage to stdout, with the defaults in
+ * force: cfg is loaded from the file and the environment for it),
+ * --version, -X list, and operands where none are taken.  True when the
+ * command is done, with its exit status in *status; false when it goes on.
+ */
+static bool
+early_exit(const ecom_cli *cli, int argc, char **argv, const ecom_command *command,
+           ecom_config *cfg, int *status)
 {
 	ecom_err ignored;
 
@@ -117,9 +266,9 @@ ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
 			ecom_config_free(cfg);
 			ecom_config_init(cfg);
 		}
-		usage(stdout, cfg);
+		usage(stdout, command, cfg);
 	} else if (cli->version) {
-		ecom_cli_print_version();
+		print_version();
 	} else if (cli->list_kafka_properties) {
 		ecom_kafka_print_properties();
 	} else if (optind < argc) {
@@ -133,8 +282,9 @@ ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
 	return true;
 }
 
-int
-ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
+/* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
+static int
+configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 {
 	size_t i;
 	ecom_err inner;
@@ -164,17 +314,6 @@ ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 	return 0;
 }
 
-void
-ecom_cli_print_version(void)
-{
-	char stores[128];
-
-	ecom_store_driver_versions(stores, sizeof(stores));
-	printf("%s (ecom) %s\n", ecom_progname(), PACKAGE_VERSION);
-	printf("librdkafka %s, %s, libbson %s, %s\n", ecom_kafka_version(), stores,
-	       bson_get_version(), ecom_config_yaml_version());
-}
-
 static ecom_stop_flag *stop_flag;
 
 static void
@@ -185,15 +324,14 @@ on_stop_signal(int signo)
 		*stop_flag = 1;
 }
 
-void
-ecom_cli_catch_stop_signals(ecom_stop_flag *flag)
+/* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
+static void
+catch_stop_signals(ecom_stop_flag *flag)
 {
 	struct sigaction sa;
 
 	/* A closed pipe shows up as a write error we report, not a silent death. */
 	signal(SIGPIPE, SIG_IGN);
-	if (flag == NULL) /* nothing to finish: the default handlers are right */
-		return;
 	stop_flag = flag;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_stop_signal;
@@ -202,23 +340,58 @@ ecom_cli_catch_stop_signals(ecom_stop_flag *flag)
 	sigaction(SIGTERM, &sa, NULL);
 }
 
-/* The common long options, then the command's own. */
-static struct option *
-merged_longopts(const struct option *own)
+/*
+ * getopt's tables from the common options and the command's own: the
+ * short options (leading ':': a missing argument is reported as ':' and
+ * getopt stays quiet) and the long ones, zero-terminated; free() the
+ * latter.  -1 when two options share an id or a name, which is the
+ * program's fault.
+ */
+static int
+getopt_tables(const ecom_option *own, char *shortopts, size_t size, struct option **longopts)
 {
-	static const struct option common[] = {ECOM_CLI_LONGOPTS};
-	size_t n_common = sizeof(common) / sizeof(common[0]), n_own = 0;
-	struct option *all;
+	const ecom_option *tables[2] = {common_options, own};
+	size_t n_all = count_options(common_options) + count_options(own), n_long = 0, len = 1;
+	const ecom_option **seen = ecom_xcalloc(n_all + 1, sizeof(*seen));
+	struct option *all = ecom_xcalloc(n_all + 1, sizeof(*all));
+	size_t t, i, j, n_seen = 0;
+	int rc = -1;
 
-	while (own != NULL && own[n_own].name != NULL)
-		n_own++;
-	all = calloc(n_common + n_own + 1, sizeof(*all));
-	if (all == NULL)
-		return NULL;
-	memcpy(all, common, sizeof(common));
-	if (n_own > 0)
-		memcpy(all + n_common, own, n_own * sizeof(*own));
-	return all;
+	shortopts[0] = ':';
+	for (t = 0; t < 2; t++) {
+		for (i = 0; i < count_options(tables[t]); i++) {
+			const ecom_option *o = &tables[t][i];
+
+			for (j = 0; j < n_seen; j++) {
+				if (seen[j]->id == o->id ||
+				    (o->name && seen[j]->name && strcmp(seen[j]->name, o->name) == 0)) {
+					ecom_errorf("internal error: two options with id %d or name '%s'",
+					            o->id, o->name ? o->name : "");
+					goto out;
+				}
+			}
+			seen[n_seen++] = o;
+			if (is_short(o->id) && len + 3 < size) {
+				shortopts[len++] = (char)o->id;
+				if (o->arg != NULL)
+					shortopts[len++] = ':';
+			}
+			if (o->name != NULL) {
+				all[n_long].name = o->name;
+				all[n_long].has_arg = o->arg != NULL ? required_argument : no_argument;
+				all[n_long].val = o->id;
+				n_long++;
+			}
+		}
+	}
+	shortopts[len] = '\0';
+	*longopts = all;
+	all = NULL;
+	rc = 0;
+out:
+	free(all);
+	free(seen);
+	return rc;
 }
 
 static ecom_stop_flag stop_requested;
@@ -226,7 +399,7 @@ static ecom_stop_flag stop_requested;
 int
 ecom_cli_main(int argc, char **argv, const ecom_command *command)
 {
-	struct option *longopts = merged_longopts(command->longopts);
+	struct option *longopts = NULL;
 	char shortopts[128];
 	ecom_cli cli;
 	ecom_config cfg;
@@ -235,26 +408,26 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 
 	ecom_log_init(argv[0]);
 	ecom_config_init(&cfg);
-	ecom_cli_init(&cli);
-	snprintf(shortopts, sizeof(shortopts), "%s%s", ECOM_CLI_SHORTOPTS,
-	         command->shortopts ? command->shortopts : "");
+	memset(&cli, 0, sizeof(cli));
+	if (getopt_tables(command->options, shortopts, sizeof(shortopts), &longopts) < 0)
+		goto out;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
-		if (ecom_cli_option(&cli, opt, optarg))
+		if (common_option(&cli, opt, optarg))
 			continue;
 		if (opt == '?' || opt == ':') {
-			ecom_cli_bad_option(opt, argv);
+			bad_option(opt, argv);
 			goto out;
 		}
 		if (command->option(&cli, opt, optarg) < 0)
 			goto out;
 	}
-	if (ecom_cli_early_exit(&cli, argc, argv, command->usage, &cfg, &status))
+	if (early_exit(&cli, argc, argv, command, &cfg, &status))
 		goto out;
 	/* -X dump shows the configuration whatever else the command lacks. */
 	if (!cli.dump_config && command->check != NULL && command->check() < 0)
 		goto out;
-	if (ecom_cli_configure(&cli, &cfg, &err) < 0) {
+	if (configure(&cli, &cfg, &err) < 0) {
 		ecom_usagef("%s", err.msg);
 		goto out;
 	}
@@ -264,7 +437,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 		status = ECOM_EXIT_OK;
 		goto out;
 	}
-	ecom_cli_catch_stop_signals(&stop_requested);
+	catch_stop_signals(&stop_requested);
 	status = command->run(&cfg, &stop_requested);
 out:
 	free(longopts);

@@ -3,98 +3,68 @@
  * (ecom_cli_main), the common options, and the order settings apply in:
  * defaults < config file (-c) < ECOM_* environment < flags.
  *
- * A command describes itself in an ecom_command (its own options, usage,
- * and the work) and its main() is `return ecom_cli_main(argc, argv,
- * &command);`.
+ * A command describes itself in an ecom_command (its synopsis, its option
+ * table and the work) and its main() is `return ecom_cli_main(argc, argv,
+ * &command);`.  --help is written from the same tables getopt reads, as
+ * git's parse-options does, so an option cannot be taken but not shown.
  */
 #ifndef ECOM_CLI_H
 #define ECOM_CLI_H
 
-#include <getopt.h>
-#include <signal.h>
 #include <stdbool.h>
-#include <stddef.h>
 #include <stdio.h>
 
 #include "ecom_config.h"
 #include "ecom_log.h"
 
-/* Leading ':': getopt reports a missing argument as ':' and stays quiet. */
-#define ECOM_CLI_SHORTOPTS ":b:c:d:hqvVX:"
-
+/* Ids of long-only options; a command numbers its own from ECOM_OPT_COMMAND. */
 enum ecom_cli_long_only {
 	ECOM_OPT_STORE = 1000,
-	ECOM_OPT_COMMAND = 1100, /* commands number their own long-only options from here */
+	ECOM_OPT_COMMAND = 1100,
 };
 
-#define ECOM_CLI_LONGOPTS                                                   \
-	{"brokers", required_argument, NULL, 'b'},                          \
-	    {"config", required_argument, NULL, 'c'},                       \
-	    {"database", required_argument, NULL, 'd'},                     \
-	    {"help", no_argument, NULL, 'h'},                               \
-	    {"quiet", no_argument, NULL, 'q'},                              \
-	    {"verbose", no_argument, NULL, 'v'},                            \
-	    {"version", no_argument, NULL, 'V'},                            \
-	    {"store", required_argument, NULL, ECOM_OPT_STORE}
-
 /*
- * The common part of every usage text, after the command's own lines;
- * defaults are those in force (after the config file and ECOM_*).
+ * One option: its id (the short letter, or an ECOM_OPT_* number for a
+ * long-only one), its long name (NULL for a short-only one), the name of
+ * its argument (NULL for a flag), its help line, and the configuration key
+ * whose value in force --help shows as its default (NULL for none).
+ * A table ends with an entry whose id is 0.
  */
-void ecom_cli_usage_common(FILE *out, const ecom_config *cfg);
+typedef struct ecom_option {
+	int id;
+	const char *name;
+	const char *arg;
+	const char *help;
+	const char *default_key;
+} ecom_option;
 
-typedef struct ecom_cli_setting {
-	const char *key; /* config key, or NULL for a -X property */
-	const char *value;
-} ecom_cli_setting;
+/* The options as taken so far; commands only pass it to ecom_cli_set(). */
+typedef struct ecom_cli ecom_cli;
 
-typedef struct ecom_cli {
-	const char *config_path;
-	ecom_cli_setting settings[64];
-	size_t n_settings;
-	bool help;
-	bool version;
-	bool list_kafka_properties;
-	bool dump_config; /* -X dump */
-	int verbosity; /* -1 quiet, 0 normal, 1 verbose */
-	bool too_many;
-} ecom_cli;
-
-void ecom_cli_init(ecom_cli *cli);
-/* 1 when opt was one of the common options (and taken), 0 otherwise. */
-int ecom_cli_option(ecom_cli *cli, int opt, const char *arg);
 /* Remember a config key set by a command's own flag (e.g. "orders"). */
 void ecom_cli_set(ecom_cli *cli, const char *key, const char *value);
-/* After getopt returned '?' or ':': "unknown option '-x'" and the --help hint. */
-void ecom_cli_bad_option(int opt, char **argv);
-/*
- * After the getopt loop: --help (usage to stdout, with the defaults in
- * force: cfg is loaded from the file and the environment for it),
- * --version, -X list, and operands where none are taken.  True when the
- * command is done, with its exit status in *status; false when it goes on.
- */
-bool ecom_cli_early_exit(const ecom_cli *cli, int argc, char **argv,
-                         void (*usage)(FILE *out, const ecom_config *cfg), ecom_config *cfg,
-                         int *status);
-/* Load file and environment into cfg, then apply the flags. -1: usage/config error. */
-int ecom_cli_configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err);
-/* SIGINT and SIGTERM set *flag (stop after the current batch); SIGPIPE is ignored. */
-void ecom_cli_catch_stop_signals(ecom_stop_flag *flag);
 
-/* "ecom-produce (ecom) 0.1.0" and the library versions, on stdout. */
-void ecom_cli_print_version(void);
+/*
+ * For the default: of a command's option switch: an option in the table
+ * that the switch does not handle is the program's fault.  Says so and
+ * returns -1, which makes the command exit 2.
+ */
+int ecom_cli_unhandled_option(const ecom_option *options, int id);
 
 /* A command, for ecom_cli_main(). */
 typedef struct ecom_command {
-	const char *shortopts;         /* its own short options, getopt's syntax ("g:t:") */
-	const struct option *longopts; /* its own long options, up to a zeroed entry */
-	/* Its SYNOPSIS and options, ending with ecom_cli_usage_common(). */
-	void (*usage)(FILE *out, const ecom_config *cfg);
+	/* Its SYNOPSIS lines, '\n' between them, each starting with the command's name. */
+	const char *synopsis;
+	/* What it does, a sentence or two ('\n' where a line breaks). */
+	const char *description;
+	/* Its own options, up to an entry whose id is 0. */
+	const ecom_option *options;
 	/*
 	 * One of its own options: 0, or -1 after ecom_usagef().  Options that
-	 * are settings go to the configuration with ecom_cli_set().
+	 * are settings go to the configuration with ecom_cli_set(); every id
+	 * of the table has its case, the default is ecom_cli_unhandled_option().
 	 */
-	int (*option)(ecom_cli *cli, int opt, const char *arg);
+	int (*option)(ecom_cli *cli, int id, const char *arg);
 	/* The options taken together (may be NULL): 0, or -1 after ecom_usagef(). */
 	int (*check)(void);
 	/*

@@ -286,6 +286,39 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 	return 0;
 }
 
+int
+ecom_config_value(const ecom_config *cfg, const char *key, char *buf, size_t size)
+{
+	const struct config_key *k;
+	const char *field;
+	char *shown;
+
+	for (k = config_keys; k < config_keys + N_CONFIG_KEYS; k++) {
+		if (strcmp(k->name, key) == 0)
+			break;
+	}
+	if (k == config_keys + N_CONFIG_KEYS)
+		return -1;
+	field = (const char *)cfg + k->offset;
+	switch (k->type) {
+	case KEY_STRING:
+		snprintf(buf, size, "%s", *(char *const *)(const void *)field);
+		break;
+	case KEY_URI:
+		shown = ecom_redact_uri(*(char *const *)(const void *)field);
+		snprintf(buf, size, "%s", shown);
+		bson_free(shown);
+		break;
+	case KEY_INT:
+		snprintf(buf, size, "%d", *(const int *)(const void *)field);
+		break;
+	case KEY_LONG:
+		snprintf(buf, size, "%ld", *(const long *)(const void *)field);
+		break;
+	}
+	return 0;
+}
+
 static int
 set_kafka_property(ecom_config *cfg, const char *key, const char *value)
 {

@@ -60,6 +60,11 @@ int ecom_config_load_env(ecom_config *cfg, ecom_err *err);
 
 /* Set one key by its YAML name ("batch_size", "brokers" …); -1 on an unknown key or bad value. */
 int ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err);
+/*
+ * The value of key in force as text, as -X dump shows it (a URI without
+ * its password), into buf; -1 for an unknown key.
+ */
+int ecom_config_value(const ecom_config *cfg, const char *key, char *buf, size_t size);
 /* The value of a librdkafka property given (-X, the file), or NULL. */
 const char *ecom_config_kafka_get(const ecom_config *cfg, const char *key);
 /* -X key=value: add or replace a librdkafka property. */

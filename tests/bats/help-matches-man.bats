@@ -107,6 +107,53 @@ assert_help_on_stdout() {
 	[[ -z "$stderr" ]] || fail "'$1 --help' wrote to standard error: $stderr"
 }
 
+# The option column of each option line of `$1 --help`: "-g, --generate N",
+# "--stdout", "-X KEY=VALUE".
+help_option_columns() {
+	"$1" --help | awk '/^(  |      )-/ { sub(/^ +/, ""); split($0, col, /  +/); print col[1] }'
+}
+
+# Every option --help lists, long and short form, reaches a case of the
+# command's option switch: one that does not ends in "internal error" and
+# status 2 before --help is acted on.  A value of 1 suits every option that
+# takes one; what the options mean together is checked after --help.
+assert_every_option_taken() {
+	local cmd column name short arg tried=0
+	cmd=$(command_path "$1")
+	while IFS= read -r column; do
+		short=$(grep -oE '^-[A-Za-z0-9]' <<<"$column" || true)
+		name=$(grep -oE -- '--[A-Za-z0-9][A-Za-z0-9-]*' <<<"$column" || true)
+		arg=$(awk '{ if ($NF !~ /^-/) print "1" }' <<<"$column")
+		for opt in $short $name; do
+			run --separate-stderr "$cmd" "$opt" ${arg:+"$arg"} --help
+			[[ "$status" -eq 0 && -z "$stderr" ]] ||
+				fail "'$1 $opt ${arg:+$arg }--help' exited $status: $stderr"
+			tried=$((tried + 1))
+		done
+	done < <(help_option_columns "$cmd")
+	((tried >= 10)) || fail "only $tried options found in '$1 --help'"
+}
+
+@test "every option of every command's --help has a case of its own" {
+	local cmd
+	for cmd in ecom-produce ecom-consume ecom-persist ecom-reconcile ecom-bench; do
+		assert_every_option_taken "$cmd"
+	done
+}
+
+@test "each command's option switch ends in the internal error, not in an option" {
+	# With this, the test above fails for an option the switch lacks,
+	# instead of the option silently becoming the one the default stood for.
+	local cmd default
+	for cmd in ecom-produce ecom-consume ecom-persist ecom-reconcile ecom-bench; do
+		default=$(awk '/^take_option\(/ { on = 1 } on && /^}/ { exit }
+			on && /default:/ { getline; sub(/^[[:space:]]+/, ""); print }' \
+			"$SRCDIR/src/$cmd.c")
+		[[ "$default" == "return ecom_cli_unhandled_option(own_options, opt);" ]] ||
+			fail "src/$cmd.c: take_option's default: is '${default:-missing}'"
+	done
+}
+
 # ---- ecom-produce ----------------------------------------------------
 
 @test "ecom-produce --help exits 0 and prints to stdout only" {
