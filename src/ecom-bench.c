@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecom_alloc.h"
 #include "ecom_cli.h"
 #include "ecom_config.h"
 #include "ecom_exit.h"
@@ -299,11 +300,14 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_e
 
 	/* cfg->store changes below: keep the names apart from it. */
 	for (i = 0; i < args->n_stores; i++)
-		stores[i] = strdup(args->stores[i]);
+		stores[i] = ecom_xstrdup(args->stores[i]);
 	for (i = 0; i < args->n_stores && rc == 0 && !ecom_stdout_failed(); i++) {
 		char *name;
 
-		ecom_config_set(cfg, "store", stores[i], err);
+		/* check_stores() took each store already; a refusal now is still not ignored. */
+		rc = ecom_config_set(cfg, "store", stores[i], err);
+		if (rc < 0)
+			break;
 		name = ecom_config_store_label(cfg);
 		if (args->plot_file != NULL)
 			ecom_plot_run_init(&plots[plotted], name);

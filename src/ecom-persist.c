@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecom_alloc.h"
 #include "ecom_cli.h"
 #include "ecom_config.h"
 #include "ecom_event.h"
@@ -172,7 +173,7 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
               ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_consumer *consumer = NULL;
-	rd_kafka_message_t **msgs = calloc(batch->capacity, sizeof(*msgs));
+	rd_kafka_message_t **msgs = ecom_xcalloc(batch->capacity, sizeof(*msgs));
 	char group[512];
 	size_t n = 0, i;
 	int rc = -1;
@@ -274,10 +275,10 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 	int status = ECOM_EXIT_FAILURE, rc;
 
 	batch.capacity = (size_t)cfg->batch_size;
-	batch.events = calloc(batch.capacity, sizeof(*batch.events));
-	batch.ptrs = calloc(batch.capacity, sizeof(*batch.ptrs));
-	batch.results = calloc(batch.capacity, sizeof(*batch.results));
-	batch.origins = calloc(batch.capacity, sizeof(*batch.origins));
+	batch.events = ecom_xcalloc(batch.capacity, sizeof(*batch.events));
+	batch.ptrs = ecom_xcalloc(batch.capacity, sizeof(*batch.ptrs));
+	batch.results = ecom_xcalloc(batch.capacity, sizeof(*batch.results));
+	batch.origins = ecom_xcalloc(batch.capacity, sizeof(*batch.origins));
 	if (ecom_store_open(&store, cfg, &err) < 0) {
 		ecom_errorf("%s", err.msg);
 		goto out;

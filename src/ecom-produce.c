@@ -56,13 +56,19 @@ generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *sto
 	for (i = 0; i < count && !*stop && !(to_stdout && ecom_stdout_failed()); i++) {
 		ecom_event order;
 		int64_t now_us = ecom_now_us();
-		size_t len;
+		size_t len = 0;
 		char *json;
 		int sent = 0;
 
 		if (ecom_event_new_order(&order, now_us / 1000, err) < 0)
 			goto out;
 		json = ecom_event_to_json(&order, &len);
+		if (json == NULL) {
+			/* An order just made that cannot be written out is the program's fault. */
+			ecom_err_set(err, "internal error: cannot write order '%s' as JSON", order.event_id);
+			ecom_event_destroy(&order);
+			goto out;
+		}
 		if (to_stdout) {
 			fwrite(json, 1, len, stdout);
 			putchar('\n');

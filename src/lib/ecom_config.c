@@ -18,27 +18,28 @@
 #include <bson/bson.h>
 #include <yaml.h>
 
+#include "ecom_alloc.h"
 #include "ecom_redact.h"
 
 static void
 replace_string(char **slot, const char *value)
 {
 	free(*slot);
-	*slot = strdup(value);
+	*slot = ecom_xstrdup(value);
 }
 
 void
 ecom_config_init(ecom_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
-	cfg->brokers = strdup("127.0.0.1:9092");
-	cfg->store = strdup("mongodb");
-	cfg->mongodb_uri = strdup("mongodb://127.0.0.1:27017/ecommerce");
-	cfg->postgres_uri = strdup("postgresql://127.0.0.1:5432/ecommerce");
-	cfg->database = strdup("ecommerce");
-	cfg->topic_prefix = strdup("");
-	cfg->group = strdup("ecom");
-	cfg->dead_letter_topic = strdup("deadletter");
+	cfg->brokers = ecom_xstrdup("127.0.0.1:9092");
+	cfg->store = ecom_xstrdup("mongodb");
+	cfg->mongodb_uri = ecom_xstrdup("mongodb://127.0.0.1:27017/ecommerce");
+	cfg->postgres_uri = ecom_xstrdup("postgresql://127.0.0.1:5432/ecommerce");
+	cfg->database = ecom_xstrdup("ecommerce");
+	cfg->topic_prefix = ecom_xstrdup("");
+	cfg->group = ecom_xstrdup("ecom");
+	cfg->dead_letter_topic = ecom_xstrdup("deadletter");
 	cfg->partitions = 1;
 	cfg->replication_factor = 0;
 	cfg->batch_size = 500;
@@ -319,26 +320,21 @@ ecom_config_value(const ecom_config *cfg, const char *key, char *buf, size_t siz
 	return 0;
 }
 
-static int
+static void
 set_kafka_property(ecom_config *cfg, const char *key, const char *value)
 {
 	size_t i;
-	ecom_kv *grown;
 
 	for (i = 0; i < cfg->kafka_count; i++) {
 		if (strcmp(cfg->kafka[i].key, key) == 0) {
 			replace_string(&cfg->kafka[i].value, value);
-			return 0;
+			return;
 		}
 	}
-	grown = realloc(cfg->kafka, (cfg->kafka_count + 1) * sizeof(*grown));
-	if (grown == NULL)
-		return -1;
-	cfg->kafka = grown;
-	cfg->kafka[cfg->kafka_count].key = strdup(key);
-	cfg->kafka[cfg->kafka_count].value = strdup(value);
+	cfg->kafka = ecom_xreallocarray(cfg->kafka, cfg->kafka_count + 1, sizeof(*cfg->kafka));
+	cfg->kafka[cfg->kafka_count].key = ecom_xstrdup(key);
+	cfg->kafka[cfg->kafka_count].value = ecom_xstrdup(value);
 	cfg->kafka_count++;
-	return 0;
 }
 
 const char *
@@ -358,15 +354,13 @@ ecom_config_set_kafka(ecom_config *cfg, const char *key_eq_value, ecom_err *err)
 {
 	const char *eq = strchr(key_eq_value, '=');
 	char *key;
-	int rc;
 
 	if (eq == NULL || eq == key_eq_value)
 		return ecom_err_set(err, "'-X %s': expected key=value (see '-X list')", key_eq_value);
-	key = strndup(key_eq_value, (size_t)(eq - key_eq_value));
-	rc = set_kafka_property(cfg, key, eq + 1);
+	key = ecom_xstrdup(key_eq_value);
+	key[eq - key_eq_value] = '\0';
+	set_kafka_property(cfg, key, eq + 1);
 	free(key);
-	if (rc < 0)
-		return ecom_err_set(err, "out of memory");
 	return 0;
 }
 
@@ -392,8 +386,7 @@ load_kafka_mapping(ecom_config *cfg, yaml_document_t *doc, yaml_node_t *map, con
 		if (k->type != YAML_SCALAR_NODE || v->type != YAML_SCALAR_NODE)
 			return ecom_err_set(err, "%s:%zu: kafka properties must be 'key: value' scalars",
 			                    path, k->start_mark.line + 1);
-		if (set_kafka_property(cfg, scalar_text(k), scalar_text(v)) < 0)
-			return ecom_err_set(err, "out of memory");
+		set_kafka_property(cfg, scalar_text(k), scalar_text(v));
 	}
 	return 0;
 }
@@ -504,10 +497,10 @@ default_config_path(void)
 	else
 		path[0] = '\0';
 	if (path[0] != '\0' && access(path, F_OK) == 0)
-		return strdup(path);
+		return ecom_xstrdup(path);
 	snprintf(path, sizeof(path), "%s/ecom/ecom.yaml", SYSCONFDIR);
 	if (access(path, F_OK) == 0)
-		return strdup(path);
+		return ecom_xstrdup(path);
 	return NULL;
 }
 
@@ -618,9 +611,9 @@ ecom_config_store_label(const ecom_config *cfg)
 	char *redacted, *label;
 
 	if (classify_store(cfg->store, &kind, &is_uri, NULL) < 0 || !is_uri)
-		return strdup(cfg->store);
+		return ecom_xstrdup(cfg->store);
 	redacted = ecom_redact_uri(cfg->store);
-	label = strdup(redacted);
+	label = ecom_xstrdup(redacted);
 	bson_free(redacted);
 	return label;
 }

@@ -1,21 +1,21 @@
 /* A growable list of order ids, for the audit (see ecom_idlist.h). */
 #include "ecom_idlist.h"
 
+#include "ecom_alloc.h"
+
 #include <stdlib.h>
 #include <string.h>
 
 int
 ecom_idlist_add(ecom_idlist *list, const char *id, size_t id_len, ecom_err *err)
 {
+	(void)err; /* an allocation that fails ends the process (ecom_alloc.h) */
 	if (id_len != ECOM_EVENT_ID_LEN)
 		return 0;
 	if (list->len == list->cap) {
 		size_t cap = list->cap ? list->cap * 2 : 1024;
-		void *grown = realloc(list->ids, cap * sizeof(*list->ids));
 
-		if (grown == NULL)
-			return ecom_err_set(err, "out of memory");
-		list->ids = grown;
+		list->ids = ecom_xreallocarray(list->ids, cap, sizeof(*list->ids));
 		list->cap = cap;
 	}
 	memcpy(list->ids[list->len], id, ECOM_EVENT_ID_LEN);
