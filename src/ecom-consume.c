@@ -86,7 +86,11 @@ append_headers(bson_t *doc, const rd_kafka_message_t *m)
 	bson_append_document_end(doc, &child);
 }
 
-/* Print one message: its value, or an envelope with the value parsed when it is JSON. */
+/*
+ * Print one message: its value, or an envelope with the value parsed when
+ * it is JSON.  A key that is not UTF-8 is left out, as a header's value is:
+ * null is kept for "no key".
+ */
 static void
 print_message(const rd_kafka_message_t *m, int envelope)
 {
@@ -104,10 +108,10 @@ print_message(const rd_kafka_message_t *m, int envelope)
 	BSON_APPEND_UTF8(&doc, "topic", rd_kafka_topic_name(m->rkt));
 	BSON_APPEND_INT32(&doc, "partition", m->partition);
 	BSON_APPEND_INT64(&doc, "offset", m->offset);
-	if (m->key != NULL)
-		bson_append_utf8(&doc, "key", -1, m->key, (int)m->key_len);
-	else
+	if (m->key == NULL)
 		BSON_APPEND_NULL(&doc, "key");
+	else if (bson_utf8_validate(m->key, m->key_len, false))
+		bson_append_utf8(&doc, "key", -1, m->key, (int)m->key_len);
 	timestamp = rd_kafka_message_timestamp(m, &ts_type);
 	BSON_APPEND_INT64(&doc, "timestamp", timestamp);
 	append_headers(&doc, m);

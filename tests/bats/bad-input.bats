@@ -165,6 +165,23 @@ kcat_produce() {
 	printf '%s\n' "$2" | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$1"
 }
 
+@test "--envelope leaves out a key that is not UTF-8, as it does a header's value" {
+	local topic="${ECOM_TOPIC_PREFIX}keys"
+	# Raw bytes through kcat: a text key, a key of bytes 0xff 0xfe, no key;
+	# each with a header whose value is not UTF-8 and one that is.
+	printf 'k1:{"n":1}\n\xff\xfe:{"n":2}\n' |
+		kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$topic" -K: -H "bad=$(printf '\xff')" -H good=yes
+	printf '{"n":3}\n' | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$topic"
+	run --separate-stderr ecom-consume -t "$topic" -e --envelope
+	assert_success
+	[[ -z "$stderr" ]] || fail "stderr: $stderr"
+	run jq -c '[.value.n, has("key"), .key, .headers]' <<<"$output"
+	assert_success
+	assert_output '[1,true,"k1",{"good":"yes"}]
+[2,false,null,{"good":"yes"}]
+[3,true,null,{}]'
+}
+
 @test "run-flow.sh rejects an unknown option with exit 2" {
 	run "$ECOM_SRCDIR/scripts/run-flow.sh" --frobnicate
 	assert_failure 2
