@@ -26,11 +26,20 @@ teardown() {
 		drop owned by $ROLE; drop role if exists $ROLE" >/dev/null 2>&1 || true
 }
 
-# cmd... with stdout and stderr kept in $OUT/<n>.out/.err; the status does not matter here.
+# keep STATUS cmd...: run cmd with stdout and stderr kept in
+# $OUT/<n>.out/.err; a status other than STATUS is noted in
+# $BATS_TEST_TMPDIR/statuses, outside the $OUT searched for the canary (a
+# command that fails for another reason than the one meant, or that was
+# meant to succeed, proves nothing about what it would print).
 KEPT=0
 keep() {
+	local want=$1 status=0
+	shift
 	KEPT=$((KEPT + 1))
-	"$@" >"$OUT/$KEPT.out" 2>"$OUT/$KEPT.err" || true
+	"$@" >"$OUT/$KEPT.out" 2>"$OUT/$KEPT.err" || status=$?
+	[[ $status -eq $want ]] ||
+		echo "#$KEPT exited $status, not $want: ${*//$CANARY/***}: $(tail -n 2 "$OUT/$KEPT.err")" \
+			>>"$BATS_TEST_TMPDIR/statuses"
 }
 
 @test "a canary password appears in no output, report, plot or dead letter" {
@@ -41,14 +50,14 @@ keep() {
 		  sasl.password: $CANARY
 	EOF
 	# Succeeding, with the canary in the environment, a config file and flags.
-	keep ecom-reconcile --reset
-	keep ecom-reconcile --reset --store "$CANARY_URI"
-	keep ecom-produce --generate 3 -c "$BATS_TEST_TMPDIR/ecom.yaml" -X "sasl.password=$CANARY"
-	keep bash -c 'ecom-produce --generate 3 --stdout | ecom-persist -v'
-	keep ecom-bench -n 3 --floor-samples 1 --no-progress --store "$CANARY_URI" -v \
+	keep 0 ecom-reconcile --reset
+	keep 0 ecom-reconcile --reset --store "$CANARY_URI"
+	keep 0 ecom-produce --generate 3 -c "$BATS_TEST_TMPDIR/ecom.yaml" -X "sasl.password=$CANARY"
+	keep 0 bash -c 'ecom-produce --generate 3 --stdout | ecom-persist -v'
+	keep 0 ecom-bench -n 3 --floor-samples 1 --no-progress --store "$CANARY_URI" -v \
 		--plot "$BATS_TEST_TMPDIR/plot.svg"
-	keep ecom-bench -n 2 --floor-samples 1 --no-progress --compare "$CANARY_URI"
-	keep ecom-reconcile --audit -c "$BATS_TEST_TMPDIR/ecom.yaml"
+	keep 0 ecom-bench -n 2 --floor-samples 1 --no-progress --compare "$CANARY_URI"
+	keep 0 ecom-reconcile --audit -c "$BATS_TEST_TMPDIR/ecom.yaml"
 	# A store refusal: its reason, with the URI, goes into a dead letter.
 	psql -qAt "$ECOM_POSTGRES_URI" -c "alter table $ECOM_DATABASE.ordercreated
 		add constraint refuse_flagged check (doc->>'refuse' is null)"
@@ -60,23 +69,28 @@ keep() {
 		sleep 0.1
 	done
 	stop_all_bg
-	keep ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e --envelope
+	keep 0 ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e --envelope
 	grep -q "the store refused it" "$OUT/$KEPT.out" || fail "no dead letter from the store: $(cat "$OUT/$KEPT.out")"
 	# Failing, with the canary in the message's subject.
-	keep ecom-persist --store "postgresql://$ROLE:$CANARY@127.0.0.1:1/x" </dev/null
-	keep ecom-persist --store "postgresql://$ROLE:$CANARY-wrong@${CANARY_URI#*@}" </dev/null
-	keep ecom-persist --store "postgresql://$ROLE:$CANARY%zz@127.0.0.1/x" </dev/null
-	keep ecom-persist --store "postgresql://$ROLE:$CANARY@h:notaport/x" </dev/null
-	keep ecom-persist --store "http://$ROLE:$CANARY@127.0.0.1/x" </dev/null
-	keep ecom-persist --store "mongodb://$ROLE:$CANARY@${ECOM_MONGODB_URI#mongodb://}" </dev/null
-	keep ecom-persist --store "mongodb://$ROLE:$CANARY@127.0.0.1:1/x?serverSelectionTimeoutMS=500" </dev/null
-	keep ecom-produce --generate 1 -X "sasl.pasword=$CANARY"
-	keep ecom-produce --generate 1 -X "ssl.key.password=$CANARY" -X "security.protocol=ssl" \
+	keep 1 ecom-persist --store "postgresql://$ROLE:$CANARY@127.0.0.1:1/x" </dev/null
+	keep 1 ecom-persist --store "postgresql://$ROLE:$CANARY-wrong@${CANARY_URI#*@}" </dev/null
+	keep 2 ecom-persist --store "postgresql://$ROLE:$CANARY%zz@127.0.0.1/x" </dev/null
+	keep 2 ecom-persist --store "postgresql://$ROLE:$CANARY@h:notaport/x" </dev/null
+	keep 2 ecom-persist --store "http://$ROLE:$CANARY@127.0.0.1/x" </dev/null
+	keep 1 ecom-persist --store "mongodb://$ROLE:$CANARY@${ECOM_MONGODB_URI#mongodb://}" </dev/null
+	keep 1 ecom-persist --store "mongodb://$ROLE:$CANARY@127.0.0.1:1/x?serverSelectionTimeoutMS=500" </dev/null
+	keep 2 ecom-produce --generate 1 -X "sasl.pasword=$CANARY"
+	keep 2 ecom-produce --generate 1 -X "ssl.key.password=$CANARY" -X "security.protocol=ssl" \
 		-X ssl.key.location=/nonexistent
-	keep ecom-bench -n 1 --compare "postgresql://$ROLE:$CANARY@127.0.0.1:1/x"
+	keep 1 ecom-bench -n 1 --compare "postgresql://$ROLE:$CANARY@127.0.0.1:1/x"
 	# Every message was kept; none holds the canary.
 	[[ $KEPT -eq 18 ]] || fail "$KEPT commands kept, not 18"
+	[[ ! -e "$BATS_TEST_TMPDIR/statuses" ]] ||
+		fail "$(printf '%s\n' "exit statuses not as expected:" "$(cat "$BATS_TEST_TMPDIR/statuses")")"
 	cat "$BATS_TEST_TMPDIR"/*.err >"$OUT/background.err"
+	# The plot is searched below: it must have been written.
+	[[ -s "$BATS_TEST_TMPDIR/plot.svg" ]] || fail "ecom-bench --plot wrote no $BATS_TEST_TMPDIR/plot.svg"
+	grep -q '<svg' "$BATS_TEST_TMPDIR/plot.svg" || fail "plot.svg is no SVG"
 	if grep -rlF "$CANARY" "$OUT" "$BATS_TEST_TMPDIR/plot.svg"; then
 		fail "the canary password was printed: $(grep -rhF "$CANARY" "$OUT" | head -5)"
 	fi
