@@ -66,6 +66,17 @@ teardown() {
 	timeout 30 tail --pid="$(<"$BATS_TEST_TMPDIR/persist.pid")" -f /dev/null || status=$?
 	assert_equal "$status" 0
 	assert_equal "$(cat "$BATS_TEST_TMPDIR/persist.out")" '{"read":3,"written":3,"duplicates":0,"rejected":0}'
+	# The committed offsets, read back by another client: kcat in
+	# ecom-persist's group starts where the group committed, so with two
+	# more orders produced it must print exactly offsets 3 and 4 (a group
+	# with nothing committed starts at 0: auto.offset.reset=earliest).
+	ecom-produce -q --generate 2
+	run --separate-stderr timeout 60 kcat -b "$ECOM_KAFKA_BROKERS" \
+		-G "${ECOM_TOPIC_PREFIX}${ECOM_GROUP}-persist" -X auto.offset.reset=earliest \
+		-X enable.auto.commit=false -e -q -f '%p:%o\n' "${ECOM_TOPIC_PREFIX}ordercreated"
+	assert_success
+	assert_output "0:3
+0:4"
 }
 
 @test "ecom-bench's floor measurement never hangs (ten runs in a row)" {
