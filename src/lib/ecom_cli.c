@@ -343,21 +343,21 @@ catch_stop_signals(ecom_stop_flag *flag)
 /*
  * getopt's tables from the common options and the command's own: the
  * short options (leading ':': a missing argument is reported as ':' and
- * getopt stays quiet) and the long ones, zero-terminated; free() the
- * latter.  -1 when two options share an id or a name, which is the
- * program's fault.
+ * getopt stays quiet) and the long ones, zero-terminated; free() both.
+ * -1 when two options share an id or a name, which is the program's fault.
  */
 static int
-getopt_tables(const ecom_option *own, char *shortopts, size_t size, struct option **longopts)
+getopt_tables(const ecom_option *own, char **shortopts, struct option **longopts)
 {
 	const ecom_option *tables[2] = {common_options, own};
 	size_t n_all = count_options(common_options) + count_options(own), n_long = 0, len = 1;
 	const ecom_option **seen = ecom_xcalloc(n_all + 1, sizeof(*seen));
 	struct option *all = ecom_xcalloc(n_all + 1, sizeof(*all));
+	char *letters = ecom_xcalloc(2 * n_all + 2, 1); /* ':', then a letter and ':' each */
 	size_t t, i, j, n_seen = 0;
 	int rc = -1;
 
-	shortopts[0] = ':';
+	letters[0] = ':';
 	for (t = 0; t < 2; t++) {
 		for (i = 0; i < count_options(tables[t]); i++) {
 			const ecom_option *o = &tables[t][i];
@@ -371,10 +371,10 @@ getopt_tables(const ecom_option *own, char *shortopts, size_t size, struct optio
 				}
 			}
 			seen[n_seen++] = o;
-			if (is_short(o->id) && len + 3 < size) {
-				shortopts[len++] = (char)o->id;
+			if (is_short(o->id)) {
+				letters[len++] = (char)o->id;
 				if (o->arg != NULL)
-					shortopts[len++] = ':';
+					letters[len++] = ':';
 			}
 			if (o->name != NULL) {
 				all[n_long].name = o->name;
@@ -384,11 +384,13 @@ getopt_tables(const ecom_option *own, char *shortopts, size_t size, struct optio
 			}
 		}
 	}
-	shortopts[len] = '\0';
+	*shortopts = letters;
 	*longopts = all;
+	letters = NULL;
 	all = NULL;
 	rc = 0;
 out:
+	free(letters);
 	free(all);
 	free(seen);
 	return rc;
@@ -400,7 +402,7 @@ int
 ecom_cli_main(int argc, char **argv, const ecom_command *command)
 {
 	struct option *longopts = NULL;
-	char shortopts[128];
+	char *shortopts = NULL;
 	ecom_cli cli;
 	ecom_config cfg;
 	ecom_err err;
@@ -409,7 +411,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 	ecom_log_init(argv[0]);
 	ecom_config_init(&cfg);
 	memset(&cli, 0, sizeof(cli));
-	if (getopt_tables(command->options, shortopts, sizeof(shortopts), &longopts) < 0)
+	if (getopt_tables(command->options, &shortopts, &longopts) < 0)
 		goto out;
 	opterr = 0;
 	while ((opt = getopt_long(argc, argv, shortopts, longopts, NULL)) != -1) {
@@ -440,6 +442,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 	catch_stop_signals(&stop_requested);
 	status = command->run(&cfg, &stop_requested);
 out:
+	free(shortopts);
 	free(longopts);
 	ecom_config_free(&cfg);
 	if (ecom_close_stdout() < 0 && status == ECOM_EXIT_OK)
