@@ -63,7 +63,7 @@ typedef struct bench_args {
 
 static const ecom_option own_options[] = {
 	{'n', "orders", "N", "orders to run", "orders"},
-	{'w', "window", "W", "orders in flight at once", "window"},
+	{'w', "window", "W", "orders in flight at once (default {}; 1 is the original)", "window"},
 	{OPT_RATE, "rate", "R",
 	 "open loop: offer R orders per second on a fixed schedule, whatever is in flight", NULL},
 	{OPT_DURATION, "duration", "S", "open loop: run for S seconds (R x S orders) instead of -n",

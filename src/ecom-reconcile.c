@@ -41,7 +41,7 @@ enum {
 
 static const ecom_option own_options[] = {
 	{OPT_DRIVE, "drive", "N", "create orders and reconcile them until N are fulfilled", NULL},
-	{'w', "window", "W", "orders in flight at once", "window"},
+	{'w', "window", "W", "orders in flight at once (default {}; 1 is the original)", "window"},
 	{OPT_RATE, "rate", "R",
 	 "open loop: offer R orders per second on a fixed schedule, whatever is in flight", NULL},
 	{OPT_ARRIVALS, "arrivals", "KIND", "open loop: constant (default) or poisson intervals",

@@ -187,11 +187,15 @@ print_wrapped(FILE *out, const char *text, size_t col)
 	fputc('\n', out);
 }
 
-/* "  -g, --generate N       create N new orders", wrapped; "(default …)" from cfg. */
+/*
+ * "  -g, --generate N       create N new orders", wrapped; the default in
+ * force from cfg replaces "{}" in the help line, or follows it as "(default …)".
+ */
 static void
 print_option(FILE *out, const ecom_option *o, const ecom_config *cfg)
 {
 	char left[128], text[1024], value[512];
+	const char *mark;
 	int n;
 
 	if (is_short(o->id) && o->name != NULL)
@@ -202,10 +206,13 @@ print_option(FILE *out, const ecom_option *o, const ecom_config *cfg)
 		n = snprintf(left, sizeof(left), "      --%s", o->name);
 	if (o->arg != NULL && n > 0 && (size_t)n < sizeof(left))
 		snprintf(left + n, sizeof(left) - (size_t)n, " %s", o->arg);
-	if (o->default_key != NULL && ecom_config_value(cfg, o->default_key, value, sizeof(value)) == 0)
-		snprintf(text, sizeof(text), "%s (default %s)", o->help, value);
-	else
+	mark = strstr(o->help, "{}");
+	if (o->default_key == NULL || ecom_config_value(cfg, o->default_key, value, sizeof(value)) < 0)
 		snprintf(text, sizeof(text), "%s", o->help);
+	else if (mark != NULL)
+		snprintf(text, sizeof(text), "%.*s%s%s", (int)(mark - o->help), o->help, value, mark + 2);
+	else
+		snprintf(text, sizeof(text), "%s (default %s)", o->help, value);
 	fputs(left, out);
 	if (strlen(left) + 2 > HELP_COLUMN)
 		fprintf(out, "\n%*s", HELP_COLUMN, "");

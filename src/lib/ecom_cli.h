@@ -27,7 +27,8 @@ enum ecom_cli_long_only {
  * One option: its id (the short letter, or an ECOM_OPT_* number for a
  * long-only one), its long name (NULL for a short-only one), the name of
  * its argument (NULL for a flag), its help line, and the configuration key
- * whose value in force --help shows as its default (NULL for none).
+ * whose value in force --help shows as its default (NULL for none), in
+ * place of "{}" in the help line or else after it, "(default …)".
  * A table ends with an entry whose id is 0.
  */
 typedef struct ecom_option {
