@@ -58,6 +58,11 @@ keep() {
 		--plot "$BATS_TEST_TMPDIR/plot.svg"
 	keep 0 ecom-bench -n 2 --floor-samples 1 --no-progress --compare "$CANARY_URI"
 	keep 0 ecom-reconcile --audit -c "$BATS_TEST_TMPDIR/ecom.yaml"
+	# --help shows the store in force as its default.
+	keep 0 env ECOM_STORE="$CANARY_URI" ecom-bench --help
+	tr -s '[:space:]' ' ' <"$OUT/$KEPT.out" |
+		grep -qF -- "(default $(sed -E 's|:[^:@/]*@|:***@|' <<<"$CANARY_URI"))" ||
+		fail "--help shows no redacted store: $(cat "$OUT/$KEPT.out")"
 	# A store refusal: its reason, with the URI, goes into a dead letter.
 	psql -qAt "$ECOM_POSTGRES_URI" -c "alter table $ECOM_DATABASE.ordercreated
 		add constraint refuse_flagged check (doc->>'refuse' is null)"
@@ -84,7 +89,7 @@ keep() {
 		-X ssl.key.location=/nonexistent
 	keep 1 ecom-bench -n 1 --compare "postgresql://$ROLE:$CANARY@127.0.0.1:1/x"
 	# Every message was kept; none holds the canary.
-	[[ $KEPT -eq 18 ]] || fail "$KEPT commands kept, not 18"
+	[[ $KEPT -eq 19 ]] || fail "$KEPT commands kept, not 19"
 	[[ ! -e "$BATS_TEST_TMPDIR/statuses" ]] ||
 		fail "$(printf '%s\n' "exit statuses not as expected:" "$(cat "$BATS_TEST_TMPDIR/statuses")")"
 	cat "$BATS_TEST_TMPDIR"/*.err >"$OUT/background.err"
