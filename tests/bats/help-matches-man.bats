@@ -116,14 +116,21 @@ help_option_columns() {
 # Every option --help lists, long and short form, reaches a case of the
 # command's option switch: one that does not ends in "internal error" and
 # status 2 before --help is acted on.  A value of 1 suits every option that
-# takes one; what the options mean together is checked after --help.
+# takes a number, a sample value the others (by their argument's name);
+# what the options mean together is checked after --help.
 assert_every_option_taken() {
 	local cmd column name short arg tried=0
 	cmd=$(command_path "$1")
 	while IFS= read -r column; do
 		short=$(grep -oE '^-[A-Za-z0-9]' <<<"$column" || true)
 		name=$(grep -oE -- '--[A-Za-z0-9][A-Za-z0-9-]*' <<<"$column" || true)
-		arg=$(awk '{ if ($NF !~ /^-/) print "1" }' <<<"$column")
+		arg=$(awk '{ if ($NF !~ /^-/) print $NF }' <<<"$column")
+		case $arg in
+		"") ;;
+		KIND) arg=constant ;;
+		pNN=LIMIT) arg=p99=50ms ;;
+		*) arg=1 ;;
+		esac
 		for opt in $short $name; do
 			run --separate-stderr "$cmd" "$opt" ${arg:+"$arg"} --help
 			[[ "$status" -eq 0 && -z "$stderr" ]] ||
