@@ -101,9 +101,10 @@ jq -s -r "$jq_defs"'
 			else "ceiling \(map(.ceiling.ceiling_s) | median | r2) s (\(map(.ceiling.slower) | group_by(.) | max_by(length)[0]))" end),
 		ratio: (if .[0].window == 1 then "elapsed/floor \(map(.elapsed_over_floor) | median | r2)"
 			else "elapsed/ceiling \(map(.elapsed_over_ceiling) | median | r2)" end),
+		cpu: "\(map(.cpu.us_per_event.ecom // null) | median | r2)/\(map(.cpu.us_per_event.kafka // null) | median | r2)/\(map(.cpu.us_per_event.store // null) | median | r2)",
 		peak_rss_mib: (map(.peak_rss_kib) | max / 1024 | r2)
-	}) | (["mode","store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","reference","ratio","peak_rss_MiB"] | @tsv),
-	(.[] | [.mode, .store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .reference, .ratio, .peak_rss_mib] | @tsv)
+	}) | (["mode","store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","reference","ratio","cpu_us/event(ecom/kafka/store)","peak_rss_MiB"] | @tsv),
+	(.[] | [.mode, .store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .reference, .ratio, .cpu, .peak_rss_mib] | @tsv)
 ' "$dir"/n*-run*.json | column -t -s $'\t'
 jq -s -r "$jq_defs"'
 	group_by([.orders, .window]) | sort_by(.[0].window) | .[] | . as $mode |
@@ -119,9 +120,12 @@ if ((sweep)); then
 	ecom-bench --sweep --compare "$stores" --plot "$dir/curve.svg" --no-progress >"$dir/sweep.json"
 	jq -r '
 		def r2: if . == null then "-" else . * 100 | round / 100 end;
-		["store", "server", "objective", "capacity/s", "first_failed/s", "p99_ms@50%", "p99_ms@90%", "runs"],
+		def cpu: if . == null then "-" else "\(.ecom | r2)/\(.kafka | r2)/\(.store | r2)" end;
+		["store", "server", "objective", "capacity/s", "first_failed/s", "p99_ms@50%", "p99_ms@90%",
+		 "cpu_us/event@50% (ecom/kafka/store)", "cpu_us/event@90%", "runs"],
 		[.store, .server, "p\(.slo.percentile) <= \(.slo.limit_ms) ms", (.capacity | r2),
-		 (.first_failed | r2), (.at_50.p99_ms | r2), (.at_90.p99_ms | r2), (.steps | length)] | @tsv
+		 (.first_failed | r2), (.at_50.p99_ms | r2), (.at_90.p99_ms | r2),
+		 (.at_50.cpu_us_per_event | cpu), (.at_90.cpu_us_per_event | cpu), (.steps | length)] | @tsv
 	' "$dir/sweep.json" | awk '!seen[$0]++' | column -t -s $'\t'
 	msg "latency/load curve in $dir/curve.svg"
 	"$SCRIPT_DIR/stall-compare.sh" >"$dir/stall.txt" && cat "$dir/stall.txt"

@@ -61,6 +61,30 @@ ms_at(const ecom_latency *lat, double percentile)
 	return (double)ecom_latency_percentile((ecom_latency *)lat, percentile) / 1000.0;
 }
 
+static double
+per_event(int64_t us, int64_t events)
+{
+	return us >= 0 && events > 0 ? (double)us / (double)events : -1;
+}
+
+/* What the step cost in CPU per event, for ecom, the broker and the store. */
+static void
+cpu_of_step(const ecom_flow_result *run, const ecom_run_timing *timing, ecom_sweep_step *step)
+{
+	const ecom_cpu_services *svc = &run->cpu_services;
+	int64_t events = timing->orders_this_run * ECOM_FLOW_HOPS_PER_ORDER, store;
+
+	step->cpu_ecom_us = step->cpu_kafka_us = step->cpu_store_us = -1;
+	if (!run->cpu_measured)
+		return;
+	store = ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_MONGODB);
+	if (store < 0)
+		store = ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_POSTGRESQL);
+	step->cpu_ecom_us = per_event(run->cpu_used.process_us, events);
+	step->cpu_kafka_us = per_event(ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_KAFKA), events);
+	step->cpu_store_us = per_event(store, events);
+}
+
 /* One rate offered, on a clean store, for step_s seconds. */
 static int
 run_step(const ecom_config *cfg, const ecom_sweep_opts *o, double rate, ecom_sweep_step *step,
@@ -98,6 +122,7 @@ run_step(const ecom_config *cfg, const ecom_sweep_opts *o, double rate, ecom_swe
 	step->objective_ms = ms_at(&st->end_to_end, o->slo.percentile);
 	step->meets = rc == 0 && step->sustainable && step->achieved >= KEEPS_UP * rate &&
 	              step->objective_ms <= o->slo.limit_ms;
+	cpu_of_step(&run, &timing, step);
 	snprintf(result->server, sizeof(result->server), "%s", run.server);
 	ecom_flow_result_free(&run);
 	return rc;
@@ -168,9 +193,18 @@ ecom_sweep_run(const ecom_config *cfg, const ecom_sweep_opts *opts,
 }
 
 static void
+append_or_null(bson_t *doc, const char *key, double x)
+{
+	if (x < 0)
+		BSON_APPEND_NULL(doc, key);
+	else
+		BSON_APPEND_DOUBLE(doc, key, ecom_report_round3(x));
+}
+
+static void
 append_step(bson_t *parent, const char *key, const ecom_sweep_step *s)
 {
-	bson_t d;
+	bson_t d, cpu;
 
 	bson_append_document_begin(parent, key, -1, &d);
 	BSON_APPEND_DOUBLE(&d, "rate", ecom_report_round3(s->rate));
@@ -182,6 +216,11 @@ append_step(bson_t *parent, const char *key, const ecom_sweep_step *s)
 	BSON_APPEND_DOUBLE(&d, "p99_ms", ecom_report_round3(s->p99_ms));
 	BSON_APPEND_DOUBLE(&d, "p999_ms", ecom_report_round3(s->p999_ms));
 	BSON_APPEND_DOUBLE(&d, "max_ms", ecom_report_round3(s->max_ms));
+	bson_append_document_begin(&d, "cpu_us_per_event", -1, &cpu);
+	append_or_null(&cpu, "ecom", s->cpu_ecom_us);
+	append_or_null(&cpu, "kafka", s->cpu_kafka_us);
+	append_or_null(&cpu, "store", s->cpu_store_us);
+	bson_append_document_end(&d, &cpu);
 	bson_append_document_end(parent, &d);
 }
 

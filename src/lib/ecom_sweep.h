@@ -32,6 +32,8 @@ typedef struct ecom_sweep_step {
 	bool meets;         /* sustainable, kept up, and within the objective */
 	double p50_ms, p99_ms, p999_ms, max_ms, objective_ms; /* response times */
 	long orders;
+	/* CPU µs per event of ecom, the broker and the store over the step; -1: not measured. */
+	double cpu_ecom_us, cpu_kafka_us, cpu_store_us;
 } ecom_sweep_step;
 
 typedef struct ecom_sweep_opts {
