@@ -179,6 +179,17 @@ for ((waited = 0; waited < 600; waited++)); do
 	sleep 0.1
 done
 ((settled || died)) || msg "not every stage has its partitions after 60 s; starting anyway"
+# CPU time (user + system, clock ticks) of every stage process, from now to
+# the end: the harness's cost beside the driver's own (its report's "cpu").
+ticks() { # pid
+	local stat
+	stat=$(cat "/proc/$1/stat" 2>/dev/null) || { echo -1; return; }
+	stat=${stat##*) }
+	awk '{ print $12 + $13 }' <<<"$stat"
+}
+declare -A cpu_start=()
+for pid in "${!name_of[@]}"; do cpu_start[$pid]=$(ticks "$pid"); done
+
 load="window $window"
 [[ -n "$rate" ]] && load="open loop at $rate orders/s"
 msg "$orders orders, $load, $instances instance(s) per stage; logs in $run_dir"
@@ -222,4 +233,24 @@ if ((instances > 1)) || [[ -n "$partitions" ]]; then
 		done
 	done
 fi
-cat "$run_dir/report.json"
+# The stage processes' CPU, those that ran from the start to the end (a
+# restarted one is left out, and said so), per event of the run.
+stage_ticks=0 counted=0 left_out=0
+for pid in "${!cpu_start[@]}"; do
+	now=$(ticks "$pid")
+	if ((now < 0 || cpu_start[$pid] < 0)); then
+		left_out=$((left_out + 1))
+	else
+		stage_ticks=$((stage_ticks + now - cpu_start[$pid])) counted=$((counted + 1))
+	fi
+done
+jq -c --argjson ticks "$stage_ticks" --argjson hz "$(getconf CLK_TCK)" \
+	--argjson counted "$counted" --argjson left_out "$left_out" '
+	(.orders_this_run // .orders) as $n |
+	if .cpu.measured and $n > 0 then
+		.cpu.stage_processes = {counted: $counted, left_out: $left_out,
+			us_per_event: (($ticks * 1000000 / $hz) / ($n * 5) * 1000 | round / 1000)}
+		| .cpu.us_per_event.ecom_all = ((.cpu.us_per_event.ecom + .cpu.stage_processes.us_per_event) * 1000 | round / 1000)
+		| .cpu.most = ([["ecom", .cpu.us_per_event.ecom_all], ["kafka", .cpu.us_per_event.kafka],
+			["store", .cpu.us_per_event.store]] | map(select(.[1] != null)) | max_by(.[1]) | .[0])
+	else . end' "$run_dir/report.json"

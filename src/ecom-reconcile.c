@@ -17,6 +17,7 @@
 
 #include "ecom_cli.h"
 #include "ecom_config.h"
+#include "ecom_cpu.h"
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
 #include "ecom_load.h"
@@ -62,9 +63,56 @@ on_progress(void *arg, int64_t fulfilled)
 	ecom_progress_update(arg, fulfilled);
 }
 
+/*
+ * This process's CPU and the broker's and the store's, from the run's
+ * first order (the drive's may_start) to its end: the terminal stage's
+ * share of the harness; run-flow.sh adds the other stages' processes.
+ */
+typedef struct drive_cpu {
+	const ecom_config *cfg;
+	ecom_cpu_services services;
+	ecom_cpu_snapshot start, used;
+	bool started, measured;
+	char why_not[256];
+} drive_cpu;
+
+static bool
+cpu_start(void *arg)
+{
+	drive_cpu *c = arg;
+	ecom_err why;
+
+	if (c->started)
+		return true;
+	c->started = true;
+	if (ecom_cpu_services_of_run(&c->services, c->cfg, &why) < 0 ||
+	    ecom_cpu_snapshot_take(&c->start, &c->services, &why) < 0)
+		snprintf(c->why_not, sizeof(c->why_not), "%.250s", why.msg);
+	else
+		c->measured = true;
+	return true;
+}
+
+static void
+cpu_end(drive_cpu *c)
+{
+	ecom_cpu_snapshot end;
+	ecom_err why;
+
+	if (!c->measured)
+		return;
+	if (ecom_cpu_snapshot_take(&end, &c->services, &why) < 0) {
+		snprintf(c->why_not, sizeof(c->why_not), "%.250s", why.msg);
+		c->measured = false;
+		return;
+	}
+	ecom_cpu_snapshot_diff(&c->start, &end, &c->used);
+}
+
 /* The report of a drive, complete or not, on stdout; its summary line on stderr. */
 static void
-report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stats *stats)
+report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stats *stats,
+             const drive_cpu *cpu)
 {
 	ecom_run_timing timing;
 	bson_t report = BSON_INITIALIZER;
@@ -77,6 +125,9 @@ report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stat
 	ecom_report_phases(&report, "phases", stats);
 	BSON_APPEND_INT64(&report, "duplicates", stats->duplicates);
 	BSON_APPEND_INT64(&report, "dead_letters", stats->dead_letters);
+	ecom_report_cpu(&report, cpu->measured ? &cpu->services : NULL, &cpu->used, NULL,
+	                timing.orders_this_run * ECOM_EV_COUNT,
+	                cpu->why_not[0] ? cpu->why_not : "the run did not begin");
 	BSON_APPEND_INT64(&report, "peak_rss_kib", ecom_peak_rss_kib());
 	ecom_json_print(stdout, &report);
 	bson_destroy(&report);
@@ -109,17 +160,21 @@ drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stop_flag *stop, 
 		.progress_arg = &progress,
 	};
 	ecom_stage_opts opts = {.kind = ECOM_STAGE_RECONCILE, .stop = stop, .terminal = &terminal};
+	drive_cpu cpu = {.cfg = cfg};
+	ecom_drive_hooks hooks = {.may_start = cpu_start, .arg = &cpu};
 	ecom_stage_stats stats;
 	int rc;
 
 	if (open != NULL)
 		terminal.open = *open;
+	terminal.drive = &hooks;
 	ecom_stage_stats_init(&stats);
 	ecom_progress_start(&progress, cfg->orders, 0);
 	rc = ecom_stage_run(cfg, &opts, &stats, err);
+	cpu_end(&cpu);
 	ecom_progress_finish(&progress);
 	/* Interrupted or failed, the report says how far the run came. */
-	report_drive(cfg, open, &stats);
+	report_drive(cfg, open, &stats, &cpu);
 	/* Not sustainable is a result, not a failure: the report says so. */
 	if (rc == 0 && stats.fulfilled_before + stats.fulfilled < cfg->orders && stats.sustainable)
 		rc = ecom_err_set(err, "stopped by a signal after %" PRId64 " of %ld orders",

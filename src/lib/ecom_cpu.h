@@ -32,6 +32,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "ecom_config.h"
 #include "ecom_log.h"
 
 /* The prefix of the names librdkafka gives its threads. */
@@ -105,6 +106,8 @@ const char *ecom_cpu_kind_name(enum ecom_cpu_kind kind);
  * is -1 in every snapshot: call it just before the first.
  */
 int ecom_cpu_services_find(ecom_cpu_services *s, const ecom_cpu_where *where, ecom_err *err);
+/* The same for a run of cfg: its brokers and the store it writes to. */
+int ecom_cpu_services_of_run(ecom_cpu_services *s, const ecom_config *cfg, ecom_err *err);
 
 /* ---- snapshots ---- */
 

@@ -510,3 +510,19 @@ ecom_cpu_services_find(ecom_cpu_services *s, const ecom_cpu_where *where, ecom_e
 		find_kind(s, (enum ecom_cpu_kind)kind, uris[kind], dir, have_ports ? &ports : NULL);
 	return 0;
 }
+
+int
+ecom_cpu_services_of_run(ecom_cpu_services *s, const ecom_config *cfg, ecom_err *err)
+{
+	enum ecom_store_kind kind;
+	const char *uri;
+	ecom_cpu_where where = {.brokers = cfg->brokers};
+
+	if (ecom_config_store(cfg, &kind, &uri, err) < 0)
+		return -1;
+	if (kind == ECOM_STORE_MONGODB)
+		where.mongodb_uri = uri;
+	else
+		where.postgres_uri = uri;
+	return ecom_cpu_services_find(s, &where, err);
+}

@@ -196,14 +196,9 @@ drive_between_orders(void *arg, int64_t fulfilled, ecom_err *err)
 static void
 cpu_accounts_open(const ecom_config *cfg, flow_drive *d, ecom_flow_result *result)
 {
-	enum ecom_store_kind kind;
-	const char *uri;
-	ecom_cpu_where where = {.brokers = cfg->brokers};
 	ecom_err why;
 
-	if (ecom_config_store(cfg, &kind, &uri, &why) < 0 ||
-	    (kind == ECOM_STORE_MONGODB ? (where.mongodb_uri = uri) : (where.postgres_uri = uri),
-	     ecom_cpu_services_find(&result->cpu_services, &where, &why)) < 0) {
+	if (ecom_cpu_services_of_run(&result->cpu_services, cfg, &why) < 0) {
 		snprintf(result->cpu_failure, sizeof(result->cpu_failure), "%.250s", why.msg);
 		return;
 	}

@@ -143,3 +143,78 @@ ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
 	BSON_APPEND_UTF8(report, "latency",
 	                 "response time: from each order's intended creation to its fulfilment");
 }
+
+/* Per event, in µs (-1 when not measured stays null). */
+static void
+append_us_per_event(bson_t *doc, const char *key, int64_t us, int64_t events)
+{
+	if (us < 0 || events <= 0)
+		BSON_APPEND_NULL(doc, key);
+	else
+		BSON_APPEND_DOUBLE(doc, key, ecom_report_round3((double)us / (double)events));
+}
+
+static void
+append_service_state(bson_t *doc, const ecom_cpu_services *svc, enum ecom_cpu_kind kind,
+                     const char *key)
+{
+	if (svc->state[kind] == ECOM_CPU_FOUND)
+		BSON_APPEND_UTF8(doc, key, "measured");
+	else if (svc->state[kind] != ECOM_CPU_UNUSED)
+		BSON_APPEND_UTF8(doc, key, svc->note[kind][0] ? svc->note[kind] : "not measured");
+}
+
+void
+ecom_report_cpu(bson_t *report, const ecom_cpu_services *svc, const ecom_cpu_snapshot *used,
+                const int64_t *stage_us, int64_t events, const char *why_not)
+{
+	int64_t threads = 0, ecom, kafka, store, most_us;
+	const char *most = "ecom";
+	bson_t cpu, per, stages, svcs;
+	int k;
+
+	bson_append_document_begin(report, "cpu", -1, &cpu);
+	BSON_APPEND_BOOL(&cpu, "measured", svc != NULL);
+	if (svc == NULL) {
+		BSON_APPEND_UTF8(&cpu, "why_not", why_not);
+		bson_append_document_end(report, &cpu);
+		return;
+	}
+	ecom = used->process_us;
+	kafka = ecom_cpu_kind_us(used, svc, ECOM_CPU_KAFKA);
+	store = ecom_cpu_kind_us(used, svc, ECOM_CPU_MONGODB);
+	if (store < 0)
+		store = ecom_cpu_kind_us(used, svc, ECOM_CPU_POSTGRESQL);
+	BSON_APPEND_INT64(&cpu, "events", events);
+	BSON_APPEND_DOUBLE(&cpu, "interval_s", ecom_report_round3((double)used->taken_us / 1e6));
+	bson_append_document_begin(&cpu, "us_per_event", -1, &per);
+	append_us_per_event(&per, "ecom", ecom, events);
+	append_us_per_event(&per, "kafka", kafka, events);
+	append_us_per_event(&per, "store", store, events);
+	bson_append_document_end(&cpu, &per);
+	if (stage_us != NULL) {
+		bson_append_document_begin(&cpu, "ecom_stage_threads_us_per_event", -1, &stages);
+		for (k = 0; k < ECOM_STAGE_COUNT; k++) {
+			append_us_per_event(&stages, ecom_stage_name((ecom_stage_kind)k), stage_us[k], events);
+			threads += stage_us[k] > 0 ? stage_us[k] : 0;
+		}
+		bson_append_document_end(&cpu, &stages);
+		/* librdkafka's and the drivers' own threads, and the arrivals' */
+		append_us_per_event(&cpu, "ecom_other_threads_us_per_event", ecom - threads, events);
+	}
+	most_us = ecom;
+	if (kafka > most_us) {
+		most = "kafka";
+		most_us = kafka;
+	}
+	if (store > most_us)
+		most = "store";
+	BSON_APPEND_UTF8(&cpu, "most", most);
+	bson_append_document_begin(&cpu, "services", -1, &svcs);
+	append_service_state(&svcs, svc, ECOM_CPU_KAFKA, "kafka");
+	append_service_state(&svcs, svc, ECOM_CPU_MONGODB, "store");
+	append_service_state(&svcs, svc, ECOM_CPU_POSTGRESQL, "store");
+	bson_append_document_end(&cpu, &svcs);
+	bson_append_document_end(report, &cpu);
+}
+

@@ -9,6 +9,7 @@
 #include <bson/bson.h>
 #include <stdbool.h>
 
+#include "ecom_cpu.h"
 #include "ecom_reconcile.h"
 #include "ecom_stage.h"
 
@@ -44,6 +45,15 @@ void ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
 void ecom_report_latency(bson_t *parent, const char *key, const ecom_latency *lat);
 /* {"poll_wait": {"p50_ms", "p99_ms"}, "decode": …} under key: the phases that ran. */
 void ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats);
+/*
+ * "cpu": what a run cost in CPU per event (an order is five events):
+ * this process ("ecom"; with stage_us, each stage's thread and the rest),
+ * the broker and the store over the same interval, and which of the
+ * three used the most: on a shared machine the largest sets the pace.
+ * svc NULL: not measured, and why_not says why.
+ */
+void ecom_report_cpu(bson_t *report, const ecom_cpu_services *svc, const ecom_cpu_snapshot *used,
+                     const int64_t *stage_us, int64_t events, const char *why_not);
 /* x rounded to 3 decimals, so reports do not print binary noise. */
 double ecom_report_round3(double x);
 
