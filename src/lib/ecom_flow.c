@@ -269,10 +269,8 @@ stage_main(void *arg)
 
 /*
  * The five stages, a thread each with its own connections, as five
- * processes would run.  (Measured against them: the five in one thread
- * on one consumer, one producer and one store connection made a hop
- * slower, 3.6 against 3.3 ms at the median with one order in flight;
- * doc/performance-notes.md.)
+ * processes would run (one thread for all was slower: see
+ * doc/performance-notes.md).
  */
 static int
 run_stages_in_threads(const ecom_config *cfg, const ecom_flow_opts *opts, floor_in_run *floor,

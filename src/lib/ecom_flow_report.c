@@ -7,18 +7,12 @@
 
 #include "ecom_report.h"
 
-/* ---- the report ---- */
-
 /*
  * Which chains make the floor.  With one order in flight, those timed
- * between the flow's orders: they saw what the flow saw.  Otherwise (a
- * pipeline, where the floor is only for reference, or a run too short to
- * have a gap) the lower of the chains before and after the flow: a
- * broker that has just started or recreated its topics answers many
- * times slower for a while (on the dev stack right after `devstack.sh
- * up`: a median of 3.4 ms before a 10,000-order run, 0.17 to 0.30 ms in
- * the runs after it), which made the floor of a first run ten times too
- * high.
+ * between the flow's orders: they saw what the flow saw.  Otherwise the
+ * lower of the chains before and after the flow: a broker that has just
+ * recreated its topics answers many times slower for a while
+ * (doc/performance-notes.md §5).
  */
 static const ecom_floor_times *
 floor_used(const ecom_flow_result *result)

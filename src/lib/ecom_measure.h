@@ -30,8 +30,7 @@
  * then the fulfilment mark, on one connection of each kind.  Timed as a
  * chain rather than as separate back-to-back operations because, between
  * two steps of a closed loop, the clients and the servers wait, and
- * waking them costs: on the dev stack a single PostgreSQL write took
- * 0.23 ms back to back and 0.65 ms after 8 ms idle.
+ * waking them costs (doc/performance-notes.md).
  */
 typedef struct ecom_floor_times {
 	int samples;          /* chains timed */
@@ -47,10 +46,8 @@ typedef struct ecom_floor_times {
 /*
  * The floor is the mean of the chains, not their median: a run's elapsed
  * time is the sum of its orders' times, so the reference it is divided
- * by must be a sum of chains too.  The chains' times are skewed (a slow
- * wake-up, a collection): run as a flow of their own, 2,000 chains took
- * 1.06 to 1.18 times their median's worth, which a median floor would
- * have counted against the flow.
+ * by must be a sum of chains too, and the chains' times are skewed (a
+ * slow wake-up, a collection) (doc/performance-notes.md §5).
  *
  * A meter owns its own producer, consumer (on a scratch topic) and store
  * connection, so chains can be timed between the flow's orders: the
@@ -76,8 +73,7 @@ void ecom_floor_meter_close(ecom_floor_meter *meter);
  * flow's orders, a timed chain follows an untimed one in the same way,
  * so that each client and server connection was last used a moment
  * before, as the flow's are: a meter idle for a hundred orders answers
- * slower (PostgreSQL: a chain 10% slower), which would have lifted the
- * floor.
+ * slower, which would have lifted the floor.
  */
 int ecom_measure_chain(const ecom_config *cfg, int samples, ecom_floor_times *times,
                        ecom_err *err);
