@@ -139,9 +139,9 @@ static const struct payload_spec {
 };
 
 /*
- * The four products of the original demo.  The inventory ids are fixed:
- * the same product has the same itemInventoryId in every order, as a real
- * catalogue would, so the inventory stage and reports can group by it.
+ * The four products of the original application, as its order generator
+ * writes them: inventory ids 1 to 4 (numbers there, their decimal text
+ * here, so ecom's own form keeps string ids) and its descriptions.
  */
 static const struct product {
 	const char *inventory_id;
@@ -150,10 +150,10 @@ static const struct product {
 	int32_t quantity;
 	int64_t price_cents;
 } order_products[] = {
-	{"70c18573-bcbe-4785-bc98-5715f5af52ca", "widget", "a widget", 20, 1399},
-	{"bdfbd391-d226-4df5-afd3-c78738d2cae9", "widget holder", "a widget holder", 20, 399},
-	{"efbef64a-bb4c-4afb-a56b-0e7ccf34247d", "widget stacker", "a widget stacker", 1, 499},
-	{"9f22ecf1-fa07-4aa3-ad82-53e8ae71b2b4", "widget cleaner", "a widget cleaner", 1, 699},
+	{"1", "widget", "Super awesome widget that does I know not what", 20, 1399},
+	{"2", "widget holder", "Super awesome widget holder", 20, 399},
+	{"3", "widget stacker", "Super awesome widget stacker", 1, 499},
+	{"4", "widget cleaner", "Super awesome widget cleaner", 1, 699},
 };
 
 #define SHIPPING_DAYS 2
