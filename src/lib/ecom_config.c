@@ -49,6 +49,7 @@ ecom_config_init(ecom_config *cfg)
 	cfg->orders = 10000;
 	cfg->window = 1;
 	cfg->count_check_every = 100;
+	cfg->wire = strdup("ecom");
 }
 
 void
@@ -64,6 +65,7 @@ ecom_config_free(ecom_config *cfg)
 	free(cfg->topic_prefix);
 	free(cfg->group);
 	free(cfg->dead_letter_topic);
+	free(cfg->wire);
 	for (i = 0; i < cfg->kafka_count; i++) {
 		free(cfg->kafka[i].key);
 		free(cfg->kafka[i].value);
@@ -202,6 +204,15 @@ postgres_uri_value(const char *key, const char *value, ecom_err *err)
 	return check_scheme(key, value, ECOM_STORE_POSTGRESQL, err);
 }
 
+/* The two wire forms of ecom_wire.h; checked here so the config layer needs no event code. */
+static int
+wire_value(const char *key, const char *value, ecom_err *err)
+{
+	if (strcmp(value, "ecom") != 0 && strcmp(value, "spring") != 0)
+		return ecom_err_set(err, "'%s' must be 'ecom' or 'spring', not '%s'", key, value);
+	return 0;
+}
+
 /* A name both MongoDB and PostgreSQL accept without quoting surprises. */
 static int
 database_name(const char *key, const char *value, ecom_err *err)
@@ -251,6 +262,7 @@ static const struct config_key {
     LONG(orders, "ECOM_ORDERS", 1, 100000000),
     INT(window, "ECOM_WINDOW", 1, 100000),
     LONG(count_check_every, "ECOM_COUNT_CHECK_EVERY", 1, 100000000),
+    STRING(wire, "ECOM_WIRE", wire_value),
 #undef STRING
 #undef URI
 #undef INT
