@@ -34,6 +34,7 @@
 #include <mongoc/mongoc.h>
 
 #include "ecom_store_impl.h"
+#include "ecom_wire.h"
 
 /* Server error code of a duplicate key on a unique index. */
 #define MONGO_DUPLICATE_KEY 11000
@@ -64,6 +65,14 @@ typedef struct mongo_store {
 /* The indexes that serve the mark's two filters on mongo-java-server. */
 #define MARK_INDEX_NAME "_id_1_payload.orderIsFulfilled_1"
 #define SHIPPED_INDEX_NAME "_id_1_payload.orderShippedDate_1"
+/* The same in the application's form (wire: spring), where eventId finds an order. */
+#define SPRING_MARK_INDEX_NAME "eventId_1_payload.orderIsFullfilled_1"
+#define SPRING_SHIPPED_INDEX_NAME "eventId_1_payload.orderShippedDate_1"
+
+/* The field that finds an order's document, and the one that says it is fulfilled. */
+#define ID_FIELD(ms) ((ms)->base.spring ? "eventId" : "_id")
+#define FULFILLED_FIELD(ms) \
+	((ms)->base.spring ? "payload.orderIsFullfilled" : "payload.orderIsFulfilled")
 
 
 static pthread_once_t mongo_init_once = PTHREAD_ONCE_INIT;
@@ -111,8 +120,9 @@ mongo_of(ecom_store *store)
 static int
 create_mark_indexes(mongo_store *ms, ecom_err *err)
 {
-	static const char *const fields[] = {"payload.orderIsFulfilled", "payload.orderShippedDate"};
-	static const char *const names[] = {MARK_INDEX_NAME, SHIPPED_INDEX_NAME};
+	const char *const fields[] = {FULFILLED_FIELD(ms), "payload.orderShippedDate"};
+	const char *const names[] = {ms->base.spring ? SPRING_MARK_INDEX_NAME : MARK_INDEX_NAME,
+	                             ms->base.spring ? SPRING_SHIPPED_INDEX_NAME : SHIPPED_INDEX_NAME};
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -121,7 +131,7 @@ create_mark_indexes(mongo_store *ms, ecom_err *err)
 		bool done;
 
 		cmd = BCON_NEW("createIndexes", BCON_UTF8(ecom_event_type_name(ECOM_EV_ORDERCREATED)),
-		               "indexes", "[", "{", "key", "{", "_id", BCON_INT32(1), fields[i],
+		               "indexes", "[", "{", "key", "{", ID_FIELD(ms), BCON_INT32(1), fields[i],
 		               BCON_INT32(1), "}", "name", BCON_UTF8(names[i]), "unique",
 		               BCON_BOOL(true), "}", "]");
 		done = mongoc_database_command_simple(ms->db, cmd, NULL, NULL, &error);
@@ -133,6 +143,42 @@ create_mark_indexes(mongo_store *ms, ecom_err *err)
 	return 0;
 }
 
+/* Is there a collection of type already, and has it a unique index on eventId? */
+static int
+find_collection(mongo_store *ms, ecom_event_type type, bool *exists, bool *unique,
+                ecom_err *err)
+{
+	mongoc_cursor_t *cursor;
+	const bson_t *index;
+	bson_error_t error;
+	bson_iter_t it;
+
+	*exists = *unique = false;
+	cursor = mongoc_collection_find_indexes_with_opts(ms->coll[type], NULL);
+	while (mongoc_cursor_next(cursor, &index)) {
+		*exists = true;
+		if (bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it) &&
+		    bson_iter_init_find(&it, index, "key") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+		    bson_iter_recurse(&it, &it) && bson_iter_next(&it) &&
+		    strcmp(bson_iter_key(&it), "eventId") == 0 && !bson_iter_next(&it))
+			*unique = true;
+	}
+	/* mongod says code 26 for an absent collection; others list nothing. */
+	if (mongoc_cursor_error(cursor, &error) && error.code != MONGO_NAMESPACE_NOT_FOUND) {
+		mongoc_cursor_destroy(cursor);
+		return ecom_err_set(err, "cannot list the indexes of '%s' in '%s': %s",
+		                    ecom_event_type_name(type), ms->base.redacted_uri, error.message);
+	}
+	mongoc_cursor_destroy(cursor);
+	return 0;
+}
+
+/*
+ * A unique index on eventId in every collection: ecom's idempotence.  In
+ * the application's form (wire: spring) only in the collections ecom
+ * creates: a database the application wrote is read as it is, and one
+ * holding a duplicate could not take the index anyway.
+ */
 static int
 create_indexes(mongo_store *ms, ecom_err *err)
 {
@@ -141,8 +187,16 @@ create_indexes(mongo_store *ms, ecom_err *err)
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
 		bson_t *cmd;
 		bson_error_t error;
-		bool done;
+		bool done, exists = false, unique = false;
 
+		ms->base.no_unique_index[t] = false;
+		if (ms->base.spring &&
+		    find_collection(ms, (ecom_event_type)t, &exists, &unique, err) < 0)
+			return -1;
+		if (exists) {
+			ms->base.no_unique_index[t] = !unique;
+			continue;
+		}
 		/* createIndexes also creates the collection; both are no-ops when present. */
 		cmd = BCON_NEW("createIndexes", BCON_UTF8(ecom_event_type_name((ecom_event_type)t)),
 		               "indexes", "[", "{", "key", "{", "eventId", BCON_INT32(1), "}",
@@ -154,6 +208,8 @@ create_indexes(mongo_store *ms, ecom_err *err)
 			                    ecom_event_type_name((ecom_event_type)t), ms->base.redacted_uri,
 			                    error.message);
 	}
+	if (ms->base.spring && ms->base.no_unique_index[ECOM_EV_ORDERCREATED])
+		return 0;
 	return ms->mongo_java_server ? create_mark_indexes(ms, err) : 0;
 }
 
@@ -357,6 +413,7 @@ mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, eco
 	ms->base.kind = ECOM_STORE_MONGODB;
 	ms->base.redacted_uri = ecom_redact_uri(uri_text);
 	ms->database = bson_strdup(cfg->database);
+	ms->base.spring = ecom_config_wire(cfg) == ECOM_WIRE_SPRING;
 
 	ms->uri = mongoc_uri_new_with_error(uri_text, &error);
 	if (ms->uri == NULL) {
@@ -449,7 +506,9 @@ per_event_errors(const bson_t *reply, const size_t *op_event, size_t n_ops,
 		    (strstr(message, "index: ") == NULL || strstr(message, "index: _id_ ") != NULL ||
 		     strstr(message, "index: eventId_1 ") != NULL ||
 		     strstr(message, "index: " MARK_INDEX_NAME " ") != NULL ||
-		     strstr(message, "index: " SHIPPED_INDEX_NAME " ") != NULL)) {
+		     strstr(message, "index: " SHIPPED_INDEX_NAME " ") != NULL ||
+		     strstr(message, "index: " SPRING_MARK_INDEX_NAME " ") != NULL ||
+		     strstr(message, "index: " SPRING_SHIPPED_INDEX_NAME " ") != NULL)) {
 			results[op_event[index]].status = ECOM_PUT_DUPLICATE;
 		} else {
 			results[op_event[index]].status = ECOM_PUT_REJECTED;
@@ -501,6 +560,10 @@ document_of(const mongo_store *ms, const ecom_event *ev, bson_t *doc)
 {
 	bson_iter_t iter;
 
+	if (ms->base.spring) {
+		ecom_wire_spring_document(ev, doc);
+		return;
+	}
 	bson_init(doc);
 	BSON_APPEND_UTF8(doc, "_id", ev->event_id);
 	if (ms->ferretdb_1 && bson_iter_init(&iter, &ev->doc))
@@ -589,31 +652,32 @@ typedef enum mark_filter {
  * its own dates.
  */
 static bool
-queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_ms,
-           mark_filter filter, bson_error_t *error)
+queue_mark(const mongo_store *ms, mongoc_bulk_operation_t *bulk, const char *order_id,
+           int64_t shipped_ms, mark_filter filter, bson_error_t *error)
 {
+	const char *id = ID_FIELD(ms), *fulfilled = FULFILLED_FIELD(ms);
 	bson_t *selector, *update;
 	bool added;
 
 	switch (filter) {
 	case MARK_UNMARKED_OR_OURS:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "$or", "[", "{",
-		                    "payload.orderIsFulfilled", BCON_BOOL(false), "}", "{",
-		                    "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}", "]");
+		selector = BCON_NEW(id, BCON_UTF8(order_id), "$or", "[", "{", fulfilled, BCON_BOOL(false),
+		                    "}", "{", "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}",
+		                    "]");
 		break;
 	case MARK_UNMARKED:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderIsFulfilled", BCON_BOOL(false));
+		selector = BCON_NEW(id, BCON_UTF8(order_id), fulfilled, BCON_BOOL(false));
 		break;
 	case MARK_OURS:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderShippedDate",
+		selector = BCON_NEW(id, BCON_UTF8(order_id), "payload.orderShippedDate",
 		                    BCON_DATE_TIME(shipped_ms));
 		break;
 	default:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id));
+		selector = BCON_NEW(id, BCON_UTF8(order_id));
 		break;
 	}
-	update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
-	                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}");
+	update = BCON_NEW("$set", "{", fulfilled, BCON_BOOL(true), "payload.orderShippedDate",
+	                  BCON_DATE_TIME(shipped_ms), "}");
 	added = mongoc_bulk_operation_update_many_with_opts(bulk, selector, update, NULL, error);
 	bson_destroy(selector);
 	bson_destroy(update);
@@ -638,15 +702,15 @@ is_unmarked(mongo_store *ms, const char *order_id, int64_t shipped_ms, bool *unm
 	int ret = 0;
 
 	*unmarked = false;
-	filter = BCON_NEW("_id", BCON_UTF8(order_id));
-	opts = BCON_NEW("projection", "{", "payload.orderIsFulfilled", BCON_INT32(1),
+	filter = BCON_NEW(ID_FIELD(ms), BCON_UTF8(order_id));
+	opts = BCON_NEW("projection", "{", FULFILLED_FIELD(ms), BCON_INT32(1),
 	                "payload.orderShippedDate", BCON_INT32(1), "}", "limit", BCON_INT64(1));
 	cursor = mongoc_collection_find_with_opts(ms->coll[ECOM_EV_ORDERCREATED], filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &hit)) {
 		bson_iter_t shipped;
 
 		*unmarked = (bson_iter_init(&iter, hit) &&
-		             bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
+		             bson_iter_find_descendant(&iter, FULFILLED_FIELD(ms), &iter) &&
 		             BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter)) ||
 		            (bson_iter_init(&shipped, hit) &&
 		             bson_iter_find_descendant(&shipped, "payload.orderShippedDate", &shipped) &&
@@ -711,7 +775,7 @@ run_mark_bulk(mongo_store *ms, const char *const *order_ids, const int64_t *ship
 				goto out;
 			if (!unmarked)
 				continue;
-			if (!queue_mark(bulk, order_ids[i], shipped_ms[i], filters[f], &error)) {
+			if (!queue_mark(ms, bulk, order_ids[i], shipped_ms[i], filters[f], &error)) {
 				ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
 				             ms->base.redacted_uri, error.message);
 				goto out;
@@ -808,7 +872,7 @@ mongo_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *e
 static int
 mongo_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 {
-	bson_t *filter = BCON_NEW("payload.orderIsFulfilled", BCON_BOOL(true));
+	bson_t *filter = BCON_NEW(FULFILLED_FIELD(mongo_of(store)), BCON_BOOL(true));
 	int ret;
 
 	ret = count_matching(mongo_of(store), ECOM_EV_ORDERCREATED, filter, count, err);
@@ -827,7 +891,7 @@ mongo_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t 
 	bson_error_t error;
 	int ret = 0;
 
-	filter = BCON_NEW("_id", BCON_UTF8(order_id));
+	filter = BCON_NEW(ID_FIELD(ms), BCON_UTF8(order_id));
 	opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64(1));
 	cursor = mongoc_collection_find_with_opts(ms->coll[type], filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &hit)) {
@@ -853,7 +917,7 @@ mongo_delete_one(ecom_store *store, ecom_event_type type, const char *order_id, 
 	bson_error_t error;
 	int ret = 0;
 
-	selector = BCON_NEW("_id", BCON_UTF8(order_id));
+	selector = BCON_NEW(ID_FIELD(ms), BCON_UTF8(order_id));
 	if (!mongoc_collection_delete_one(ms->coll[type], selector, NULL, &reply, &error))
 		ret = ecom_err_set(err, "cannot delete %s '%s' from '%s': %s", ecom_event_type_name(type),
 		                   order_id, store->redacted_uri, error.message);
@@ -935,8 +999,8 @@ mongo_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
 	int ret;
 
 	/* {field: null} matches a null and an absent field alike. */
-	filter = BCON_NEW("$or", "[", "{", "payload.orderIsFulfilled", "{", "$ne", BCON_BOOL(true), "}",
-	                  "}", "{", "payload.orderShippedDate", BCON_NULL, "}", "]");
+	filter = BCON_NEW("$or", "[", "{", FULFILLED_FIELD(mongo_of(store)), "{", "$ne", BCON_BOOL(true),
+	                  "}", "}", "{", "payload.orderShippedDate", BCON_NULL, "}", "]");
 	ret = list_event_ids(mongo_of(store), ECOM_EV_ORDERCREATED, filter, ids, err);
 	bson_destroy(filter);
 	return ret;

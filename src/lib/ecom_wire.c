@@ -437,11 +437,17 @@ write_item_id(const bson_iter_t *in, const char *key, bson_t *out)
 	bson_append_iter(out, key, -1, in);
 }
 
-static void write_fields(ecom_event_type type, bson_iter_t *in, const struct field_spec *specs,
-                         size_t count, bool payload, bson_t *out);
+/* How the application's form is written: on the wire (dates as epoch ms) or in MongoDB (dates). */
+struct spring_write {
+	ecom_event_type type;
+	bool store;
+};
+
+static void write_fields(const struct spring_write *w, bson_iter_t *in,
+                         const struct field_spec *specs, size_t count, bool payload, bson_t *out);
 
 static void
-write_child(ecom_event_type type, const bson_iter_t *in, const char *key,
+write_child(const struct spring_write *w, const bson_iter_t *in, const char *key,
             const struct field_spec *specs, size_t count, bool payload, bson_t *out)
 {
 	bson_iter_t fields;
@@ -453,7 +459,7 @@ write_child(ecom_event_type type, const bson_iter_t *in, const char *key,
 		bson_append_array_begin(out, key, -1, &child);
 	else
 		bson_append_document_begin(out, key, -1, &child);
-	write_fields(type, &fields, specs, count, payload, &child);
+	write_fields(w, &fields, specs, count, payload, &child);
 	if (array)
 		bson_append_array_end(out, &child);
 	else
@@ -461,14 +467,14 @@ write_child(ecom_event_type type, const bson_iter_t *in, const char *key,
 }
 
 static void
-write_known(ecom_event_type type, const struct field_spec *spec, const bson_iter_t *in,
+write_known(const struct spring_write *w, const struct field_spec *spec, const bson_iter_t *in,
             const char *key, bson_t *out)
 {
-	const struct ecom_payload_spec *ps = &ecom_payload_specs[type];
+	const struct ecom_payload_spec *ps = &ecom_payload_specs[w->type];
 	int64_t cents;
 
 	if ((spec->kind == FIELD_DATE || spec->kind == FIELD_DATE_OR_NULL) &&
-	    BSON_ITER_HOLDS_DATE_TIME(in))
+	    BSON_ITER_HOLDS_DATE_TIME(in) && !w->store)
 		bson_append_int64(out, key, -1, bson_iter_date_time(in));
 	else if (spec->kind == FIELD_MONEY && ecom_store_money_from_iter(in, &cents) == 0)
 		bson_append_double(out, key, -1, (double)cents / 100.0);
@@ -478,21 +484,24 @@ write_known(ecom_event_type type, const struct field_spec *spec, const bson_iter
 	else if (spec->kind == FIELD_ITEM_ID)
 		write_item_id(in, key, out);
 	else if (spec->kind == FIELD_PAYLOAD && BSON_ITER_HOLDS_DOCUMENT(in))
-		write_child(type, in, key, ps->fields, ps->count, true, out);
+		write_child(w, in, key, ps->fields, ps->count, true, out);
 	else if (spec->kind == FIELD_LINE_ITEMS && BSON_ITER_HOLDS_ARRAY(in))
-		write_child(type, in, key, NULL, 0, false, out);
+		write_child(w, in, key, NULL, 0, false, out);
 	else
 		bson_append_iter(out, key, -1, in);
 }
 
-/* The mirror of read_fields(): the top level starts with "id" and loses eventType. */
+/*
+ * The mirror of read_fields(): the top level loses eventType and, on the
+ * wire, starts with "id" (Spring Data's _id, null until stored).
+ */
 static void
-write_fields(ecom_event_type type, bson_iter_t *in, const struct field_spec *specs, size_t count,
-             bool payload, bson_t *out)
+write_fields(const struct spring_write *w, bson_iter_t *in, const struct field_spec *specs,
+             size_t count, bool payload, bson_t *out)
 {
 	bool top = specs == ecom_event_fields;
 
-	if (top) {
+	if (top && !w->store) {
 		bson_iter_t copy = *in;
 
 		if (bson_iter_find(&copy, "id"))
@@ -503,15 +512,15 @@ write_fields(ecom_event_type type, bson_iter_t *in, const struct field_spec *spe
 	while (bson_iter_next(in)) {
 		const char *key = bson_iter_key(in);
 		const struct field_spec *spec = specs ? ecom_find_spec(specs, count, key) : NULL;
-		const char *name = payload ? rename_field(type, key, false) : key;
+		const char *name = payload ? rename_field(w->type, key, false) : key;
 
 		if (top && (strcmp(key, "eventType") == 0 || strcmp(key, "id") == 0))
 			continue;
 		if (specs == NULL && BSON_ITER_HOLDS_DOCUMENT(in))
-			write_child(type, in, key, ecom_line_item_fields,
-			            SPEC_COUNT(ecom_line_item_fields), false, out);
+			write_child(w, in, key, ecom_line_item_fields, SPEC_COUNT(ecom_line_item_fields), false,
+			            out);
 		else if (spec != NULL)
-			write_known(type, spec, in, name, out);
+			write_known(w, spec, in, name, out);
 		else
 			bson_append_iter(out, name, -1, in);
 	}
@@ -594,6 +603,7 @@ print_value(bson_string_t *s, const bson_iter_t *it)
 static char *
 spring_json(const ecom_event *ev, size_t *len)
 {
+	struct spring_write w = {.type = ev->type, .store = false};
 	bson_t spring = BSON_INITIALIZER, wrapper = BSON_INITIALIZER;
 	bson_iter_t it, top;
 	bson_string_t *s;
@@ -603,7 +613,7 @@ spring_json(const ecom_event *ev, size_t *len)
 		bson_destroy(&wrapper);
 		return NULL;
 	}
-	write_fields(ev->type, &it, ecom_event_fields, SPEC_COUNT(ecom_event_fields), false, &spring);
+	write_fields(&w, &it, ecom_event_fields, SPEC_COUNT(ecom_event_fields), false, &spring);
 	/* print_members() prints what an iterator holds: wrap the document once. */
 	bson_append_document(&wrapper, "d", 1, &spring);
 	s = bson_string_new(NULL);
@@ -614,6 +624,22 @@ spring_json(const ecom_event *ev, size_t *len)
 	if (len != NULL)
 		*len = s->len;
 	return bson_string_free(s, false);
+}
+
+void
+ecom_wire_spring_document(const ecom_event *ev, bson_t *doc)
+{
+	struct spring_write w = {.type = ev->type, .store = true};
+	bson_iter_t it;
+	bson_oid_t oid;
+
+	bson_init(doc);
+	bson_oid_init(&oid, NULL);
+	BSON_APPEND_OID(doc, "_id", &oid);
+	if ((unsigned)ev->type < ECOM_EV_COUNT && bson_iter_init(&it, &ev->doc)) {
+		write_fields(&w, &it, ecom_event_fields, SPEC_COUNT(ecom_event_fields), false, doc);
+		BSON_APPEND_UTF8(doc, "_class", type_ids[ev->type]);
+	}
 }
 
 char *

@@ -76,6 +76,14 @@ char *ecom_event_to_wire(const ecom_event *ev, ecom_wire wire, size_t *len,
                          const char **type_id);
 
 /*
+ * ev as Spring Data MongoDB stores the application's event: a new
+ * ObjectId _id, eventId, eventCreatedDate and the payload's dates as
+ * BSON dates, money as doubles, the application's names and item ids,
+ * and _class naming the Java class.  doc is initialised here.
+ */
+void ecom_wire_spring_document(const ecom_event *ev, bson_t *doc);
+
+/*
  * Queue ev on topic in the wire form given, keyed by its order id, with
  * ecom's timing headers and, in the application's form, __TypeId__.  The
  * key stays the order id in both forms: ecom's topics may have many

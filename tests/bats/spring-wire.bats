@@ -180,15 +180,23 @@ assert_dead_lettered() {
 		"field 'eventCreatedDate': expected epoch milliseconds in the years 0001 to 9999, got 253402300800000"
 }
 
-@test "ecom-bench -n 200 --wire spring on MongoDB: the flow in the application's form, audit clean" {
-	run --separate-stderr ecom-bench -n 200 --wire spring --floor-samples 1 --no-progress
+@test "ecom-bench -n 200 --wire spring on MongoDB: the flow and the store in the application's form, audit clean" {
+	export ECOM_WIRE=spring
+	run --separate-stderr ecom-bench -n 200 --floor-samples 1 --no-progress
 	assert_success
 	assert_exactly_n_orders 200
+	run --separate-stderr ecom-reconcile --audit
+	echo "$output" | jq -e '.form == "spring" and (.form_differences | length) == 3' >/dev/null ||
+		fail "audit: $output"
 }
 
 @test "ecom-bench -n 200 --wire spring on PostgreSQL: the flow in the application's form, audit clean" {
 	STORE=postgresql setup
-	run --separate-stderr ecom-bench -n 200 --wire spring --floor-samples 1 --no-progress
+	export ECOM_WIRE=spring
+	run --separate-stderr ecom-bench -n 200 --floor-samples 1 --no-progress
 	assert_success
+	# PostgreSQL keeps ecom's own store form whatever the wire.
 	assert_exactly_n_orders 200
+	run --separate-stderr ecom-reconcile --audit
+	echo "$output" | jq -e 'has("form") | not' >/dev/null || fail "audit: $output"
 }
