@@ -118,9 +118,9 @@ produce_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 		return 0;
 	}
 	/* A line already in the form asked for goes as it is, byte for byte. */
-	if (form == ECOM_WIRE_ECOM && p->wire == ECOM_WIRE_ECOM)
-		rc = ecom_producer_send_event(p->producer, p->topic, ev.event_id, line, len,
-		                              ev.created_ms * 1000, err);
+	if (form == p->wire)
+		rc = ecom_wire_send_text(p->producer, p->wire, p->topic, &ev, line, len,
+		                         ev.created_ms * 1000, err);
 	else
 		rc = ecom_wire_send_event(p->producer, p->wire, p->topic, &ev, ev.created_ms * 1000, err);
 	ecom_event_destroy(&ev);

@@ -655,26 +655,32 @@ ecom_event_to_wire(const ecom_event *ev, ecom_wire wire, size_t *len, const char
 }
 
 int
-ecom_wire_send_event(ecom_producer *p, ecom_wire wire, const char *topic, const ecom_event *ev,
-                     int64_t order_us, ecom_err *err)
+ecom_wire_send_text(ecom_producer *p, ecom_wire wire, const char *topic, const ecom_event *ev,
+                    const char *text, size_t len, int64_t order_us, ecom_err *err)
 {
 	char sent_text[24], order_text[24];
 	const char *headers[6] = {ECOM_HDR_SENT_US, sent_text, ECOM_HDR_ORDER_START_US, order_text,
-	                          ECOM_HDR_SPRING_TYPE, NULL};
+	                          ECOM_HDR_SPRING_TYPE, ecom_wire_type_id(ev->type)};
+
+	if (wire == ECOM_WIRE_ECOM)
+		return ecom_producer_send_event(p, topic, ev->event_id, text, len, order_us, err);
+	/* ecom's timing headers beside __TypeId__: the application's listeners ignore them. */
+	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
+	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
+	return ecom_producer_send(p, topic, ev->event_id, text, len, headers, 3, err);
+}
+
+int
+ecom_wire_send_event(ecom_producer *p, ecom_wire wire, const char *topic, const ecom_event *ev,
+                     int64_t order_us, ecom_err *err)
+{
 	size_t len;
-	char *json = ecom_event_to_wire(ev, wire, &len, &headers[5]);
+	char *json = ecom_event_to_wire(ev, wire, &len, NULL);
 	int rc;
 
 	if (json == NULL)
 		return ecom_err_set(err, "cannot serialise event '%s'", ev->event_id);
-	if (headers[5] == NULL) {
-		rc = ecom_producer_send_event(p, topic, ev->event_id, json, len, order_us, err);
-	} else {
-		/* ecom's timing headers beside __TypeId__: the application's listeners ignore them. */
-		snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
-		snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
-		rc = ecom_producer_send(p, topic, ev->event_id, json, len, headers, 3, err);
-	}
+	rc = ecom_wire_send_text(p, wire, topic, ev, json, len, order_us, err);
 	bson_free(json);
 	return rc;
 }

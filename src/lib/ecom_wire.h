@@ -92,5 +92,8 @@ void ecom_wire_spring_document(const ecom_event *ev, bson_t *doc);
  */
 int ecom_wire_send_event(ecom_producer *p, ecom_wire wire, const char *topic, const ecom_event *ev,
                          int64_t order_us, ecom_err *err);
+/* The same with ev's text already in that form (a line passed on as it is). */
+int ecom_wire_send_text(ecom_producer *p, ecom_wire wire, const char *topic, const ecom_event *ev,
+                        const char *text, size_t len, int64_t order_us, ecom_err *err);
 
 #endif

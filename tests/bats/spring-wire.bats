@@ -57,6 +57,14 @@ produce_captured() {
 		fail "audit: $output"
 }
 
+@test "ecom-persist refuses an application's event with a sub-cent amount, naming the field" {
+	produce_captured paymentcompleted '.payload.paymentAmount = 371.585'
+	run --separate-stderr ecom-persist -t "$(topic paymentcompleted)" -e
+	assert_failure 1
+	assert_equal "$output" '{"read":5,"written":0,"duplicates":0,"rejected":5}'
+	assert_regex "$stderr" "ecom-persist: $(topic paymentcompleted)\[0\]:0: field 'payload.paymentAmount': expected an amount in whole cents, got 371.585 \(skipped\)"
+}
+
 @test "ecom-persist on PostgreSQL: the application's doubles are exact cents, its ids numbers" {
 	STORE=postgresql setup
 	produce_captured ordercreated
@@ -131,12 +139,25 @@ produce_captured() {
 		and .value.payload.orderPrice == 371.58 and .value.payload.orderIsFullfilled == false
 		and (.value | has("eventType") | not))' >/dev/null || fail "ordercreated: $output"
 	# The other way round: ecom-produce -t reads the application's lines, typed by the topic.
-	jq -r '.payload' "$DATA/paymentcompleted.jsonl" |
-		ECOM_WIRE=ecom run --separate-stderr ecom-produce -t "$(topic paymentcompleted)"
+	jq -r '.payload' "$DATA/paymentcompleted.jsonl" >"$BATS_TEST_TMPDIR/payments.jsonl"
+	ECOM_WIRE=ecom run --separate-stderr ecom-produce -t "$(topic paymentcompleted)" \
+		<"$BATS_TEST_TMPDIR/payments.jsonl"
 	assert_success
+	assert_equal "$stderr" "ecom-produce: produced 5 events to '$(topic paymentcompleted)'"
 	run --separate-stderr ecom-consume -t "$(topic paymentcompleted)" -e
 	echo "$output" | jq -se 'length == 5 and all(.[]; .eventType == "paymentcompleted"
 		and .payload.paymentAmount == "371.58")' >/dev/null || fail "paymentcompleted: $output"
+	# In the form asked for, a line goes byte for byte, with its header.
+	jq -r '.payload' "$DATA/inventoryupdated.jsonl" >"$BATS_TEST_TMPDIR/inventory.jsonl"
+	run --separate-stderr ecom-produce -t "$(topic inventoryupdated)" --wire spring \
+		<"$BATS_TEST_TMPDIR/inventory.jsonl"
+	assert_success
+	run --separate-stderr ecom-consume -t "$(topic inventoryupdated)" -e
+	assert_equal "$output" "$(jq -r '.payload' "$DATA/inventoryupdated.jsonl")"
+	run --separate-stderr ecom-consume -t "$(topic inventoryupdated)" -e --envelope
+	echo "$output" | jq -se 'length == 5 and all(.[];
+		.headers.__TypeId__ == "com.dbm.main.mongo.model.InventoryUpdatedEvent"
+		and .key == .value.eventId)' >/dev/null || fail "inventoryupdated: $output"
 }
 
 # One captured order edited by $1 (a jq filter on the value) with header
