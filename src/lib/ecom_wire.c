@@ -265,7 +265,7 @@ static int
 read_fields(struct spring_read *r, bson_iter_t *in, const struct field_spec *specs, size_t count,
             bool payload, bson_t *out)
 {
-	bool top = specs == ecom_event_fields;
+	bool top = specs == ecom_event_fields, typed = false;
 	size_t outer = strlen(r->path);
 	int rc = 0;
 
@@ -284,9 +284,12 @@ read_fields(struct spring_read *r, bson_iter_t *in, const struct field_spec *spe
 			rc = read_known(r, spec, in, key, out);
 		else
 			bson_append_iter(out, key, -1, in);
-		if (top && strcmp(key, "eventId") == 0)
-			bson_append_utf8(out, "eventType", -1, ecom_event_type_name(r->type), -1);
+		if (top && strcmp(key, "eventId") == 0 && !typed)
+			typed = bson_append_utf8(out, "eventType", -1, ecom_event_type_name(r->type), -1);
 	}
+	/* Without an eventId the validator is to say that, not that eventType is missing. */
+	if (top && !typed)
+		bson_append_utf8(out, "eventType", -1, ecom_event_type_name(r->type), -1);
 	r->path[outer] = '\0';
 	return rc;
 }

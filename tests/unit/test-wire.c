@@ -465,6 +465,11 @@ bad_conversions_are_refused_naming_the_field(void **state)
 		{"\"paymentCompletedDate\":1795811045904", "\"paymentCompletedDate\":1.5",
 		 "field 'payload.paymentCompletedDate': expected epoch milliseconds in the years 0001 to "
 		 "9999, got 1.5"},
+		{"\"eventId\":\"" ORDER_ID "\",", "", "missing field 'eventId'"},
+		{"\"eventId\":\"" ORDER_ID "\",", "\"eventId\":\"x\",\"eventId\":\"" ORDER_ID "\",",
+		 "field 'eventId': expected a UUID, got \"x\""},
+		{"\"paymentAmount\":371.58000000000004", "\"paymentAmount\":\"a lot\"",
+		 "field 'payload.paymentAmount': expected an amount with at most two decimals, got \"a lot\""},
 		{"371.58000000000004", "-1.0",
 		 "field 'payload.paymentAmount': expected a non-negative amount, got -1.0"},
 	};
