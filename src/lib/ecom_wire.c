@@ -670,7 +670,8 @@ ecom_wire_send_text(ecom_producer *p, ecom_wire wire, const char *topic, const e
 	/* ecom's timing headers beside __TypeId__: the application's listeners ignore them. */
 	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
 	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
-	return ecom_producer_send(p, topic, ev->event_id, text, len, headers, 3, err);
+	return ecom_producer_send(p, topic, ev->event_id, strlen(ev->event_id), text, len, headers, 3,
+	                          err);
 }
 
 int
