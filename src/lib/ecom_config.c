@@ -49,7 +49,7 @@ ecom_config_init(ecom_config *cfg)
 	cfg->orders = 10000;
 	cfg->window = 1;
 	cfg->count_check_every = 100;
-	cfg->wire = strdup("ecom");
+	cfg->wire = ecom_xstrdup("ecom");
 }
 
 void
