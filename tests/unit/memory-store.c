@@ -10,7 +10,7 @@
 
 typedef struct entry {
 	char id[ECOM_EVENT_ID_LEN + 1];
-	bson_t doc;         /* the store form, as given */
+	bson_t *doc;        /* the store form, as given: a pointer, as entries move when they grow */
 	bool fulfilled;     /* ordercreated: payload.orderIsFulfilled */
 	int64_t shipped_ms; /* ordercreated: payload.orderShippedDate; -1 while null */
 } entry;
@@ -68,7 +68,7 @@ insert(collection *c, const ecom_event *ev)
 	e = &c->entries[c->len++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", ev->event_id);
-	bson_copy_to(&ev->doc, &e->doc);
+	e->doc = bson_copy(&ev->doc);
 	e->shipped_ms = -1;
 	if (bson_iter_init(&iter, &ev->doc) &&
 	    bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
@@ -86,7 +86,7 @@ clear(collection *c)
 	size_t i;
 
 	for (i = 0; i < c->len; i++)
-		bson_destroy(&c->entries[i].doc);
+		bson_destroy(c->entries[i].doc);
 	free(c->entries);
 	memset(c, 0, sizeof(*c));
 }
@@ -284,13 +284,13 @@ memory_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t
 	pthread_mutex_lock(&ms->lock);
 	e = find(&ms->coll[type], order_id);
 	*found = e != NULL;
-	if (e != NULL && type == ECOM_EV_ORDERCREATED && bson_iter_init_find(&iter, &e->doc, "payload") &&
+	if (e != NULL && type == ECOM_EV_ORDERCREATED && bson_iter_init_find(&iter, e->doc, "payload") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 		const uint8_t *data;
 		uint32_t len;
 		bson_t stored;
 
-		bson_copy_to_excluding_noinit(&e->doc, doc, "payload", NULL);
+		bson_copy_to_excluding_noinit(e->doc, doc, "payload", NULL);
 		bson_iter_document(&iter, &len, &data);
 		bson_init_static(&stored, data, len);
 		bson_append_document_begin(doc, "payload", -1, &payload);
@@ -303,7 +303,7 @@ memory_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t
 			BSON_APPEND_NULL(&payload, "orderShippedDate");
 		bson_append_document_end(doc, &payload);
 	} else if (e != NULL) {
-		bson_concat(doc, &e->doc);
+		bson_concat(doc, e->doc);
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return 0;
@@ -322,7 +322,7 @@ memory_delete_one(ecom_store *store, ecom_event_type type, const char *order_id,
 	e = find(c, order_id);
 	*removed = e != NULL;
 	if (e != NULL) {
-		bson_destroy(&e->doc);
+		bson_destroy(e->doc);
 		*e = c->entries[--c->len];
 	}
 	pthread_mutex_unlock(&ms->lock);
