@@ -738,6 +738,7 @@ the_schedule_keeps_its_rate_while_the_store_is_slow(void **state)
 	assert_int_equal(played(f), n);
 	assert_int_equal(topic_size(f, ECOM_EV_ORDERCREATED), n);
 	assert_int_equal(f->stats.fulfilled, n);
+	assert_int_equal(f->stats.issued, n);
 	assert_true(memory_store_calls(f->store, MEMORY_PUT_BATCH) > 1);
 
 	/* Meant to start 5 ms apart, exactly, from the run's start. */
@@ -804,6 +805,7 @@ a_stall_in_an_open_loop_delays_every_order_behind_it(void **state)
 	assert_int_equal(stage_finish(f), 0);
 	player_done(f);
 	assert_int_equal(f->stats.fulfilled, n);
+	assert_int_equal(f->stats.issued, n);
 	assert_true(f->stats.sustainable);
 
 	held = held_up_by_the_stall(f, &longest);
@@ -883,6 +885,7 @@ the_warmup_is_left_out_of_the_statistics(void **state)
 	assert_int_equal(stage_finish(f), 0);
 	player_done(f);
 	assert_int_equal(f->stats.fulfilled, n);
+	assert_int_equal(f->stats.issued, n);
 
 	/* The orders meant to start in the first 0.5 s, as the test counts them. */
 	warmup_until = f->stats.started_us + warmup_us;
