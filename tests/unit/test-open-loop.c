@@ -11,10 +11,10 @@
  * the stage's figures are checked against it and against the delays
  * the store is made to take, never against each other.
  *
- * As in test-stage.c, the stages of all the tests start together before
- * the first test (the mock's first group member waits 3 s); each waits
- * for its test's go (ecom_drive_hooks.may_start) before it creates an
- * order, so each run begins with its test.
+ * As in test-stage.c, the stages of all the tests start together
+ * before the first test (the mock's first group member waits 3 s); each
+ * waits for its test's go (ecom_drive_hooks.may_start) before it
+ * creates an order, so each run begins with its test.
  */
 #include <setjmp.h>
 #include <stdarg.h>
@@ -22,17 +22,13 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <math.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ecom_kafka.h"
 #include "ecom_reconcile.h"
@@ -40,6 +36,7 @@
 #include "ecom_store.h"
 #include "ecom_time.h"
 #include "memory-store.h"
+#include "stage-fixture.h"
 
 /* What any one step may take before the test fails instead of hanging. */
 #define WAIT_MS 15000
@@ -53,15 +50,8 @@
 /* The stall of the stall tests. */
 #define STALL_MS 1000
 
-/* Poll cond every 5 ms for up to WAIT_MS; true once it holds. */
-#define EVENTUALLY(cond)                                                                     \
-	({                                                                                       \
-		int64_t until_ = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;                      \
-		bool holds_;                                                                         \
-		while (!(holds_ = (cond)) && ecom_monotonic_us() < until_)                           \
-			ecom_sleep_ms(5);                                                                \
-		holds_;                                                                              \
-	})
+/* Poll cond every 10 ms for up to WAIT_MS; true once it holds. */
+#define EVENTUALLY(cond) EVENTUALLY_WITHIN(WAIT_MS, cond)
 
 /* ---- the tests that run a stage ---- */
 
@@ -133,86 +123,11 @@ static rd_kafka_t *mock_host;
 static rd_kafka_mock_cluster_t *mock;
 static fixture *fixtures[T_COUNT];
 
-/* ---- stderr, captured for the whole run (as test-stage.c does) ---- */
-
-static FILE *captured;
-static int real_stderr = -1;
-static long copied_to_log;
-
-static void
-capture_stderr(void)
-{
-	fflush(stderr);
-	captured = tmpfile();
-	real_stderr = dup(STDERR_FILENO);
-	dup2(fileno(captured), STDERR_FILENO);
-}
-
-static long
-captured_size(void)
-{
-	struct stat st;
-
-	fflush(stderr);
-	return fstat(fileno(captured), &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* What was written to stderr from offset `from` on; free() it. */
-static char *
-captured_since(long from)
-{
-	long size = captured_size();
-	char *text;
-	ssize_t got = 0;
-
-	if (size < from)
-		size = from;
-	text = calloc(1, (size_t)(size - from) + 1);
-	if (text != NULL && size > from)
-		got = pread(fileno(captured), text, (size_t)(size - from), from);
-	if (text != NULL)
-		text[got > 0 ? got : 0] = '\0';
-	return text;
-}
-
-static void
-copy_to_log(void)
-{
-	char *text = captured_since(copied_to_log);
-	size_t len = text != NULL ? strlen(text) : 0;
-
-	if (len > 0 && write(real_stderr, text, len) < 0)
-		len = 0;
-	copied_to_log += (long)len;
-	free(text);
-}
-
-static void
-release_stderr(void)
-{
-	copy_to_log();
-	dup2(real_stderr, STDERR_FILENO);
-	close(real_stderr);
-	fclose(captured);
-}
-
 /* The test's stage has said a line with `fragment` in it since the test began. */
 static bool
 said(fixture *f, const char *fragment)
 {
-	char *text = captured_since(f->said_from), *line, *next;
-	char mark[32];
-	bool found = false;
-
-	snprintf(mark, sizeof(mark), ": %s: ", f->name);
-	for (line = text; line != NULL && *line != '\0' && !found; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		found = strstr(line, mark) != NULL && strstr(line, fragment) != NULL;
-	}
-	free(text);
-	return found;
+	return capture_said(f->name, f->said_from, fragment);
 }
 
 /* ---- the stage in a thread ---- */
@@ -431,15 +346,6 @@ player_done(fixture *f)
 /* ---- fixtures ---- */
 
 static void
-quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	(void)level;
-	(void)facility;
-	(void)message;
-}
-
-static void
 fixture_free(fixture *f)
 {
 	if (f == NULL)
@@ -507,15 +413,11 @@ fail:
 static int
 group_setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[512];
 	int id;
 
 	(void)state;
 	capture_stderr();
-	rd_kafka_conf_set_log_cb(conf, quiet_log);
-	mock_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (mock_host == NULL || (mock = rd_kafka_mock_cluster_new(mock_host, 1)) == NULL)
+	if ((mock = mock_cluster_new(&mock_host)) == NULL)
 		return -1;
 	for (id = 0; id < T_COUNT; id++)
 		if ((fixtures[id] = fixture_new((enum test_id)id)) == NULL)
@@ -539,11 +441,8 @@ group_teardown(void **state)
 	(void)state;
 	for (id = 0; id < T_COUNT; id++)
 		fixture_free(fixtures[id]);
-	if (mock != NULL)
-		rd_kafka_mock_cluster_destroy(mock);
-	if (mock_host != NULL)
-		rd_kafka_destroy(mock_host);
-	release_stderr();
+	mock_cluster_destroy(mock, mock_host);
+	capture_release();
 	return 0;
 }
 
@@ -554,7 +453,7 @@ take(void **state, enum test_id id)
 
 	assert_non_null(f);
 	fixtures[id] = NULL;
-	f->said_from = captured_size();
+	f->said_from = capture_size();
 	*state = f;
 	return f;
 }
@@ -563,7 +462,7 @@ static int
 teardown(void **state)
 {
 	fixture_free(*state);
-	copy_to_log();
+	capture_copy_to_log();
 	return 0;
 }
 

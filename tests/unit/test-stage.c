@@ -25,16 +25,12 @@
 #include <stdint.h>
 #include <cmocka.h>
 
-#include <librdkafka/rdkafka.h>
-#include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/stat.h>
 #include <time.h>
-#include <unistd.h>
 
 #include "ecom_kafka.h"
 #include "ecom_report.h"
@@ -43,6 +39,7 @@
 #include "ecom_store.h"
 #include "ecom_time.h"
 #include "memory-store.h"
+#include "stage-fixture.h"
 
 /* What any one step may take before the test fails instead of hanging. */
 #define WAIT_MS 10000
@@ -60,14 +57,7 @@
 typedef char order_id[ECOM_EVENT_ID_LEN + 1];
 
 /* Poll cond every 10 ms for up to WAIT_MS; true once it holds. */
-#define EVENTUALLY(cond)                                                                     \
-	({                                                                                       \
-		int64_t until_ = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;                      \
-		bool holds_;                                                                         \
-		while (!(holds_ = (cond)) && ecom_monotonic_us() < until_)                           \
-			ecom_sleep_ms(10);                                                               \
-		holds_;                                                                              \
-	})
+#define EVENTUALLY(cond) EVENTUALLY_WITHIN(WAIT_MS, cond)
 
 /* haystack holds needle, or the test fails showing both. */
 #define assert_contains(haystack, needle)                                                    \
@@ -185,90 +175,12 @@ static rd_kafka_t *mock_host; /* the client the cluster lives in */
 static rd_kafka_mock_cluster_t *mock;
 static fixture *fixtures[T_COUNT];
 
-/* ---- stderr, captured for the whole run ---- */
-
-static FILE *captured;
-static int real_stderr = -1;
-static long copied_to_log;
-
-static void
-capture_stderr(void)
-{
-	fflush(stderr);
-	captured = tmpfile();
-	real_stderr = dup(STDERR_FILENO);
-	dup2(fileno(captured), STDERR_FILENO);
-}
-
-/* What was written to stderr from offset `from` on; free() it. */
-static char *
-captured_since(long from)
-{
-	struct stat st;
-	char *text;
-	ssize_t got = 0;
-
-	fflush(stderr);
-	if (fstat(fileno(captured), &st) < 0 || st.st_size < from)
-		st.st_size = from;
-	text = calloc(1, (size_t)(st.st_size - from) + 1);
-	if (text != NULL && st.st_size > from)
-		got = pread(fileno(captured), text, (size_t)(st.st_size - from), from);
-	if (text != NULL)
-		text[got > 0 ? got : 0] = '\0';
-	return text;
-}
-
-static long
-captured_size(void)
-{
-	struct stat st;
-
-	fflush(stderr);
-	return fstat(fileno(captured), &st) == 0 ? (long)st.st_size : 0;
-}
-
-/* Copy what was captured since the last copy to the real stderr (the test's log). */
-static void
-copy_to_log(void)
-{
-	char *text = captured_since(copied_to_log);
-	size_t len = text != NULL ? strlen(text) : 0;
-
-	if (len > 0 && write(real_stderr, text, len) < 0)
-		len = 0;
-	copied_to_log += (long)len;
-	free(text);
-}
-
-static void
-release_stderr(void)
-{
-	copy_to_log();
-	dup2(real_stderr, STDERR_FILENO);
-	close(real_stderr);
-	fclose(captured);
-}
-
 /* The test's stage said something with `fragment` in it (one line), since the test began. */
 static void
 assert_said(fixture *f, const char *fragment)
 {
-	char *text = captured_since(f->said_from), *line, *next;
-	char mark[32];
-
-	snprintf(mark, sizeof(mark), ": %s: ", f->name);
-	for (line = text; line != NULL && *line != '\0'; line = next) {
-		next = strchr(line, '\n');
-		if (next != NULL)
-			*next++ = '\0';
-		if (strstr(line, mark) != NULL && strstr(line, fragment) != NULL) {
-			free(text);
-			return;
-		}
-	}
-	free(text);
-	fail_msg("the %s stage did not say '%s'", f->name, fragment);
+	if (!capture_said(f->name, f->said_from, fragment))
+		fail_msg("the %s stage did not say '%s'", f->name, fragment);
 }
 
 /* ---- the stage in a thread ---- */
@@ -410,15 +322,6 @@ stage_finish(fixture *f, bool stop)
 /* ---- fixtures ---- */
 
 static void
-quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	(void)level;
-	(void)facility;
-	(void)message;
-}
-
-static void
 fixture_free(fixture *f)
 {
 	if (f == NULL)
@@ -494,16 +397,12 @@ fail:
 static int
 group_setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[512];
 	int id;
 	bool ready;
 
 	(void)state;
 	capture_stderr();
-	rd_kafka_conf_set_log_cb(conf, quiet_log);
-	mock_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (mock_host == NULL || (mock = rd_kafka_mock_cluster_new(mock_host, 1)) == NULL)
+	if ((mock = mock_cluster_new(&mock_host)) == NULL)
 		return -1;
 	for (id = 0; id < T_COUNT; id++)
 		if ((fixtures[id] = fixture_new((enum test_id)id)) == NULL)
@@ -529,11 +428,8 @@ group_teardown(void **state)
 	(void)state;
 	for (id = 0; id < T_COUNT; id++)
 		fixture_free(fixtures[id]);
-	if (mock != NULL)
-		rd_kafka_mock_cluster_destroy(mock);
-	if (mock_host != NULL)
-		rd_kafka_destroy(mock_host);
-	release_stderr();
+	mock_cluster_destroy(mock, mock_host);
+	capture_release();
 	return 0;
 }
 
@@ -545,7 +441,7 @@ take(void **state, enum test_id id)
 
 	assert_non_null(f);
 	fixtures[id] = NULL;
-	f->said_from = captured_size();
+	f->said_from = capture_size();
 	*state = f;
 	return f;
 }
@@ -556,7 +452,7 @@ teardown(void **state)
 	/* A test that failed half-way may leave the broker down. */
 	rd_kafka_mock_broker_set_up(mock, BROKER_ID);
 	fixture_free(*state);
-	copy_to_log();
+	capture_copy_to_log();
 	return 0;
 }
 
