@@ -92,6 +92,7 @@ build() {
 		cd "$WORK/$name" || exit 1
 		if [[ ! -f config.status || ../src/configure -nt config.status ||
 			$(cat configure-arg 2>/dev/null) != "$arg" ]]; then
+			# shellcheck disable=SC2086 # the argument may be several words, or none
 			../src/configure -q $arg && echo "$arg" >configure-arg || exit 1
 		fi
 		make -s -j"$(nproc)" "$@"
@@ -120,7 +121,8 @@ every_object_calls() {
 			END { for (o in seen) if (!has[o]) print o }') && [[ -z $bare ]]; then
 			ok "$build: every object of $file calls $symbol"
 		else
-			not_ok "$build: objects of $file without $symbol:" ${bare:-"(cannot read it)"}
+			bare=${bare:-(cannot read it)}
+			not_ok "$build: objects of $file without $symbol: ${bare//$'\n'/ }"
 		fi
 	done
 }
