@@ -202,7 +202,7 @@ msg "AddressSanitizer and UndefinedBehaviorSanitizer: $(($(date +%s) - asan_star
 # The stage loop's threads and librdkafka's on the mock cluster; nothing
 # else here runs threads of ecom's own.
 tsan_started=$(date +%s)
-tsan_tests=(tests/unit/test-sanitizer tests/unit/test-stage tests/unit/test-kafka-mock)
+tsan_tests=(tests/unit/test-sanitizer tests/unit/test-stage tests/unit/test-open-loop tests/unit/test-kafka-mock)
 if ! build tsan "$TSAN_CONFIGURE" "${tsan_tests[@]}"; then
 	not_ok "tsan: build ($TSAN_CONFIGURE)"
 	finish
