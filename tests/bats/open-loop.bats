@@ -203,6 +203,15 @@ assert_usage_error() {
 	assert_marker_untouched
 }
 
+@test "ecom-bench --sweep --warmup 0 is taken as given, not as the sweep's default of 1 s" {
+	# A warm-up of 1 s would leave nothing of 1 s steps: refused.  0 passes
+	# that check, and the run then stops at the next one, the unknown store.
+	assert_usage_error ecom-bench "--warmup 1 leaves nothing of a --step-duration of 1 s" \
+		--sweep --step-duration 1 --compare oracle
+	assert_usage_error ecom-bench "--compare: store 'oracle'" \
+		--sweep --warmup 0 --step-duration 1 --compare oracle
+}
+
 @test "ecom-reconcile refuses every bad open-loop option with exit 2, touching nothing" {
 	put_marker
 	assert_usage_error ecom-reconcile "give exactly one of --drive N, --audit and --reset" --rate 10
