@@ -243,5 +243,14 @@ assert_usage_error() {
 		--rate 10 -n 5 --duration 2
 	assert_usage_error "$ECOM_SRCDIR/scripts/run-flow.sh" "--duration, --arrivals and --warmup go with --rate" \
 		--duration 2
+	# These ecom-reconcile would refuse too, but only after the reset.
+	assert_usage_error "$ECOM_SRCDIR/scripts/run-flow.sh" \
+		"--rate '0': expected orders per second, from 0.001 to 1000000" --rate 0
+	assert_usage_error "$ECOM_SRCDIR/scripts/run-flow.sh" "--rate '2000000': expected orders per second" \
+		--rate 2000000
+	assert_usage_error "$ECOM_SRCDIR/scripts/run-flow.sh" "--arrivals 'bogus': expected constant or poisson" \
+		--rate 10 --arrivals bogus
+	assert_usage_error "$ECOM_SRCDIR/scripts/run-flow.sh" "--warmup '-1': expected seconds, from 0 to 86400" \
+		--rate 10 --warmup -1
 	assert_marker_untouched
 }
