@@ -468,7 +468,8 @@ main(int argc, char **argv)
 		            "ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND] "
 		            "[--warmup S] [--max-backlog N] [--compare STORES]\n"
 		            "ecom-bench [options] --sweep [--slo pNN=LIMIT] [--step-duration S] "
-		            "[--sweep-from R] [--compare STORES] [--plot FILE]",
+		            "[--sweep-from R] [--arrivals KIND] [--warmup S] [--compare STORES] "
+		            "[--plot FILE]",
 		.description = "Run the whole flow in one process and report timings as JSON: a closed "
 		               "loop of\nW orders in flight, or an open loop offering R orders/s, or a "
 		               "sweep of rates.",

@@ -187,6 +187,19 @@ field_bool(const bson_t *doc, const char *dotted)
 	       BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);
 }
 
+/* "12.3 us", or "not measured here" where the report has null. */
+static void
+us_or_not_here(const bson_t *report, const char *dotted, char *buf, size_t size)
+{
+	bson_iter_t it, found;
+
+	if (bson_iter_init(&it, report) && bson_iter_find_descendant(&it, dotted, &found) &&
+	    BSON_ITER_HOLDS_NUMBER(&found))
+		snprintf(buf, size, "%.1f us", bson_iter_as_double(&found));
+	else
+		snprintf(buf, size, "not measured here");
+}
+
 /* An open loop's figures: what was offered, whether it was sustained, response times. */
 static size_t
 open_loop_summary(const bson_t *report, char *buf, size_t size)
@@ -252,14 +265,16 @@ ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 		                         field_double(report, "elapsed_over_floor_range.0"),
 		                         field_double(report, "elapsed_over_floor_range.1"));
 phases:
-	if (used < size && field_bool(report, "cpu.measured"))
+	if (used < size && field_bool(report, "cpu.measured")) {
+		char kafka[32], store[32];
+
+		us_or_not_here(report, "cpu.us_per_event.kafka", kafka, sizeof(kafka));
+		us_or_not_here(report, "cpu.us_per_event.store", store, sizeof(store));
 		used += (size_t)snprintf(buf + used, size - used,
-		                         "CPU per event: ecom %.1f us, kafka %.1f us, store %.1f us "
-		                         "(%s the most); ",
-		                         field_double(report, "cpu.us_per_event.ecom"),
-		                         field_double(report, "cpu.us_per_event.kafka"),
-		                         field_double(report, "cpu.us_per_event.store"),
+		                         "CPU per event: ecom %.1f us, kafka %s, store %s (%s the most); ",
+		                         field_double(report, "cpu.us_per_event.ecom"), kafka, store,
 		                         field_utf8(report, "cpu.most"));
+	}
 	if (used < size)
 		used += (size_t)snprintf(buf + used, size - used,
 		                         "peak RSS %.0f KiB; per order, p50 over the stages:",

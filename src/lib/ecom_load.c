@@ -33,6 +33,11 @@ ecom_load_option(ecom_load_args *load, const char *name, const char *value, ecom
 			                    value, ECOM_LOAD_MAX_RATE);
 		return 0;
 	}
+	if (load->open_option == NULL)
+		load->open_option = strcmp(name, "duration") == 0   ? "--duration"
+		                    : strcmp(name, "arrivals") == 0 ? "--arrivals"
+		                    : strcmp(name, "warmup") == 0   ? "--warmup"
+		                                                    : "--max-backlog";
 	if (strcmp(name, "duration") == 0)
 		return take_seconds(name, value, 0.001, &load->duration_s, err);
 	load->open_option_given = true;
@@ -61,8 +66,8 @@ ecom_load_check(ecom_load_args *load, ecom_config *cfg, ecom_err *err)
 
 	if (load->open.rate <= 0) {
 		if (load->duration_s > 0 || load->open_option_given)
-			return ecom_err_set(err, "--duration, --arrivals, --warmup and --max-backlog go "
-			                         "with --rate");
+			return ecom_err_set(err, "%s is an open loop's: it goes with --rate",
+			                    load->open_option);
 		return 0;
 	}
 	if (load->window_given)

@@ -23,6 +23,7 @@ typedef struct ecom_load_args {
 	double duration_s;   /* 0: the orders of -n / --drive */
 	bool orders_given, window_given;
 	bool open_option_given; /* --arrivals, --warmup or --max-backlog */
+	const char *open_option; /* the first of them given, or --duration: "--warmup" */
 } ecom_load_args;
 
 void ecom_load_args_init(ecom_load_args *load);

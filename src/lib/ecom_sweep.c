@@ -164,7 +164,8 @@ search(const ecom_config *cfg, const ecom_sweep_opts *o,
 		if (fail > 0 && fail - pass <= o->precision * fail)
 			break;
 		rate = fail == 0 ? rate * 2 : pass > 0 ? (pass + fail) / 2 : fail / 4;
-		if (rate < 0.01)
+		/* Nothing met the objective down to a sixty-fourth of the first rate: none will soon. */
+		if (rate < o->from_rate / 64)
 			break;
 	}
 	result->capacity = pass;

@@ -163,9 +163,9 @@ assert_usage_error() {
 	assert_usage_error ecom-bench "--rate '-5': expected orders per second" --rate -5
 	assert_usage_error ecom-bench "--rate '1e9': expected orders per second" --rate 1e9
 	assert_usage_error ecom-bench "--rate 'nan': expected orders per second" --rate nan
-	assert_usage_error ecom-bench "--duration, --arrivals, --warmup and --max-backlog go with --rate" \
+	assert_usage_error ecom-bench "--duration is an open loop's: it goes with --rate" \
 		--duration 3
-	assert_usage_error ecom-bench "--duration, --arrivals, --warmup and --max-backlog go with --rate" \
+	assert_usage_error ecom-bench "--warmup is an open loop's: it goes with --rate" \
 		--warmup 1
 	assert_usage_error ecom-bench "--duration '0': expected seconds, from 0.001 to 86400" \
 		--rate 10 --duration 0
@@ -222,7 +222,7 @@ assert_usage_error() {
 	assert_usage_error ecom-reconcile "--rate '1e9': expected orders per second" --drive 5 --rate 1e9
 	assert_usage_error ecom-reconcile "-w is a closed loop's; an open loop (--rate) has no window" \
 		--drive 5 --rate 10 -w 2
-	assert_usage_error ecom-reconcile "--duration, --arrivals, --warmup and --max-backlog go with --rate" \
+	assert_usage_error ecom-reconcile "--warmup is an open loop's: it goes with --rate" \
 		--drive 5 --warmup 1
 	assert_usage_error ecom-reconcile "--arrivals 'bogus': expected constant or poisson" \
 		--drive 5 --rate 10 --arrivals bogus
