@@ -8,6 +8,7 @@ usable by hand:
     scripts/mongo-ping.py 127.0.0.1:27018
     scripts/mongo-ping.py "$ECOM_MONGODB_URI"
     scripts/mongo-ping.py --server "$ECOM_MONGODB_URI"
+    scripts/mongo-ping.py --tls-ca ca.crt localhost:27018
 
 --server prints the server's name, version and backend as its buildInfo
 gives them, the same words ecom_store_server() (src/lib/ecom_store.h) puts
@@ -20,6 +21,7 @@ Exit status: 0 when the server answered ok: 1, 1 otherwise, 2 on bad usage.
 import argparse
 import os
 import socket
+import ssl
 import struct
 import sys
 
@@ -134,8 +136,21 @@ def parse_target(target):
     return host or "127.0.0.1", int(port)
 
 
-def command(host, port, timeout, name):
-    with socket.create_connection((host, port), timeout=timeout) as s:
+def connect(host, port, timeout, ca_file):
+    """A TCP connection, in TLS verified against ca_file when one is given."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    if ca_file is None:
+        return s
+    ctx = ssl.create_default_context(cafile=ca_file)
+    try:
+        return ctx.wrap_socket(s, server_hostname=host)
+    except Exception:
+        s.close()
+        raise
+
+
+def command(host, port, timeout, name, ca_file=None):
+    with connect(host, port, timeout, ca_file) as s:
         s.settimeout(timeout)
         request_id = (os.getpid() & 0x7FFF) + 1
         s.sendall(op_msg(request_id, bson_command_doc(name)))
@@ -185,6 +200,8 @@ def main(argv):
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     ap.add_argument("--server", action="store_true",
                     help="print the server's name, version and backend (from buildInfo)")
+    ap.add_argument("--tls-ca", metavar="FILE",
+                    help="connect with TLS, the server's certificate verified against FILE")
     args = ap.parse_args(argv)
 
     try:
@@ -193,7 +210,7 @@ def main(argv):
         print("mongo-ping: bad target %r" % args.target, file=sys.stderr)
         return 2
     try:
-        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping")
+        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping", args.tls_ca)
     except (OSError, ValueError, ConnectionError, struct.error) as e:
         print("mongo-ping: %s:%d: %s" % (host, port, e), file=sys.stderr)
         return 1

@@ -508,8 +508,13 @@ int
 ecom_config_load(ecom_config *cfg, const char *explicit_path, ecom_err *err)
 {
 	char *path = NULL;
+	const char *env_path = getenv("ECOM_CONFIG");
 	int rc;
 
+	/* -c wins over ECOM_CONFIG, which wins over the default files: the
+	 * dev stack's env line names its file this way. */
+	if (explicit_path == NULL && env_path != NULL && *env_path != '\0')
+		explicit_path = env_path;
 	if (explicit_path != NULL) {
 		if (ecom_config_load_file(cfg, explicit_path, err) < 0)
 			return -1;

@@ -35,7 +35,7 @@ setup() {
 @test "devstack.sh --help names the MongoDB-protocol servers ECOM_MONGO_SERVER picks" {
 	run "$DEVSTACK" --help
 	assert_success
-	assert_output --partial "usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
+	assert_output --partial "usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
 	assert_output --regexp "ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod .*memory.*h2.*ferretdb"
 }
 
