@@ -9,6 +9,7 @@ usable by hand:
     scripts/mongo-ping.py "$ECOM_MONGODB_URI"
     scripts/mongo-ping.py --server "$ECOM_MONGODB_URI"
     scripts/mongo-ping.py --tls-ca ca.crt localhost:27018
+    scripts/mongo-ping.py "mongodb://localhost:27018/?tls=true&tlsCAFile=ca.crt"
 
 --server prints the server's name, version and backend as its buildInfo
 gives them, the same words ecom_store_server() (src/lib/ecom_store.h) puts
@@ -23,6 +24,7 @@ import os
 import socket
 import ssl
 import struct
+import urllib.parse
 import sys
 
 OP_MSG = 2013
@@ -141,7 +143,7 @@ def connect(host, port, timeout, ca_file):
     s = socket.create_connection((host, port), timeout=timeout)
     if ca_file is None:
         return s
-    ctx = ssl.create_default_context(cafile=ca_file)
+    ctx = ssl.create_default_context(cafile=ca_file or None)
     try:
         return ctx.wrap_socket(s, server_hostname=host)
     except Exception:
@@ -191,6 +193,20 @@ def server_name(info):
     return "MongoDB %s" % version
 
 
+def uri_tls_ca(target):
+    """The CA a mongodb:// URI asks TLS with (tls=true or ssl=true, tlsCAFile):
+    None when it asks no TLS, "" for the system's CAs."""
+    if not target.startswith("mongodb://") or "?" not in target:
+        return None
+    opts = {}
+    for kv in target.split("?", 1)[1].split("&"):
+        k, _, v = kv.partition("=")
+        opts[k.lower()] = urllib.parse.unquote(v)
+    if opts.get("tls", opts.get("ssl", "false")).lower() != "true":
+        return None
+    return opts.get("tlscafile", "")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(
         prog="mongo-ping.py",
@@ -210,7 +226,8 @@ def main(argv):
         print("mongo-ping: bad target %r" % args.target, file=sys.stderr)
         return 2
     try:
-        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping", args.tls_ca)
+        ca_file = args.tls_ca if args.tls_ca is not None else uri_tls_ca(args.target)
+        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping", ca_file)
     except (OSError, ValueError, ConnectionError, struct.error) as e:
         print("mongo-ping: %s:%d: %s" % (host, port, e), file=sys.stderr)
         return 1

@@ -216,11 +216,13 @@ kafka_format() {
 	if ((SECURE)); then
 		scram=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]")
 	fi
+	# --cluster-id=: a random id may begin with '-', which -t "$cid" would
+	# take for an option
 	for i in "${nodes[@]}"; do
 		dir=$(kafka_node_dir "$i")
 		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
 			-Dlog4j.configuration="file:$dir/log4j.properties" \
-			kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" "${scram[@]}" \
+			kafka.tools.StorageTool format --cluster-id="$cid" -c "$dir/server.properties" "${scram[@]}" \
 			>"$dir/format.log" 2>&1 {LOCK_FD}>&- &
 		pids+=("$!")
 	done

@@ -294,16 +294,44 @@ drop_client(mongo_store *ms)
 	ms->client = NULL;
 }
 
+/*
+ * What to check when the server answered and refused us (TLS, a login),
+ * by the driver's words; NULL for anything else.  A refusal will not
+ * change on a retry, so it is a failure, not an outage.
+ */
+static const char *
+mongo_refusal_hint(const char *reason, const mongoc_uri_t *uri)
+{
+	if (strstr(reason, "mismatch") != NULL)
+		return "TLS: connect by a host name the server's certificate carries";
+	if (strstr(reason, "certificate verify failed") != NULL)
+		return "TLS: give the CA that signed the server's certificate as tlsCAFile=FILE";
+	if (strstr(reason, "TLS handshake failed") != NULL)
+		return "TLS: check tls=true, tlsCAFile and the server's TLS settings";
+	if (strstr(reason, "Authentication failed") != NULL)
+		return "check the user, password and authSource in the URI";
+	/* Without TLS, a TLS-only server closes the connection at once. */
+	if (strstr(reason, "Server closed connection") != NULL && !mongoc_uri_get_tls(uri))
+		return "if the server takes TLS connections only, add tls=true and tlsCAFile=FILE "
+		       "to the URI";
+	return NULL;
+}
+
 static int
 server_ping(mongo_store *ms, ecom_err *err)
 {
 	bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
 	bson_error_t error;
+	const char *hint;
 	int ret = 0;
 
-	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error))
-		ret = ecom_err_set_kind(err, failure_kind(&error), "cannot connect to '%s': %s",
-		                        ms->base.redacted_uri, error.message);
+	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
+		hint = mongo_refusal_hint(error.message, ms->uri);
+		ret = ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : failure_kind(&error),
+		                        "cannot connect to '%s': %s%s%s", ms->base.redacted_uri,
+		                        error.message, hint != NULL ? ": " : "",
+		                        hint != NULL ? hint : "");
+	}
 	bson_destroy(ping);
 	return ret;
 }

@@ -208,11 +208,38 @@ forget_prepared(pg_store *ps)
 		ps->statements[i].prepared = false;
 }
 
+/*
+ * What to check when the server answered and refused us, by libpq's
+ * words; NULL for anything else.  A refusal will not change on a retry,
+ * so it is a failure, not an outage.
+ */
+static const char *
+pg_refusal_hint(const char *reason)
+{
+	if (strstr(reason, "authentication failed") != NULL)
+		return "check the user and password in the URI (the server uses its own "
+		       "authentication method: pg_hba.conf)";
+	if (strstr(reason, "does not match host name") != NULL)
+		return "TLS: connect by a host name the server's certificate carries";
+	if (strstr(reason, "certificate verify failed") != NULL ||
+	    strstr(reason, "root certificate file") != NULL)
+		return "TLS: give the CA that signed the server's certificate as sslrootcert=FILE";
+	if (strstr(reason, "no pg_hba.conf entry") != NULL && strstr(reason, "no encryption") != NULL)
+		return "the server takes TLS connections only: add sslmode=verify-full and "
+		       "sslrootcert=FILE to the URI";
+	if (strstr(reason, "no pg_hba.conf entry") != NULL)
+		return "the server's pg_hba.conf lets no such connection in";
+	if (strstr(reason, "does not exist") != NULL)
+		return "check the user and database in the URI";
+	return NULL;
+}
+
 /* Reconnect if the connection is gone (a server restart), then check it answers. */
 static int
 pg_ping(ecom_store *store, ecom_err *err)
 {
 	pg_store *ps = pg_of(store);
+	const char *hint;
 	char reason[512];
 
 	if (PQstatus(ps->conn) == CONNECTION_BAD) {
@@ -223,12 +250,10 @@ pg_ping(ecom_store *store, ecom_err *err)
 			if (PQpass(ps->conn) != NULL && *PQpass(ps->conn) != '\0')
 				ecom_redact_text(reason, sizeof(reason), PQpass(ps->conn));
 			/* A server that answers and refuses us will not change its mind. */
-			return ecom_err_set_kind(err,
-			                         strstr(reason, "authentication failed") != NULL ||
-			                                 strstr(reason, "does not exist") != NULL
-			                             ? ECOM_ERR_FAILURE
-			                             : ECOM_ERR_TRANSIENT,
-			                         "cannot connect to '%s': %s", ps->base.redacted_uri, reason);
+			hint = pg_refusal_hint(reason);
+			return ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
+			                         "cannot connect to '%s': %s%s%s", ps->base.redacted_uri,
+			                         reason, hint != NULL ? ": " : "", hint != NULL ? hint : "");
 		}
 		PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
 	}
@@ -411,6 +436,7 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	                          "client_encoding", "fallback_application_name", NULL};
 	const char *values[9];
 	char timeout[16], user_timeout[16], reason[1024], appname[128];
+	const char *hint;
 	pg_store *ps;
 	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
 
@@ -441,8 +467,10 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
 		ecom_redact_password_in(reason, sizeof(reason), uri);
-		ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "cannot connect to '%s': %s",
-		                  ps->base.redacted_uri, reason);
+		hint = pg_refusal_hint(reason);
+		ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
+		                  "cannot connect to '%s': %s%s%s", ps->base.redacted_uri, reason,
+		                  hint != NULL ? ": " : "", hint != NULL ? hint : "");
 		goto fail;
 	}
 	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);

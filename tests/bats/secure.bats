@@ -1,0 +1,209 @@
+#!/usr/bin/env bats
+# The secure dev stack (devstack.sh up --secure): the flow runs on it as
+# it does on the plain one, and every connection it refuses (a wrong
+# password, an unknown SASL mechanism, an untrusted certificate, a host
+# name the certificate does not carry, plaintext against a TLS-only
+# listener) ends in exit 1 within 15 s, with a message naming the
+# endpoint and what to check, and no password in any output.
+#
+# The file brings up its own secure stack, in its own state dir
+# (ECOM_SECURE_DEVSTACK_DIR, default /tmp/ecom-devstack-secure-UID-PID:
+# under /tmp so that PostgreSQL's user can reach it), and takes it down
+# at the end.
+
+load helpers
+
+setup_file() {
+	if [[ -z "${ECOM_KAFKA_BROKERS:-}" && "${ECOM_REQUIRE_STACK:-0}" != 1 ]]; then
+		skip "no dev stack asked for (ECOM_REQUIRE_STACK unset)"
+	fi
+	export SEC_DIR=${ECOM_SECURE_DEVSTACK_DIR:-/tmp/ecom-devstack-secure-$(id -u)-$$}
+	local env_out
+	env_out=$(ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
+		"$ECOM_SRCDIR/scripts/devstack.sh" up --secure 2>"$BATS_FILE_TMPDIR/up.err") || {
+		ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null
+		fail "the secure stack did not come up: $(cat "$BATS_FILE_TMPDIR/up.err")"
+	}
+	(umask 077 && printf '%s\n' "$env_out" >"$BATS_FILE_TMPDIR/env")
+	# another CA, which signed nothing of the stack's: "untrusted"
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$BATS_FILE_TMPDIR/other-ca.key" -out "$BATS_FILE_TMPDIR/other-ca.crt" \
+		-days 2 -subj "/CN=not the stack's CA" >/dev/null 2>&1 || fail "openssl could not make a CA"
+}
+
+teardown_file() {
+	[[ -n "${SEC_DIR:-}" ]] || return 0
+	ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null || true
+}
+
+setup() {
+	# the secure stack's settings replace any plain stack's
+	eval "$(cat "$BATS_FILE_TMPDIR/env")"
+	KAFKA_PASSWORD=$(sed -n 's/^KAFKA_PASSWORD=//p' "$SEC_DIR/secrets.env")
+	PG_PASSWORD=$(sed -n 's/^PG_PASSWORD=//p' "$SEC_DIR/secrets.env")
+	KAFKA_PORT=${ECOM_KAFKA_BROKERS##*:}
+	PG_PORT=$(sed -n 's/^PG_PORT=//p' "$SEC_DIR/ports.env")
+	MONGO_PORT=$(sed -n 's/^MONGO_PORT=//p' "$SEC_DIR/ports.env")
+	CA=$SEC_DIR/tls/ca.crt
+	isolate_test mongodb
+	# libpq would look for a CA in ~/.postgresql: none here
+	export HOME=$BATS_TEST_TMPDIR
+}
+
+# run "$@" with stdout and stderr apart, and its time in SECONDS_TAKEN
+run_timed() {
+	local t0 t1
+	t0=$(date +%s%N)
+	run --separate-stderr timeout 60 "$@"
+	t1=$(date +%s%N)
+	SECONDS_TAKEN=$(((t1 - t0) / 1000000000))
+}
+
+# A refused connection: exit 1, in less than 15 s, the message, and none
+# of the stack's passwords (nor the wrong one tried) in any output.
+assert_refused() { # message-regexp
+	[[ $status -eq 1 ]] || fail "exit $status, not 1: $stderr"
+	((SECONDS_TAKEN < 15)) || fail "took ${SECONDS_TAKEN}s: $stderr"
+	echo "$stderr" | grep -qE -- "$1" || fail "no /$1/ in: $stderr"
+	assert_no_secret "$output$stderr"
+}
+
+assert_no_secret() {
+	local secret
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" wrongPassw0rd; do
+		[[ $1 != *"$secret"* ]] || fail "a password in the output: $1"
+	done
+}
+
+@test "secure stack: status says secure, the secrets are 0600, env gives ECOM_CONFIG and TLS URIs" {
+	ECOM_DEVSTACK_DIR="$SEC_DIR" run --separate-stderr "$ECOM_SRCDIR/scripts/devstack.sh" status
+	assert_success
+	echo "$output" | grep -qE "^security +secure: kafka SASL_SSL/SCRAM-SHA-512 only; mongodb TLS only, no authentication .*; postgresql hostssl only, scram-sha-256;" ||
+		fail "no security line: $output"
+	assert_no_secret "$output$stderr"
+	assert_equal "$(stat -c %a "$SEC_DIR/secrets.env")" 600
+	assert_equal "$(stat -c %a "$ECOM_CONFIG")" 600
+	assert_equal "$ECOM_KAFKA_BROKERS" "localhost:$KAFKA_PORT"
+	[[ $ECOM_MONGODB_URI == "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA" ]]
+	[[ $ECOM_POSTGRES_URI == "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA" ]]
+	# what the stack's own probes see: kcat with and without the settings
+	kcat -L -F "$SEC_DIR/kcat.conf" -b "$ECOM_KAFKA_BROKERS" -m 5 >/dev/null
+	run kcat -L -b "$ECOM_KAFKA_BROKERS" -m 3
+	assert_failure
+}
+
+@test "secure stack: -X dump shows the SASL_SSL settings from ECOM_CONFIG, the password as ***" {
+	run --separate-stderr ecom-bench -X dump
+	assert_success
+	assert_output --partial 'security.protocol: "SASL_SSL"'
+	assert_output --partial 'sasl.password: "***"'
+	assert_no_secret "$output$stderr"
+}
+
+@test "secure stack: ecom-bench -n 200 on both stores, exact counts, clean audits" {
+	run --separate-stderr timeout 600 ecom-bench --compare mongodb,postgresql -n 200 --floor-samples 5 --no-progress
+	assert_success
+	echo "$output" | jq -se '[.[].store] == ["mongodb", "postgresql"] and all(.[]; .orders == 200 and .complete)' >/dev/null ||
+		fail "$output"
+	assert_no_secret "$output$stderr"
+	ECOM_STORE=mongodb assert_exactly_n_orders 200
+	ECOM_STORE=postgresql assert_exactly_n_orders 200
+}
+
+@test "secure stack: run-flow.sh -n 200 on MongoDB, exact counts, clean audit" {
+	run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store mongodb
+	assert_success
+	echo "$output" | jq -e '.orders == 200' >/dev/null || fail "$output"
+	assert_no_secret "$output$stderr"
+	ECOM_STORE=mongodb assert_exactly_n_orders 200
+}
+
+@test "secure stack: run-flow.sh -n 200 on PostgreSQL, exact counts, clean audit" {
+	export ECOM_STORE=postgresql
+	run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store postgresql
+	assert_success
+	echo "$output" | jq -e '.orders == 200' >/dev/null || fail "$output"
+	assert_no_secret "$output$stderr"
+	assert_exactly_n_orders 200
+}
+
+@test "kafka: a wrong password is a refused login at once" {
+	run_timed ecom-bench -n 1 --no-progress -X sasl.password=wrongPassw0rd
+	assert_refused "kafka broker 'localhost:$KAFKA_PORT' refused the login \(sasl_ssl, mechanism SCRAM-SHA-512, user 'ecom'\): .*invalid credentials.*: check sasl.username, sasl.password and sasl.mechanism"
+}
+
+@test "kafka: a wrong user is a refused login at once" {
+	run_timed ecom-bench -n 1 --no-progress -X sasl.username=nobody
+	assert_refused "refused the login \(sasl_ssl, mechanism SCRAM-SHA-512, user 'nobody'\)"
+}
+
+@test "kafka: a SASL mechanism the broker does not offer is refused at once" {
+	run_timed ecom-bench -n 1 --no-progress -X sasl.mechanism=PLAIN
+	assert_refused "refused the login \(sasl_ssl, mechanism PLAIN, user 'ecom'\): .*Unsupported SASL mechanism: broker's supported mechanisms: SCRAM-SHA-512"
+}
+
+@test "kafka: a certificate from another CA is refused" {
+	run_timed ecom-bench -n 1 --no-progress -X ssl.ca.location="$BATS_FILE_TMPDIR/other-ca.crt"
+	assert_refused "TLS with kafka broker 'localhost:$KAFKA_PORT' failed \(sasl_ssl\): .*certificate verify failed.*: check ssl.ca.location"
+}
+
+@test "kafka: without a CA the broker's certificate is not trusted" {
+	grep -v ssl.ca.location "$ECOM_CONFIG" >"$BATS_TEST_TMPDIR/no-ca.yaml"
+	ECOM_CONFIG=$BATS_TEST_TMPDIR/no-ca.yaml run_timed ecom-bench -n 1 --no-progress
+	assert_refused "TLS with kafka broker 'localhost:$KAFKA_PORT' failed .*certificate verify failed"
+}
+
+@test "kafka: a host name the certificate does not carry is refused" {
+	run_timed ecom-bench -n 1 --no-progress -b "127.0.0.1:$KAFKA_PORT"
+	assert_refused "TLS with kafka broker '127.0.0.1:$KAFKA_PORT' failed .*certificate verify failed.*names the host you connect to"
+}
+
+@test "kafka: plaintext against the SASL_SSL listener says to check security.protocol" {
+	run_timed ecom-bench -n 1 --no-progress -X security.protocol=PLAINTEXT
+	assert_refused "kafka broker 'localhost:$KAFKA_PORT' closed the connection before answering \(security.protocol plaintext\): .*check that security.protocol is what the broker's listener speaks"
+}
+
+@test "postgresql: a wrong password is a refused login at once" {
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:wrongPassw0rd@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA"
+	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*password authentication failed for user \"ecom\": check the user and password in the URI"
+}
+
+@test "postgresql: a certificate from another CA is refused" {
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$BATS_FILE_TMPDIR/other-ca.crt"
+	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*certificate verify failed.*give the CA that signed the server's certificate as sslrootcert"
+}
+
+@test "postgresql: verify-full without a CA says where to give one" {
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full"
+	assert_refused "root certificate file .* does not exist.*sslrootcert=FILE"
+}
+
+@test "postgresql: a host name the certificate does not carry is refused" {
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:$PG_PASSWORD@127.0.0.1:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA"
+	assert_refused "does not match host name \"127.0.0.1\": TLS: connect by a host name the server's certificate carries"
+}
+
+@test "postgresql: plaintext against hostssl only is refused with what to add" {
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=disable"
+	assert_refused "no pg_hba.conf entry .*no encryption: the server takes TLS connections only: add sslmode=verify-full"
+}
+
+@test "mongodb: without the stack's CA the server's certificate is not trusted" {
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true"
+	assert_refused "cannot connect to 'mongodb://localhost:$MONGO_PORT/.*certificate verify failed.*give the CA that signed the server's certificate as tlsCAFile"
+}
+
+@test "mongodb: a host name the certificate does not carry is refused" {
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://127.0.0.1:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+	assert_refused "mismatch.*: TLS: connect by a host name the server's certificate carries"
+}
+
+@test "mongodb: plaintext against the TLS-only server says to add tls=true" {
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce"
+	assert_refused "Server closed connection.*add tls=true and tlsCAFile=FILE"
+}
