@@ -3,6 +3,7 @@
 #include "ecom_alloc.h"
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
+#include "ecom_security.h"
 
 #include <bson/bson.h>
 #include <getopt.h>
@@ -316,7 +317,8 @@ configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 	}
 	/* A bad librdkafka property or store URI is a configuration error,
 	 * found now rather than when (or if) the first client is made. */
-	if (ecom_kafka_check_config(cfg, err) < 0 || ecom_store_check_uris(cfg, err) < 0)
+	if (ecom_kafka_check_config(cfg, err) < 0 || ecom_store_check_uris(cfg, err) < 0 ||
+	    ecom_security_check(cfg, err) < 0)
 		return -1;
 	return 0;
 }
@@ -443,6 +445,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 	if (cli.dump_config) {
 		ecom_config_dump(&cfg, stdout);
 		ecom_kafka_dump(&cfg, stdout);
+		ecom_security_dump(&cfg, stdout);
 		status = ECOM_EXIT_OK;
 		goto out;
 	}

@@ -9,6 +9,7 @@
 #ifndef ECOM_CONFIG_H
 #define ECOM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -40,6 +41,7 @@ typedef struct ecom_config {
 	long orders;            /* orders, ECOM_ORDERS: 10000 */
 	int window;             /* window, ECOM_WINDOW: 1 */
 	long count_check_every; /* count_check_every, ECOM_COUNT_CHECK_EVERY: 100 */
+	bool require_tls;       /* require_tls, ECOM_REQUIRE_TLS: false, refuse unencrypted connections */
 	ecom_kv *kafka;         /* kafka: {…} and -X */
 	size_t kafka_count;
 	char *source_file;      /* the file that was read, or NULL */

@@ -33,6 +33,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ecom_security.h"
 #include "ecom_store_impl.h"
 
 /* Server error code of a duplicate key on a unique index. */
@@ -372,6 +373,23 @@ mongo_ping(ecom_store *store, ecom_err *err)
 	return connect_client(ms, err);
 }
 
+/*
+ * The driver connects as the URI says or not at all: its facts are the
+ * URI's.  A password or a CA without tls=true is said, or refused with
+ * require_tls.
+ */
+static int
+mongo_check_security(mongo_store *ms, const ecom_config *cfg, ecom_err *err)
+{
+	ecom_conn_facts facts;
+	bool gave = mongoc_uri_get_password(ms->uri) != NULL ||
+	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCAFILE, NULL) != NULL ||
+	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, NULL) != NULL;
+
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, mongoc_uri_get_string(ms->uri), &facts);
+	return ecom_security_after_connect(cfg, ms->base.redacted_uri, &facts, gave, err);
+}
+
 static int
 mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, ecom_err *err)
 {
@@ -401,7 +419,7 @@ mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, eco
 	if (mongoc_uri_get_appname(ms->uri) == NULL)
 		mongoc_uri_set_appname(ms->uri, "ecom");
 
-	if (connect_client(ms, err) < 0)
+	if (connect_client(ms, err) < 0 || mongo_check_security(ms, cfg, err) < 0)
 		goto out;
 	read_server(ms);
 	if (create_indexes(ms, err) < 0)

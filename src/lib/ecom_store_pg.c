@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "ecom_security.h"
 #include "ecom_store_impl.h"
 
 static void pg_notice(void *data, const char *message);
@@ -419,6 +420,43 @@ server_name(PGconn *conn)
 
 static const ecom_store_ops pg_ops;
 
+/*
+ * What the connection gives, from libpq: sslmode=prefer (the default)
+ * falls back to plaintext when the server offers no TLS, which is said,
+ * or refused with require_tls, when the user gave a password or a CA.
+ */
+static int
+pg_check_security(pg_store *ps, const ecom_config *cfg, ecom_err *err)
+{
+	PQconninfoOption *opts = PQconninfo(ps->conn), *o;
+	const char *mode = "prefer", *version;
+	ecom_conn_facts facts;
+	bool gave = PQconnectionUsedPassword(ps->conn) != 0;
+	int rc;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "sslmode") == 0)
+			mode = o->val;
+		else if (strcmp(o->keyword, "sslrootcert") == 0 || strcmp(o->keyword, "sslcert") == 0)
+			gave = true;
+	}
+	memset(&facts, 0, sizeof(facts));
+	facts.known = true;
+	facts.observed = true;
+	facts.encrypted = PQsslInUse(ps->conn) != 0;
+	facts.verified = facts.encrypted && strncmp(mode, "verify-", 7) == 0;
+	facts.host_checked = facts.encrypted && strcmp(mode, "verify-full") == 0;
+	snprintf(facts.authentication, sizeof(facts.authentication), "%s",
+	         PQconnectionUsedPassword(ps->conn) ? "password" : "none asked by the server");
+	version = facts.encrypted ? PQsslAttribute(ps->conn, "protocol") : NULL;
+	snprintf(facts.tls_version, sizeof(facts.tls_version), "%s", version != NULL ? version : "");
+	PQconninfoFree(opts);
+	rc = ecom_security_after_connect(cfg, ps->base.redacted_uri, &facts, gave, err);
+	return rc;
+}
+
 static int
 pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
 {
@@ -473,6 +511,8 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 		                  hint != NULL ? ": " : "", hint != NULL ? hint : "");
 		goto fail;
 	}
+	if (pg_check_security(ps, cfg, err) < 0)
+		goto fail;
 	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
 	ps->base.server = server_name(ps->conn);
 	if (build_statements(ps, cfg->database, err) < 0 ||

@@ -34,6 +34,17 @@ setup_file() {
 teardown_file() {
 	[[ -n "${SEC_DIR:-}" ]] || return 0
 	ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null || true
+	ECOM_DEVSTACK_DIR="$SEC_DIR-plain" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null || true
+}
+
+# A plain PostgreSQL beside the secure stack (no TLS at all), once: its
+# URI, with its password, in PLAIN_PG_URI
+plain_postgresql() {
+	local env_out
+	env_out=$(ECOM_DEVSTACK_DIR="$SEC_DIR-plain" ECOM_DEVSTACK_SECURE=0 \
+		"$ECOM_SRCDIR/scripts/devstack.sh" up postgresql 2>"$BATS_TEST_TMPDIR/plain-up.err") ||
+		fail "the plain postgresql did not come up: $(cat "$BATS_TEST_TMPDIR/plain-up.err")"
+	PLAIN_PG_URI=$(eval "$env_out" && printf '%s' "$ECOM_POSTGRES_URI")
 }
 
 setup() {
@@ -106,6 +117,16 @@ assert_no_secret() {
 	echo "$output" | jq -se '[.[].store] == ["mongodb", "postgresql"] and all(.[]; .orders == 200 and .complete)' >/dev/null ||
 		fail "$output"
 	assert_no_secret "$output$stderr"
+	# every report says what each connection gives
+	echo "$output" | jq -se 'all(.[].connections.kafka;
+		.encrypted and .certificate_verified and .host_name_checked and .authentication == "SCRAM-SHA-512")
+		and all(.[].connections.store; .encrypted and .certificate_verified and .host_name_checked)
+		and .[0].connections.store.authentication == "none"
+		and .[1].connections.store == {"encrypted": true, "certificate_verified": true,
+			"host_name_checked": true, "authentication": "password", "tls_version": .[1].connections.store.tls_version,
+			"from": "the connection"}
+		and (.[1].connections.store.tls_version | startswith("TLSv1."))' >/dev/null ||
+		fail "connections: $(echo "$output" | jq -c .connections)"
 	ECOM_STORE=mongodb assert_exactly_n_orders 200
 	ECOM_STORE=postgresql assert_exactly_n_orders 200
 }
@@ -123,6 +144,10 @@ assert_no_secret() {
 	run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store postgresql
 	assert_success
 	echo "$output" | jq -e '.orders == 200' >/dev/null || fail "$output"
+	# ecom-reconcile --drive's report, which run-flow.sh prints, has the connections
+	echo "$output" | jq -e '.connections.kafka.encrypted and .connections.kafka.authentication == "SCRAM-SHA-512"
+		and .connections.store.encrypted and .connections.store.host_name_checked
+		and .connections.store.from == "the connection"' >/dev/null || fail "$output"
 	assert_no_secret "$output$stderr"
 	assert_exactly_n_orders 200
 }
@@ -206,4 +231,51 @@ assert_no_secret() {
 @test "mongodb: plaintext against the TLS-only server says to add tls=true" {
 	run_timed ecom-bench -n 1 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce"
 	assert_refused "Server closed connection.*add tls=true and tlsCAFile=FILE"
+}
+
+@test "postgresql: sslmode=prefer falling back to plaintext with a password is said once, and the report says it" {
+	plain_postgresql
+	run --separate-stderr timeout 120 ecom-bench -n 5 --floor-samples 1 --no-progress --store "$PLAIN_PG_URI"
+	assert_success
+	assert_equal "$(grep -c "is NOT encrypted although a password, CA or client certificate was given" <<<"$stderr")" 1
+	grep -q "set require_tls: true to refuse" <<<"$stderr" || fail "$stderr"
+	echo "$output" | jq -e '.connections.store == {"encrypted": false, "certificate_verified": false,
+		"host_name_checked": false, "authentication": "password", "from": "the connection"}' >/dev/null ||
+		fail "$output"
+}
+
+@test "require_tls: a PostgreSQL URI that may fall back to plaintext is refused before connecting" {
+	plain_postgresql
+	ECOM_REQUIRE_TLS=true run_timed ecom-bench -n 5 --no-progress --store "$PLAIN_PG_URI"
+	[[ $status -eq 2 ]] || fail "exit $status, not 2: $stderr"
+	((SECONDS_TAKEN < 15)) || fail "took ${SECONDS_TAKEN}s"
+	grep -q "require_tls: the store's URI allows an unencrypted connection: add sslmode=verify-full and sslrootcert=FILE" <<<"$stderr" ||
+		fail "$stderr"
+	assert_no_secret "$output$stderr"
+}
+
+@test "require_tls: a MongoDB URI without tls=true and Kafka without TLS are refused" {
+	ECOM_REQUIRE_TLS=1 run_timed ecom-bench -n 5 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce"
+	[[ $status -eq 2 ]] || fail "exit $status, not 2: $stderr"
+	grep -q "require_tls: the store's URI allows an unencrypted connection: add tls=true" <<<"$stderr" || fail "$stderr"
+	ECOM_REQUIRE_TLS=1 run_timed ecom-bench -n 5 --no-progress -X security.protocol=SASL_PLAINTEXT
+	[[ $status -eq 2 ]] || fail "exit $status, not 2: $stderr"
+	grep -q "require_tls: kafka's security.protocol is SASL_PLAINTEXT, which is not encrypted: use SSL or SASL_SSL" <<<"$stderr" ||
+		fail "$stderr"
+	assert_no_secret "$output$stderr"
+}
+
+@test "kafka: a SASL password over SASL_PLAINTEXT is said once, then the TLS listener refuses it" {
+	run_timed ecom-bench -n 1 --no-progress -X security.protocol=SASL_PLAINTEXT
+	assert_refused "closed the connection before answering \(security.protocol sasl_plaintext\)"
+	assert_equal "$(grep -c "kafka: the SASL password goes unencrypted (security.protocol SASL_PLAINTEXT)" <<<"$stderr")" 1
+}
+
+@test "require_tls: true on the secure stack runs the flow" {
+	ECOM_REQUIRE_TLS=true run --separate-stderr timeout 300 ecom-bench --compare mongodb,postgresql -n 20 --floor-samples 1 --no-progress
+	assert_success
+	echo "$output" | jq -se 'all(.[]; .orders == 20 and .complete and .connections.store.encrypted)' >/dev/null || fail "$output"
+	ECOM_REQUIRE_TLS=true run --separate-stderr ecom-bench -X dump
+	assert_output --partial "require_tls: true"
+	assert_output --partial "# connections, as the settings ask (require_tls: true):"
 }
