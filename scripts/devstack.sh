@@ -66,8 +66,8 @@
 # Secure stack (up --secure, or ECOM_DEVSTACK_SECURE=1): a throwaway CA and
 # a certificate for DNS:localhost (openssl, in $ECOM_DEVSTACK_DIR/tls),
 # random passwords (secrets.env, 0600), and
-#   kafka     a SASL_SSL listener, SCRAM-SHA-512, user ecom, the only one
-#             clients can use (the brokers talk SASL_SSL too; the KRaft
+#   kafka     a SASL_SSL listener, SCRAM-SHA-512 or PLAIN, user ecom, the
+#             only one clients can use (the brokers talk SASL_SSL too; the KRaft
 #             controllers PLAINTEXT on loopback);
 #   postgres  ssl=on, hostssl only (no plaintext over TCP), scram-sha-256;
 #   mongodb   mongo-java-server (memory or h2) with TLS only; it has no
@@ -150,7 +150,7 @@ usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|do
             without --brokers, up of services other than kafka keeps the
             count of the stack's Kafka.
   --secure  TLS everywhere, passwords where the server has them: Kafka
-            SASL_SSL/SCRAM-SHA-512 only, PostgreSQL hostssl with
+            SASL_SSL only (SCRAM-SHA-512 or PLAIN), PostgreSQL hostssl with
             scram-sha-256, mongo-java-server with TLS (no authentication);
             a throwaway CA and a certificate for localhost in the state
             dir.  env then prints ECOM_CONFIG (Kafka's settings, 0600) and

@@ -61,7 +61,7 @@ env_line() {
 # what a secure stack gives, per service, for env and status
 secure_summary() {
 	local parts=()
-	has_service kafka && parts+=("kafka SASL_SSL/$KAFKA_SCRAM_MECHANISM only")
+	has_service kafka && parts+=("kafka SASL_SSL only, $KAFKA_SCRAM_MECHANISM or PLAIN")
 	has_service mongodb && parts+=("mongodb TLS only, no authentication (mongo-java-server has none)")
 	has_service postgresql && parts+=("postgresql hostssl only, scram-sha-256")
 	parts+=("CA $TLS_DIR/ca.crt, certificate for DNS:$SECURE_HOST")

@@ -148,8 +148,9 @@ EOF
 }
 
 # The listeners of node $1: PLAINTEXT for clients and brokers; on a secure
-# stack SASL_SSL instead (SCRAM, the brokers too), so that clients have no
-# other way in.  The KRaft controllers talk PLAINTEXT on loopback: their
+# stack SASL_SSL instead (SCRAM, the brokers too; PLAIN as well, the
+# managed services' usual form, same user and password), so that clients
+# have no other way in.  The KRaft controllers talk PLAINTEXT on loopback: their
 # listener answers no client request.
 kafka_listener_config() {
 	local i=$1
@@ -167,9 +168,10 @@ listeners=SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_
 advertised.listeners=SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}
 inter.broker.listener.name=SASL_SSL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
-sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM
+sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM,PLAIN
 sasl.mechanism.inter.broker.protocol=$KAFKA_SCRAM_MECHANISM
 listener.name.sasl_ssl.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS_DIR/server.p12
 ssl.keystore.password=$KEYSTORE_PASSWORD

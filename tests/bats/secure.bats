@@ -13,10 +13,13 @@
 
 load helpers
 
+# Like the other integration tests, it runs when a dev stack is there or
+# asked for (ECOM_REQUIRE_STACK=1), and skips otherwise (in setup: a skip
+# in setup_file is reported as a failure of teardown_file).
+wanted() { [[ -n "${ECOM_KAFKA_BROKERS:-}" || "${ECOM_REQUIRE_STACK:-0}" == 1 ]]; }
+
 setup_file() {
-	if [[ -z "${ECOM_KAFKA_BROKERS:-}" && "${ECOM_REQUIRE_STACK:-0}" != 1 ]]; then
-		skip "no dev stack asked for (ECOM_REQUIRE_STACK unset)"
-	fi
+	wanted || return 0
 	export SEC_DIR=${ECOM_SECURE_DEVSTACK_DIR:-/tmp/ecom-devstack-secure-$(id -u)-$$}
 	local env_out
 	env_out=$(ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
@@ -48,6 +51,7 @@ plain_postgresql() {
 }
 
 setup() {
+	wanted || skip "no dev stack (ECOM_KAFKA_BROKERS unset, ECOM_REQUIRE_STACK not 1)"
 	# the secure stack's settings replace any plain stack's
 	eval "$(cat "$BATS_FILE_TMPDIR/env")"
 	KAFKA_PASSWORD=$(sed -n 's/^KAFKA_PASSWORD=//p' "$SEC_DIR/secrets.env")
@@ -89,7 +93,7 @@ assert_no_secret() {
 @test "secure stack: status says secure, the secrets are 0600, env gives ECOM_CONFIG and TLS URIs" {
 	ECOM_DEVSTACK_DIR="$SEC_DIR" run --separate-stderr "$ECOM_SRCDIR/scripts/devstack.sh" status
 	assert_success
-	echo "$output" | grep -qE "^security +secure: kafka SASL_SSL/SCRAM-SHA-512 only; mongodb TLS only, no authentication .*; postgresql hostssl only, scram-sha-256;" ||
+	echo "$output" | grep -qE "^security +secure: kafka SASL_SSL only, SCRAM-SHA-512 or PLAIN; mongodb TLS only, no authentication .*; postgresql hostssl only, scram-sha-256;" ||
 		fail "no security line: $output"
 	assert_no_secret "$output$stderr"
 	assert_equal "$(stat -c %a "$SEC_DIR/secrets.env")" 600
@@ -163,8 +167,8 @@ assert_no_secret() {
 }
 
 @test "kafka: a SASL mechanism the broker does not offer is refused at once" {
-	run_timed ecom-bench -n 1 --no-progress -X sasl.mechanism=PLAIN
-	assert_refused "refused the login \(sasl_ssl, mechanism PLAIN, user 'ecom'\): .*Unsupported SASL mechanism: broker's supported mechanisms: SCRAM-SHA-512"
+	run_timed ecom-bench -n 1 --no-progress -X sasl.mechanism=SCRAM-SHA-256
+	assert_refused "refused the login \(sasl_ssl, mechanism SCRAM-SHA-256, user 'ecom'\): .*Unsupported SASL mechanism: broker's supported mechanisms: SCRAM-SHA-512,PLAIN"
 }
 
 @test "kafka: a certificate from another CA is refused" {
@@ -278,4 +282,31 @@ assert_no_secret() {
 	ECOM_REQUIRE_TLS=true run --separate-stderr ecom-bench -X dump
 	assert_output --partial "require_tls: true"
 	assert_output --partial "# connections, as the settings ask (require_tls: true):"
+}
+
+# README's and ecom(7)'s "Connecting to managed services", tried here.
+@test "managed services: Kafka SASL_SSL with PLAIN, Confluent Cloud's form, runs the flow" {
+	(umask 077 && cat >"$BATS_TEST_TMPDIR/plain.yaml" <<YAML
+kafka:
+  security.protocol: SASL_SSL
+  sasl.mechanism: PLAIN
+  sasl.username: ecom
+  sasl.password: $KAFKA_PASSWORD
+  ssl.ca.location: $CA
+YAML
+	)
+	ECOM_CONFIG=$BATS_TEST_TMPDIR/plain.yaml run --separate-stderr timeout 300 ecom-bench -n 20 --floor-samples 1 --no-progress
+	assert_success
+	echo "$output" | jq -e '.orders == 20 and .complete and .connections.kafka.authentication == "PLAIN"
+		and .connections.kafka.encrypted and .connections.kafka.host_name_checked' >/dev/null || fail "$output"
+	assert_no_secret "$output$stderr"
+}
+
+@test "managed services: mongodb+srv:// implies TLS; on loopback its SRV lookup fails at once, with the name" {
+	run --separate-stderr ecom-bench -X dump --store "mongodb+srv://ecom:wrongPassw0rd@cluster0.example.invalid/ecommerce"
+	assert_success
+	assert_output --partial "#   store: encrypted, certificate verified, host name checked, authentication SCRAM (negotiated)"
+	assert_no_secret "$output$stderr"
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb+srv://ecom:wrongPassw0rd@cluster0.example.invalid/ecommerce"
+	assert_refused "cannot connect to 'mongodb\+srv://ecom:\*\*\*@cluster0.example.invalid/ecommerce': Failed to look up SRV record \"_mongodb._tcp.cluster0.example.invalid\""
 }
