@@ -241,6 +241,15 @@ ecom_security_check(const ecom_config *cfg, ecom_err *err)
 	return 0;
 }
 
+bool
+ecom_host_is_loopback(const char *host)
+{
+	if (host == NULL || *host == '\0')
+		return false;
+	return host[0] == '/' || strcmp(host, "localhost") == 0 || strcmp(host, "::1") == 0 ||
+	       strncmp(host, "127.", 4) == 0;
+}
+
 int
 ecom_security_after_connect(const ecom_config *cfg, const char *what, const ecom_conn_facts *facts,
                             bool gave_credentials, ecom_err *err)

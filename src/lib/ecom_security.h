@@ -47,6 +47,9 @@ void ecom_security_dump(const ecom_config *cfg, FILE *out);
  * unencrypted.
  */
 int ecom_security_check(const ecom_config *cfg, ecom_err *err);
+/* A host name or address that never leaves the machine (or a socket path). */
+bool ecom_host_is_loopback(const char *host);
+
 /*
  * After connecting a store: unencrypted although the user gave a password,
  * a CA or a client certificate (gave_credentials): refused with

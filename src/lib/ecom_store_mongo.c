@@ -375,14 +375,16 @@ mongo_ping(ecom_store *store, ecom_err *err)
 
 /*
  * The driver connects as the URI says or not at all: its facts are the
- * URI's.  A password or a CA without tls=true is said, or refused with
- * require_tls.
+ * URI's.  A CA without tls=true, or a password to a host off the
+ * machine, is said, or refused with require_tls.
  */
 static int
 mongo_check_security(mongo_store *ms, const ecom_config *cfg, ecom_err *err)
 {
+	const mongoc_host_list_t *hosts = mongoc_uri_get_hosts(ms->uri);
 	ecom_conn_facts facts;
-	bool gave = mongoc_uri_get_password(ms->uri) != NULL ||
+	bool gave = (mongoc_uri_get_password(ms->uri) != NULL &&
+	             !(hosts != NULL && ecom_host_is_loopback(hosts->host))) ||
 	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCAFILE, NULL) != NULL ||
 	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, NULL) != NULL;
 

@@ -423,15 +423,18 @@ static const ecom_store_ops pg_ops;
 /*
  * What the connection gives, from libpq: sslmode=prefer (the default)
  * falls back to plaintext when the server offers no TLS, which is said,
- * or refused with require_tls, when the user gave a password or a CA.
+ * or refused with require_tls, when the user gave a CA or a client
+ * certificate, or a password that left the machine (the plain dev stack
+ * sends one over loopback, where nothing travels).
  */
 static int
 pg_check_security(pg_store *ps, const ecom_config *cfg, ecom_err *err)
 {
 	PQconninfoOption *opts = PQconninfo(ps->conn), *o;
-	const char *mode = "prefer", *version;
+	const char *mode = "prefer", *version, *addr = PQhostaddr(ps->conn);
 	ecom_conn_facts facts;
-	bool gave = PQconnectionUsedPassword(ps->conn) != 0;
+	bool gave = PQconnectionUsedPassword(ps->conn) != 0 &&
+	            !ecom_host_is_loopback(addr != NULL && *addr != '\0' ? addr : PQhost(ps->conn));
 	int rc;
 
 	for (o = opts; o != NULL && o->keyword != NULL; o++) {

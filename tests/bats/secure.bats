@@ -237,9 +237,17 @@ assert_no_secret() {
 	assert_refused "Server closed connection.*add tls=true and tlsCAFile=FILE"
 }
 
-@test "postgresql: sslmode=prefer falling back to plaintext with a password is said once, and the report says it" {
+@test "postgresql: sslmode=prefer falling back to plaintext with a CA given is said once, and the report says it" {
 	plain_postgresql
+	# over loopback the plain stack's password travels nowhere: no warning
 	run --separate-stderr timeout 120 ecom-bench -n 5 --floor-samples 1 --no-progress --store "$PLAIN_PG_URI"
+	assert_success
+	refute_output --partial "NOT encrypted"
+	[[ $stderr != *"NOT encrypted"* ]] || fail "$stderr"
+	echo "$output" | jq -e '.connections.store.encrypted == false' >/dev/null || fail "$output"
+	# a CA given, no sslmode: libpq's prefer falls back, and that is said
+	run --separate-stderr timeout 120 ecom-bench -n 5 --floor-samples 1 --no-progress \
+		--store "$PLAIN_PG_URI?sslrootcert=$CA"
 	assert_success
 	assert_equal "$(grep -c "is NOT encrypted although a password, CA or client certificate was given" <<<"$stderr")" 1
 	grep -q "set require_tls: true to refuse" <<<"$stderr" || fail "$stderr"
