@@ -90,6 +90,16 @@ assert_no_secret() {
 	done
 }
 
+# every file run-flow.sh left (stage logs, the report), which must exist
+assert_no_secret_in_files() {
+	local secret n
+	n=$(find "$1" -type f | wc -l)
+	((n > 0)) || fail "no files in $1"
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD"; do
+		if grep -rlF -- "$secret" "$1"; then fail "a password in the files above"; fi
+	done
+}
+
 @test "secure stack: status says secure, the secrets are 0600, env gives ECOM_CONFIG and TLS URIs" {
 	ECOM_DEVSTACK_DIR="$SEC_DIR" run --separate-stderr "$ECOM_SRCDIR/scripts/devstack.sh" status
 	assert_success
@@ -136,17 +146,19 @@ assert_no_secret() {
 }
 
 @test "secure stack: run-flow.sh -n 200 on MongoDB, exact counts, clean audit" {
-	run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store mongodb
+	ECOM_RUN_DIR=$BATS_TEST_TMPDIR/run run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store mongodb
 	assert_success
 	echo "$output" | jq -e '.orders == 200' >/dev/null || fail "$output"
 	assert_no_secret "$output$stderr"
+	assert_no_secret_in_files "$BATS_TEST_TMPDIR/run"
 	ECOM_STORE=mongodb assert_exactly_n_orders 200
 }
 
 @test "secure stack: run-flow.sh -n 200 on PostgreSQL, exact counts, clean audit" {
 	export ECOM_STORE=postgresql
-	run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store postgresql
+	ECOM_RUN_DIR=$BATS_TEST_TMPDIR/run run --separate-stderr timeout 600 "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 --store postgresql
 	assert_success
+	assert_no_secret_in_files "$BATS_TEST_TMPDIR/run"
 	echo "$output" | jq -e '.orders == 200' >/dev/null || fail "$output"
 	# ecom-reconcile --drive's report, which run-flow.sh prints, has the connections
 	echo "$output" | jq -e '.connections.kafka.encrypted and .connections.kafka.authentication == "SCRAM-SHA-512"
