@@ -49,6 +49,7 @@ static const ecom_option common_options[] = {
 	{'X', NULL, "KEY=VALUE",
 	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
 	 NULL},
+	{ECOM_OPT_REQUIRE_TLS, "require-tls", NULL, "refuse connections that could be unencrypted", NULL},
 	{'q', "quiet", NULL, "print errors only", NULL},
 	{'v', "verbose", NULL, "print debugging messages", NULL},
 	{'h', "help", NULL, "print this help and exit", NULL},
@@ -117,6 +118,9 @@ common_option(ecom_cli *cli, int opt, const char *arg)
 		return true;
 	case ECOM_OPT_STORE:
 		ecom_cli_set(cli, "store", arg);
+		return true;
+	case ECOM_OPT_REQUIRE_TLS:
+		ecom_cli_set(cli, "require_tls", "true");
 		return true;
 	case 'X':
 		if (strcmp(arg, "list") == 0)

@@ -278,11 +278,11 @@ assert_no_secret_in_files() {
 	assert_no_secret "$output$stderr"
 }
 
-@test "require_tls: a MongoDB URI without tls=true and Kafka without TLS are refused" {
+@test "require_tls, --require-tls: a MongoDB URI without tls=true and Kafka without TLS are refused" {
 	ECOM_REQUIRE_TLS=1 run_timed ecom-bench -n 5 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce"
 	[[ $status -eq 2 ]] || fail "exit $status, not 2: $stderr"
 	grep -q "require_tls: the store's URI allows an unencrypted connection: add tls=true" <<<"$stderr" || fail "$stderr"
-	ECOM_REQUIRE_TLS=1 run_timed ecom-bench -n 5 --no-progress -X security.protocol=SASL_PLAINTEXT
+	run_timed ecom-bench -n 5 --no-progress --require-tls -X security.protocol=SASL_PLAINTEXT
 	[[ $status -eq 2 ]] || fail "exit $status, not 2: $stderr"
 	grep -q "require_tls: kafka's security.protocol is SASL_PLAINTEXT, which is not encrypted: use SSL or SASL_SSL" <<<"$stderr" ||
 		fail "$stderr"
