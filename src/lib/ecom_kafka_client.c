@@ -38,13 +38,6 @@ kafka_client_init(kafka_client *kc, const ecom_config *cfg)
 }
 
 /*
- * librdkafka's errors, as kcat shows them, but each once: a broker that
- * cannot be reached is reported as an outage (all brokers down) with its
- * reason, other errors (authentication, TLS, a fatal producer error) as
- * they come.  Single-broker disconnects are routine (idle connections are
- * closed, a broker of a cluster restarts): -v shows them.
- */
-/*
  * The broker answered and refused us: a failed SASL login or TLS
  * handshake, or a connection dropped before the first answer, which
  * librdkafka says is most likely a security.protocol the listener does
@@ -57,6 +50,13 @@ kafka_is_refusal(int code, const char *reason)
 	       (code == RD_KAFKA_RESP_ERR__TRANSPORT && strstr(reason, "security.protocol") != NULL);
 }
 
+/*
+ * librdkafka's errors, as kcat shows them, but each once: a broker that
+ * cannot be reached is reported as an outage (all brokers down) with its
+ * reason, other errors (authentication, TLS, a fatal producer error) as
+ * they come.  Single-broker disconnects are routine (idle connections are
+ * closed, a broker of a cluster restarts): -v shows them.
+ */
 void
 kafka_error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 {
