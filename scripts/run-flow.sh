@@ -80,13 +80,24 @@ done
 	usage_error "--partitions '$partitions': expected 1 to 999"
 [[ "$max_restarts" =~ ^[0-9]+$ ]] || usage_error "--max-restarts '$max_restarts': expected a number"
 if [[ -n "$partitions" ]]; then export ECOM_PARTITIONS=$partitions; fi
+number='^[0-9]+([.][0-9]+)?$'
+in_range() { # value min max: a number from min to max
+	[[ "$1" =~ $number ]] && awk -v x="$1" -v lo="$2" -v hi="$3" 'BEGIN { exit !(x >= lo && x <= hi) }'
+}
+# Checked here, as ecom-reconcile would, before the topics and the store are reset.
 rate=
 for ((i = 0; i < ${#open_loop[@]}; i += 2)); do
-	[[ ${open_loop[i]} == --rate ]] && rate=${open_loop[i + 1]}
+	value=${open_loop[i + 1]}
+	case ${open_loop[i]} in
+	--rate) in_range "$value" 0.001 1000000 ||
+		usage_error "--rate '$value': expected orders per second, from 0.001 to 1000000"
+		rate=$value ;;
+	--arrivals) [[ "$value" == constant || "$value" == poisson ]] ||
+		usage_error "--arrivals '$value': expected constant or poisson" ;;
+	--warmup) in_range "$value" 0 86400 || usage_error "--warmup '$value': expected seconds, from 0 to 86400" ;;
+	esac
 done
-number='^[0-9]+([.][0-9]+)?$'
 if [[ -n "$rate" ]]; then
-	[[ "$rate" =~ $number ]] || usage_error "--rate '$rate': expected orders per second"
 	((window_given)) && usage_error "-w is a closed loop's; an open loop (--rate) has no window"
 	if [[ -n "$duration" ]]; then
 		((orders_given)) && usage_error "give -n N or --duration S, not both"

@@ -55,6 +55,7 @@ typedef struct bench_args {
 	bool sweep;
 	ecom_sweep_opts sweep_opts;
 	bool sweep_option_given; /* --slo, --step-duration or --sweep-from */
+	bool warmup_given;       /* a sweep's --warmup 0 is not its default */
 } bench_args;
 
 /* Chains timed for the floor unless --floor-samples says otherwise. */
@@ -191,6 +192,7 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case OPT_ARRIVALS:
 		return take_load_option("arrivals", arg);
 	case OPT_WARMUP:
+		options.warmup_given = true;
 		return take_load_option("warmup", arg);
 	case OPT_MAX_BACKLOG:
 		return take_load_option("max-backlog", arg);
@@ -427,7 +429,7 @@ check_sweep(bench_args *args, ecom_err *err)
 	    args->load.window_given || args->load.open.backlog_max > 0)
 		return ecom_err_set(err, "--sweep chooses its own rates: -n, -w, --rate, --duration "
 		                         "and --max-backlog do not go with it");
-	if (args->load.open_option_given && args->load.open.warmup_s > 0)
+	if (args->warmup_given)
 		args->sweep_opts.warmup_s = args->load.open.warmup_s;
 	if (args->sweep_opts.warmup_s >= args->sweep_opts.step_s)
 		return ecom_err_set(err, "--warmup %g leaves nothing of a --step-duration of %g s",

@@ -27,6 +27,7 @@
 #include "ecom_kafka.h"
 #include "ecom_log.h"
 #include "ecom_store.h"
+#include "ecom_wire.h"
 
 enum { OPT_BATCH_SIZE = ECOM_OPT_COMMAND };
 
@@ -96,17 +97,22 @@ flush_pending(ecom_store *store, pending_batch *batch, persist_totals *totals, e
 /*
  * Take one JSON text into the batch, writing the batch first when the
  * type changes or it is full.  A bad text is reported and counted; only
- * a store failure returns -1.
+ * a store failure returns -1.  A message (m not NULL) may be in either
+ * wire form: its header or topic tells the type when it has no eventType.
  */
 static int
 take_event(ecom_store *store, pending_batch *batch, persist_totals *totals, const char *source,
-           long position, const char *text, size_t len, ecom_err *err)
+           long position, const rd_kafka_message_t *m, const char *text, size_t len,
+           ecom_err *err)
 {
 	ecom_event ev, *slot;
 	ecom_err why;
+	int parsed;
 
 	totals->read++;
-	if (ecom_event_from_json(text, len, &ev, &why) < 0) {
+	parsed = m != NULL ? ecom_event_from_message(m, ECOM_EV_COUNT, &ev, &why)
+	                   : ecom_event_from_json(text, len, &ev, &why);
+	if (parsed < 0) {
 		ecom_errorf("%s:%ld: %s (skipped)", source, position, why.msg);
 		totals->rejected++;
 		return 0;
@@ -143,7 +149,7 @@ take_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 {
 	stdin_persist *p = arg;
 
-	return take_event(p->store, p->batch, p->totals, "<stdin>", lineno, line, len, err);
+	return take_event(p->store, p->batch, p->totals, "<stdin>", lineno, NULL, line, len, err);
 }
 
 static int
@@ -194,8 +200,8 @@ persist_topic(const ecom_config *cfg, ecom_store *store, pending_batch *batch,
 			char source[300];
 
 			snprintf(source, sizeof(source), "%s[%" PRId32 "]", topic, msgs[i]->partition);
-			if (take_event(store, batch, totals, source, (long)msgs[i]->offset,
-			               msgs[i]->payload ? msgs[i]->payload : "", msgs[i]->len, err) < 0)
+			if (take_event(store, batch, totals, source, (long)msgs[i]->offset, msgs[i], NULL, 0,
+			               err) < 0)
 				goto out;
 		}
 		if (flush_pending(store, batch, totals, err) < 0)

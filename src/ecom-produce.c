@@ -23,6 +23,7 @@
 #include "ecom_log.h"
 #include "ecom_metrics.h"
 #include "ecom_stage.h"
+#include "ecom_wire.h"
 
 enum { OPT_STDOUT = ECOM_OPT_COMMAND };
 
@@ -62,21 +63,22 @@ generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *sto
 
 		if (ecom_event_new_order(&order, now_us / 1000, err) < 0)
 			goto out;
-		json = ecom_event_to_json(&order, &len);
-		if (json == NULL) {
-			/* An order just made that cannot be written out is the program's fault. */
-			ecom_err_set(err, "internal error: cannot write order '%s' as JSON", order.event_id);
-			ecom_event_destroy(&order);
-			goto out;
-		}
 		if (to_stdout) {
+			json = ecom_event_to_wire(&order, ecom_config_wire(cfg), &len, NULL);
+			if (json == NULL) {
+				/* An order just made that cannot be written out is the program's fault. */
+				ecom_err_set(err, "internal error: cannot write order '%s' as JSON",
+				             order.event_id);
+				ecom_event_destroy(&order);
+				goto out;
+			}
 			fwrite(json, 1, len, stdout);
 			putchar('\n');
+			bson_free(json);
 		} else {
-			sent = ecom_producer_send_event(producer, topic, order.event_id, json, len, now_us,
-			                                err);
+			sent = ecom_wire_send_event(producer, ecom_config_wire(cfg), topic, &order, now_us,
+			                            err);
 		}
-		bson_free(json);
 		ecom_event_destroy(&order);
 		if (sent < 0)
 			goto out;
@@ -94,6 +96,7 @@ out:
 /* What produce_stdin() hands each line. */
 typedef struct stdin_produce {
 	ecom_producer *producer;
+	ecom_wire wire;
 	const char *topic;
 	long produced;
 	long rejected;
@@ -104,16 +107,22 @@ produce_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 {
 	stdin_produce *p = arg;
 	ecom_event ev;
+	ecom_wire form;
 	ecom_err why;
 	int rc;
 
-	if (ecom_event_from_json(line, len, &ev, &why) < 0) {
+	/* Either form; a line without eventType takes its type from the topic's name. */
+	if (ecom_event_from_wire(line, len, p->topic, NULL, NULL, ECOM_EV_COUNT, &ev, &form, &why) < 0) {
 		ecom_errorf("<stdin>:%ld: %s (line skipped)", lineno, why.msg);
 		p->rejected++;
 		return 0;
 	}
-	rc = ecom_producer_send_event(p->producer, p->topic, ev.event_id, line, len,
-	                              ev.created_ms * 1000, err);
+	/* A line already in the form asked for goes as it is, byte for byte. */
+	if (form == p->wire)
+		rc = ecom_wire_send_text(p->producer, p->wire, p->topic, &ev, line, len,
+		                         ev.created_ms * 1000, err);
+	else
+		rc = ecom_wire_send_event(p->producer, p->wire, p->topic, &ev, ev.created_ms * 1000, err);
 	ecom_event_destroy(&ev);
 	p->produced += rc == 0;
 	return rc;
@@ -124,7 +133,7 @@ static int
 produce_stdin(const ecom_config *cfg, const char *topic, ecom_stop_flag *stop,
               long *rejected, ecom_err *err)
 {
-	stdin_produce p = {.topic = topic};
+	stdin_produce p = {.topic = topic, .wire = ecom_config_wire(cfg)};
 	int rc = -1;
 
 	if (ecom_producer_new(&p.producer, cfg, err) < 0)
@@ -204,7 +213,8 @@ main(int argc, char **argv)
 	static const ecom_command command = {
 		.synopsis = "ecom-produce [options] --generate N [--stdout]\n"
 		            "ecom-produce [options] -t TOPIC",
-		.description = "Create N orders, or produce JSON events read from standard input.",
+		.description = "Create N orders, or produce JSON events read from standard input, in\n"
+		               "either wire form (--wire says which form is written).",
 		.options = own_options,
 		.option = take_option,
 		.check = check_options,

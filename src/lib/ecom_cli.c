@@ -46,6 +46,8 @@ static const ecom_option common_options[] = {
 	{'d', "database", "NAME", "MongoDB database / PostgreSQL schema", "database"},
 	{ECOM_OPT_STORE, "store", "STORE", "mongodb, postgresql, or a mongodb:// or postgresql:// URI",
 	 "store"},
+	{ECOM_OPT_WIRE, "wire", "FORM",
+	 "write events in ecom's form or the Spring Boot application's: ecom or spring", "wire"},
 	{'X', NULL, "KEY=VALUE",
 	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
 	 NULL},
@@ -118,6 +120,9 @@ common_option(ecom_cli *cli, int opt, const char *arg)
 		return true;
 	case ECOM_OPT_STORE:
 		ecom_cli_set(cli, "store", arg);
+		return true;
+	case ECOM_OPT_WIRE:
+		ecom_cli_set(cli, "wire", arg);
 		return true;
 	case ECOM_OPT_REQUIRE_TLS:
 		ecom_cli_set(cli, "require_tls", "true");

@@ -50,6 +50,7 @@ ecom_config_init(ecom_config *cfg)
 	cfg->orders = 10000;
 	cfg->window = 1;
 	cfg->count_check_every = 100;
+	cfg->wire = ecom_xstrdup("ecom");
 }
 
 void
@@ -65,6 +66,7 @@ ecom_config_free(ecom_config *cfg)
 	free(cfg->topic_prefix);
 	free(cfg->group);
 	free(cfg->dead_letter_topic);
+	free(cfg->wire);
 	for (i = 0; i < cfg->kafka_count; i++) {
 		free(cfg->kafka[i].key);
 		free(cfg->kafka[i].value);
@@ -203,6 +205,15 @@ postgres_uri_value(const char *key, const char *value, ecom_err *err)
 	return check_scheme(key, value, ECOM_STORE_POSTGRESQL, err);
 }
 
+/* The two wire forms of ecom_wire.h; checked here so the config layer needs no event code. */
+static int
+wire_value(const char *key, const char *value, ecom_err *err)
+{
+	if (strcmp(value, "ecom") != 0 && strcmp(value, "spring") != 0)
+		return ecom_err_set(err, "'%s' must be 'ecom' or 'spring', not '%s'", key, value);
+	return 0;
+}
+
 /* A name both MongoDB and PostgreSQL accept without quoting surprises. */
 static int
 database_name(const char *key, const char *value, ecom_err *err)
@@ -253,6 +264,7 @@ static const struct config_key {
     LONG(orders, "ECOM_ORDERS", 1, 100000000),
     INT(window, "ECOM_WINDOW", 1, 100000),
     LONG(count_check_every, "ECOM_COUNT_CHECK_EVERY", 1, 100000000),
+    STRING(wire, "ECOM_WIRE", wire_value),
     BOOL(require_tls, "ECOM_REQUIRE_TLS"),
 #undef STRING
 #undef URI

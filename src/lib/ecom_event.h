@@ -14,7 +14,9 @@
  * exact, and FerretDB has no Decimal128).  Unknown fields, at
  * the top level and in the payload, are kept in both forms.
  *
- * libbson does all JSON parsing and printing.
+ * libbson does all JSON parsing and printing.  The Spring Boot
+ * application's wire form, and reading either form from a message, are
+ * in ecom_wire.h.
  */
 #ifndef ECOM_EVENT_H
 #define ECOM_EVENT_H

@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ecom_alloc.h"
 #include "ecom_event.h"
 #include "ecom_kafka.h"
 #include "ecom_metrics.h"
@@ -168,12 +169,10 @@ int
 ecom_floor_meter_open(ecom_floor_meter **meter_out, const ecom_config *cfg, ecom_err *err)
 {
 	static int meters; /* opened by this process, one thread at a time */
-	ecom_floor_meter *meter = calloc(1, sizeof(*meter));
+	ecom_floor_meter *meter = ecom_xcalloc(1, sizeof(*meter));
 	const char *topics[1];
 
 	*meter_out = NULL;
-	if (meter == NULL)
-		return ecom_err_set(err, "out of memory");
 	meter->cfg = cfg;
 	chain_stats_init(&meter->stats);
 	snprintf(meter->topic, sizeof(meter->topic), "%secom-floor-%ld-%d", cfg->topic_prefix,
@@ -295,11 +294,8 @@ order_events_make(order_events *oe, long n, ecom_err *err)
 
 	memset(oe, 0, sizeof(*oe));
 	oe->n = n;
-	for (t = 0; t < ECOM_EV_COUNT; t++) {
-		oe->events[t] = calloc((size_t)n, sizeof(ecom_event));
-		if (oe->events[t] == NULL)
-			return ecom_err_set(err, "out of memory for %ld orders", n);
-	}
+	for (t = 0; t < ECOM_EV_COUNT; t++)
+		oe->events[t] = ecom_xcalloc((size_t)n, sizeof(ecom_event));
 	for (i = 0; i < n; i++) {
 		if (ecom_event_new_order(&oe->events[0][i], now_ms, err) < 0)
 			return -1;
@@ -370,9 +366,9 @@ ecom_measure_kafka_throughput(const ecom_config *cfg, long orders, double *secon
 	/* The messages first: their making is the stages' work, not Kafka's. */
 	if (order_events_make(&oe, orders, err) < 0)
 		goto out;
-	json = calloc((size_t)total, sizeof(*json));
-	len = calloc((size_t)total, sizeof(*len));
-	for (k = 0; json != NULL && len != NULL && k < total; k++)
+	json = ecom_xcalloc((size_t)total, sizeof(*json));
+	len = ecom_xcalloc((size_t)total, sizeof(*len));
+	for (k = 0; k < total; k++)
 		json[k] = ecom_event_to_json(&oe.events[k % ECOM_EV_COUNT][k / ECOM_EV_COUNT], &len[k]);
 	if (ecom_producer_new(&producer, cfg, err) < 0 ||
 	    ecom_kafka_ensure_topics(ecom_producer_handle(producer), topics, 1, cfg->partitions,
@@ -448,10 +444,10 @@ write_all(void *arg)
 	store_writer *w = arg;
 	ecom_store *store = NULL;
 	size_t batch = (size_t)w->cfg->batch_size;
-	ecom_event **ptrs = calloc(batch, sizeof(*ptrs));
-	ecom_put_result *results = calloc(batch, sizeof(*results));
-	const char **ids = calloc(batch, sizeof(*ids));
-	int64_t *shipped = calloc(batch, sizeof(*shipped)), marked;
+	ecom_event **ptrs = ecom_xcalloc(batch, sizeof(*ptrs));
+	ecom_put_result *results = ecom_xcalloc(batch, sizeof(*results));
+	const char **ids = ecom_xcalloc(batch, sizeof(*ids));
+	int64_t *shipped = ecom_xcalloc(batch, sizeof(*shipped)), marked;
 	long from;
 	size_t i, n;
 

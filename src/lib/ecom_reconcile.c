@@ -35,6 +35,8 @@ typedef struct reconcile {
 	int64_t *shipped_ms;
 } reconcile;
 
+static int open_loop_collect(ecom_stage_loop *loop, ecom_err *err);
+
 static reconcile *
 state_of(const ecom_stage_loop *loop)
 {
@@ -263,11 +265,17 @@ reconcile_finish(ecom_stage_loop *loop)
 
 	if (r == NULL)
 		return;
-	if (r->arrivals != NULL) { /* stopped early: what the thread did still counts */
+	/*
+	 * Stopped early, or the last fulfilment came before the thread was
+	 * reaped: what the thread did still counts, its orders too.
+	 */
+	if (r->arrivals != NULL) {
 		ecom_err ignored;
 
 		ecom_arrivals_halt(r->arrivals);
-		ecom_arrivals_join(r->arrivals, &loop->stats->send_lag, &ignored);
+		while (!ecom_arrivals_finished(r->arrivals)) /* its count is final */
+			ecom_sleep_ms(1);
+		open_loop_collect(loop, &ignored);
 	}
 	/* After the last count, flush and commit: they are the run's work too. */
 	if (loop->stats->started_mono_us > 0) {

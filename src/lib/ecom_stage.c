@@ -28,6 +28,7 @@
 #include "ecom_stage_impl.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
+#include "ecom_wire.h"
 
 static int forward_batch(ecom_stage_loop *loop, size_t n, int64_t *mark_us, ecom_err *err);
 
@@ -181,15 +182,8 @@ int
 ecom_stage_send_event(ecom_stage_loop *loop, const char *topic, const ecom_event *ev,
                       int64_t order_us, ecom_err *err)
 {
-	size_t len;
-	char *json = ecom_event_to_json(ev, &len);
-	int rc;
-
-	if (json == NULL)
-		return ecom_err_set(err, "cannot serialise event '%s'", ev->event_id);
-	rc = ecom_producer_send_event(loop->producer, topic, ev->event_id, json, len, order_us, err);
-	bson_free(json);
-	return rc;
+	return ecom_wire_send_event(loop->producer, ecom_config_wire(loop->cfg), topic, ev, order_us,
+	                            err);
 }
 
 /* Room kept in a dead letter for the record's own framing, beyond key, value and headers. */
@@ -254,7 +248,7 @@ decode_message(ecom_stage_loop *loop, const rd_kafka_message_t *m, ecom_event *e
 {
 	if (m->payload == NULL || m->len == 0)
 		return ecom_err_set(why, "empty message");
-	if (ecom_event_from_json(m->payload, m->len, ev, why) < 0)
+	if (ecom_event_from_message(m, loop->input, ev, why) < 0)
 		return -1;
 	if (ev->type != loop->input) {
 		ecom_err_set(why, "event type '%s' does not belong on this topic",

@@ -443,6 +443,48 @@ append_ids(bson_t *parent, const char *key, const ecom_idlist *list)
 	bson_append_array_end(parent, &array);
 }
 
+/*
+ * Where a store in the application's form (MongoDB, wire: spring) differs
+ * from ecom's own, for the audit's reader: the same counts and checks
+ * mean the same, read through other field names.
+ */
+static void
+append_form(bson_t *report, const ecom_store *store)
+{
+	bson_t notes;
+	char key_buf[16], note[200];
+	const char *key;
+	uint32_t i = 0;
+	int t;
+	static const char *const fixed[] = {
+	    "the application's documents: an ObjectId _id, orders found by eventId, _class naming "
+	    "the Java class",
+	    "fulfilment read from payload.orderIsFullfilled (the application's spelling) and "
+	    "payload.orderShippedDate",
+	    "money stored as doubles, not int64 cents; item ids as numbers",
+	};
+
+	if (!store->spring)
+		return;
+	BSON_APPEND_UTF8(report, "form", "spring");
+	BSON_APPEND_ARRAY_BEGIN(report, "form_differences", &notes);
+	for (; i < sizeof(fixed) / sizeof(fixed[0]); i++) {
+		bson_uint32_to_string(i, &key, key_buf, sizeof(key_buf));
+		bson_append_utf8(&notes, key, -1, fixed[i], -1);
+	}
+	for (t = 0; t < ECOM_EV_COUNT; t++) {
+		if (!store->no_unique_index[t])
+			continue;
+		snprintf(note, sizeof(note),
+		         "%s: no unique index on eventId (ecom did not create it): a redelivered "
+		         "event is stored twice there, and shows under duplicates",
+		         ecom_event_type_name((ecom_event_type)t));
+		bson_uint32_to_string(i++, &key, key_buf, sizeof(key_buf));
+		bson_append_utf8(&notes, key, -1, note, -1);
+	}
+	bson_append_array_end(report, &notes);
+}
+
 int
 ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err)
 {
@@ -505,6 +547,7 @@ ecom_store_audit(ecom_store *store, bson_t *report, bool *ok, ecom_err *err)
 		append_ids(&child, ecom_event_type_name((ecom_event_type)t), &dups[t]);
 	bson_append_document_end(report, &child);
 	append_ids(report, "unfinished", &unfinished);
+	append_form(report, store);
 	BSON_APPEND_BOOL(report, "ok", clean);
 	*ok = clean;
 	ret = 0;

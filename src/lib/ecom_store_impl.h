@@ -74,6 +74,14 @@ struct ecom_store {
 	 * lost connection is the server's, never the data's.
 	 */
 	bool drops_over_data;
+	/*
+	 * MongoDB with `wire: spring`: documents in the application's form
+	 * (ecom_wire_spring_document()), found by eventId.  no_unique_index[t]:
+	 * the collection was there without a unique index on eventId (the
+	 * application made it), so a redelivered event is stored twice there.
+	 */
+	bool spring;
+	bool no_unique_index[ECOM_EV_COUNT];
 };
 
 /*

@@ -34,38 +34,9 @@
 #include <mongoc/mongoc.h>
 
 #include "ecom_security.h"
-#include "ecom_store_impl.h"
+#include "ecom_wire.h"
 
-/* Server error code of a duplicate key on a unique index. */
-#define MONGO_DUPLICATE_KEY 11000
-/* Server error code of a drop of a collection that does not exist. */
-#define MONGO_NAMESPACE_NOT_FOUND 26
-
-typedef struct mongo_store {
-	ecom_store base;
-	mongoc_uri_t *uri;    /* kept to reconnect */
-	char *database;
-	mongoc_client_t *client;
-	mongoc_database_t *db;
-	mongoc_collection_t *coll[ECOM_EV_COUNT];
-	/*
-	 * FerretDB 1.x (SQLite) needs two detours: it has no Decimal128 (see
-	 * document_of()) and it scans and decodes every document for any
-	 * filter but {_id: value} (see mongo_mark_fulfilled()).
-	 */
-	bool ferretdb_1;
-	/*
-	 * mongo-java-server uses an index only for a filter with exactly the
-	 * index's keys and plain values: the mark gets two indexes and two
-	 * filters of that shape (see create_mark_indexes(), mongo_mark_fulfilled()).
-	 */
-	bool mongo_java_server;
-} mongo_store;
-
-/* The indexes that serve the mark's two filters on mongo-java-server. */
-#define MARK_INDEX_NAME "_id_1_payload.orderIsFulfilled_1"
-#define SHIPPED_INDEX_NAME "_id_1_payload.orderShippedDate_1"
-
+#include "ecom_store_mongo_impl.h"
 
 static pthread_once_t mongo_init_once = PTHREAD_ONCE_INIT;
 
@@ -92,7 +63,7 @@ mongo_init(void)
 	mongoc_init();
 }
 
-static mongo_store *
+mongo_store *
 mongo_of(ecom_store *store)
 {
 	return (mongo_store *)store;
@@ -105,15 +76,15 @@ mongo_of(ecom_store *store)
  * filter's keys equal the index's and its values are plain
  * (AbstractUniqueIndex.canHandle), and it keeps unique indexes only (a
  * non-unique one is accepted and ignored): without these the mark scans
- * the collection, 8 ms an order at 10,000 documents against 0.9 ms by
- * _id (doc/store-notes.md).  Unique holds trivially with _id in them.
+ * the collection (doc/store-notes.md).  Unique holds trivially with _id in them.
  * mongod answers its one filter from the _id index and gets neither.
  */
 static int
 create_mark_indexes(mongo_store *ms, ecom_err *err)
 {
-	static const char *const fields[] = {"payload.orderIsFulfilled", "payload.orderShippedDate"};
-	static const char *const names[] = {MARK_INDEX_NAME, SHIPPED_INDEX_NAME};
+	const char *const fields[] = {FULFILLED_FIELD(ms), "payload.orderShippedDate"};
+	const char *const names[] = {ms->base.spring ? SPRING_MARK_INDEX_NAME : MARK_INDEX_NAME,
+	                             ms->base.spring ? SPRING_SHIPPED_INDEX_NAME : SHIPPED_INDEX_NAME};
 	size_t i;
 
 	for (i = 0; i < 2; i++) {
@@ -122,7 +93,7 @@ create_mark_indexes(mongo_store *ms, ecom_err *err)
 		bool done;
 
 		cmd = BCON_NEW("createIndexes", BCON_UTF8(ecom_event_type_name(ECOM_EV_ORDERCREATED)),
-		               "indexes", "[", "{", "key", "{", "_id", BCON_INT32(1), fields[i],
+		               "indexes", "[", "{", "key", "{", ID_FIELD(ms), BCON_INT32(1), fields[i],
 		               BCON_INT32(1), "}", "name", BCON_UTF8(names[i]), "unique",
 		               BCON_BOOL(true), "}", "]");
 		done = mongoc_database_command_simple(ms->db, cmd, NULL, NULL, &error);
@@ -134,6 +105,42 @@ create_mark_indexes(mongo_store *ms, ecom_err *err)
 	return 0;
 }
 
+/* Is there a collection of type already, and has it a unique index on eventId? */
+static int
+find_collection(mongo_store *ms, ecom_event_type type, bool *exists, bool *unique,
+                ecom_err *err)
+{
+	mongoc_cursor_t *cursor;
+	const bson_t *index;
+	bson_error_t error;
+	bson_iter_t it;
+
+	*exists = *unique = false;
+	cursor = mongoc_collection_find_indexes_with_opts(ms->coll[type], NULL);
+	while (mongoc_cursor_next(cursor, &index)) {
+		*exists = true;
+		if (bson_iter_init_find(&it, index, "unique") && bson_iter_as_bool(&it) &&
+		    bson_iter_init_find(&it, index, "key") && BSON_ITER_HOLDS_DOCUMENT(&it) &&
+		    bson_iter_recurse(&it, &it) && bson_iter_next(&it) &&
+		    strcmp(bson_iter_key(&it), "eventId") == 0 && !bson_iter_next(&it))
+			*unique = true;
+	}
+	/* mongod says code 26 for an absent collection; others list nothing. */
+	if (mongoc_cursor_error(cursor, &error) && error.code != MONGO_NAMESPACE_NOT_FOUND) {
+		mongoc_cursor_destroy(cursor);
+		return ecom_err_set(err, "cannot list the indexes of '%s' in '%s': %s",
+		                    ecom_event_type_name(type), ms->base.redacted_uri, error.message);
+	}
+	mongoc_cursor_destroy(cursor);
+	return 0;
+}
+
+/*
+ * A unique index on eventId in every collection: ecom's idempotence.  In
+ * the application's form (wire: spring) only in the collections ecom
+ * creates: a database the application wrote is read as it is, and one
+ * holding a duplicate could not take the index anyway.
+ */
 static int
 create_indexes(mongo_store *ms, ecom_err *err)
 {
@@ -142,8 +149,16 @@ create_indexes(mongo_store *ms, ecom_err *err)
 	for (t = 0; t < ECOM_EV_COUNT; t++) {
 		bson_t *cmd;
 		bson_error_t error;
-		bool done;
+		bool done, exists = false, unique = false;
 
+		ms->base.no_unique_index[t] = false;
+		if (ms->base.spring &&
+		    find_collection(ms, (ecom_event_type)t, &exists, &unique, err) < 0)
+			return -1;
+		if (exists) {
+			ms->base.no_unique_index[t] = !unique;
+			continue;
+		}
 		/* createIndexes also creates the collection; both are no-ops when present. */
 		cmd = BCON_NEW("createIndexes", BCON_UTF8(ecom_event_type_name((ecom_event_type)t)),
 		               "indexes", "[", "{", "key", "{", "eventId", BCON_INT32(1), "}",
@@ -155,6 +170,8 @@ create_indexes(mongo_store *ms, ecom_err *err)
 			                    ecom_event_type_name((ecom_event_type)t), ms->base.redacted_uri,
 			                    error.message);
 	}
+	if (ms->base.spring && ms->base.no_unique_index[ECOM_EV_ORDERCREATED])
+		return 0;
 	return ms->mongo_java_server ? create_mark_indexes(ms, err) : 0;
 }
 
@@ -226,6 +243,16 @@ read_server(mongo_store *ms)
 	bson_destroy(cmd);
 }
 
+int64_t
+mongo_reply_count(const bson_t *reply, const char *key)
+{
+	bson_iter_t iter;
+
+	if (bson_iter_init_find(&iter, reply, key) && BSON_ITER_HOLDS_NUMBER(&iter))
+		return bson_iter_as_int64(&iter);
+	return 0;
+}
+
 static void mongo_close(ecom_store *store);
 
 static const ecom_store_ops mongo_ops;
@@ -236,8 +263,8 @@ static const ecom_store_ops mongo_ops;
  * not-primary codes may pass; a document the driver or the server finds
  * invalid is the data's fault; the rest (a refused login, …) is final.
  */
-static enum ecom_err_kind
-failure_kind(const bson_error_t *error)
+enum ecom_err_kind
+mongo_failure_kind(const bson_error_t *error)
 {
 	switch (error->domain) {
 	case MONGOC_ERROR_STREAM:
@@ -328,7 +355,7 @@ server_ping(mongo_store *ms, ecom_err *err)
 
 	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
 		hint = mongo_refusal_hint(error.message, ms->uri);
-		ret = ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : failure_kind(&error),
+		ret = ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : mongo_failure_kind(&error),
 		                        "cannot connect to '%s': %s%s%s", ms->base.redacted_uri,
 		                        error.message, hint != NULL ? ": " : "",
 		                        hint != NULL ? hint : "");
@@ -405,6 +432,7 @@ mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, eco
 	ms->base.kind = ECOM_STORE_MONGODB;
 	ms->base.redacted_uri = ecom_redact_uri(uri_text);
 	ms->database = bson_strdup(cfg->database);
+	ms->base.spring = ecom_config_wire(cfg) == ECOM_WIRE_SPRING;
 
 	ms->uri = mongoc_uri_new_with_error(uri_text, &error);
 	if (ms->uri == NULL) {
@@ -497,7 +525,9 @@ per_event_errors(const bson_t *reply, const size_t *op_event, size_t n_ops,
 		    (strstr(message, "index: ") == NULL || strstr(message, "index: _id_ ") != NULL ||
 		     strstr(message, "index: eventId_1 ") != NULL ||
 		     strstr(message, "index: " MARK_INDEX_NAME " ") != NULL ||
-		     strstr(message, "index: " SHIPPED_INDEX_NAME " ") != NULL)) {
+		     strstr(message, "index: " SHIPPED_INDEX_NAME " ") != NULL ||
+		     strstr(message, "index: " SPRING_MARK_INDEX_NAME " ") != NULL ||
+		     strstr(message, "index: " SPRING_SHIPPED_INDEX_NAME " ") != NULL)) {
 			results[op_event[index]].status = ECOM_PUT_DUPLICATE;
 		} else {
 			results[op_event[index]].status = ECOM_PUT_REJECTED;
@@ -549,6 +579,10 @@ document_of(const mongo_store *ms, const ecom_event *ev, bson_t *doc)
 {
 	bson_iter_t iter;
 
+	if (ms->base.spring) {
+		ecom_wire_spring_document(ev, doc);
+		return;
+	}
 	bson_init(doc);
 	BSON_APPEND_UTF8(doc, "_id", ev->event_id);
 	if (ms->ferretdb_1 && bson_iter_init(&iter, &ev->doc))
@@ -596,9 +630,9 @@ mongo_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *even
 	bson_destroy(&reply);
 	/* A duplicate of an event stored earlier in this batch hits the index too: not new. */
 	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0 &&
-	    (failure_kind(&error) == ECOM_ERR_TRANSIENT ||
+	    (mongo_failure_kind(&error) == ECOM_ERR_TRANSIENT ||
 	     !per_event_errors(&reply, op_event, n_ops, results))) {
-		ecom_err_set_kind(err, failure_kind(&error), "cannot store %s events in '%s': %s",
+		ecom_err_set_kind(err, mongo_failure_kind(&error), "cannot store %s events in '%s': %s",
 		                  ecom_event_type_name(type), store->redacted_uri, error.message);
 		if (err != NULL)
 			err->connection_lost = error.domain == MONGOC_ERROR_STREAM;
@@ -613,223 +647,6 @@ out:
 	return ret;
 }
 
-static int64_t
-reply_count(const bson_t *reply, const char *key)
-{
-	bson_iter_t iter;
-
-	if (bson_iter_init_find(&iter, reply, key) && BSON_ITER_HOLDS_NUMBER(&iter))
-		return bson_iter_as_int64(&iter);
-	return 0;
-}
-
-/* Which orders an update of the mark matches, besides its _id. */
-typedef enum mark_filter {
-	MARK_BY_ID,             /* any: the caller looked it up (FerretDB 1.x) */
-	MARK_UNMARKED_OR_OURS,  /* not fulfilled yet, or marked with this very date */
-	MARK_UNMARKED,          /* not fulfilled yet */
-	MARK_OURS,              /* marked with this very date */
-} mark_filter;
-
-/*
- * Queue the update that marks one order.  "This very date" is an earlier
- * attempt of this call whose reply was lost: the stage gives every call
- * its own dates.
- */
-static bool
-queue_mark(mongoc_bulk_operation_t *bulk, const char *order_id, int64_t shipped_ms,
-           mark_filter filter, bson_error_t *error)
-{
-	bson_t *selector, *update;
-	bool added;
-
-	switch (filter) {
-	case MARK_UNMARKED_OR_OURS:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "$or", "[", "{",
-		                    "payload.orderIsFulfilled", BCON_BOOL(false), "}", "{",
-		                    "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}", "]");
-		break;
-	case MARK_UNMARKED:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderIsFulfilled", BCON_BOOL(false));
-		break;
-	case MARK_OURS:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id), "payload.orderShippedDate",
-		                    BCON_DATE_TIME(shipped_ms));
-		break;
-	default:
-		selector = BCON_NEW("_id", BCON_UTF8(order_id));
-		break;
-	}
-	update = BCON_NEW("$set", "{", "payload.orderIsFulfilled", BCON_BOOL(true),
-	                  "payload.orderShippedDate", BCON_DATE_TIME(shipped_ms), "}");
-	added = mongoc_bulk_operation_update_many_with_opts(bulk, selector, update, NULL, error);
-	bson_destroy(selector);
-	bson_destroy(update);
-	return added;
-}
-
-/*
- * On FerretDB 1.x: is the order stored and not yet fulfilled, or marked
- * with shipped_ms by an earlier attempt of this call?  A lookup by _id
- * alone, the one filter FerretDB does not decode the whole collection
- * for.
- */
-static int
-is_unmarked(mongo_store *ms, const char *order_id, int64_t shipped_ms, bool *unmarked,
-            ecom_err *err)
-{
-	mongoc_cursor_t *cursor;
-	const bson_t *hit;
-	bson_t *filter, *opts;
-	bson_error_t error;
-	bson_iter_t iter;
-	int ret = 0;
-
-	*unmarked = false;
-	filter = BCON_NEW("_id", BCON_UTF8(order_id));
-	opts = BCON_NEW("projection", "{", "payload.orderIsFulfilled", BCON_INT32(1),
-	                "payload.orderShippedDate", BCON_INT32(1), "}", "limit", BCON_INT64(1));
-	cursor = mongoc_collection_find_with_opts(ms->coll[ECOM_EV_ORDERCREATED], filter, opts, NULL);
-	if (mongoc_cursor_next(cursor, &hit)) {
-		bson_iter_t shipped;
-
-		*unmarked = (bson_iter_init(&iter, hit) &&
-		             bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
-		             BSON_ITER_HOLDS_BOOL(&iter) && !bson_iter_bool(&iter)) ||
-		            (bson_iter_init(&shipped, hit) &&
-		             bson_iter_find_descendant(&shipped, "payload.orderShippedDate", &shipped) &&
-		             BSON_ITER_HOLDS_DATE_TIME(&shipped) &&
-		             bson_iter_date_time(&shipped) == shipped_ms);
-	} else if (mongoc_cursor_error(cursor, &error)) {
-		ret = ecom_err_set_kind(err, failure_kind(&error),
-		                        "cannot read ordercreated '%s' from '%s': %s", order_id,
-		                        ms->base.redacted_uri, error.message);
-	}
-	mongoc_cursor_destroy(cursor);
-	bson_destroy(opts);
-	bson_destroy(filter);
-	return ret;
-}
-
-static bool
-seen_before(const char *const *order_ids, size_t i)
-{
-	size_t j;
-
-	for (j = 0; j < i; j++) {
-		if (strcmp(order_ids[j], order_ids[i]) == 0)
-			return true;
-	}
-	return false;
-}
-
-/*
- * One bulk of the mark's updates, each order once, with the given
- * filters in turn (a second filter only on mongo-java-server, see
- * mongo_mark_fulfilled()).  *matched and *modified are the bulk's
- * nMatched and nModified.  On FerretDB 1.x only the orders its lookup
- * finds unmarked (or marked by this call) are queued, and updated by _id.
- */
-static int
-run_mark_bulk(mongo_store *ms, const char *const *order_ids, const int64_t *shipped_ms, size_t n,
-              const mark_filter *filters, size_t n_filters, int64_t *matched, int64_t *modified,
-              ecom_err *err)
-{
-	mongoc_bulk_operation_t *bulk;
-	bson_t *bulk_opts;
-	bson_t reply;
-	bson_error_t error;
-	size_t i, f, queued = 0;
-	int ret = -1;
-
-	/* Ordered: on mongo-java-server the second filter must see the first's updates. */
-	bulk_opts = BCON_NEW("ordered", BCON_BOOL(n_filters > 1));
-	bulk = mongoc_collection_create_bulk_operation_with_opts(ms->coll[ECOM_EV_ORDERCREATED],
-	                                                         bulk_opts);
-	bson_init(&reply);
-	*matched = *modified = 0;
-	for (f = 0; f < n_filters; f++) {
-		for (i = 0; i < n; i++) {
-			bool unmarked = true;
-
-			if (seen_before(order_ids, i))
-				continue;
-			if (filters[f] == MARK_BY_ID &&
-			    is_unmarked(ms, order_ids[i], shipped_ms[i], &unmarked, err) < 0)
-				goto out;
-			if (!unmarked)
-				continue;
-			if (!queue_mark(bulk, order_ids[i], shipped_ms[i], filters[f], &error)) {
-				ecom_err_set(err, "cannot mark '%s' fulfilled in '%s': %s", order_ids[i],
-				             ms->base.redacted_uri, error.message);
-				goto out;
-			}
-			queued++;
-		}
-	}
-	if (queued == 0) {
-		ret = 0;
-		goto out;
-	}
-	bson_destroy(&reply);
-	if (mongoc_bulk_operation_execute(bulk, &reply, &error) == 0) {
-		ecom_err_set_kind(err, failure_kind(&error), "cannot mark orders fulfilled in '%s': %s",
-		                  ms->base.redacted_uri, error.message);
-		goto out;
-	}
-	*matched = reply_count(&reply, "nMatched");
-	*modified = reply_count(&reply, "nModified");
-	ret = 0;
-out:
-	bson_destroy(&reply);
-	mongoc_bulk_operation_destroy(bulk);
-	bson_destroy(bulk_opts);
-	return ret;
-}
-
-/*
- * Mark the orders fulfilled; *marked counts those this call marked (an
- * earlier, lost attempt of it included).  An order twice in one call is
- * marked once.
- *
- * mongod: one unordered bulk of {_id, unmarked or marked with this call's
- * date} → $set, atomic per order; *marked is its nMatched.
- *
- * mongo-java-server: that filter would scan the collection (an $or; see
- * create_mark_indexes()), so each order gets two updates whose filters
- * its indexes serve, in one ordered bulk: {_id, unmarked} → $set, then
- * {_id, marked with this call's date} → the same $set, which changes
- * nothing.  The first matches and modifies the orders it marks, the
- * second matches every order this call marked and modifies none: *marked
- * = nMatched − nModified.  Each update is atomic per order, and no other
- * call's dates can match the second.
- *
- * FerretDB 1.x decodes every document of the collection for any filter
- * but {_id} (2.5 s an order at 10,000 documents) and is not atomic there
- * anyway (it reads, then writes): each order is looked up by _id and those
- * still unmarked are updated by _id (0.3 to 0.5 s at 10,000).
- */
-static int
-mongo_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int64_t *shipped_ms,
-                     size_t n, int64_t *marked, ecom_err *err)
-{
-	static const mark_filter ferretdb[] = {MARK_BY_ID}, mongod[] = {MARK_UNMARKED_OR_OURS},
-	                         mongo_java_server[] = {MARK_UNMARKED, MARK_OURS};
-	mongo_store *ms = mongo_of(store);
-	int64_t matched, modified;
-
-	*marked = 0;
-	if (ms->ferretdb_1)
-		return run_mark_bulk(ms, order_ids, shipped_ms, n, ferretdb, 1, marked, &modified, err);
-	if (!ms->mongo_java_server)
-		return run_mark_bulk(ms, order_ids, shipped_ms, n, mongod, 1, marked, &modified, err);
-	if (run_mark_bulk(ms, order_ids, shipped_ms, n, mongo_java_server, 2, &matched, &modified,
-	                  err) < 0)
-		return -1;
-	*marked = matched - modified;
-	return 0;
-}
-
 static int
 count_matching(mongo_store *ms, ecom_event_type type, const bson_t *filter, int64_t *count,
                ecom_err *err)
@@ -839,7 +656,7 @@ count_matching(mongo_store *ms, ecom_event_type type, const bson_t *filter, int6
 
 	n = mongoc_collection_count_documents(ms->coll[type], filter, NULL, NULL, NULL, &error);
 	if (n < 0)
-		return ecom_err_set_kind(err, failure_kind(&error), "cannot count %s in '%s': %s",
+		return ecom_err_set_kind(err, mongo_failure_kind(&error), "cannot count %s in '%s': %s",
 		                         ecom_event_type_name(type), ms->base.redacted_uri, error.message);
 	*count = n;
 	return 0;
@@ -856,7 +673,7 @@ mongo_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *e
 static int
 mongo_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 {
-	bson_t *filter = BCON_NEW("payload.orderIsFulfilled", BCON_BOOL(true));
+	bson_t *filter = BCON_NEW(FULFILLED_FIELD(mongo_of(store)), BCON_BOOL(true));
 	int ret;
 
 	ret = count_matching(mongo_of(store), ECOM_EV_ORDERCREATED, filter, count, err);
@@ -875,7 +692,7 @@ mongo_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t 
 	bson_error_t error;
 	int ret = 0;
 
-	filter = BCON_NEW("_id", BCON_UTF8(order_id));
+	filter = BCON_NEW(ID_FIELD(ms), BCON_UTF8(order_id));
 	opts = BCON_NEW("projection", "{", "_id", BCON_INT32(0), "}", "limit", BCON_INT64(1));
 	cursor = mongoc_collection_find_with_opts(ms->coll[type], filter, opts, NULL);
 	if (mongoc_cursor_next(cursor, &hit)) {
@@ -901,12 +718,12 @@ mongo_delete_one(ecom_store *store, ecom_event_type type, const char *order_id, 
 	bson_error_t error;
 	int ret = 0;
 
-	selector = BCON_NEW("_id", BCON_UTF8(order_id));
+	selector = BCON_NEW(ID_FIELD(ms), BCON_UTF8(order_id));
 	if (!mongoc_collection_delete_one(ms->coll[type], selector, NULL, &reply, &error))
 		ret = ecom_err_set(err, "cannot delete %s '%s' from '%s': %s", ecom_event_type_name(type),
 		                   order_id, store->redacted_uri, error.message);
 	else
-		*removed = reply_count(&reply, "deletedCount");
+		*removed = mongo_reply_count(&reply, "deletedCount");
 	bson_destroy(&reply);
 	bson_destroy(selector);
 	return ret;
@@ -983,8 +800,8 @@ mongo_list_unfinished(ecom_store *store, ecom_idlist *ids, ecom_err *err)
 	int ret;
 
 	/* {field: null} matches a null and an absent field alike. */
-	filter = BCON_NEW("$or", "[", "{", "payload.orderIsFulfilled", "{", "$ne", BCON_BOOL(true), "}",
-	                  "}", "{", "payload.orderShippedDate", BCON_NULL, "}", "]");
+	filter = BCON_NEW("$or", "[", "{", FULFILLED_FIELD(mongo_of(store)), "{", "$ne", BCON_BOOL(true),
+	                  "}", "}", "{", "payload.orderShippedDate", BCON_NULL, "}", "]");
 	ret = list_event_ids(mongo_of(store), ECOM_EV_ORDERCREATED, filter, ids, err);
 	bson_destroy(filter);
 	return ret;

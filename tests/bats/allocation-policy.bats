@@ -14,16 +14,7 @@ load '/usr/lib/bats/bats-assert/load'
 # its bare calls until that work lands.  Remove a file once it is clean
 # (`grep -nE '(^|[^_[:alnum:]])(malloc|calloc|realloc|strdup)\(' FILE`);
 # the list is meant to become empty.
-TEMPORARILY_ALLOWED=(
-	src/lib/ecom_stage.c
-	src/lib/ecom_flow.c
-	src/lib/ecom_measure.c
-	src/lib/ecom_kafka*.c
-	src/lib/ecom_event*.c
-	src/lib/ecom_metrics.c
-	src/lib/ecom_plot.c
-	src/lib/ecom_report.c
-)
+TEMPORARILY_ALLOWED=()
 
 setup() {
 	SRCDIR=${ECOM_SRCDIR:-$BATS_TEST_DIRNAME/../..}

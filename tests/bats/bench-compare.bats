@@ -83,11 +83,24 @@ setup() {
 	[[ "$stderr" != *"orders (100%)"* ]] || fail "progress line on a stderr that is not a terminal: $stderr"
 }
 
-# PostgreSQL's orderfulfilled table of this test locked for $1 seconds, $2 seconds from now:
-# a known stall of the terminal stage's writes, and nobody else's.
+# PostgreSQL's orderfulfilled table of this test locked for $1 seconds once the run now
+# starting has fulfilled $2 orders (under way, whatever the machine's pace): a known stall
+# of the terminal stage's writes, and nobody else's.
 lock_fulfilments_later() {
-	(sleep "$2" && psql "$ECOM_POSTGRES_URI" -Xq -c "BEGIN; LOCK TABLE \"$ECOM_DATABASE\".orderfulfilled
-		IN ACCESS EXCLUSIVE MODE; SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1) &
+	(
+		local q="\"$ECOM_DATABASE\".orderfulfilled" n=$2 tries
+		# An earlier run's orders go first: the run empties the store when it begins.
+		for ((tries = 0; tries < 1200 && n >= $2; tries++)); do
+			n=$(psql "$ECOM_POSTGRES_URI" -XAtc "SELECT count(*) FROM $q" 2>/dev/null || echo 0)
+			sleep 0.05
+		done
+		for ((tries = 0; tries < 1200 && n < $2; tries++)); do
+			sleep 0.05
+			n=$(psql "$ECOM_POSTGRES_URI" -XAtc "SELECT count(*) FROM $q" 2>/dev/null || echo 0)
+		done
+		psql "$ECOM_POSTGRES_URI" -Xq -c "BEGIN; LOCK TABLE $q IN ACCESS EXCLUSIVE MODE;
+			SELECT pg_sleep($1); COMMIT;" >/dev/null 2>&1
+	) &
 	LOCKER=$!
 }
 
@@ -96,7 +109,7 @@ lock_fulfilments_later() {
 	export ECOM_STORE=postgresql
 	# Closed loop, one order in flight; the one floor chain comes after order 300, the stall
 	# well before it.
-	lock_fulfilments_later 1 1.5
+	lock_fulfilments_later 1 60
 	t0=$(date +%s%N)
 	run --separate-stderr ecom-bench -n 600 -w 1 --floor-samples 1 --no-progress
 	t1=$(date +%s%N)
@@ -111,7 +124,7 @@ lock_fulfilments_later() {
 	assert_exactly_n_orders 600
 	# Open loop at 100 orders/s for 4 s, the same stall: the orders meant to start in that
 	# second (about 100 of 400) all wait, so more than one in ten is over 100 ms.
-	lock_fulfilments_later 1 1.5
+	lock_fulfilments_later 1 100
 	run --separate-stderr ecom-bench --rate 100 --duration 4 --floor-samples 1 --no-progress
 	wait "$LOCKER"
 	assert_success

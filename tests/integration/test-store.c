@@ -29,6 +29,7 @@
 #include "ecom_config.h"
 #include "ecom_event.h"
 #include "ecom_store.h"
+#include "ecom_wire.h"
 #include "ecom_time.h"
 
 
@@ -1534,6 +1535,219 @@ audit_same_on_both_backends(void **state)
 
 /* ---- the list ---- */
 
+/* ---- the application's form (wire: spring, MongoDB) ---- */
+
+/* A store on database, with `wire: spring`. */
+static ecom_store *
+open_spring(ecom_config *cfg, const char *database)
+{
+	ecom_store *store = NULL;
+	ecom_err err;
+
+	config_for(cfg, &mongodb, backend_uri(&mongodb), database, 10000);
+	assert_int_equal(ecom_config_set(cfg, "wire", "spring", &err), 0);
+	if (ecom_store_open(&store, cfg, &err) < 0)
+		fail_msg("open: %s", err.msg);
+	return store;
+}
+
+/* The one document of collection name whose eventId is id, as stored (with _id). */
+static void
+raw_document(const char *database, const char *name, const char *id, bson_t *doc)
+{
+	mongoc_client_t *client = mongoc_client_new(backend_uri(&mongodb));
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, database, name);
+	bson_t *filter = BCON_NEW("eventId", BCON_UTF8(id));
+	mongoc_cursor_t *cursor = mongoc_collection_find_with_opts(coll, filter, NULL, NULL);
+	const bson_t *hit;
+
+	if (!mongoc_cursor_next(cursor, &hit))
+		fail_msg("no %s '%s'", name, id);
+	bson_copy_to(hit, doc);
+	mongoc_cursor_destroy(cursor);
+	bson_destroy(filter);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+}
+
+static void
+assert_type_at(const bson_t *doc, const char *path, bson_type_t type)
+{
+	bson_iter_t iter, found;
+
+	if (!bson_iter_init(&iter, doc) || !bson_iter_find_descendant(&iter, path, &found))
+		fail_msg("no '%s'", path);
+	assert_int_equal(bson_iter_type(&found), type);
+}
+
+static double
+double_at(const bson_t *doc, const char *path)
+{
+	bson_iter_t iter, found;
+
+	if (!bson_iter_init(&iter, doc) || !bson_iter_find_descendant(&iter, path, &found) ||
+	    !BSON_ITER_HOLDS_DOUBLE(&found))
+		fail_msg("no double at '%s'", path);
+	return bson_iter_double(&found);
+}
+
+/*
+ * Spring Data's document (the issue's list): ObjectId _id, eventId,
+ * eventCreatedDate a date, the payload in the application's names and
+ * types, _class; the unique eventId index keeps it idempotent; the mark
+ * sets payload.orderIsFullfilled and payload.orderShippedDate.
+ */
+static void
+spring_store_writes_the_applications_documents(void **state)
+{
+	ecom_config cfg;
+	char database[64];
+	ecom_store *store;
+	ecom_event order[ECOM_EV_COUNT];
+	bson_t doc, report;
+	bson_iter_t it;
+	bool is_new = true, ok = false;
+	ecom_event *first = &order[0];
+	int64_t shipped = now_ms() + 10;
+
+	(void)state;
+	need_server(&mongodb);
+	unique_database(database, sizeof(database));
+	store = open_spring(&cfg, database);
+	make_order(order, now_ms());
+	put_order(store, order, false);
+	put_ok(store, ECOM_EV_ORDERCREATED, &first, 1, &is_new);
+	assert_false(is_new);
+	assert_int_equal(count_of(store, ECOM_EV_ORDERCREATED), 1);
+	assert_int_equal(mark(store, order[0].event_id, shipped), 1);
+	assert_int_equal(fulfilled_of(store), 1);
+
+	raw_document(database, "ordercreated", order[0].event_id, &doc);
+	assert_type_at(&doc, "_id", BSON_TYPE_OID);
+	assert_type_at(&doc, "eventCreatedDate", BSON_TYPE_DATE_TIME);
+	assert_utf8_at(&doc, "_class", "com.dbm.main.mongo.model.OrderCreatedEvent");
+	assert_true(double_at(&doc, "payload.orderPrice") == 371.58);
+	assert_true(double_at(&doc, "payload.lineItems.0.itemPrice") == 13.99);
+	assert_int_equal(int_at(&doc, "payload.lineItems.3.itemInventoryId"), 4);
+	assert_type_at(&doc, "payload.orderIsFullfilled", BSON_TYPE_BOOL);
+	assert_type_at(&doc, "payload.orderShippedDate", BSON_TYPE_DATE_TIME);
+	assert_true(bson_iter_init(&it, &doc) &&
+	            bson_iter_find_descendant(&it, "payload.orderShippedDate", &it));
+	assert_int_equal(bson_iter_date_time(&it), shipped);
+	assert_true(bson_iter_init(&it, &doc) &&
+	            bson_iter_find_descendant(&it, "payload.orderIsFullfilled", &it));
+	assert_true(bson_iter_bool(&it));
+	bson_destroy(&doc);
+	raw_document(database, "inventoryupdated", order[0].event_id, &doc);
+	assert_type_at(&doc, "payload.inventoryUpdateCompleDate", BSON_TYPE_DATE_TIME);
+	bson_destroy(&doc);
+	raw_document(database, "ordershipped", order[0].event_id, &doc);
+	assert_type_at(&doc, "payload.shippingDays", BSON_TYPE_DOUBLE);
+	bson_destroy(&doc);
+
+	audit_of(store, &report, &ok);
+	assert_true(ok);
+	assert_utf8_at(&report, "form", "spring");
+	assert_int_equal(int_at(&report, "fulfilled"), 1);
+	assert_ids(&report, "unfinished", 0);
+	bson_destroy(&report);
+	destroy_order(order);
+	ecom_store_close(store);
+	drop_mongo_database(backend_uri(&mongodb), database);
+	ecom_config_free(&cfg);
+}
+
+/* Insert doc into collection name of database, as the application would. */
+static void
+insert_raw(const char *database, const char *name, const bson_t *doc)
+{
+	mongoc_client_t *client = mongoc_client_new(backend_uri(&mongodb));
+	mongoc_collection_t *coll = mongoc_client_get_collection(client, database, name);
+	bson_error_t error;
+
+	if (!mongoc_collection_insert_one(coll, doc, NULL, NULL, &error))
+		fail_msg("insert into %s: %s", name, error.message);
+	mongoc_collection_destroy(coll);
+	mongoc_client_destroy(client);
+}
+
+/* One document as the application stores it: a fresh ObjectId each time. */
+static void
+insert_application_document(const char *database, ecom_event_type type, const char *id,
+                            bool fulfilled)
+{
+	bson_oid_t oid;
+	bson_t *doc;
+
+	bson_t payload;
+
+	bson_oid_init(&oid, NULL);
+	doc = bson_new();
+	BSON_APPEND_OID(doc, "_id", &oid);
+	BSON_APPEND_UTF8(doc, "eventId", id);
+	BSON_APPEND_DATE_TIME(doc, "eventCreatedDate", 1795811045385);
+	BSON_APPEND_DOCUMENT_BEGIN(doc, "payload", &payload);
+	BSON_APPEND_BOOL(&payload, "orderIsFullfilled", fulfilled);
+	if (fulfilled)
+		BSON_APPEND_DATE_TIME(&payload, "orderShippedDate", 1795811046539);
+	else
+		BSON_APPEND_NULL(&payload, "orderShippedDate");
+	BSON_APPEND_DOUBLE(&payload, "orderPrice", 371.58000000000004);
+	bson_append_document_end(doc, &payload);
+	BSON_APPEND_UTF8(doc, "_class", ecom_wire_type_id(type));
+	insert_raw(database, ecom_event_type_name(type), doc);
+	bson_destroy(doc);
+}
+
+/*
+ * A database the application wrote: its collections without a unique
+ * index, one order fulfilled by it, another not, and one ordershipped
+ * stored twice.  The audit reads it with its names and says where the
+ * forms differ.
+ */
+static void
+audit_reads_a_database_the_application_wrote(void **state)
+{
+	static const char *const done = "11111111-1111-4111-8111-111111111111";
+	static const char *const open_id = "22222222-2222-4222-8222-222222222222";
+	ecom_config cfg;
+	char database[64];
+	ecom_store *store;
+	bson_t report;
+	bool ok = true;
+	int t, k;
+
+	(void)state;
+	need_server(&mongodb);
+	unique_database(database, sizeof(database));
+	for (k = 0; k < 2; k++) {
+		for (t = 0; t < ECOM_EV_COUNT; t++) {
+			insert_application_document(database, (ecom_event_type)t, k == 0 ? done : open_id,
+			                            k == 0);
+			if (k == 0 && t == ECOM_EV_ORDERSHIPPED)
+				insert_application_document(database, (ecom_event_type)t, done, true);
+		}
+	}
+	store = open_spring(&cfg, database);
+	audit_of(store, &report, &ok);
+	assert_false(ok);
+	assert_int_equal(int_at(&report, "counts.ordercreated"), 2);
+	assert_int_equal(int_at(&report, "counts.ordershipped"), 3);
+	assert_int_equal(int_at(&report, "fulfilled"), 1);
+	assert_ids(&report, "unfinished", 1, open_id);
+	assert_ids(&report, "duplicates.ordershipped", 1, done);
+	assert_ids(&report, "missing.orderfulfilled", 0);
+	assert_utf8_at(&report, "form", "spring");
+	assert_utf8_at(&report, "form_differences.3",
+	               "ordercreated: no unique index on eventId (ecom did not create it): a "
+	               "redelivered event is stored twice there, and shows under duplicates");
+	bson_destroy(&report);
+	ecom_store_close(store);
+	drop_mongo_database(backend_uri(&mongodb), database);
+	ecom_config_free(&cfg);
+}
+
+
 struct case_def {
 	const char *name;
 	CMUnitTestFunction func;
@@ -1571,6 +1785,10 @@ static const struct case_def cases[] = {
 	 true},
 	{"the mark's filters have an index each on mongo-java-server only",
 	 mark_index_only_on_mongo_java_server, true, false, true},
+	{"the application's form: Spring Data's documents, idempotent, marked as it marks",
+	 spring_store_writes_the_applications_documents, true, false, false},
+	{"the application's form: audit of a database the application wrote",
+	 audit_reads_a_database_the_application_wrote, true, false, false},
 	{"a wrong password says authentication failed", pg_wrong_password_says_authentication, false,
 	 true, true},
 	{"open of a refused port fails naming the redacted URI", open_refused_port_fails, true, true,

@@ -7,10 +7,11 @@
 #include <string.h>
 
 #include "ecom_store_impl.h"
+#include "ecom_time.h"
 
 typedef struct entry {
 	char id[ECOM_EVENT_ID_LEN + 1];
-	bson_t doc;         /* the store form, as given */
+	bson_t *doc;        /* the store form, as given: a pointer, as entries move when they grow */
 	bool fulfilled;     /* ordercreated: payload.orderIsFulfilled */
 	int64_t shipped_ms; /* ordercreated: payload.orderShippedDate; -1 while null */
 } entry;
@@ -32,6 +33,9 @@ typedef struct memory_store {
 	int fail_next[MEMORY_OP_COUNT];
 	int64_t calls[MEMORY_OP_COUNT];
 	int64_t failures[MEMORY_OP_COUNT];
+	int delay_ms[MEMORY_OP_COUNT]; /* every call sleeps this long */
+	int stall_ms[MEMORY_OP_COUNT]; /* the next call sleeps this long, once */
+	int64_t stall_began_us[MEMORY_OP_COUNT], stall_ended_us[MEMORY_OP_COUNT]; /* wall clock */
 } memory_store;
 
 static memory_store *
@@ -68,7 +72,7 @@ insert(collection *c, const ecom_event *ev)
 	e = &c->entries[c->len++];
 	memset(e, 0, sizeof(*e));
 	snprintf(e->id, sizeof(e->id), "%s", ev->event_id);
-	bson_copy_to(&ev->doc, &e->doc);
+	e->doc = bson_copy(&ev->doc);
 	e->shipped_ms = -1;
 	if (bson_iter_init(&iter, &ev->doc) &&
 	    bson_iter_find_descendant(&iter, "payload.orderIsFulfilled", &iter) &&
@@ -86,7 +90,7 @@ clear(collection *c)
 	size_t i;
 
 	for (i = 0; i < c->len; i++)
-		bson_destroy(&c->entries[i].doc);
+		bson_destroy(c->entries[i].doc);
 	free(c->entries);
 	memset(c, 0, sizeof(*c));
 }
@@ -110,6 +114,33 @@ begin_call(memory_store *ms, memory_op op, const char *what, ecom_err *err)
 	if (err != NULL)
 		err->connection_lost = true;
 	return -1;
+}
+
+/*
+ * A slow or stalled server: the call sleeps before it takes the lock, so
+ * the test's own calls (a stage it plays) go on meanwhile.
+ */
+static void
+slow_down(memory_store *ms, memory_op op)
+{
+	int sleep_ms, stall_ms;
+	int64_t began;
+
+	pthread_mutex_lock(&ms->lock);
+	sleep_ms = ms->delay_ms[op];
+	stall_ms = ms->stall_ms[op];
+	ms->stall_ms[op] = 0;
+	pthread_mutex_unlock(&ms->lock);
+	if (sleep_ms > 0)
+		ecom_sleep_ms(sleep_ms);
+	if (stall_ms == 0)
+		return;
+	began = ecom_now_us();
+	ecom_sleep_ms(stall_ms);
+	pthread_mutex_lock(&ms->lock);
+	ms->stall_began_us[op] = began;
+	ms->stall_ended_us[op] = ecom_now_us();
+	pthread_mutex_unlock(&ms->lock);
 }
 
 static void
@@ -150,6 +181,7 @@ memory_put_batch(ecom_store *store, ecom_event_type type, ecom_event *const *eve
 	size_t i;
 	int ret = -1;
 
+	slow_down(ms, MEMORY_PUT_BATCH);
 	pthread_mutex_lock(&ms->lock);
 	snprintf(what, sizeof(what), "store %s events", ecom_event_type_name(type));
 	if (begin_call(ms, MEMORY_PUT_BATCH, what, err) < 0)
@@ -206,6 +238,7 @@ memory_mark_fulfilled(ecom_store *store, const char *const *order_ids, const int
 	size_t i;
 	int ret = -1;
 
+	slow_down(ms, MEMORY_MARK_FULFILLED);
 	pthread_mutex_lock(&ms->lock);
 	*marked = 0;
 	if (begin_call(ms, MEMORY_MARK_FULFILLED, "mark orders fulfilled", err) < 0)
@@ -234,6 +267,7 @@ memory_count(ecom_store *store, ecom_event_type type, int64_t *count, ecom_err *
 	memory_store *ms = memory_of(store);
 	int ret = -1;
 
+	slow_down(ms, MEMORY_COUNT);
 	pthread_mutex_lock(&ms->lock);
 	if (begin_call(ms, MEMORY_COUNT, "count", err) == 0) {
 		*count = (int64_t)ms->coll[type].len;
@@ -261,6 +295,7 @@ memory_count_fulfilled(ecom_store *store, int64_t *count, ecom_err *err)
 	memory_store *ms = memory_of(store);
 	int ret = -1;
 
+	slow_down(ms, MEMORY_COUNT);
 	pthread_mutex_lock(&ms->lock);
 	if (begin_call(ms, MEMORY_COUNT, "count fulfilled orders", err) == 0) {
 		*count = fulfilled_locked(ms);
@@ -284,13 +319,13 @@ memory_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t
 	pthread_mutex_lock(&ms->lock);
 	e = find(&ms->coll[type], order_id);
 	*found = e != NULL;
-	if (e != NULL && type == ECOM_EV_ORDERCREATED && bson_iter_init_find(&iter, &e->doc, "payload") &&
+	if (e != NULL && type == ECOM_EV_ORDERCREATED && bson_iter_init_find(&iter, e->doc, "payload") &&
 	    BSON_ITER_HOLDS_DOCUMENT(&iter)) {
 		const uint8_t *data;
 		uint32_t len;
 		bson_t stored;
 
-		bson_copy_to_excluding_noinit(&e->doc, doc, "payload", NULL);
+		bson_copy_to_excluding_noinit(e->doc, doc, "payload", NULL);
 		bson_iter_document(&iter, &len, &data);
 		bson_init_static(&stored, data, len);
 		bson_append_document_begin(doc, "payload", -1, &payload);
@@ -303,7 +338,7 @@ memory_get(ecom_store *store, ecom_event_type type, const char *order_id, bson_t
 			BSON_APPEND_NULL(&payload, "orderShippedDate");
 		bson_append_document_end(doc, &payload);
 	} else if (e != NULL) {
-		bson_concat(doc, &e->doc);
+		bson_concat(doc, e->doc);
 	}
 	pthread_mutex_unlock(&ms->lock);
 	return 0;
@@ -322,7 +357,7 @@ memory_delete_one(ecom_store *store, ecom_event_type type, const char *order_id,
 	e = find(c, order_id);
 	*removed = e != NULL;
 	if (e != NULL) {
-		bson_destroy(&e->doc);
+		bson_destroy(e->doc);
 		*e = c->entries[--c->len];
 	}
 	pthread_mutex_unlock(&ms->lock);
@@ -439,6 +474,39 @@ memory_store_set_down(ecom_store *store, bool down)
 	pthread_mutex_lock(&ms->lock);
 	ms->down = down;
 	pthread_mutex_unlock(&ms->lock);
+}
+
+void
+memory_store_delay(ecom_store *store, memory_op op, int ms)
+{
+	memory_store *m = memory_of(store);
+
+	pthread_mutex_lock(&m->lock);
+	m->delay_ms[op] = ms;
+	pthread_mutex_unlock(&m->lock);
+}
+
+void
+memory_store_stall(ecom_store *store, memory_op op, int ms)
+{
+	memory_store *m = memory_of(store);
+
+	pthread_mutex_lock(&m->lock);
+	m->stall_ms[op] = ms;
+	m->stall_began_us[op] = m->stall_ended_us[op] = 0;
+	pthread_mutex_unlock(&m->lock);
+}
+
+bool
+memory_store_stalled(ecom_store *store, memory_op op, int64_t *began_us, int64_t *ended_us)
+{
+	memory_store *m = memory_of(store);
+
+	pthread_mutex_lock(&m->lock);
+	*began_us = m->stall_began_us[op];
+	*ended_us = m->stall_ended_us[op];
+	pthread_mutex_unlock(&m->lock);
+	return *ended_us > 0;
 }
 
 void

@@ -7,8 +7,9 @@
  * per event (a repeat within one batch is a DUPLICATE too), and
  * mark_fulfilled counts an order when it was unmarked or is marked with
  * this call's own shipped date (mongo_mark_fulfilled, pg_mark_fulfilled).
- * On request it refuses one order's events, or fails the next calls of
- * an operation as a server that went away would (ECOM_ERR_TRANSIENT).
+ * On request it refuses one order's events, fails the next calls of an
+ * operation as a server that went away would (ECOM_ERR_TRANSIENT), or
+ * answers slowly, as a loaded or paused server would.
  *
  * Every function is safe to call from the test's thread while a stage
  * runs in another.  ecom_store_close() frees it.
@@ -58,6 +59,17 @@ void memory_store_refuse(ecom_store *store, const char *order_id, const char *re
 void memory_store_fail(ecom_store *store, memory_op op, int times);
 /* While down, every call and ping fail with ECOM_ERR_TRANSIENT: a server away. */
 void memory_store_set_down(ecom_store *store, bool down);
+
+/*
+ * Every later call of op sleeps ms before it does anything (0: no more);
+ * the calls of the other operations and the test's own (plant, counts)
+ * are not held up meanwhile.
+ */
+void memory_store_delay(ecom_store *store, memory_op op, int ms);
+/* The next call of op alone sleeps ms: a server stalled once (SIGSTOP and SIGCONT). */
+void memory_store_stall(ecom_store *store, memory_op op, int ms);
+/* Once that stall is over: true, with when it began and ended on the wall clock (µs). */
+bool memory_store_stalled(ecom_store *store, memory_op op, int64_t *began_us, int64_t *ended_us);
 
 /* Put ev as a stage would, without counting a call: a test playing another stage. */
 void memory_store_plant(ecom_store *store, const ecom_event *ev);

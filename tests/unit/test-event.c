@@ -25,10 +25,10 @@
 static const char *const valid_events[ECOM_EV_COUNT] = {
 	"{'eventId':'" ORDER_ID "','eventType':'ordercreated','eventCreatedDate':'" DATE "',"
 	"'payload':{'orderCreatedDate':'" DATE "','orderShippedDate':null,"
-	"'lineItems':[{'itemInventoryId':'inv-1','quantity':20,'itemName':'widget',"
-	"'itemDescription':'a widget','itemPrice':'13.99'},"
-	"{'itemInventoryId':'inv-4','quantity':1,'itemName':'widget cleaner',"
-	"'itemDescription':'a widget cleaner','itemPrice':'6.99'}],"
+	"'lineItems':[{'itemInventoryId':'1','quantity':20,'itemName':'widget',"
+	"'itemDescription':'Super awesome widget that does I know not what','itemPrice':'13.99'},"
+	"{'itemInventoryId':'4','quantity':1,'itemName':'widget cleaner',"
+	"'itemDescription':'Super awesome widget cleaner','itemPrice':'6.99'}],"
 	"'orderPrice':'286.79','orderIsFulfilled':false}}",
 
 	"{'eventId':'" ORDER_ID "','eventType':'paymentcompleted','eventCreatedDate':'" DATE "',"
@@ -293,6 +293,12 @@ new_orders_have_fresh_ids_and_stable_inventory_ids(void **state)
 	find_path(&a.doc, "payload.lineItems.2.itemInventoryId", &ia);
 	find_path(&b.doc, "payload.lineItems.2.itemInventoryId", &ib);
 	assert_string_equal(bson_iter_utf8(&ia, NULL), bson_iter_utf8(&ib, NULL));
+	/* The original application's third product, as its generator writes it. */
+	assert_string_equal(bson_iter_utf8(&ia, NULL), "3");
+	find_path(&a.doc, "payload.lineItems.2.itemDescription", &ia);
+	assert_string_equal(bson_iter_utf8(&ia, NULL), "Super awesome widget stacker");
+	find_path(&a.doc, "payload.lineItems.0.itemDescription", &ia);
+	assert_string_equal(bson_iter_utf8(&ia, NULL), "Super awesome widget that does I know not what");
 	ecom_event_destroy(&a);
 	ecom_event_destroy(&b);
 }
@@ -413,8 +419,9 @@ unknown_fields_are_kept_in_place(void **state)
 	    "{'traceId':'t-1','eventId':'" ORDER_ID "','eventType':'ordercreated',"
 	    "'eventCreatedDate':'" DATE "','payload':{'orderCreatedDate':'" DATE "',"
 	    "'giftWrap':{'paper':'red','why':1},'orderShippedDate':null,"
-	    "'lineItems':[{'itemInventoryId':'inv-1','quantity':2,'colour':'blue','itemName':'widget',"
-	    "'itemDescription':'a widget','itemPrice':'13.99'}],'orderPrice':'27.98',"
+	    "'lineItems':[{'itemInventoryId':'1','quantity':2,'colour':'blue','itemName':'widget',"
+	    "'itemDescription':'Super awesome widget that does I know not what','itemPrice':'13.99'}],"
+	    "'orderPrice':'27.98',"
 	    "'orderIsFulfilled':false,'audit':{'$date':'2020-01-01T00:00:00Z'}},'source':[1,2.5,'x']}",
 	    &ev);
 
