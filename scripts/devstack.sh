@@ -5,10 +5,12 @@
 # is the dispatcher; the work is in the parts it sources from devstack/
 # beside it: common.sh (state dir, pid files, ports, waiting), kafka.sh,
 # mongodb.sh, postgresql.sh, cluster.sh (kill-broker, start-broker,
-# wait-isr) and commands.sh (up, down, status, env).
+# wait-isr), commands.sh (up, down, status, env) and secure.sh (the
+# certificates and passwords of a secure stack).
 #
 #   eval "$(scripts/devstack.sh up)"   # start (or reuse) and export ECOM_* vars
 #   eval "$(scripts/devstack.sh up --brokers 3)"   # the same, Kafka on 3 nodes
+#   eval "$(scripts/devstack.sh up --secure)"      # TLS and passwords (below)
 #   scripts/devstack.sh up mongodb      # only some services (kafka mongodb postgresql)
 #   scripts/devstack.sh status          # one line per service (per broker); exit 0 if all up
 #   scripts/devstack.sh env             # print the export line again
@@ -20,7 +22,7 @@
 #
 # Debian packages the dev stack needs (also printed by `devstack.sh packages`):
 #   openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3
-#   postgresql iproute2 util-linux
+#   postgresql iproute2 util-linux openssl
 # Not from Debian: a Go toolchain >= 1.24 (Debian 12 has 1.19) to build the
 # FerretDB launcher, needed only for ECOM_MONGO_SERVER=ferretdb; it is looked
 # up on PATH and in /usr/local/go/bin.
@@ -61,12 +63,29 @@
 #             role ecom/ecom owns database ecommerce (and may create roles:
 #             the secrets test makes one with a canary password).
 #
+# Secure stack (up --secure, or ECOM_DEVSTACK_SECURE=1): a throwaway CA and
+# a certificate for DNS:localhost (openssl, in $ECOM_DEVSTACK_DIR/tls),
+# random passwords (secrets.env, 0600), and
+#   kafka     a SASL_SSL listener, SCRAM-SHA-512 or PLAIN, user ecom, the
+#             only one clients can use (the brokers talk SASL_SSL too; the KRaft
+#             controllers PLAINTEXT on loopback);
+#   postgres  ssl=on, hostssl only (no plaintext over TCP), scram-sha-256;
+#   mongodb   mongo-java-server (memory or h2) with TLS only; it has no
+#             authentication.  mongod and FerretDB are refused: their
+#             launchers pass no TLS settings yet.
+# Clients connect by the name localhost: the certificate carries no IP
+# address, so 127.0.0.1 is a host name mismatch.  `env` prints
+# ECOM_CONFIG (a 0600 file with the Kafka settings and password) and the
+# store URIs with their password and CA: for the user's own shell.  A
+# stack keeps its mode: plain and secure need a `down` in between.
+#
 # `up`, `env` and `status` name the MongoDB-protocol server as it names
 # itself (buildInfo, through scripts/mongo-ping.py --server), e.g.
 # "mongo-java-server 1.47.0 (memory)": `status` on the mongodb line, `up`
 # and `env` in a comment line after the export line (so eval still works).
 #
 # Environment:
+#   ECOM_DEVSTACK_SECURE  1: up starts a secure stack (as --secure); 0: plain
 #   ECOM_DEVSTACK_DIR  state dir (default /tmp/ecom-devstack-$(id -u))
 #   ECOM_CACHE_DIR     cache dir (default ${XDG_CACHE_HOME:-$HOME/.cache}/ecom)
 #   ECOM_MONGO_SERVER  mongod, memory, h2 or ferretdb (default: mongod when
@@ -90,7 +109,7 @@ set -euo pipefail
 # when installed in $(pkgdatadir)/scripts, or called through a symlink).
 SCRIPT_DIR=$(dirname "$(readlink -f "${BASH_SOURCE[0]}")")
 readonly SCRIPT_DIR
-for part in common kafka mongodb postgresql cluster commands; do
+for part in common secure kafka mongodb postgresql cluster commands; do
 	[[ -r $SCRIPT_DIR/devstack/$part.sh ]] || {
 		printf 'devstack: %s is missing: reinstall ecom\n' "$SCRIPT_DIR/devstack/$part.sh" >&2
 		exit 1
@@ -98,6 +117,8 @@ for part in common kafka mongodb postgresql cluster commands; do
 done
 # shellcheck source=devstack/common.sh
 . "$SCRIPT_DIR/devstack/common.sh"
+# shellcheck source=devstack/secure.sh
+. "$SCRIPT_DIR/devstack/secure.sh"
 # shellcheck source=devstack/kafka.sh
 . "$SCRIPT_DIR/devstack/kafka.sh"
 # shellcheck source=devstack/mongodb.sh
@@ -111,7 +132,7 @@ done
 
 usage() {
 	cat <<'EOF'
-usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help
+usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help
        devstack.sh kill-broker N|start-broker N|wait-isr [SECONDS]
 
   up        start Kafka, a MongoDB-protocol server and PostgreSQL on 127.0.0.1
@@ -128,10 +149,17 @@ usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|e
             election.  A stack with another count must be taken down first;
             without --brokers, up of services other than kafka keeps the
             count of the stack's Kafka.
+  --secure  TLS everywhere, passwords where the server has them: Kafka
+            SASL_SSL only (SCRAM-SHA-512 or PLAIN), PostgreSQL hostssl with
+            scram-sha-256, mongo-java-server with TLS (no authentication);
+            a throwaway CA and a certificate for localhost in the state
+            dir.  env then prints ECOM_CONFIG (Kafka's settings, 0600) and
+            URIs with the password and CA, secrets included
   down      stop exactly what `up` started (pid files) and remove its data
   status    one line per service and per broker (name, pid, port, up/down;
-            the MongoDB-protocol server's name, version and backend); exit 0
-            if all up
+            the MongoDB-protocol server's name, version and backend) and a
+            security line (plain, or secure and what each service gives);
+            exit 0 if all up
   env       print the export lines of a running stack (exit 1 if not up)
   packages  print the Debian packages the dev stack needs, one per line
   kill-broker N
@@ -152,7 +180,8 @@ persistent) or ferretdb (FerretDB 1.24, SQLite).
 environment: ECOM_DEVSTACK_DIR (state, default /tmp/ecom-devstack-UID),
 ECOM_CACHE_DIR (jars and launchers, default ~/.cache/ecom),
 ECOM_MONGO_SERVER, ECOM_MONGOD, ECOM_MONGO_HEAP (default 512m), KAFKA_HOME,
-ECOM_KAFKA_VERSION (default 3.9.1), ECOM_KAFKA_BROKERS_COUNT (as --brokers)
+ECOM_KAFKA_VERSION (default 3.9.1), ECOM_KAFKA_BROKERS_COUNT (as --brokers),
+ECOM_DEVSTACK_SECURE (1 as --secure)
 EOF
 }
 

@@ -8,6 +8,8 @@ usable by hand:
     scripts/mongo-ping.py 127.0.0.1:27018
     scripts/mongo-ping.py "$ECOM_MONGODB_URI"
     scripts/mongo-ping.py --server "$ECOM_MONGODB_URI"
+    scripts/mongo-ping.py --tls-ca ca.crt localhost:27018
+    scripts/mongo-ping.py "mongodb://localhost:27018/?tls=true&tlsCAFile=ca.crt"
 
 --server prints the server's name, version and backend as its buildInfo
 gives them, the same words ecom_store_server() (src/lib/ecom_store.h) puts
@@ -20,7 +22,9 @@ Exit status: 0 when the server answered ok: 1, 1 otherwise, 2 on bad usage.
 import argparse
 import os
 import socket
+import ssl
 import struct
+import urllib.parse
 import sys
 
 OP_MSG = 2013
@@ -134,8 +138,21 @@ def parse_target(target):
     return host or "127.0.0.1", int(port)
 
 
-def command(host, port, timeout, name):
-    with socket.create_connection((host, port), timeout=timeout) as s:
+def connect(host, port, timeout, ca_file):
+    """A TCP connection, in TLS verified against ca_file when one is given."""
+    s = socket.create_connection((host, port), timeout=timeout)
+    if ca_file is None:
+        return s
+    ctx = ssl.create_default_context(cafile=ca_file or None)
+    try:
+        return ctx.wrap_socket(s, server_hostname=host)
+    except Exception:
+        s.close()
+        raise
+
+
+def command(host, port, timeout, name, ca_file=None):
+    with connect(host, port, timeout, ca_file) as s:
         s.settimeout(timeout)
         request_id = (os.getpid() & 0x7FFF) + 1
         s.sendall(op_msg(request_id, bson_command_doc(name)))
@@ -176,6 +193,20 @@ def server_name(info):
     return "MongoDB %s" % version
 
 
+def uri_tls_ca(target):
+    """The CA a mongodb:// URI asks TLS with (tls=true or ssl=true, tlsCAFile):
+    None when it asks no TLS, "" for the system's CAs."""
+    if not target.startswith("mongodb://") or "?" not in target:
+        return None
+    opts = {}
+    for kv in target.split("?", 1)[1].split("&"):
+        k, _, v = kv.partition("=")
+        opts[k.lower()] = urllib.parse.unquote(v)
+    if opts.get("tls", opts.get("ssl", "false")).lower() != "true":
+        return None
+    return opts.get("tlscafile", "")
+
+
 def main(argv):
     ap = argparse.ArgumentParser(
         prog="mongo-ping.py",
@@ -185,6 +216,8 @@ def main(argv):
     ap.add_argument("-q", "--quiet", action="store_true", help="print nothing on success")
     ap.add_argument("--server", action="store_true",
                     help="print the server's name, version and backend (from buildInfo)")
+    ap.add_argument("--tls-ca", metavar="FILE",
+                    help="connect with TLS, the server's certificate verified against FILE")
     args = ap.parse_args(argv)
 
     try:
@@ -193,7 +226,8 @@ def main(argv):
         print("mongo-ping: bad target %r" % args.target, file=sys.stderr)
         return 2
     try:
-        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping")
+        ca_file = args.tls_ca if args.tls_ca is not None else uri_tls_ca(args.target)
+        reply = command(host, port, args.timeout, "buildInfo" if args.server else "ping", ca_file)
     except (OSError, ValueError, ConnectionError, struct.error) as e:
         print("mongo-ping: %s:%d: %s" % (host, port, e), file=sys.stderr)
         return 1

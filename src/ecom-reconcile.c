@@ -27,6 +27,7 @@
 #include "ecom_progress.h"
 #include "ecom_report.h"
 #include "ecom_reconcile.h"
+#include "ecom_security.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 
@@ -119,6 +120,7 @@ report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stat
 	char start[32] = "-", end[32] = "-";
 
 	ecom_run_timing_of(&timing, stats, cfg->orders);
+	ecom_report_connections(&report, cfg);
 	ecom_report_timing(&report, &timing);
 	ecom_report_load(&report, open, cfg->window, &timing, stats);
 	ecom_report_latency(&report, "end_to_end_latency", &stats->end_to_end);

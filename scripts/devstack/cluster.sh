@@ -6,6 +6,7 @@
 
 kafka_stack_node() { # node: load the stack and check the node number
 	load_services
+	secure_load
 	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
 	has_service kafka || die "the stack in $STATE_DIR has no kafka"
 	if (($1 > KAFKA_COUNT)); then

@@ -19,6 +19,7 @@ check_tools() {
 			id -u postgres >/dev/null 2>&1 || die "user postgres not found: install the debian package postgresql"
 		fi
 	fi
+	if ((SECURE)); then need openssl openssl; fi
 	if has_service kafka && ! kafka_libs_cached; then
 		need mvn maven
 	fi
@@ -35,16 +36,38 @@ check_tools() {
 	fi
 }
 
+# The export line; a secure stack's carries its passwords (the Kafka ones
+# in the ECOM_CONFIG file it names): it is for the user's own shell.
 env_line() {
 	local vars=() name
-	has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
-	has_service mongodb && vars+=("ECOM_MONGODB_URI=mongodb://127.0.0.1:$MONGO_PORT/ecommerce")
-	has_service postgresql && vars+=("ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:$PG_PORT/ecommerce")
+	if ((SECURE)); then
+		vars+=("ECOM_CONFIG=$(printf '%q' "$CLIENT_CONFIG")")
+		has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
+		has_service mongodb && vars+=("ECOM_MONGODB_URI=$(printf '%q' "mongodb://$SECURE_HOST:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$TLS_DIR/ca.crt")")
+		has_service postgresql && vars+=("ECOM_POSTGRES_URI=$(printf '%q' "postgresql://ecom:$PG_PASSWORD@$SECURE_HOST:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$TLS_DIR/ca.crt")")
+	else
+		has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
+		has_service mongodb && vars+=("ECOM_MONGODB_URI=mongodb://127.0.0.1:$MONGO_PORT/ecommerce")
+		has_service postgresql && vars+=("ECOM_POSTGRES_URI=postgresql://ecom:ecom@127.0.0.1:$PG_PORT/ecommerce")
+	fi
 	printf 'export %s\n' "${vars[*]}"
 	if has_service mongodb; then
 		name=$(mongo_server_name)
 		printf '# mongodb: %s\n' "$name"
 	fi
+	if ((SECURE)); then printf '# secure: %s\n' "$(secure_summary)"; fi
+}
+
+# what a secure stack gives, per service, for env and status
+secure_summary() {
+	local parts=()
+	has_service kafka && parts+=("kafka SASL_SSL only, $KAFKA_SCRAM_MECHANISM or PLAIN")
+	has_service mongodb && parts+=("mongodb TLS only, no authentication (mongo-java-server has none)")
+	has_service postgresql && parts+=("postgresql hostssl only, scram-sha-256")
+	parts+=("CA $TLS_DIR/ca.crt, certificate for DNS:$SECURE_HOST")
+	local joined
+	joined=$(printf '%s; ' "${parts[@]}")
+	printf '%s' "${joined%; }"
 }
 
 # up's options and operands: WANT_BROKERS from --brokers N, else
@@ -55,6 +78,7 @@ parse_up_args() {
 	while (($# > 0)); do
 		case $1 in
 		--brokers=*) flag=${1#*=} given=1 ;;
+		--secure) WANT_SECURE=1 ;;
 		--brokers)
 			(($# > 1)) || usage_error "--brokers needs a number"
 			flag=$2 given=1
@@ -65,6 +89,7 @@ parse_up_args() {
 		esac
 		shift
 	done
+	secure_env_arg
 	if ((given)); then
 		broker_count_arg --brokers "$flag"
 		WANT_BROKERS=$flag
@@ -116,10 +141,13 @@ up_broker_count() {
 cmd_up() {
 	parse_services "$@"
 	up_broker_count
+	secure_choose
 	choose_mongo_server
+	mongo_check_secure
 	check_tools
 	prepare_state_dir
 	take_lock 600
+	secure_prepare
 	up_record_services
 	load_ports || true
 	up_find_stopped
@@ -229,6 +257,7 @@ cmd_down() {
 	fi
 	# remove only what up creates, never a whole user-chosen directory
 	rm -rf "$KAFKA_DIR" "$MONGO_DIR" "$PG_DIR" "$PORTS_FILE" "$PORTS_FILE.tmp" "$SERVICES_FILE"
+	secure_remove
 	rm -f "$STATE_DIR/.lock"
 	rmdir "$STATE_DIR" 2>/dev/null || msg "left $STATE_DIR in place (it holds other files)"
 	msg "down: stopped $stopped service(s), removed the data in $STATE_DIR"
@@ -237,6 +266,7 @@ cmd_down() {
 cmd_status() {
 	local all=0 state pid i on_disk
 	load_services
+	secure_load
 	load_ports || true
 	on_disk=$(kafka_disk_count)
 	if [[ -n $on_disk ]]; then KAFKA_COUNT=$on_disk; fi
@@ -269,12 +299,18 @@ cmd_status() {
 		if [[ -n $PG_PORT && -n $PG_BIN ]] && pg_running && pg_answers 3; then state=up; else state=down; all=1; fi
 		printf '%-10s pid=%-8s port=%-6s %s\n' postgresql "${pid:--}" "${PG_PORT:--}" "$state"
 	fi
+	if ((SECURE)); then
+		printf '%-10s %s\n' security "secure: $(secure_summary)"
+	else
+		printf '%-10s %s\n' security "plain: no TLS, no authentication on Kafka and MongoDB"
+	fi
 	return "$all"
 }
 
 cmd_env() {
 	local i
 	load_services
+	secure_load
 	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
 	if has_service kafka; then
 		for ((i = 1; i <= KAFKA_COUNT; i++)); do

@@ -5,7 +5,7 @@
 # Sourced by devstack.sh, which sets SCRIPT_DIR (where it really lives).
 
 readonly DEBIAN_PACKAGES=(openjdk-17-jre-headless openjdk-17-jdk-headless maven kcat python3 postgresql
-	iproute2 util-linux)
+	iproute2 util-linux openssl)
 readonly ALL_SERVICES=(kafka mongodb postgresql)
 
 STATE_DIR=${ECOM_DEVSTACK_DIR:-/tmp/ecom-devstack-$(id -u)}

@@ -93,6 +93,8 @@ kafka_write_config() { # node
 	# nodes replicate on all of them and ack with one
 	rf=$((KAFKA_COUNT < 3 ? KAFKA_COUNT : 3))
 	min_isr=$((rf < 3 ? 1 : 2))
+	# 0600: a secure stack's file holds the broker's passwords
+	(umask 077 && : >"$dir/server.properties")
 	cat >"$dir/server.properties" <<EOF
 # written by scripts/devstack.sh; $(if ((KAFKA_COUNT == 1)); then
 		echo 'a one-node development broker'
@@ -102,11 +104,8 @@ kafka_write_config() { # node
 process.roles=broker,controller
 node.id=$i
 controller.quorum.voters=$voters
-listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
-advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]}
+$(kafka_listener_config "$i")
 controller.listener.names=CONTROLLER
-inter.broker.listener.name=PLAINTEXT
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 log.dirs=$dir/data
 num.partitions=1
 default.replication.factor=$rf
@@ -148,9 +147,47 @@ log4j.logger.org.apache.kafka.clients=WARN
 EOF
 }
 
+# The listeners of node $1: PLAINTEXT for clients and brokers; on a secure
+# stack SASL_SSL instead (SCRAM, the brokers too; PLAIN as well, the
+# managed services' usual form, same user and password), so that clients
+# have no other way in.  The KRaft controllers talk PLAINTEXT on loopback: their
+# listener answers no client request.
+kafka_listener_config() {
+	local i=$1
+	if ((!SECURE)); then
+		cat <<EOF
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]}
+inter.broker.listener.name=PLAINTEXT
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
+EOF
+		return 0
+	fi
+	cat <<EOF
+listeners=SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+advertised.listeners=SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}
+inter.broker.listener.name=SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM,PLAIN
+sasl.mechanism.inter.broker.protocol=$KAFKA_SCRAM_MECHANISM
+listener.name.sasl_ssl.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
+listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+ssl.keystore.type=PKCS12
+ssl.keystore.location=$TLS_DIR/server.p12
+ssl.keystore.password=$KEYSTORE_PASSWORD
+ssl.key.password=$KEYSTORE_PASSWORD
+ssl.truststore.type=PEM
+ssl.truststore.location=$TLS_DIR/ca.crt
+ssl.client.auth=none
+EOF
+}
+
 kafka_pid() { read_pid "$(kafka_node_dir "$1")/kafka.pid"; }
 kafka_running() { local p; p=$(kafka_pid "$1"); pid_is_ours "$p" "$(kafka_node_dir "$1")/server.properties"; }
-kafka_answers() { kcat -L -b "127.0.0.1:${KAFKA_PORTS[$1]}" -m "${2:-5}" >/dev/null 2>&1; }
+kafka_answers() {
+	kcat_security_args
+	kcat -L "${KCAT_SEC[@]}" -b "$(stack_host):${KAFKA_PORTS[$1]}" -m "${2:-5}" >/dev/null 2>&1
+}
 kafka_log() { printf '%s' "$(kafka_node_dir "$1")/logs/server.log"; }
 # for wait_for, which takes function names: the node in KNODE
 KNODE=1
@@ -175,11 +212,19 @@ kafka_format() {
 		# a cluster id is 16 random bytes, url-safe base64 without padding
 		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 	fi
+	# a secure stack's SCRAM user exists before the first start (KRaft has
+	# no other way); StorageTool takes the password on its command line only
+	local scram=()
+	if ((SECURE)); then
+		scram=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]")
+	fi
+	# --cluster-id=: a random id may begin with '-', which -t "$cid" would
+	# take for an option
 	for i in "${nodes[@]}"; do
 		dir=$(kafka_node_dir "$i")
 		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
 			-Dlog4j.configuration="file:$dir/log4j.properties" \
-			kafka.tools.StorageTool format -t "$cid" -c "$dir/server.properties" \
+			kafka.tools.StorageTool format --cluster-id="$cid" -c "$dir/server.properties" "${scram[@]}" \
 			>"$dir/format.log" 2>&1 {LOCK_FD}>&- &
 		pids+=("$!")
 	done
@@ -261,7 +306,8 @@ if bad:
 print("%d broker(s), %d topic(s), %d partition(s)" % (len(ids), len(md.get("topics", [])), partitions))
 '
 kafka_metadata_check() { # brokers|isr
-	kcat -L -J -b "$(kafka_bootstrap)" -m 5 2>/dev/null | python3 -c "$KAFKA_CHECK_PY" "$KAFKA_COUNT" "$1"
+	kcat_security_args
+	kcat -L -J "${KCAT_SEC[@]}" -b "$(kafka_bootstrap)" -m 5 2>/dev/null | python3 -c "$KAFKA_CHECK_PY" "$KAFKA_COUNT" "$1"
 }
 
 # Stop every broker whose pid file is in the state dir: TERM to all at once
@@ -299,7 +345,7 @@ kafka_stop_all() {
 kafka_bootstrap() { # every broker, comma-separated
 	local i list=''
 	for ((i = 1; i <= KAFKA_COUNT; i++)); do
-		list+="${list:+,}127.0.0.1:${KAFKA_PORTS[i]}"
+		list+="${list:+,}$(stack_host):${KAFKA_PORTS[i]}"
 	done
 	printf '%s' "$list"
 }

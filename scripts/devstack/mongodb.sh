@@ -74,7 +74,7 @@ choose_mongo_server() {
 		MONGO_SERVER=$want
 	elif [[ -n $recorded ]]; then
 		MONGO_SERVER=$recorded
-	elif [[ -n $MONGOD ]]; then
+	elif [[ -n $MONGOD ]] && ((!SECURE)); then
 		MONGO_SERVER=mongod
 	else
 		MONGO_SERVER=memory
@@ -151,7 +151,15 @@ mjs_build_launcher() {
 
 mongo_pid() { read_pid "$MONGO_DIR/mongodb.pid"; }
 mongo_running() { local p; p=$(mongo_pid); pid_is_ours "$p" "$MONGO_DIR/data"; }
-mongo_answers() { python3 "$SCRIPT_DIR/mongo-ping.py" -q -t "${1:-3}" "127.0.0.1:$MONGO_PORT" >/dev/null 2>&1; }
+# mongo-ping.py's options for this stack: TLS against its CA when secure
+mongo_ping_args() {
+	MPING=()
+	if ((SECURE)); then MPING=(--tls-ca "$TLS_DIR/ca.crt"); fi
+}
+mongo_answers() {
+	mongo_ping_args
+	python3 "$SCRIPT_DIR/mongo-ping.py" "${MPING[@]}" -q -t "${1:-3}" "$(stack_host):$MONGO_PORT" >/dev/null 2>&1
+}
 mongo_log() {
 	case $MONGO_SERVER in
 	mongod) printf '%s' "$MONGO_DIR/mongod.log" ;;
@@ -163,12 +171,24 @@ mongo_log() {
 # The server as it names itself (buildInfo), else what this dir runs.
 mongo_server_name() {
 	local name
+	mongo_ping_args
 	if [[ -n $MONGO_PORT ]] &&
-		name=$(python3 "$SCRIPT_DIR/mongo-ping.py" --server -t 3 "127.0.0.1:$MONGO_PORT" 2>/dev/null); then
+		name=$(python3 "$SCRIPT_DIR/mongo-ping.py" "${MPING[@]}" --server -t 3 "$(stack_host):$MONGO_PORT" 2>/dev/null); then
 		printf '%s' "$name"
 	else
 		printf '%s (not answering)' "$(recorded_mongo_server)"
 	fi
+}
+
+# What each server gives a secure stack: mongo-java-server TLS (it has no
+# authentication); the launchers of mongod and FerretDB pass no TLS
+# settings yet, so they are refused rather than run in plaintext.
+mongo_check_secure() {
+	((SECURE)) || return 0
+	case $MONGO_SERVER in
+	memory | h2) ;;
+	*) die "mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) only; $MONGO_SERVER is not set up for TLS yet" ;;
+	esac
 }
 
 mongo_start() {
@@ -196,14 +216,18 @@ mongo_start() {
 	memory | h2)
 		mjs_resolve_libs
 		mjs_build_launcher
-		local backend=(--backend memory)
+		local backend=(--backend memory) tls=()
+		if ((SECURE)); then
+			(umask 077 && printf '%s\n' "$KEYSTORE_PASSWORD" >"$MONGO_DIR/keystore.pw")
+			tls=(--tls-keystore "$TLS_DIR/server.p12" --tls-password-file "$MONGO_DIR/keystore.pw")
+		fi
 		if [[ $MONGO_SERVER == h2 ]]; then backend=(--backend h2 --file "$MONGO_DIR/data/ecom.mv.db"); fi
 		msg "starting mongo-java-server $MJS_VERSION ($MONGO_SERVER) on 127.0.0.1:$MONGO_PORT"
 		# -Decom.devstack.data marks the command line as this dir's (pid_is_ours)
 		spawn "$MONGO_DIR/mongodb.pid" "$(mongo_log)" \
 			java "-Xmx${ECOM_MONGO_HEAP:-512m}" -XX:+UseSerialGC -Djava.awt.headless=true \
 			-Dorg.slf4j.simpleLogger.defaultLogLevel=warn -Decom.devstack.data="$MONGO_DIR/data" \
-			-cp "$MJS_LIBS/*:$MJS_CLASSES" Launcher --listen "127.0.0.1:$MONGO_PORT" "${backend[@]}"
+			-cp "$MJS_LIBS/*:$MJS_CLASSES" Launcher --listen "127.0.0.1:$MONGO_PORT" "${backend[@]}" "${tls[@]}"
 		;;
 	esac
 }

@@ -54,16 +54,36 @@ pg_init() {
 		show_log_tail "$PG_DIR/initdb.log"
 		die "postgres: initdb failed (log: $PG_DIR/initdb.log)"
 	fi
+	if ((SECURE)); then pg_init_secure; fi
+}
+
+# A secure stack: TLS only (hostssl), SCRAM passwords; the socket (trust,
+# for pg_setup_db) in a directory only the server's user may enter.  The
+# key is the server's own copy: PostgreSQL wants it owned by its user, 0600.
+pg_init_secure() {
+	install -m 0600 "$TLS_DIR/server.key" "$PG_DIR/server.key"
+	install -m 0644 "$TLS_DIR/server.crt" "$PG_DIR/server.crt"
+	cat >"$PG_DATA/pg_hba.conf" <<EOF
+# written by scripts/devstack.sh up --secure: TLS and SCRAM over TCP, no plaintext
+local   all all                trust
+hostssl all all 127.0.0.1/32   scram-sha-256
+hostssl all all ::1/128        scram-sha-256
+EOF
+	chmod 0700 "$PG_SOCK"
+	if is_root; then chown postgres:postgres "$PG_DIR/server.key" "$PG_DIR/server.crt" "$PG_DATA/pg_hba.conf" "$PG_SOCK"; fi
 }
 
 pg_start() {
 	pg_init
 	msg "starting postgresql $("$PG_BIN/postgres" --version | sed -n 's/.*(PostgreSQL) \([^ ]*\).*/\1/p') on 127.0.0.1:$PG_PORT"
-	local run_as=() i
+	local run_as=() i ssl=''
+	if ((SECURE)); then
+		ssl=" -c ssl=on -c ssl_cert_file=$PG_DIR/server.crt -c ssl_key_file=$PG_DIR/server.key -c password_encryption=scram-sha-256"
+	fi
 	if is_root; then run_as=(runuser -u postgres --); fi
 	# -W: do not wait here: the waits of all services overlap
 	if ! setsid nohup "${run_as[@]}" "$PG_BIN/pg_ctl" start -W -D "$PG_DATA" -l "$PG_LOG" \
-		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK" \
+		-o "-c listen_addresses=127.0.0.1 -p $PG_PORT -k $PG_SOCK$ssl" \
 		</dev/null >"$PG_DIR/pg_ctl.out" 2>&1 {LOCK_FD}>&-; then
 		show_log_tail "$PG_DIR/pg_ctl.out"
 		show_log_tail "$PG_LOG"
@@ -80,7 +100,8 @@ pg_start() {
 
 pg_setup_db() {
 	local psql=("$PG_BIN/psql" -X -q -v ON_ERROR_STOP=1 -h "$PG_SOCK" -p "$PG_PORT" -U postgres -d postgres)
-	if ! as_pg "${psql[@]}" >"$PG_DIR/setup.log" 2>&1 <<'EOF'; then
+	# a secure stack's password goes in on stdin, never on a command line
+	if ! { cat <<'EOF'; pg_password_sql; } | as_pg "${psql[@]}" >"$PG_DIR/setup.log" 2>&1; then
 DO $$
 BEGIN
   IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = 'ecom') THEN
@@ -94,6 +115,10 @@ EOF
 		show_log_tail "$PG_DIR/setup.log"
 		die "postgres: creating role ecom and database ecommerce failed (log: $PG_DIR/setup.log)"
 	fi
+}
+
+pg_password_sql() {
+	if ((SECURE)); then printf "ALTER ROLE ecom PASSWORD '%s';\n" "$PG_PASSWORD"; fi
 }
 
 pg_stop() {

@@ -8,7 +8,13 @@
  *   java -cp 'LIBS/*:CLASSES' Launcher --listen HOST:PORT [--backend memory]
  *   java -cp 'LIBS/*:CLASSES' Launcher --listen HOST:PORT --backend h2 --file PATH
  *                                      [--commit write|background]
+ *   java -cp 'LIBS/*:CLASSES' Launcher ... --tls-keystore P12 --tls-password-file FILE
  *   java -cp 'LIBS/*:CLASSES' Launcher --version
+ *
+ * --tls-keystore serves TLS only (mongo-java-server's enableSsl) with the
+ * key and chain of a PKCS12 file, whose password is the first line of
+ * --tls-password-file (never a command-line argument: ps shows those).
+ * mongo-java-server has no authentication: TLS is all it can give.
  *
  * Two things beyond starting the server:
  *
@@ -33,6 +39,18 @@
  * closed. Exit status: 0 ok, 1 cannot start, 2 usage.
  */
 import java.io.File;
+import java.io.FileInputStream;
+import java.io.IOException;
+import java.io.InputStream;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Paths;
+import java.security.GeneralSecurityException;
+import java.security.KeyStore;
+import java.security.PrivateKey;
+import java.security.cert.Certificate;
+import java.security.cert.X509Certificate;
+import java.util.Enumeration;
 import java.net.InetSocketAddress;
 import java.net.URISyntaxException;
 import java.util.Locale;
@@ -51,6 +69,7 @@ public final class Launcher {
 
     private static final String USAGE =
         "usage: Launcher --listen HOST:PORT [--backend memory|h2] [--file PATH] [--commit write|background]\n"
+        + "                [--tls-keystore P12 --tls-password-file FILE]\n"
         + "       Launcher --version";
 
     private Launcher() {
@@ -146,6 +165,30 @@ public final class Launcher {
         }
     }
 
+    /* TLS with the first key entry of a PKCS12 key store and its chain. */
+    static void enableTls(MongoServer server, String keystore, String passwordFile)
+        throws IOException, GeneralSecurityException {
+        char[] password = Files.readAllLines(Paths.get(passwordFile), StandardCharsets.UTF_8).get(0).toCharArray();
+        KeyStore ks = KeyStore.getInstance("PKCS12");
+        try (InputStream in = new FileInputStream(keystore)) {
+            ks.load(in, password);
+        }
+        for (Enumeration<String> aliases = ks.aliases(); aliases.hasMoreElements();) {
+            String alias = aliases.nextElement();
+            if (!ks.isKeyEntry(alias)) {
+                continue;
+            }
+            Certificate[] chain = ks.getCertificateChain(alias);
+            X509Certificate[] x509 = new X509Certificate[chain.length];
+            for (int i = 0; i < chain.length; i++) {
+                x509[i] = (X509Certificate) chain[i];
+            }
+            server.enableSsl((PrivateKey) ks.getKey(alias, password), null, x509);
+            return;
+        }
+        throw new GeneralSecurityException("no private key in it");
+    }
+
     private static void usage(String problem) {
         System.err.println("mongo-java-server launcher: " + problem);
         System.err.println(USAGE);
@@ -157,6 +200,8 @@ public final class Launcher {
         String backend = "memory";
         String file = null;
         String commit = "write";
+        String keystore = null;
+        String passwordFile = null;
 
         for (int i = 0; i < args.length; i++) {
             String arg = args[i];
@@ -179,6 +224,12 @@ public final class Launcher {
                     break;
                 case "--commit":
                     commit = args[++i];
+                    break;
+                case "--tls-keystore":
+                    keystore = args[++i];
+                    break;
+                case "--tls-password-file":
+                    passwordFile = args[++i];
                     break;
                 default:
                     usage("unknown option '" + arg + "'");
@@ -225,7 +276,20 @@ public final class Launcher {
                 return;
         }
 
+        if ((keystore == null) != (passwordFile == null)) {
+            usage("--tls-keystore and --tls-password-file go together");
+        }
         MongoServer server = new MongoServer(mongoBackend);
+        if (keystore != null) {
+            try {
+                enableTls(server, keystore, passwordFile);
+            } catch (IOException | GeneralSecurityException | RuntimeException e) {
+                System.err.println("mongo-java-server launcher: cannot use the key store '" + keystore + "': " + e);
+                mongoBackend.close();
+                System.exit(1);
+            }
+            described += ", TLS";
+        }
         try {
             server.bind(new InetSocketAddress(host, port));
         } catch (RuntimeException e) {

@@ -3,6 +3,7 @@
 #include "ecom_alloc.h"
 #include "ecom_exit.h"
 #include "ecom_kafka.h"
+#include "ecom_security.h"
 
 #include <bson/bson.h>
 #include <getopt.h>
@@ -50,6 +51,7 @@ static const ecom_option common_options[] = {
 	{'X', NULL, "KEY=VALUE",
 	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
 	 NULL},
+	{ECOM_OPT_REQUIRE_TLS, "require-tls", NULL, "refuse connections that could be unencrypted", NULL},
 	{'q', "quiet", NULL, "print errors only", NULL},
 	{'v', "verbose", NULL, "print debugging messages", NULL},
 	{'h', "help", NULL, "print this help and exit", NULL},
@@ -121,6 +123,9 @@ common_option(ecom_cli *cli, int opt, const char *arg)
 		return true;
 	case ECOM_OPT_WIRE:
 		ecom_cli_set(cli, "wire", arg);
+		return true;
+	case ECOM_OPT_REQUIRE_TLS:
+		ecom_cli_set(cli, "require_tls", "true");
 		return true;
 	case 'X':
 		if (strcmp(arg, "list") == 0)
@@ -321,7 +326,8 @@ configure(ecom_cli *cli, ecom_config *cfg, ecom_err *err)
 	}
 	/* A bad librdkafka property or store URI is a configuration error,
 	 * found now rather than when (or if) the first client is made. */
-	if (ecom_kafka_check_config(cfg, err) < 0 || ecom_store_check_uris(cfg, err) < 0)
+	if (ecom_kafka_check_config(cfg, err) < 0 || ecom_store_check_uris(cfg, err) < 0 ||
+	    ecom_security_check(cfg, err) < 0)
 		return -1;
 	return 0;
 }
@@ -448,6 +454,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 	if (cli.dump_config) {
 		ecom_config_dump(&cfg, stdout);
 		ecom_kafka_dump(&cfg, stdout);
+		ecom_security_dump(&cfg, stdout);
 		status = ECOM_EXIT_OK;
 		goto out;
 	}

@@ -21,6 +21,7 @@
 enum ecom_cli_long_only {
 	ECOM_OPT_STORE = 1000,
 	ECOM_OPT_WIRE = 1001,
+	ECOM_OPT_REQUIRE_TLS,
 	ECOM_OPT_COMMAND = 1100,
 };
 

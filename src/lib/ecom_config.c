@@ -14,6 +14,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <unistd.h>
 #include <bson/bson.h>
 #include <yaml.h>
@@ -230,7 +231,7 @@ database_name(const char *key, const char *value, ecom_err *err)
  * One row per key: YAML name, environment variable, where it goes, and
  * what it accepts (a string's check, or a number's range).
  */
-enum key_type { KEY_STRING, KEY_URI, KEY_INT, KEY_LONG }; /* a URI: a string shown redacted */
+enum key_type { KEY_STRING, KEY_URI, KEY_INT, KEY_LONG, KEY_BOOL }; /* a URI: a string shown redacted */
 static const struct config_key {
 	const char *name;
 	const char *env;
@@ -243,6 +244,7 @@ static const struct config_key {
 #define URI(field, env, check) {#field, env, KEY_URI, offsetof(ecom_config, field), check, 0, 0}
 #define INT(field, env, min, max) {#field, env, KEY_INT, offsetof(ecom_config, field), NULL, min, max}
 #define LONG(field, env, min, max) {#field, env, KEY_LONG, offsetof(ecom_config, field), NULL, min, max}
+#define BOOL(field, env) {#field, env, KEY_BOOL, offsetof(ecom_config, field), NULL, 0, 1}
     STRING(brokers, "ECOM_KAFKA_BROKERS", not_empty),
     URI(store, "ECOM_STORE", store_value),
     URI(mongodb_uri, "ECOM_MONGODB_URI", mongodb_uri_value),
@@ -263,12 +265,31 @@ static const struct config_key {
     INT(window, "ECOM_WINDOW", 1, 100000),
     LONG(count_check_every, "ECOM_COUNT_CHECK_EVERY", 1, 100000000),
     STRING(wire, "ECOM_WIRE", wire_value),
+    BOOL(require_tls, "ECOM_REQUIRE_TLS"),
 #undef STRING
 #undef URI
 #undef INT
 #undef LONG
+#undef BOOL
 };
 #define N_CONFIG_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+
+/* YAML's words for true and false, and 1 and 0 for the environment. */
+static int
+parse_bool(const char *key, const char *value, bool *out, ecom_err *err)
+{
+	static const char *const yes[] = {"true", "yes", "on", "1"};
+	static const char *const no[] = {"false", "no", "off", "0"};
+	size_t i;
+
+	for (i = 0; i < sizeof(yes) / sizeof(yes[0]); i++) {
+		if (strcasecmp(value, yes[i]) == 0 || strcasecmp(value, no[i]) == 0) {
+			*out = strcasecmp(value, yes[i]) == 0;
+			return 0;
+		}
+	}
+	return ecom_err_set(err, "'%s' must be true or false, not '%s'", key, value);
+}
 
 int
 ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *err)
@@ -290,6 +311,8 @@ ecom_config_set(ecom_config *cfg, const char *key, const char *value, ecom_err *
 		replace_string((char **)(void *)field, value);
 		return 0;
 	}
+	if (k->type == KEY_BOOL)
+		return parse_bool(key, value, (bool *)(void *)field, err);
 	if (parse_long(key, value, k->min, k->max, &n, err) < 0)
 		return -1;
 	if (k->type == KEY_INT)
@@ -327,6 +350,9 @@ ecom_config_value(const ecom_config *cfg, const char *key, char *buf, size_t siz
 		break;
 	case KEY_LONG:
 		snprintf(buf, size, "%ld", *(const long *)(const void *)field);
+		break;
+	case KEY_BOOL:
+		snprintf(buf, size, "%s", *(const bool *)(const void *)field ? "true" : "false");
 		break;
 	}
 	return 0;
@@ -520,8 +546,13 @@ int
 ecom_config_load(ecom_config *cfg, const char *explicit_path, ecom_err *err)
 {
 	char *path = NULL;
+	const char *env_path = getenv("ECOM_CONFIG");
 	int rc;
 
+	/* -c wins over ECOM_CONFIG, which wins over the default files: the
+	 * dev stack's env line names its file this way. */
+	if (explicit_path == NULL && env_path != NULL && *env_path != '\0')
+		explicit_path = env_path;
 	if (explicit_path != NULL) {
 		if (ecom_config_load_file(cfg, explicit_path, err) < 0)
 			return -1;
@@ -601,6 +632,9 @@ ecom_config_dump(const ecom_config *cfg, FILE *out)
 			break;
 		case KEY_LONG:
 			fprintf(out, "%s: %ld\n", k->name, *(const long *)(const void *)field);
+			break;
+		case KEY_BOOL:
+			fprintf(out, "%s: %s\n", k->name, *(const bool *)(const void *)field ? "true" : "false");
 			break;
 		}
 	}

@@ -9,6 +9,7 @@
 #ifndef ECOM_CONFIG_H
 #define ECOM_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 
@@ -41,6 +42,7 @@ typedef struct ecom_config {
 	int window;             /* window, ECOM_WINDOW: 1 */
 	long count_check_every; /* count_check_every, ECOM_COUNT_CHECK_EVERY: 100 */
 	char *wire;             /* wire, ECOM_WIRE: "ecom" or "spring", the form events are written in */
+	bool require_tls;       /* require_tls, ECOM_REQUIRE_TLS: false, refuse unencrypted connections */
 	ecom_kv *kafka;         /* kafka: {…} and -X */
 	size_t kafka_count;
 	char *source_file;      /* the file that was read, or NULL */

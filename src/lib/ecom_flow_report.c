@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "ecom_report.h"
+#include "ecom_security.h"
 
 /*
  * Which chains make the floor.  With one order in flight, those timed
@@ -122,6 +123,7 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 	BSON_APPEND_UTF8(report, "store", store_name);
 	if (result->server[0] != '\0')
 		BSON_APPEND_UTF8(report, "server", result->server);
+	ecom_report_connections(report, cfg);
 	ecom_report_timing(report, &timing);
 	ecom_report_load(report, result->open_loop ? &result->open : NULL, cfg->window, &timing,
 	                 reconcile);

@@ -38,6 +38,19 @@ kafka_client_init(kafka_client *kc, const ecom_config *cfg)
 }
 
 /*
+ * The broker answered and refused us: a failed SASL login or TLS
+ * handshake, or a connection dropped before the first answer, which
+ * librdkafka says is most likely a security.protocol the listener does
+ * not speak.
+ */
+static bool
+kafka_is_refusal(int code, const char *reason)
+{
+	return code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL ||
+	       (code == RD_KAFKA_RESP_ERR__TRANSPORT && strstr(reason, "security.protocol") != NULL);
+}
+
+/*
  * librdkafka's errors, as kcat shows them, but each once: a broker that
  * cannot be reached is reported as an outage (all brokers down) with its
  * reason, other errors (authentication, TLS, a fatal producer error) as
@@ -61,6 +74,13 @@ kafka_error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque)
 	/* At start-up, kafka_client_check_brokers() fails with the reason instead. */
 	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN && !kc->started)
 		return;
+	/* A refused login or certificate will not pass on a retry: the
+	 * start-up check stops at once, and says it. */
+	if (!kc->started && kafka_is_refusal(code, reason)) {
+		kc->refused = code;
+		snprintf(kc->last_error, sizeof(kc->last_error), "%s", reason);
+		return;
+	}
 	/* Said only if it lasts (kafka_client_check_outage): a broker that has
 	 * just restarted drops its connections once more, for a moment. */
 	if (code == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
@@ -121,30 +141,89 @@ kafka_client_check_outage(kafka_client *kc, ecom_err *err)
 	return ecom_outage_trouble(&kc->outage, note, err);
 }
 
-/*
- * Start-up: the brokers answer a metadata request within timeout_ms, or
- * the client fails with what librdkafka last saw (refused, TLS, SASL).
- */
-int
-kafka_client_check_brokers(kafka_client *kc, bool is_consumer, ecom_err *err)
+/* One property of the client's configuration, "" when unset. */
+static const char *
+kafka_conf_value(kafka_client *kc, const char *name, char *buf, size_t size)
 {
-	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_message_t *m;
-	rd_kafka_resp_err_t rc;
-	char note[600];
+	buf[0] = '\0';
+	if (rd_kafka_conf_get(rd_kafka_conf(kc->rk), name, buf, &size) != RD_KAFKA_CONF_OK)
+		buf[0] = '\0';
+	return buf;
+}
 
-	rc = rd_kafka_metadata(kc->rk, 0, NULL, &md, kc->timeout_ms);
-	if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
-		rd_kafka_metadata_destroy(md);
-		kc->started = true;
-		return 0;
-	}
-	/* Serve the queued errors, for the reason. */
+/* A refused connection, with what to check; never a secret. */
+static int
+kafka_refused_error(kafka_client *kc, ecom_err *err)
+{
+	char protocol[32], mechanism[64], user[128];
+
+	kafka_conf_value(kc, "security.protocol", protocol, sizeof(protocol));
+	kafka_conf_value(kc, "sasl.mechanisms", mechanism, sizeof(mechanism));
+	kafka_conf_value(kc, "sasl.username", user, sizeof(user));
+	if (kc->refused == RD_KAFKA_RESP_ERR__AUTHENTICATION)
+		return ecom_err_set(err,
+		                    "kafka broker '%s' refused the login (%s, mechanism %s, user '%s'): "
+		                    "%s: check sasl.username, sasl.password and sasl.mechanism",
+		                    kc->brokers, protocol, mechanism, user, kc->last_error);
+	if (kc->refused == RD_KAFKA_RESP_ERR__SSL)
+		return ecom_err_set(err,
+		                    "TLS with kafka broker '%s' failed (%s): %s: check ssl.ca.location "
+		                    "(the CA that signed the broker's certificate) and that the "
+		                    "certificate names the host you connect to",
+		                    kc->brokers, protocol, kc->last_error);
+	return ecom_err_set(err,
+	                    "kafka broker '%s' closed the connection before answering (security.protocol "
+	                    "%s): %s: check that security.protocol is what the broker's listener speaks",
+	                    kc->brokers, protocol, kc->last_error);
+}
+
+/* Serve the queued errors, for the reason (a consumer here has no subscription yet). */
+static void
+kafka_serve_errors(kafka_client *kc, bool is_consumer)
+{
+	rd_kafka_message_t *m;
+
 	if (is_consumer) {
 		while ((m = rd_kafka_consumer_poll(kc->rk, 0)) != NULL)
 			rd_kafka_message_destroy(m);
 	} else {
 		rd_kafka_poll(kc->rk, 0);
+	}
+}
+
+/* The start-up check asks in slices this long, to stop at a refusal. */
+#define STARTUP_SLICE_MS 250
+
+/*
+ * Start-up: the brokers answer a metadata request within timeout_ms, or
+ * the client fails with what librdkafka last saw (refused, TLS, SASL);
+ * a refused login or handshake ends it at once.
+ */
+int
+kafka_client_check_brokers(kafka_client *kc, bool is_consumer, ecom_err *err)
+{
+	const struct rd_kafka_metadata *md = NULL;
+	rd_kafka_resp_err_t rc;
+	int64_t deadline = ecom_monotonic_us() + (int64_t)kc->timeout_ms * 1000;
+	int64_t left_ms;
+	char note[600];
+
+	for (;;) {
+		left_ms = (deadline - ecom_monotonic_us()) / 1000;
+		if (left_ms < 1)
+			left_ms = 1;
+		rc = rd_kafka_metadata(kc->rk, 0, NULL, &md,
+		                       (int)(left_ms < STARTUP_SLICE_MS ? left_ms : STARTUP_SLICE_MS));
+		if (rc == RD_KAFKA_RESP_ERR_NO_ERROR) {
+			rd_kafka_metadata_destroy(md);
+			kc->started = true;
+			return 0;
+		}
+		kafka_serve_errors(kc, is_consumer);
+		if (kc->refused != 0)
+			return kafka_refused_error(kc, err);
+		if (ecom_monotonic_us() >= deadline)
+			break;
 	}
 	return ecom_err_set(err,
 	                    "cannot reach kafka broker '%s' within %d ms: %s%s (is it running? "

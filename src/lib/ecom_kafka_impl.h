@@ -36,6 +36,7 @@ typedef struct kafka_client {
 	ecom_stop_flag *stop;
 	int timeout_ms;
 	bool started; /* past the start-up check */
+	int refused;  /* at start-up: a login or TLS failure (rd_kafka_resp_err_t), else 0 */
 	char group[256]; /* consumers in a group: its name, for messages */
 	bool announce_rebalances;
 	bool assigned; /* the group has given this consumer its partitions (maybe none) */

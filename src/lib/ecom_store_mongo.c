@@ -33,6 +33,7 @@
 
 #include <mongoc/mongoc.h>
 
+#include "ecom_security.h"
 #include "ecom_wire.h"
 
 #include "ecom_store_mongo_impl.h"
@@ -321,16 +322,44 @@ drop_client(mongo_store *ms)
 	ms->client = NULL;
 }
 
+/*
+ * What to check when the server answered and refused us (TLS, a login),
+ * by the driver's words; NULL for anything else.  A refusal will not
+ * change on a retry, so it is a failure, not an outage.
+ */
+static const char *
+mongo_refusal_hint(const char *reason, const mongoc_uri_t *uri)
+{
+	if (strstr(reason, "mismatch") != NULL)
+		return "TLS: connect by a host name the server's certificate carries";
+	if (strstr(reason, "certificate verify failed") != NULL)
+		return "TLS: give the CA that signed the server's certificate as tlsCAFile=FILE";
+	if (strstr(reason, "TLS handshake failed") != NULL)
+		return "TLS: check tls=true, tlsCAFile and the server's TLS settings";
+	if (strstr(reason, "Authentication failed") != NULL)
+		return "check the user, password and authSource in the URI";
+	/* Without TLS, a TLS-only server closes the connection at once. */
+	if (strstr(reason, "Server closed connection") != NULL && !mongoc_uri_get_tls(uri))
+		return "if the server takes TLS connections only, add tls=true and tlsCAFile=FILE "
+		       "to the URI";
+	return NULL;
+}
+
 static int
 server_ping(mongo_store *ms, ecom_err *err)
 {
 	bson_t *ping = BCON_NEW("ping", BCON_INT32(1));
 	bson_error_t error;
+	const char *hint;
 	int ret = 0;
 
-	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error))
-		ret = ecom_err_set_kind(err, mongo_failure_kind(&error), "cannot connect to '%s': %s",
-		                        ms->base.redacted_uri, error.message);
+	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
+		hint = mongo_refusal_hint(error.message, ms->uri);
+		ret = ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : mongo_failure_kind(&error),
+		                        "cannot connect to '%s': %s%s%s", ms->base.redacted_uri,
+		                        error.message, hint != NULL ? ": " : "",
+		                        hint != NULL ? hint : "");
+	}
 	bson_destroy(ping);
 	return ret;
 }
@@ -371,6 +400,25 @@ mongo_ping(ecom_store *store, ecom_err *err)
 	return connect_client(ms, err);
 }
 
+/*
+ * The driver connects as the URI says or not at all: its facts are the
+ * URI's.  A CA without tls=true, or a password to a host off the
+ * machine, is said, or refused with require_tls.
+ */
+static int
+mongo_check_security(mongo_store *ms, const ecom_config *cfg, ecom_err *err)
+{
+	const mongoc_host_list_t *hosts = mongoc_uri_get_hosts(ms->uri);
+	ecom_conn_facts facts;
+	bool gave = (mongoc_uri_get_password(ms->uri) != NULL &&
+	             !(hosts != NULL && ecom_host_is_loopback(hosts->host))) ||
+	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCAFILE, NULL) != NULL ||
+	            mongoc_uri_get_option_as_utf8(ms->uri, MONGOC_URI_TLSCERTIFICATEKEYFILE, NULL) != NULL;
+
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, mongoc_uri_get_string(ms->uri), &facts);
+	return ecom_security_after_connect(cfg, ms->base.redacted_uri, &facts, gave, err);
+}
+
 static int
 mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, ecom_err *err)
 {
@@ -401,7 +449,7 @@ mongo_open(ecom_store **store, const char *uri_text, const ecom_config *cfg, eco
 	if (mongoc_uri_get_appname(ms->uri) == NULL)
 		mongoc_uri_set_appname(ms->uri, "ecom");
 
-	if (connect_client(ms, err) < 0)
+	if (connect_client(ms, err) < 0 || mongo_check_security(ms, cfg, err) < 0)
 		goto out;
 	read_server(ms);
 	if (create_indexes(ms, err) < 0)

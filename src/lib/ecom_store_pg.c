@@ -23,6 +23,7 @@
 
 #include <libpq-fe.h>
 
+#include "ecom_security.h"
 #include "ecom_store_impl.h"
 
 static void pg_notice(void *data, const char *message);
@@ -208,11 +209,38 @@ forget_prepared(pg_store *ps)
 		ps->statements[i].prepared = false;
 }
 
+/*
+ * What to check when the server answered and refused us, by libpq's
+ * words; NULL for anything else.  A refusal will not change on a retry,
+ * so it is a failure, not an outage.
+ */
+static const char *
+pg_refusal_hint(const char *reason)
+{
+	if (strstr(reason, "authentication failed") != NULL)
+		return "check the user and password in the URI (the server uses its own "
+		       "authentication method: pg_hba.conf)";
+	if (strstr(reason, "does not match host name") != NULL)
+		return "TLS: connect by a host name the server's certificate carries";
+	if (strstr(reason, "certificate verify failed") != NULL ||
+	    strstr(reason, "root certificate file") != NULL)
+		return "TLS: give the CA that signed the server's certificate as sslrootcert=FILE";
+	if (strstr(reason, "no pg_hba.conf entry") != NULL && strstr(reason, "no encryption") != NULL)
+		return "the server takes TLS connections only: add sslmode=verify-full and "
+		       "sslrootcert=FILE to the URI";
+	if (strstr(reason, "no pg_hba.conf entry") != NULL)
+		return "the server's pg_hba.conf lets no such connection in";
+	if (strstr(reason, "does not exist") != NULL)
+		return "check the user and database in the URI";
+	return NULL;
+}
+
 /* Reconnect if the connection is gone (a server restart), then check it answers. */
 static int
 pg_ping(ecom_store *store, ecom_err *err)
 {
 	pg_store *ps = pg_of(store);
+	const char *hint;
 	char reason[512];
 
 	if (PQstatus(ps->conn) == CONNECTION_BAD) {
@@ -223,12 +251,10 @@ pg_ping(ecom_store *store, ecom_err *err)
 			if (PQpass(ps->conn) != NULL && *PQpass(ps->conn) != '\0')
 				ecom_redact_text(reason, sizeof(reason), PQpass(ps->conn));
 			/* A server that answers and refuses us will not change its mind. */
-			return ecom_err_set_kind(err,
-			                         strstr(reason, "authentication failed") != NULL ||
-			                                 strstr(reason, "does not exist") != NULL
-			                             ? ECOM_ERR_FAILURE
-			                             : ECOM_ERR_TRANSIENT,
-			                         "cannot connect to '%s': %s", ps->base.redacted_uri, reason);
+			hint = pg_refusal_hint(reason);
+			return ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
+			                         "cannot connect to '%s': %s%s%s", ps->base.redacted_uri,
+			                         reason, hint != NULL ? ": " : "", hint != NULL ? hint : "");
 		}
 		PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
 	}
@@ -394,6 +420,46 @@ server_name(PGconn *conn)
 
 static const ecom_store_ops pg_ops;
 
+/*
+ * What the connection gives, from libpq: sslmode=prefer (the default)
+ * falls back to plaintext when the server offers no TLS, which is said,
+ * or refused with require_tls, when the user gave a CA or a client
+ * certificate, or a password that left the machine (the plain dev stack
+ * sends one over loopback, where nothing travels).
+ */
+static int
+pg_check_security(pg_store *ps, const ecom_config *cfg, ecom_err *err)
+{
+	PQconninfoOption *opts = PQconninfo(ps->conn), *o;
+	const char *mode = "prefer", *version, *addr = PQhostaddr(ps->conn);
+	ecom_conn_facts facts;
+	bool gave = PQconnectionUsedPassword(ps->conn) != 0 &&
+	            !ecom_host_is_loopback(addr != NULL && *addr != '\0' ? addr : PQhost(ps->conn));
+	int rc;
+
+	for (o = opts; o != NULL && o->keyword != NULL; o++) {
+		if (o->val == NULL || *o->val == '\0')
+			continue;
+		if (strcmp(o->keyword, "sslmode") == 0)
+			mode = o->val;
+		else if (strcmp(o->keyword, "sslrootcert") == 0 || strcmp(o->keyword, "sslcert") == 0)
+			gave = true;
+	}
+	memset(&facts, 0, sizeof(facts));
+	facts.known = true;
+	facts.observed = true;
+	facts.encrypted = PQsslInUse(ps->conn) != 0;
+	facts.verified = facts.encrypted && strncmp(mode, "verify-", 7) == 0;
+	facts.host_checked = facts.encrypted && strcmp(mode, "verify-full") == 0;
+	snprintf(facts.authentication, sizeof(facts.authentication), "%s",
+	         PQconnectionUsedPassword(ps->conn) ? "password" : "none asked by the server");
+	version = facts.encrypted ? PQsslAttribute(ps->conn, "protocol") : NULL;
+	snprintf(facts.tls_version, sizeof(facts.tls_version), "%s", version != NULL ? version : "");
+	PQconninfoFree(opts);
+	rc = ecom_security_after_connect(cfg, ps->base.redacted_uri, &facts, gave, err);
+	return rc;
+}
+
 static int
 pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *err)
 {
@@ -411,6 +477,7 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	                          "client_encoding", "fallback_application_name", NULL};
 	const char *values[9];
 	char timeout[16], user_timeout[16], reason[1024], appname[128];
+	const char *hint;
 	pg_store *ps;
 	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
 
@@ -441,10 +508,14 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
 		ecom_redact_password_in(reason, sizeof(reason), uri);
-		ecom_err_set_kind(err, ECOM_ERR_TRANSIENT, "cannot connect to '%s': %s",
-		                  ps->base.redacted_uri, reason);
+		hint = pg_refusal_hint(reason);
+		ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
+		                  "cannot connect to '%s': %s%s%s", ps->base.redacted_uri, reason,
+		                  hint != NULL ? ": " : "", hint != NULL ? hint : "");
 		goto fail;
 	}
+	if (pg_check_security(ps, cfg, err) < 0)
+		goto fail;
 	PQsetNoticeProcessor(ps->conn, pg_notice, NULL);
 	ps->base.server = server_name(ps->conn);
 	if (build_statements(ps, cfg->database, err) < 0 ||

@@ -1,7 +1,8 @@
 #!/usr/bin/env bats
 # scripts/devstack.sh and scripts/test.sh refuse bad choices of server,
 # service or broker count with a message that says what is valid, and exit
-# 2, before they start anything; the cluster commands say when there is no
+# 2, before they start anything (and --secure what it cannot give, or a
+# stack of the other mode); the cluster commands say when there is no
 # stack (exit 1).  No dev stack needed.
 
 load helpers
@@ -35,7 +36,7 @@ setup() {
 @test "devstack.sh --help names the MongoDB-protocol servers ECOM_MONGO_SERVER picks" {
 	run "$DEVSTACK" --help
 	assert_success
-	assert_output --partial "usage: devstack.sh up [--brokers N] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
+	assert_output --partial "usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
 	assert_output --regexp "ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod .*memory.*h2.*ferretdb"
 }
 
@@ -99,4 +100,27 @@ setup() {
 	run "$ECOM_SRCDIR/scripts/test.sh" --mongo-server
 	assert_failure 2
 	assert_output "test: --mongo-server needs a kind: mongod, memory, h2 or ferretdb"
+}
+
+@test "devstack.sh up with ECOM_DEVSTACK_SECURE other than 1 or 0 exits 2" {
+	ECOM_DEVSTACK_SECURE=maybe run "$DEVSTACK" up
+	assert_failure 2
+	assert_output "devstack: ECOM_DEVSTACK_SECURE='maybe': expected 1 or 0"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+}
+
+@test "devstack.sh up --secure refuses a MongoDB-protocol server it cannot give TLS, before starting anything" {
+	ECOM_MONGO_SERVER=ferretdb run "$DEVSTACK" up --secure mongodb
+	assert_failure 1
+	assert_output "devstack: mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) only; ferretdb is not set up for TLS yet"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+}
+
+@test "devstack.sh up --secure on a plain stack's directory says to take it down first" {
+	mkdir -p "$ECOM_DEVSTACK_DIR"
+	echo kafka >"$ECOM_DEVSTACK_DIR/services"
+	run "$DEVSTACK" up --secure kafka
+	assert_failure 1
+	assert_output "devstack: $ECOM_DEVSTACK_DIR holds a plain stack: run 'devstack.sh down' first to start a secure one"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR/tls" ]
 }

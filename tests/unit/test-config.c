@@ -212,6 +212,66 @@ database_name_must_be_safe(void **state)
 	ecom_config_free(&cfg);
 }
 
+static void
+require_tls_takes_true_or_false(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char buf[16];
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_false(cfg.require_tls);
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "true", &err), 0);
+	assert_true(cfg.require_tls);
+	assert_int_equal(ecom_config_value(&cfg, "require_tls", buf, sizeof(buf)), 0);
+	assert_string_equal(buf, "true");
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "0", &err), 0);
+	assert_false(cfg.require_tls);
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "Yes", &err), 0);
+	assert_true(cfg.require_tls);
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "sometimes", &err), -1);
+	assert_string_equal(err.msg, "'require_tls' must be true or false, not 'sometimes'");
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "", &err), -1);
+	ecom_config_free(&cfg);
+}
+
+static void
+ecom_config_names_the_file_when_c_is_not_given(void **state)
+{
+	char path[] = "/tmp/ecom-test-config-XXXXXX";
+	ecom_config cfg;
+	ecom_err err;
+	FILE *fp;
+	int fd;
+
+	(void)state;
+	fd = mkstemp(path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	fputs("window: 7\n", fp);
+	fclose(fp);
+	setenv("ECOM_CONFIG", path, 1);
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load(&cfg, NULL, &err), 0);
+	assert_int_equal(cfg.window, 7);
+	ecom_config_free(&cfg);
+	/* -c wins over ECOM_CONFIG */
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load(&cfg, "/nonexistent/ecom.yaml", &err), -1);
+	ecom_config_free(&cfg);
+	/* a missing ECOM_CONFIG file is an error, as a missing -c file is */
+	setenv("ECOM_CONFIG", "/nonexistent/env.yaml", 1);
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_load(&cfg, NULL, &err), -1);
+	assert_string_equal(err.msg,
+	                    "cannot read config file '/nonexistent/env.yaml': No such file or directory");
+	ecom_config_free(&cfg);
+	unsetenv("ECOM_CONFIG");
+	unlink(path);
+}
+
 int
 main(void)
 {
@@ -226,6 +286,8 @@ main(void)
 		cmocka_unit_test(store_names_and_uris_select_the_backend),
 		cmocka_unit_test(database_name_must_be_safe),
 		cmocka_unit_test(replication_factor_defaults_to_the_cluster_and_is_checked),
+		cmocka_unit_test(require_tls_takes_true_or_false),
+		cmocka_unit_test(ecom_config_names_the_file_when_c_is_not_given),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

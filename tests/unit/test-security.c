@@ -1,0 +1,148 @@
+/*
+ * Connection facts from the settings (ecom_security.c): what Kafka's
+ * properties and the store URIs ask for, checked against hand-written
+ * expectations, and require_tls refusing what could be unencrypted.
+ */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "ecom_config.h"
+#include "ecom_security.h"
+
+static void
+kafka_set(ecom_config *cfg, const char *kv)
+{
+	ecom_err err;
+
+	assert_int_equal(ecom_config_set_kafka(cfg, kv, &err), 0);
+}
+
+static void
+kafka_facts_follow_security_protocol(void **state)
+{
+	ecom_config cfg;
+	ecom_conn_facts f;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	ecom_kafka_conn_facts(&cfg, &f);
+	assert_false(f.encrypted);
+	assert_false(f.verified);
+	assert_string_equal(f.authentication, "none");
+
+	kafka_set(&cfg, "security.protocol=SASL_SSL");
+	kafka_set(&cfg, "sasl.mechanism=PLAIN");
+	ecom_kafka_conn_facts(&cfg, &f);
+	assert_true(f.encrypted);
+	assert_true(f.verified);
+	assert_true(f.host_checked);
+	assert_false(f.observed);
+	assert_string_equal(f.authentication, "PLAIN");
+
+	kafka_set(&cfg, "ssl.endpoint.identification.algorithm=none");
+	ecom_kafka_conn_facts(&cfg, &f);
+	assert_true(f.verified);
+	assert_false(f.host_checked);
+
+	kafka_set(&cfg, "enable.ssl.certificate.verification=false");
+	ecom_kafka_conn_facts(&cfg, &f);
+	assert_true(f.encrypted);
+	assert_false(f.verified);
+
+	kafka_set(&cfg, "security.protocol=ssl");
+	kafka_set(&cfg, "ssl.certificate.location=/x/client.pem");
+	ecom_kafka_conn_facts(&cfg, &f);
+	assert_string_equal(f.authentication, "TLS client certificate");
+	ecom_config_free(&cfg);
+}
+
+static void
+store_facts_follow_the_uri(void **state)
+{
+	ecom_conn_facts f;
+
+	(void)state;
+	ecom_uri_conn_facts(ECOM_STORE_POSTGRESQL, "postgresql://u:p@db.example/x", &f);
+	assert_true(f.known);
+	assert_false(f.encrypted); /* prefer: only if the server offers TLS */
+	assert_string_equal(f.authentication, "password");
+	ecom_uri_conn_facts(ECOM_STORE_POSTGRESQL, "postgresql://u@db.example/x?sslmode=require", &f);
+	assert_true(f.encrypted);
+	assert_false(f.verified);
+	ecom_uri_conn_facts(ECOM_STORE_POSTGRESQL,
+	                    "postgresql://u@db.example/x?sslmode=verify-full&sslrootcert=/ca.pem", &f);
+	assert_true(f.encrypted);
+	assert_true(f.verified);
+	assert_true(f.host_checked);
+
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, "mongodb://h:1/x", &f);
+	assert_false(f.encrypted);
+	assert_string_equal(f.authentication, "none");
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, "mongodb+srv://u:p@cluster0.example.net/x", &f);
+	assert_true(f.encrypted); /* +srv implies TLS */
+	assert_true(f.host_checked);
+	assert_string_equal(f.authentication, "SCRAM (negotiated)");
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, "mongodb://h:1/x?tls=true&tlsAllowInvalidHostnames=true", &f);
+	assert_true(f.verified);
+	assert_false(f.host_checked);
+	ecom_uri_conn_facts(ECOM_STORE_MONGODB, "mongodb://h:1/x?tls=true&tlsInsecure=true", &f);
+	assert_false(f.verified);
+}
+
+static void
+require_tls_refuses_what_could_be_unencrypted(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_set(&cfg, "require_tls", "true", &err), 0);
+	assert_int_equal(ecom_config_set(&cfg, "store", "mongodb://h:1/x?tls=true", &err), 0);
+	assert_int_equal(ecom_security_check(&cfg, &err), -1);
+	assert_string_equal(err.msg, "require_tls: kafka's security.protocol is plaintext, which is not "
+	                             "encrypted: use SSL or SASL_SSL");
+	kafka_set(&cfg, "security.protocol=SSL");
+	assert_int_equal(ecom_security_check(&cfg, &err), 0);
+	assert_int_equal(ecom_config_set(&cfg, "store", "postgresql://u:p@h/x", &err), 0);
+	assert_int_equal(ecom_security_check(&cfg, &err), -1);
+	assert_string_equal(err.msg, "require_tls: the store's URI allows an unencrypted connection: add "
+	                             "sslmode=verify-full and sslrootcert=FILE (or sslmode=require)");
+	assert_int_equal(ecom_config_set(&cfg, "store", "postgresql://u:p@h/x?sslmode=verify-ca", &err), 0);
+	assert_int_equal(ecom_security_check(&cfg, &err), 0);
+	ecom_config_free(&cfg);
+}
+
+static void
+loopback_hosts_are_known(void **state)
+{
+	(void)state;
+	assert_true(ecom_host_is_loopback("127.0.0.1"));
+	assert_true(ecom_host_is_loopback("127.1.2.3"));
+	assert_true(ecom_host_is_loopback("::1"));
+	assert_true(ecom_host_is_loopback("localhost"));
+	assert_true(ecom_host_is_loopback("/var/run/postgresql"));
+	assert_false(ecom_host_is_loopback("10.0.0.1"));
+	assert_false(ecom_host_is_loopback("db.example"));
+	assert_false(ecom_host_is_loopback("1270.0.0.1"));
+	assert_false(ecom_host_is_loopback(""));
+	assert_false(ecom_host_is_loopback(NULL));
+}
+
+int
+main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(kafka_facts_follow_security_protocol),
+		cmocka_unit_test(store_facts_follow_the_uri),
+		cmocka_unit_test(require_tls_refuses_what_could_be_unencrypted),
+		cmocka_unit_test(loopback_hosts_are_known),
+	};
+
+	return cmocka_run_group_tests_name("security", tests, NULL, NULL);
+}
