@@ -130,9 +130,16 @@ arrivals_main(void *arg)
 			break;
 		if (offset >= a->opts.warmup_us)
 			ecom_latency_add(&a->send_lag, ecom_monotonic_us() - due);
-		if (create_order(a, a->start_wall_us + offset, &a->err) < 0)
-			goto out;
+		/*
+		 * Counted before it is sent: once sent, the order may be fulfilled
+		 * before this thread runs again, and a fulfilment must never be
+		 * counted ahead of its creation.
+		 */
 		atomic_fetch_add(&a->issued, 1);
+		if (create_order(a, a->start_wall_us + offset, &a->err) < 0) {
+			atomic_fetch_sub(&a->issued, 1);
+			goto out;
+		}
 	}
 	if (ecom_producer_flush(a->producer, &a->err) < 0 &&
 	    (a->opts.stop == NULL || !*a->opts.stop))
