@@ -3,6 +3,7 @@
  * two-decimal strings), led by the same field tables as validation.
  */
 #include "ecom_event_impl.h"
+#include "ecom_json.h"
 
 #include <string.h>
 
@@ -109,7 +110,7 @@ ecom_event_to_json(const ecom_event *ev, size_t *len)
 
 	if ((unsigned)ev->type < ECOM_EV_COUNT && bson_iter_init(&it, &ev->doc) &&
 	    wire_copy(ev->type, &it, ecom_event_fields, SPEC_COUNT(ecom_event_fields), &wire))
-		json = bson_as_relaxed_extended_json(&wire, len);
+		json = ecom_json_relaxed(&wire, len);
 	bson_destroy(&wire);
 	return json;
 }

@@ -13,6 +13,12 @@
 
 /* doc as one line of compact JSON, no newline; free with bson_free(). */
 char *ecom_json_compact(const bson_t *doc, size_t *len);
+/*
+ * doc as libbson's bson_as_relaxed_extended_json() writes it, byte for
+ * byte, or NULL where that gives NULL; free with bson_free().  The event
+ * wire form is written this way: libbson appends one character at a time.
+ */
+char *ecom_json_relaxed(const bson_t *doc, size_t *len);
 /* doc as one line on out, then a newline; -1 on a write error (errno set). */
 int ecom_json_print(FILE *out, const bson_t *doc);
 
