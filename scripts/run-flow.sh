@@ -159,8 +159,13 @@ started() { # pid name
 	echo "$1 $2" >>"$run_dir/processes"
 }
 
+# A closed loop's window reaches the stages too: above 1 their producers batch (ecom.yaml(5)).
 start_stage() { # name (payment-1) stage
-	ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+	if ((${#open_loop[@]})); then
+		ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+	else
+		ECOM_WINDOW=$window ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+	fi
 	started $! "$1"
 }
 

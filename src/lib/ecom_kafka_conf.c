@@ -25,6 +25,14 @@ static const char *const producer_defaults[][2] = {
 	{"acks", "all"},
 };
 
+/*
+ * With more than one order in flight (window > 1) a producer waits up to
+ * this long to send its messages as one request: each send would
+ * otherwise wake the client's broker thread and the broker once per
+ * message.  doc/performance-notes.md §8 has what it costs and saves.
+ */
+#define WINDOW_LINGER_MS "1"
+
 static const char *const consumer_defaults[][2] = {
 	{"fetch.wait.max.ms", "500"},
 	{"socket.nagle.disable", "true"},
@@ -56,6 +64,15 @@ kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value, ecom_e
 	return ecom_err_set(err, "kafka property '%s=%s': %s (see '-X list')", key, value, errstr);
 }
 
+/* A producer default as this configuration has it: linger.ms depends on the window. */
+static const char *
+producer_default(const ecom_config *cfg, size_t i)
+{
+	if (cfg->window > 1 && strcmp(producer_defaults[i][0], "linger.ms") == 0)
+		return WINDOW_LINGER_MS;
+	return producer_defaults[i][1];
+}
+
 /* librdkafka resends until a message times out: not before our bound. */
 static const char *
 producer_message_timeout(const ecom_config *cfg, char *buf, size_t size)
@@ -83,7 +100,10 @@ ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out,
 	if (kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err) < 0)
 		goto fail;
 	for (i = 0; i < n_defaults; i++)
-		if (kafka_conf_set(conf, defaults[i][0], defaults[i][1], err) < 0)
+		if (kafka_conf_set(conf, defaults[i][0],
+		                   defaults == producer_defaults ? producer_default(cfg, i)
+		                                                 : defaults[i][1],
+		                   err) < 0)
 			goto fail;
 	if (strcmp(kind, "producer") == 0) {
 		char message_timeout[24];
@@ -192,7 +212,9 @@ ecom_kafka_dump(const ecom_config *cfg, FILE *out)
 		if (default_of(consumer_defaults, n_c, producer_defaults[i][0]) != NULL ||
 		    ecom_config_kafka_get(cfg, producer_defaults[i][0]) != NULL)
 			continue;
-		dump_property(out, producer_defaults[i][0], producer_defaults[i][1], "producers");
+		dump_property(out, producer_defaults[i][0], producer_default(cfg, i),
+		              producer_default(cfg, i) != producer_defaults[i][1] ? "producers: window > 1"
+		                                                                 : "producers");
 	}
 	if (ecom_config_kafka_get(cfg, "message.timeout.ms") == NULL)
 		dump_property(out, "message.timeout.ms", message_timeout,

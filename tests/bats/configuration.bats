@@ -23,6 +23,22 @@ load helpers
 	assert_line '  enable.idempotence: "true"  # producers'
 }
 
+@test "-X dump: a window above 1 makes producers batch (linger.ms 1), unless linger.ms is given" {
+	run --separate-stderr ecom-bench -X dump
+	assert_success
+	assert_line '  linger.ms: "0"  # producers'
+	run --separate-stderr ecom-bench -w 2 -X dump
+	assert_success
+	assert_line '  linger.ms: "1"  # producers: window > 1'
+	ECOM_WINDOW=64 run --separate-stderr ecom-consume -X dump
+	assert_success
+	assert_line '  linger.ms: "1"  # producers: window > 1'
+	run --separate-stderr ecom-bench -w 2 -X linger.ms=4 -X dump
+	assert_success
+	assert_line '  linger.ms: "4"  # given'
+	refute_line --partial 'window > 1'
+}
+
 @test "-X dump hides passwords and reads back as a configuration file" {
 	ECOM_POSTGRES_URI='postgresql://u:pa55word@h/db' run --separate-stderr ecom-produce -X dump \
 		-X sasl.password=pa55word

@@ -103,6 +103,44 @@ mock_producer(const ecom_config *cfg, const char *topic)
 	return p;
 }
 
+/* ---- the producer's linger follows the window ---- */
+
+/* What the producer made from cfg has for linger.ms. */
+static void
+assert_producer_linger(const ecom_config *cfg, const char *expected)
+{
+	ecom_producer *p = NULL;
+	char value[32];
+	size_t size = sizeof(value);
+	ecom_err err;
+
+	if (ecom_producer_new(&p, cfg, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(rd_kafka_conf_get(rd_kafka_conf(ecom_producer_handle(p)), "linger.ms", value,
+	                                   &size),
+	                 RD_KAFKA_CONF_OK);
+	assert_string_equal(value, expected);
+	ecom_producer_destroy(p);
+}
+
+static void
+a_window_above_one_batches_sends_unless_linger_is_given(void **state)
+{
+	static const char *const given[] = {"linger.ms=3", NULL};
+	ecom_config cfg;
+
+	(void)state;
+	mock_config(&cfg, NULL);
+	assert_producer_linger(&cfg, "0");
+	cfg.window = 2;
+	assert_producer_linger(&cfg, "1");
+	ecom_config_free(&cfg);
+	mock_config(&cfg, given);
+	cfg.window = 256;
+	assert_producer_linger(&cfg, "3");
+	ecom_config_free(&cfg);
+}
+
 /* ---- keys are bytes ---- */
 
 static const rd_kafka_message_t *
@@ -338,6 +376,7 @@ int
 main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(a_window_above_one_batches_sends_unless_linger_is_given),
 		cmocka_unit_test(keys_with_a_nul_and_of_1000_bytes_come_back_whole),
 		cmocka_unit_test(a_send_waiting_for_room_returns_soon_after_a_stop_request),
 		cmocka_unit_test(an_assignment_refused_fails_the_poll_with_the_reason),
