@@ -29,7 +29,7 @@ static const char *const producer_defaults[][2] = {
  * With more than one order in flight (window > 1) a producer waits up to
  * this long to send its messages as one request: each send would
  * otherwise wake the client's broker thread and the broker once per
- * message.  doc/performance-notes.md §8 has what it costs and saves.
+ * message.  doc/performance-notes.md §7 has what it costs and saves.
  */
 #define WINDOW_LINGER_MS "1"
 

@@ -158,6 +158,25 @@ ecom_producer_send(ecom_producer *p, const char *topic, const void *key, size_t 
 	return 0;
 }
 
+/* value in decimal into buf (at least 21 bytes): two per message, where snprintf showed. */
+static void
+format_int64(int64_t value, char *buf)
+{
+	char digits[20];
+	uint64_t magnitude = value < 0 ? -(uint64_t)value : (uint64_t)value;
+	size_t n = 0, i = 0;
+
+	do {
+		digits[n++] = (char)('0' + magnitude % 10);
+		magnitude /= 10;
+	} while (magnitude > 0);
+	if (value < 0)
+		buf[i++] = '-';
+	while (n > 0)
+		buf[i++] = digits[--n];
+	buf[i] = '\0';
+}
+
 int
 ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_id,
                          const char *json, size_t len, int64_t order_us, ecom_err *err)
@@ -165,8 +184,8 @@ ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_
 	char sent_text[24], order_text[24];
 	const char *headers[4] = {ECOM_HDR_SENT_US, sent_text, ECOM_HDR_ORDER_START_US, order_text};
 
-	snprintf(sent_text, sizeof(sent_text), "%" PRId64, ecom_now_us());
-	snprintf(order_text, sizeof(order_text), "%" PRId64, order_us);
+	format_int64(ecom_now_us(), sent_text);
+	format_int64(order_us, order_text);
 	return ecom_producer_send(p, topic, order_id,
 	                          order_id != NULL ? strlen(order_id) : 0, json, len, headers, 2, err);
 }

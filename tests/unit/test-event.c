@@ -9,8 +9,10 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <uuid/uuid.h>
@@ -947,6 +949,37 @@ date_parse_and_format_edge_cases(void **state)
 	assert_string_equal(buf, "1969-12-31T23:59:59.999Z");
 }
 
+/* Dates across years 1 to 9999 as strftime writes them, and a short buffer cut as snprintf cuts. */
+static void
+date_format_matches_strftime(void **state)
+{
+	const int64_t first = INT64_C(-62135596800000), last = INT64_C(253402300799999);
+	uint64_t x = 88172645463325252ULL;
+	char buf[32], want[32], shorter[10];
+	int i;
+
+	(void)state;
+	for (i = 0; i < 20000; i++) {
+		int64_t ms;
+		time_t t;
+		struct tm tm;
+
+		x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+		ms = i == 0 ? first : i == 1 ? last : first + (int64_t)(x % (uint64_t)(last - first));
+		t = (time_t)(ms >= 0 ? ms / 1000 : (ms - 999) / 1000);
+		assert_non_null(gmtime_r(&t, &tm));
+		strftime(want, sizeof(want), "%Y-%m-%dT%H:%M:%S", &tm);
+		/* %Y does not pad years below 1000: pad it here. */
+		snprintf(buf, sizeof(buf), "%04d%s.%03dZ", tm.tm_year + 1900, strchr(want, '-'),
+		         (int)(ms - (int64_t)t * 1000));
+		memcpy(want, buf, sizeof(want));
+		ecom_format_iso8601(ms, buf, sizeof(buf));
+		assert_string_equal(buf, want);
+	}
+	ecom_format_iso8601(0, shorter, sizeof(shorter));
+	assert_string_equal(shorter, "1970-01-0");
+}
+
 static void
 money_parse_and_format(void **state)
 {
@@ -1082,6 +1115,7 @@ main(void)
 		cmocka_unit_test(uppercase_uuid_is_lowercased),
 		cmocka_unit_test(invalid_uuid_is_rejected),
 		cmocka_unit_test(date_parse_and_format_edge_cases),
+		cmocka_unit_test(date_format_matches_strftime),
 		cmocka_unit_test(money_parse_and_format),
 		cmocka_unit_test(event_type_names_round_trip),
 		cmocka_unit_test(destroy_is_safe_on_zeroed_failed_and_destroyed_events),

@@ -11,6 +11,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h> /* after rdkafka.h */
 #include <pthread.h>
@@ -201,6 +202,71 @@ keys_with_a_nul_and_of_1000_bytes_come_back_whole(void **state)
 	ecom_config_free(&cfg);
 }
 
+/* ---- an event's time headers are its numbers in decimal ---- */
+
+static void
+event_headers_read_back_as_the_numbers_sent(void **state)
+{
+	static const int64_t order_us[] = {0, 7, -1, INT64_MAX, INT64_MIN, INT64_C(1765000000123456)};
+	enum { N = sizeof(order_us) / sizeof(order_us[0]) };
+	const char *topic = "headers";
+	rd_kafka_message_t *msgs[N];
+	ecom_consumer *c = NULL;
+	ecom_config cfg;
+	ecom_err err;
+	size_t n = 0, got, i, k;
+	int64_t before = ecom_now_us(), until = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;
+	ecom_producer *p;
+	char value[8];
+
+	(void)state;
+	mock_config(&cfg, NULL);
+	p = mock_producer(&cfg, topic);
+	for (i = 0; i < N; i++) {
+		snprintf(value, sizeof(value), "v%zu", i);
+		if (ecom_producer_send_event(p, topic, NULL, value, strlen(value), order_us[i], &err) < 0)
+			fail_msg("%s", err.msg);
+	}
+	if (ecom_producer_flush(p, &err) < 0)
+		fail_msg("%s", err.msg);
+	if (ecom_consumer_new_assign(&c, &cfg, topic, RD_KAFKA_OFFSET_BEGINNING, &err) < 0)
+		fail_msg("%s", err.msg);
+	while (n < N && ecom_monotonic_us() < until) {
+		if (ecom_consumer_poll_batch(c, msgs + n, N - n, 500, &got, NULL, &err) < 0)
+			fail_msg("%s", err.msg);
+		n += got;
+	}
+	assert_int_equal(n, N);
+	for (i = 0; i < N; i++) {
+		const rd_kafka_message_t *m;
+		int64_t sent;
+
+		snprintf(value, sizeof(value), "v%zu", i);
+		m = message_with_value(msgs, n, value);
+		/* ecom_message_header_int gives -1 for a header it cannot read: compare the text too. */
+		sent = ecom_message_header_int(m, ECOM_HDR_SENT_US);
+		assert_true(sent >= before && sent <= ecom_now_us());
+		{
+			rd_kafka_headers_t *hdrs = NULL;
+			const void *text;
+			size_t size;
+			char want[24];
+
+			snprintf(want, sizeof(want), "%" PRId64, order_us[i]);
+			assert_int_equal(rd_kafka_message_headers(m, &hdrs), RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(rd_kafka_header_get_last(hdrs, ECOM_HDR_ORDER_START_US, &text, &size),
+			                 RD_KAFKA_RESP_ERR_NO_ERROR);
+			assert_int_equal(size, strlen(want));
+			assert_memory_equal(text, want, size);
+		}
+	}
+	for (k = 0; k < n; k++)
+		rd_kafka_message_destroy(msgs[k]);
+	ecom_consumer_destroy(c);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
 /* ---- a full queue and a stop request ---- */
 
 typedef struct delayed_stop {
@@ -378,6 +444,7 @@ main(int argc, char **argv)
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_window_above_one_batches_sends_unless_linger_is_given),
 		cmocka_unit_test(keys_with_a_nul_and_of_1000_bytes_come_back_whole),
+		cmocka_unit_test(event_headers_read_back_as_the_numbers_sent),
 		cmocka_unit_test(a_send_waiting_for_room_returns_soon_after_a_stop_request),
 		cmocka_unit_test(an_assignment_refused_fails_the_poll_with_the_reason),
 		cmocka_unit_test(a_rejoin_reads_again_or_fails_with_the_reason),
