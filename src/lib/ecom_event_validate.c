@@ -158,14 +158,18 @@ describe_value(const bson_iter_t *it, char *buf, size_t size)
 	}
 }
 
+/* Pushed for every field checked, valid or not: copied by hand, as snprintf cost more than the check. */
 static size_t
 path_push(struct validation *v, const char *name)
 {
-	size_t outer = v->path_len;
-	int n = snprintf(v->path + outer, sizeof(v->path) - outer, "%s%s", outer > 0 ? "." : "", name);
+	size_t outer = v->path_len, len = outer, room = sizeof(v->path) - 1;
 
-	if (n > 0)
-		v->path_len = outer + (size_t)n < sizeof(v->path) ? outer + (size_t)n : sizeof(v->path) - 1;
+	if (outer > 0 && len < room)
+		v->path[len++] = '.';
+	for (; *name != '\0' && len < room; name++)
+		v->path[len++] = *name;
+	v->path[len] = '\0';
+	v->path_len = len;
 	return outer;
 }
 

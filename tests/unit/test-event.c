@@ -695,6 +695,26 @@ nul_in_any_string_is_rejected(void **state)
 	                     "\"x\\u0000\"");
 }
 
+/* A path longer than the message keeps (127 bytes) is cut there, and its inner fields still checked. */
+static void
+long_field_paths_are_cut_in_messages(void **state)
+{
+	char key[61], from_edit[400], path[128];
+	char expected[300];
+
+	(void)state;
+	memset(key, 'k', sizeof(key) - 1);
+	key[sizeof(key) - 1] = '\0';
+	/* 'k…k' (60) . 'k…k' (60) . 'k…k' (60) . '0': 183 bytes, cut to 127. */
+	snprintf(from_edit, sizeof(from_edit), "'%s':{'%s':{'%s':['x\\u0000']}},'eventCreatedDate'",
+	         key, key, key);
+	snprintf(path, sizeof(path), "%s.%s.%s.0", key, key, key);
+	snprintf(expected, sizeof(expected),
+	         "field '%s': expected a string without NUL characters, got \"x\\u0000\"", path);
+	assert_int_equal(strlen(path), 127);
+	assert_edit_rejected(ECOM_EV_ORDERFULFILLED, "'eventCreatedDate'", from_edit, expected);
+}
+
 static void
 keys_mongodb_refuses_are_rejected(void **state)
 {
@@ -1103,6 +1123,7 @@ main(void)
 		cmocka_unit_test(amount_beyond_numeric_12_2_is_rejected),
 		cmocka_unit_test(year_0000_is_rejected),
 		cmocka_unit_test(nul_in_any_string_is_rejected),
+		cmocka_unit_test(long_field_paths_are_cut_in_messages),
 		cmocka_unit_test(keys_mongodb_refuses_are_rejected),
 		cmocka_unit_test(non_finite_number_is_rejected),
 		cmocka_unit_test(nesting_beyond_100_levels_is_rejected),
