@@ -28,7 +28,9 @@ setup() {
 @test "mongodb (h2): devstack.sh status names the server as it names itself" {
 	ECOM_DEVSTACK_DIR="$H2_STACK" run "$ECOM_SRCDIR/scripts/devstack.sh" status
 	assert_success
-	assert_output --regexp "^mongodb +pid=[0-9]+ +port=[0-9]+ +up +$(server_says mongodb | sed 's/[().]/\\&/g')\$"
+	# One line per service, then the stack's security line.
+	assert_line --regexp "^mongodb +pid=[0-9]+ +port=[0-9]+ +up +$(server_says mongodb | sed 's/[().]/\\&/g')\$"
+	assert_line --regexp "^security +plain: "
 	assert_output --partial "(H2)"
 }
 
