@@ -45,6 +45,9 @@ static const ecom_option common_options[] = {
 	{'d', "database", "NAME", "MongoDB database / PostgreSQL schema", "database"},
 	{ECOM_OPT_STORE, "store", "STORE", "mongodb, postgresql, or a mongodb:// or postgresql:// URI",
 	 "store"},
+	{ECOM_OPT_EXACTLY_ONCE, "exactly-once", NULL,
+	 "produce and commit offsets in Kafka transactions\n(processing_guarantee: {})",
+	 "processing_guarantee"},
 	{'X', NULL, "KEY=VALUE",
 	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
 	 NULL},
@@ -116,6 +119,9 @@ common_option(ecom_cli *cli, int opt, const char *arg)
 		return true;
 	case ECOM_OPT_STORE:
 		ecom_cli_set(cli, "store", arg);
+		return true;
+	case ECOM_OPT_EXACTLY_ONCE:
+		ecom_cli_set(cli, "processing_guarantee", "exactly_once");
 		return true;
 	case 'X':
 		if (strcmp(arg, "list") == 0)

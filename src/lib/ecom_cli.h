@@ -20,6 +20,7 @@
 /* Ids of long-only options; a command numbers its own from ECOM_OPT_COMMAND. */
 enum ecom_cli_long_only {
 	ECOM_OPT_STORE = 1000,
+	ECOM_OPT_EXACTLY_ONCE = 1001,
 	ECOM_OPT_COMMAND = 1100,
 };
 
