@@ -588,6 +588,7 @@ loop_init(ecom_stage_loop *loop, const ecom_config *cfg, const ecom_stage_opts *
 	loop->input = ecom_stage_input(opts->kind);
 	loop->batch_max = n;
 	loop->exactly_once = ecom_config_exactly_once(cfg);
+	stats->exactly_once = loop->exactly_once;
 	flow_topics(cfg, loop->topics);
 	loop->msgs = ecom_xcalloc(n, sizeof(*loop->msgs));
 	loop->events = ecom_xcalloc(n, sizeof(*loop->events));

@@ -81,6 +81,7 @@ typedef struct ecom_stage_stats {
 	/* An open loop's. */
 	ecom_latency send_lag; /* order created − meant to be created */
 	bool open_loop;
+	bool exactly_once;     /* processing_guarantee in force */
 	bool sustainable;      /* the backlog stayed within its bound */
 	int64_t backlog_peak;  /* most orders created and not yet fulfilled */
 	int64_t backlog_max;   /* the bound it was held to */
