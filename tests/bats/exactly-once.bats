@@ -123,3 +123,45 @@ bench_exactly_once() { # store
 	assert_exactly_n_orders 200
 	assert_topics_hold_exactly 200
 }
+
+@test "a zombie stage (SIGSTOP past the session timeout, its id restarted) adds no event and says it was fenced" {
+	local topic=${ECOM_TOPIC_PREFIX}paymentcompleted n zombie
+	export ECOM_PARTITIONS=2 ECOM_PROCESSING_GUARANTEE=exactly_once ECOM_INSTANCE_ID=1
+	ecom-reconcile -q --reset
+	start_bg zombie ecom-consume --stage payment
+	zombie=$(<"$BATS_TEST_TMPDIR/zombie.pid")
+	for _ in $(seq 300); do grep -q ': assigned ' "$BATS_TEST_TMPDIR/zombie.err" && break; sleep 0.1; done
+	kill -STOP "$zombie"
+	# Its successor, as run-flow.sh would start it: the same instance id.
+	start_bg successor ecom-consume --stage payment
+	ecom-produce -q --generate 10
+	for _ in $(seq 600); do
+		n=$(ecom-consume -q -t "$topic" -e | grep -c . || true)
+		((n == 10)) && break
+		sleep 0.1
+	done
+	assert_equal "forwarded by the successor: $n" "forwarded by the successor: 10"
+	# Back: it rejoins the group and gets a partition, whose next order
+	# it cannot forward.
+	kill -CONT "$zombie"
+	for _ in $(seq 300); do
+		(($(grep -c ': assigned ' "$BATS_TEST_TMPDIR/zombie.err") >= 2)) && break
+		sleep 0.1
+	done
+	ecom-produce -q --generate 20
+	status=0
+	for _ in $(seq 600); do kill -0 "$zombie" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$zombie" 2>/dev/null && fail "the zombie still runs: $(cat "$BATS_TEST_TMPDIR/zombie.err")"
+	wait "$zombie" || status=$?
+	rm -f "$BATS_TEST_TMPDIR/zombie.pid"
+	assert_equal "$status" 1
+	grep -q "fenced: another instance with transactional.id '${ECOM_TOPIC_PREFIX}${ECOM_GROUP}-payment-1' took over" \
+		"$BATS_TEST_TMPDIR/zombie.err" || fail "the zombie said: $(cat "$BATS_TEST_TMPDIR/zombie.err")"
+	for _ in $(seq 600); do
+		n=$(ecom-consume -q -t "$topic" -e | jq -r .eventId | sort -u | grep -c . || true)
+		((n == 30)) && break
+		sleep 0.1
+	done
+	assert_equal "distinct: $n" "distinct: 30"
+	assert_equal "events: $(ecom-consume -q -t "$topic" -e | grep -c .)" "events: 30"
+}
