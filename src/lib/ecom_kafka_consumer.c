@@ -126,6 +126,14 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	snprintf(c->kc.group, sizeof(c->kc.group), "%s", group);
+	{
+		char value[16];
+		size_t size = sizeof(value);
+
+		c->commits_itself =
+		    rd_kafka_conf_get(conf, "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK &&
+		    strcmp(value, "false") == 0;
+	}
 	if (consumer_start(c, conf, err) < 0)
 		goto fail;
 	/* A topic that does not exist would be waited for in silence. */
@@ -443,6 +451,11 @@ store_offsets(ecom_consumer *c, rd_kafka_topic_partition_list_t *offsets, ecom_e
 	/* __STATE: the partition was revoked meanwhile; its next owner re-reads. */
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__STATE)
 		return ecom_err_set(err, "cannot store offsets: %s", rd_kafka_err2str(code));
+	/* No background commit (exactly_once turns it off for the stages, whose
+	 * offsets go in transactions): ecom-persist's stored offsets are
+	 * committed now, without waiting, as the background would. */
+	if (c->commits_itself && code == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_commit(c->kc.rk, NULL, 1);
 	return 0;
 }
 
