@@ -318,7 +318,16 @@ txn_result(ecom_producer *p, const char *call, rd_kafka_error_t *e, int64_t star
 			             rd_kafka_error_string(e));
 		next = TXN_FATAL;
 	} else if (rd_kafka_error_txn_requires_abort(e)) {
-		ecom_err_set(err, "%s: %s", call, rd_kafka_error_string(e));
+		/* KIP-447: the group moved on while this batch was in hand (a zombie). */
+		if (code == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+		    code == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+		    code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			ecom_err_set(err,
+			             "fenced by the consumer group: its partitions went to another "
+			             "member (%s: %s)",
+			             call, rd_kafka_error_string(e));
+		else
+			ecom_err_set(err, "%s: %s", call, rd_kafka_error_string(e));
 		next = TXN_ABORT;
 	} else if (rd_kafka_error_is_retriable(e) &&
 	           ecom_monotonic_us() - started_us < (int64_t)p->retry_timeout_ms * 1000) {

@@ -3,7 +3,8 @@
  * cluster, with the in-memory store of memory-store.c: a payment stage
  * whose transaction must be aborted reads its batch again and forwards
  * it once; a stage whose transactional.id another producer takes over
- * ends, saying it was fenced.
+ * ends, saying it was fenced; offsets refused for an old group
+ * generation (a zombie's) abort the batch, saying the group fenced it.
  *
  * librdkafka 2.0.2's mock answers the transactional requests (and can
  * be told to fail them) but keeps no epoch per transactional.id, stores
@@ -39,6 +40,7 @@
 #define WAIT_MS 15000
 /* Kafka's ApiKey of AddOffsetsToTxn (not in librdkafka's public headers). */
 #define API_ADD_OFFSETS_TO_TXN 25
+#define API_TXN_OFFSET_COMMIT 28
 #define ORDERS 3
 
 #define EVENTUALLY(cond)                                                                     \
@@ -316,6 +318,46 @@ a_fenced_stage_ends_saying_who_took_over(void **state)
 	assert_int_equal(ecom_latency_count(&f->stats.phases[ECOM_PHASE_COMMIT]), 0);
 }
 
+/* ---- fenced by the group: a batch in hand when its partitions went elsewhere ---- */
+
+static void
+offsets_of_an_old_generation_abort_the_batch_saying_so(void **state)
+{
+	fixture *f = fixture_new("x3", "u3");
+	FILE *said = tmpfile();
+	int real_stderr = dup(STDERR_FILENO);
+	char text[8192];
+	size_t len;
+
+	*state = f;
+	assert_non_null(said);
+	fflush(stderr);
+	dup2(fileno(said), STDERR_FILENO);
+	/* What the group coordinator answers offsets sent with the group's
+	 * metadata of before a rebalance (KIP-447). */
+	rd_kafka_mock_push_request_errors(mock, API_TXN_OFFSET_COMMIT, 1,
+	                                  RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION);
+	produce_orders(f, 1);
+	assert_true(EVENTUALLY(ecom_latency_count(&f->stats.phases[ECOM_PHASE_COMMIT]) >= 1 ||
+	                       flag(&f->ended)));
+	if (flag(&f->ended))
+		fail_msg("the stage ended: %s", f->err.msg);
+	assert_int_equal(stage_finish(f, true), 0);
+	fflush(stderr);
+	dup2(real_stderr, STDERR_FILENO);
+	close(real_stderr);
+	rewind(said);
+	len = fread(text, 1, sizeof(text) - 1, said);
+	text[len] = '\0';
+	fclose(said);
+	fputs(text, stderr);
+	assert_int_equal(f->stats.aborted, 1);
+	assert_int_equal(f->stats.stored, 1);
+	if (strstr(text, "transaction aborted (fenced by the consumer group: its partitions went to "
+	                 "another member") == NULL)
+		fail_msg("the stage said: %s", text);
+}
+
 static int
 group_setup(void **state)
 {
@@ -350,6 +392,8 @@ main(void)
 		cmocka_unit_test_teardown(an_aborted_transaction_is_redone_from_the_committed_offsets,
 		                          teardown),
 		cmocka_unit_test_teardown(a_fenced_stage_ends_saying_who_took_over, teardown),
+		cmocka_unit_test_teardown(offsets_of_an_old_generation_abort_the_batch_saying_so,
+		                          teardown),
 	};
 
 	return cmocka_run_group_tests_name("exactly-once", tests, group_setup, group_teardown);
