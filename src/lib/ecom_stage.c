@@ -10,6 +10,12 @@
  * and the next events are produced again (downstream stages treat them
  * the same way).
  *
+ * Under exactly_once the same write comes first, then one transaction
+ * per batch holds the next events, the dead letters and the offsets
+ * (ecom_producer_commit): readers of committed data see the batch's
+ * output once, or not at all; an aborted batch is read again from the
+ * committed offsets.
+ *
  * A message that cannot be an event, and an event the store refuses,
  * goes to the dead-letter topic with the reason in a header; the rest of
  * its batch goes on.  A broker or store that stops answering is waited
