@@ -31,6 +31,7 @@
 #include <unistd.h>
 
 #include "ecom_kafka.h"
+#include "ecom_reconcile.h"
 #include "ecom_stage.h"
 #include "ecom_store.h"
 #include "ecom_time.h"
@@ -63,6 +64,7 @@ typedef struct fixture {
 	pthread_t tid;
 	bool running;
 	ecom_stage_opts opts;
+	ecom_reconcile_opts terminal;
 	ecom_stage_stats stats;
 	ecom_stop_flag stop;
 	ecom_err err;
@@ -104,7 +106,17 @@ quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *mes
 
 /* A payment stage under exactly_once, its topics prefixed "<name>-", its instance `instance`. */
 static fixture *
+fixture_new_kind(const char *name, const char *instance, ecom_stage_kind kind, long orders);
+
+static fixture *
 fixture_new(const char *name, const char *instance)
+{
+	return fixture_new_kind(name, instance, ECOM_STAGE_PAYMENT, 0);
+}
+
+/* A stage of `kind` (reconcile: driving `orders`, one in flight). */
+static fixture *
+fixture_new_kind(const char *name, const char *instance, ecom_stage_kind kind, long orders)
 {
 	fixture *f = calloc(1, sizeof(*f));
 	char prefix[32];
@@ -136,7 +148,10 @@ fixture_new(const char *name, const char *instance)
 			fail_msg("%s", err.msg);
 	}
 	ecom_stage_stats_init(&f->stats);
-	f->opts.kind = ECOM_STAGE_PAYMENT;
+	f->opts.kind = kind;
+	f->terminal.orders = orders;
+	f->terminal.window = 1;
+	f->opts.terminal = &f->terminal;
 	f->opts.stop = &f->stop;
 	f->opts.on_ready = on_ready;
 	f->opts.ready_arg = f;
@@ -358,6 +373,88 @@ offsets_of_an_old_generation_abort_the_batch_saying_so(void **state)
 		fail_msg("the stage said: %s", text);
 }
 
+/* ---- reconcile: the next order of an aborted transaction is created again ---- */
+
+/* The messages of a topic, read until none comes for a second, into msgs (up to max). */
+static size_t
+read_messages(fixture *f, int topic, ecom_event *events, size_t max)
+{
+	rd_kafka_message_t *msgs[16];
+	ecom_consumer *c = NULL;
+	int64_t quiet_since = ecom_monotonic_us();
+	size_t n = 0, got, i;
+	ecom_err err;
+
+	if (ecom_consumer_new_assign(&c, &f->cfg, f->topic[topic], RD_KAFKA_OFFSET_BEGINNING, &err) <
+	    0)
+		fail_msg("%s", err.msg);
+	while (ecom_monotonic_us() - quiet_since < 1000000) {
+		if (ecom_consumer_poll_batch(c, msgs, 16, 100, &got, NULL, &err) < 0)
+			fail_msg("%s", err.msg);
+		if (got > 0)
+			quiet_since = ecom_monotonic_us();
+		for (i = 0; i < got; i++) {
+			if (n < max && ecom_event_from_json(msgs[i]->payload, msgs[i]->len, &events[n],
+			                                    &err) == 0)
+				n++;
+			rd_kafka_message_destroy(msgs[i]);
+		}
+	}
+	ecom_consumer_destroy(c);
+	return n;
+}
+
+static void
+an_aborted_reconcile_batch_creates_its_next_order_again(void **state)
+{
+	fixture *f = fixture_new_kind("x4", "u4", ECOM_STAGE_RECONCILE, 2);
+	ecom_event orders[4], steps[4];
+	size_t n, i;
+	ecom_err err;
+	char *json;
+	size_t len;
+
+	*state = f;
+	/* The first order, committed on its own (no offsets yet). */
+	assert_true(EVENTUALLY(__atomic_load_n(&f->stats.issued, __ATOMIC_SEQ_CST) == 1 &&
+	                       ecom_latency_count(&f->stats.phases[ECOM_PHASE_COMMIT]) == 0));
+	assert_int_equal(read_messages(f, ECOM_EV_ORDERCREATED, orders, 1), 1);
+	/* Its fulfilment, as the four stages would make it: the batch that
+	 * reads it creates order 2, and its transaction must be aborted. */
+	memory_store_plant(f->store, &orders[0]);
+	for (i = 0; i < 4; i++)
+		if (ecom_event_next(i == 0 ? &orders[0] : &steps[i - 1], &steps[i], ecom_now_us() / 1000,
+		                    &err) < 0)
+			fail_msg("%s", err.msg);
+	rd_kafka_mock_push_request_errors(mock, API_ADD_OFFSETS_TO_TXN, 1,
+	                                  RD_KAFKA_RESP_ERR_GROUP_AUTHORIZATION_FAILED);
+	json = ecom_event_to_json(&steps[3], &len);
+	if (ecom_producer_send_event(f->producer, f->topic[ECOM_EV_ORDERFULFILLED], steps[3].event_id,
+	                             json, len, ecom_now_us(), &err) < 0 ||
+	    ecom_producer_flush(f->producer, &err) < 0)
+		fail_msg("%s", err.msg);
+	bson_free(json);
+	/* Aborted, read again, committed: order 2 created once more, counted once. */
+	assert_true(EVENTUALLY(__atomic_load_n(&f->stats.aborted, __ATOMIC_SEQ_CST) == 1 &&
+	                       ecom_latency_count(&f->stats.phases[ECOM_PHASE_COMMIT]) >= 1));
+	assert_int_equal(stage_finish(f, true), 0);
+	assert_int_equal(f->stats.issued, 2);
+	assert_int_equal(f->stats.fulfilled, 1);
+	/* The log: order 1, the order 2 created instead, and the aborted one
+	 * if librdkafka had sent it before the abort (the mock writes no abort
+	 * marker to hide it), each an order of its own. */
+	n = read_messages(f, ECOM_EV_ORDERCREATED, orders + 1, 3);
+	assert_in_range(n, 2, 3);
+	assert_string_equal(orders[1].event_id, orders[0].event_id);
+	assert_string_not_equal(orders[2].event_id, orders[1].event_id);
+	if (n == 3)
+		assert_string_not_equal(orders[3].event_id, orders[2].event_id);
+	for (i = 0; i <= n; i++)
+		ecom_event_destroy(&orders[i]);
+	for (i = 0; i < 4; i++)
+		ecom_event_destroy(&steps[i]);
+}
+
 static int
 group_setup(void **state)
 {
@@ -393,6 +490,8 @@ main(void)
 		                          teardown),
 		cmocka_unit_test_teardown(a_fenced_stage_ends_saying_who_took_over, teardown),
 		cmocka_unit_test_teardown(offsets_of_an_old_generation_abort_the_batch_saying_so,
+		                          teardown),
+		cmocka_unit_test_teardown(an_aborted_reconcile_batch_creates_its_next_order_again,
 		                          teardown),
 	};
 
