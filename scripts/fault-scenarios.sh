@@ -32,7 +32,7 @@ readonly SCRIPT_DIR
 msg() { printf 'fault-scenarios: %s\n' "$*" >&2; }
 
 case ${1:-} in
--h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 dir=${ECOM_SCENARIO_DIR:-/tmp/ecom-scenarios-$(id -u)}
