@@ -58,10 +58,8 @@ rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t code, rd_kafka_topic_partition_
 	char list[512];
 
 	describe_partitions(parts, list, sizeof(list));
-	if (!assign) {
-		kc->revocations++;
+	if (!assign)
 		ecom_debugf("consumer group '%s': revoked %s", kc->group, list);
-	}
 	rc = rd_kafka_assign(rk, assign ? parts : NULL);
 	if (rc != RD_KAFKA_RESP_ERR_NO_ERROR) {
 		bool cooperative = strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE") == 0;
@@ -389,26 +387,11 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 	rd_kafka_message_t *m;
 	size_t count = 0;
 	int wait_ms = timeout_ms;
-	unsigned revocations = c->kc.revocations;
 
 	while (count < max && !(c->end != NULL && c->ended == c->end_count)) {
 		enum polled what;
 
 		m = rd_kafka_consumer_poll(c->kc.rk, wait_ms);
-		/*
-		 * The partitions were taken away while this batch was being
-		 * polled: its messages may be another member's now, and a batch
-		 * committed with the new generation would repeat what that member
-		 * does.  Drop them; whoever owns them reads them from the
-		 * committed offsets.
-		 */
-		if (c->kc.revocations != revocations) {
-			if (m != NULL)
-				rd_kafka_message_destroy(m);
-			while (count > 0)
-				rd_kafka_message_destroy(msgs[--count]);
-			break;
-		}
 		if (m == NULL)
 			break;
 		what = take_polled(c, m, err);

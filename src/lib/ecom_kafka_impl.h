@@ -39,7 +39,6 @@ typedef struct kafka_client {
 	char group[256]; /* consumers in a group: its name, for messages */
 	bool announce_rebalances;
 	bool assigned; /* the group has given this consumer its partitions (maybe none) */
-	unsigned revocations; /* partitions taken away, ever: a batch polled across one is dropped */
 	int64_t assigned_nothing_us; /* monotonic: the group gave it no partition, since; else 0 */
 	char rebalance_failed[1024]; /* an assignment that could not be taken, for poll to report */
 } kafka_client;
