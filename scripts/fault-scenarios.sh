@@ -16,6 +16,8 @@
 #                  started again 5 s later (a stack of its own, ECOM_MONGO_SERVER=h2)
 #   instances      4 partitions, 3 instances of each stage, one killed
 #   SIGTERM        10 stage processes stopped with SIGTERM
+#   exactly-once   the stage kills at W = 1 and at P = 4 with W = 64, and
+#                  the broker down 30 s, under --exactly-once (*-eos)
 #
 # The stacks live in $ECOM_SCENARIO_DIR (default /tmp/ecom-scenarios-UID)
 # and are taken down at the end; each scenario's JSON line and logs stay
@@ -30,7 +32,7 @@ readonly SCRIPT_DIR
 msg() { printf 'fault-scenarios: %s\n' "$*" >&2; }
 
 case ${1:-} in
--h | --help) sed -n '2,25p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+-h | --help) sed -n '2,27p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 esac
 
 dir=${ECOM_SCENARIO_DIR:-/tmp/ecom-scenarios-$(id -u)}
@@ -60,6 +62,9 @@ scenarios=(
 	"h2-kill|ECOM_MONGO_SERVER=h2|--store mongodb -n 2000 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 0 --store-kills 2 --store-down 5 --kill-every 8"
 	"instances-p4-k3||--store postgresql -n 4000 -w 16 --partitions 4 --instances 3 --stage-kills 1 --kill-every 5 --broker-kills 0"
 	"sigterm||--store postgresql -n 4000 -w 4 --partitions 1 --instances 1 --signal TERM --stage-kills 10 --kill-every 2 --broker-kills 0"
+	"stage-kills-w1-eos||--store postgresql -n 1000 -w 1 --partitions 1 --instances 1 --stage-kills 20 --kill-every 2 --broker-kills 0 --exactly-once"
+	"stage-kills-p4-w64-eos||--store postgresql -n 30000 -w 64 --partitions 4 --instances 1 --stage-kills 20 --kill-every 2 --broker-kills 0 --exactly-once"
+	"broker-30s-eos||--store postgresql -n 2000 -w 1 --partitions 1 --instances 1 --stage-kills 0 --broker-kills 1 --broker-down 30 --kill-every 5 --exactly-once"
 )
 
 wanted=("$@")
@@ -82,7 +87,7 @@ for line in "${scenarios[@]}"; do
 done
 
 cat "$dir"/*.line 2>/dev/null | jq -s -r '
-	"| scenario | kills (stage / broker / store) | orders | lost | duplicated in the store | duplicates on topics | unexpected stage exits | longest pause in fulfilments | command |",
-	"|---|---|---:|---:|---:|---:|---:|---|---|",
-	(.[] | "| \(.scenario) | \(.stage_kills // "-") / \(.broker_kills // "-") / \(.store_kills // "-") | \(.orders // "-") | \(.lost // "-") | \(.duplicated_in_store // "-") | \(.topic_duplicates // {} | [.[]] | add // 0) | \(.unexpected_exits // "-") | \(if (.losses // []) | length > 0 then (.losses | map("\(.longest_pause_s) s (\(.what) down \(.down_s) s)") | join(", ")) else "\(.longest_pause_s // "-") s" end) | `\(.command)` |")'
+	"| scenario | guarantee | kills (stage / broker / store) | orders | lost | duplicated in the store | duplicates on topics | unexpected stage exits | longest pause in fulfilments | command |",
+	"|---|---|---|---:|---:|---:|---:|---:|---|---|",
+	(.[] | "| \(.scenario) | \(.processing_guarantee // "at_least_once") | \(.stage_kills // "-") / \(.broker_kills // "-") / \(.store_kills // "-") | \(.orders // "-") | \(.lost // "-") | \(.duplicated_in_store // "-") | \(.topic_duplicates // {} | [.[]] | add // 0) | \(.unexpected_exits // "-") | \(if (.losses // []) | length > 0 then (.losses | map("\(.longest_pause_s) s (\(.what) down \(.down_s) s)") | join(", ")) else "\(.longest_pause_s // "-") s" end) | `\(.command)` |")'
 exit "$failed"

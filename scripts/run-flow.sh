@@ -23,7 +23,7 @@ readonly STAGES=(payment inventory shipping fulfillment)
 usage() {
 	cat <<'USAGE'
 usage: run-flow.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
-                   [--max-restarts R] [--keep-stack] [--no-reset]
+                   [--max-restarts R] [--exactly-once] [--keep-stack] [--no-reset]
        run-flow.sh --rate R [-n N | --duration S] [--arrivals KIND] [--warmup S] [...]
 
   -n N              orders to run (default 10000)
@@ -38,6 +38,8 @@ usage: run-flow.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P
   --partitions P    partitions per topic (default: the configured, 1)
   --max-restarts R  processes restarted after an unexpected exit, in all,
                     before the run is given up (default 5)
+  --exactly-once    every stage in Kafka transactions (processing_guarantee:
+                    exactly_once; each instance's ECOM_INSTANCE_ID is its number)
   --keep-stack      leave a dev stack this script started running
   --no-reset        keep the topics and the store as they are
   -h, --help        print this help
@@ -67,6 +69,7 @@ while (($#)); do
 	--instances) need_value "$1" $#; instances=$2; shift 2 ;;
 	--partitions) need_value "$1" $#; partitions=$2; shift 2 ;;
 	--max-restarts) need_value "$1" $#; max_restarts=$2; shift 2 ;;
+	--exactly-once) export ECOM_PROCESSING_GUARANTEE=exactly_once; shift ;;
 	--keep-stack) keep_stack=1; shift ;;
 	--no-reset) reset=0; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -160,11 +163,13 @@ started() { # pid name
 }
 
 # A closed loop's window reaches the stages too: above 1 their producers batch (ecom.yaml(5)).
+# Under exactly_once, instance k keeps its transactional.id across restarts
+# (fencing the process it replaces) and differs from its siblings'.
 start_stage() { # name (payment-1) stage
 	if ((${#open_loop[@]})); then
-		ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+		ECOM_INSTANCE_ID=${1##*-} ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
 	else
-		ECOM_WINDOW=$window ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
+		ECOM_INSTANCE_ID=${1##*-} ECOM_WINDOW=$window ecom-consume --stage "$2" 2>>"$run_dir/$1.log" &
 	fi
 	started $! "$1"
 }

@@ -27,7 +27,7 @@
 enum { OPT_ENVELOPE = ECOM_OPT_COMMAND, OPT_STAGE };
 
 static const ecom_option own_options[] = {
-	{'t', "topic", "TOPIC", "read TOPIC (no consumer group, nothing committed)", NULL},
+	{'t', "topic", "TOPIC", "read TOPIC's committed data (no consumer group, nothing\ncommitted; -X isolation.level=read_uncommitted shows\naborted transactions' events too)", NULL},
 	{'o', "offset", "OFFSET",
 	 "start at beginning (default), end, an offset, or -N: the last N messages of each partition",
 	 NULL},

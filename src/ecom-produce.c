@@ -37,6 +37,40 @@ static const ecom_option own_options[] = {
 	{0, NULL, NULL, NULL, NULL},
 };
 
+/*
+ * The producer: under exactly_once a transactional one, its messages
+ * committed a batch_size at a time, so that a reader of committed data
+ * sees none of a run that failed in the middle of a chunk.
+ */
+static int
+open_producer(const ecom_config *cfg, ecom_producer **producer, ecom_err *err)
+{
+	char txn_id[512];
+
+	if (!ecom_config_exactly_once(cfg))
+		return ecom_producer_new(producer, cfg, err);
+	ecom_config_transactional_id(cfg, "produce", txn_id, sizeof(txn_id));
+	return ecom_producer_new_transactional(producer, cfg, txn_id, err);
+}
+
+/*
+ * Commit the open transaction, if any: an abort here cannot be redone
+ * (the lines are read), so it fails the run, saying what was lost.
+ */
+static int
+commit_chunk(ecom_producer *producer, long in_chunk, ecom_err *err)
+{
+	int rc;
+
+	if (!ecom_producer_transactional(producer))
+		return 0;
+	rc = ecom_producer_commit(producer, NULL, NULL, err);
+	if (rc == 1)
+		ecom_err_set(err, "transaction aborted (%.400s): the last %ld message%s were not produced",
+		             err->msg, in_chunk, in_chunk == 1 ? "" : "s");
+	return rc == 0 ? 0 : -1;
+}
+
 static int
 generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *stop,
          ecom_err *err)
@@ -49,7 +83,7 @@ generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *sto
 	if (!to_stdout) {
 		if (ecom_stage_create_topics(cfg, err) < 0)
 			return -1;
-		if (ecom_producer_new(&producer, cfg, err) < 0)
+		if (open_producer(cfg, &producer, err) < 0)
 			return -1;
 	}
 	ecom_config_topic(cfg, "ordercreated", topic, sizeof(topic));
@@ -82,8 +116,12 @@ generate(const ecom_config *cfg, long count, bool to_stdout, ecom_stop_flag *sto
 		ecom_event_destroy(&order);
 		if (sent < 0)
 			goto out;
+		if (producer != NULL && (i + 1) % cfg->batch_size == 0 &&
+		    commit_chunk(producer, cfg->batch_size, err) < 0)
+			goto out;
 	}
-	if (producer != NULL && ecom_producer_flush(producer, err) < 0)
+	if (producer != NULL && (ecom_producer_flush(producer, err) < 0 ||
+	                         commit_chunk(producer, i % cfg->batch_size, err) < 0))
 		goto out;
 	if (producer != NULL)
 		ecom_infof("produced %ld order%s to '%s'", i, i == 1 ? "" : "s", topic);
@@ -100,6 +138,8 @@ typedef struct stdin_produce {
 	const char *topic;
 	long produced;
 	long rejected;
+	long batch_size; /* exactly_once: lines per transaction */
+	long in_chunk;   /* produced in the open transaction */
 } stdin_produce;
 
 static int
@@ -125,6 +165,10 @@ produce_line(void *arg, long lineno, char *line, size_t len, ecom_err *err)
 		rc = ecom_wire_send_event(p->producer, p->wire, p->topic, &ev, ev.created_ms * 1000, err);
 	ecom_event_destroy(&ev);
 	p->produced += rc == 0;
+	if (rc == 0 && ++p->in_chunk == p->batch_size) {
+		rc = commit_chunk(p->producer, p->in_chunk, err);
+		p->in_chunk = 0;
+	}
 	return rc;
 }
 
@@ -133,14 +177,14 @@ static int
 produce_stdin(const ecom_config *cfg, const char *topic, ecom_stop_flag *stop,
               long *rejected, ecom_err *err)
 {
-	stdin_produce p = {.topic = topic, .wire = ecom_config_wire(cfg)};
+	stdin_produce p = {.topic = topic, .wire = ecom_config_wire(cfg), .batch_size = cfg->batch_size};
 	int rc = -1;
 
-	if (ecom_producer_new(&p.producer, cfg, err) < 0)
+	if (open_producer(cfg, &p.producer, err) < 0)
 		return -1;
 	/* A signal ends the input: what was read is delivered. */
 	if (ecom_each_stdin_line(stop, produce_line, &p, err) < 0 ||
-	    ecom_producer_flush(p.producer, err) < 0)
+	    ecom_producer_flush(p.producer, err) < 0 || commit_chunk(p.producer, p.in_chunk, err) < 0)
 		goto out;
 	ecom_infof("produced %ld event%s to '%s'%s", p.produced, p.produced == 1 ? "" : "s", topic,
 	           p.rejected ? " (some lines rejected)" : "");

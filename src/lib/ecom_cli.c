@@ -48,6 +48,9 @@ static const ecom_option common_options[] = {
 	 "store"},
 	{ECOM_OPT_WIRE, "wire", "FORM",
 	 "write events in ecom's form or the Spring Boot application's: ecom or spring", "wire"},
+	{ECOM_OPT_EXACTLY_ONCE, "exactly-once", NULL,
+	 "produce and commit offsets in Kafka transactions\n(processing_guarantee: {})",
+	 "processing_guarantee"},
 	{'X', NULL, "KEY=VALUE",
 	 "set a librdkafka property; -X list shows them all,\n-X dump the configuration in force",
 	 NULL},
@@ -126,6 +129,9 @@ common_option(ecom_cli *cli, int opt, const char *arg)
 		return true;
 	case ECOM_OPT_REQUIRE_TLS:
 		ecom_cli_set(cli, "require_tls", "true");
+		return true;
+	case ECOM_OPT_EXACTLY_ONCE:
+		ecom_cli_set(cli, "processing_guarantee", "exactly_once");
 		return true;
 	case 'X':
 		if (strcmp(arg, "list") == 0)

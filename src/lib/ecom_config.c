@@ -51,6 +51,8 @@ ecom_config_init(ecom_config *cfg)
 	cfg->window = 1;
 	cfg->count_check_every = 100;
 	cfg->wire = ecom_xstrdup("ecom");
+	cfg->processing_guarantee = ecom_xstrdup("at_least_once");
+	cfg->instance_id = ecom_xstrdup("");
 }
 
 void
@@ -67,6 +69,8 @@ ecom_config_free(ecom_config *cfg)
 	free(cfg->group);
 	free(cfg->dead_letter_topic);
 	free(cfg->wire);
+	free(cfg->processing_guarantee);
+	free(cfg->instance_id);
 	for (i = 0; i < cfg->kafka_count; i++) {
 		free(cfg->kafka[i].key);
 		free(cfg->kafka[i].value);
@@ -214,6 +218,28 @@ wire_value(const char *key, const char *value, ecom_err *err)
 	return 0;
 }
 
+static int
+guarantee_value(const char *key, const char *value, ecom_err *err)
+{
+	if (strcmp(value, "at_least_once") != 0 && strcmp(value, "exactly_once") != 0)
+		return ecom_err_set(err, "'%s' must be at_least_once or exactly_once, not '%s'", key,
+		                    value);
+	return 0;
+}
+
+/* Part of a transactional.id: no spaces or quotes to surprise a reader of the broker's logs. */
+static int
+instance_value(const char *key, const char *value, ecom_err *err)
+{
+	size_t len = strlen(value);
+
+	if (len > 128 ||
+	    strspn(value, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-") != len)
+		return ecom_err_set(err, "'%s' must be up to 128 letters, digits, '_', '.' or '-', not '%s'",
+		                    key, value);
+	return 0;
+}
+
 /* A name both MongoDB and PostgreSQL accept without quoting surprises. */
 static int
 database_name(const char *key, const char *value, ecom_err *err)
@@ -266,6 +292,8 @@ static const struct config_key {
     LONG(count_check_every, "ECOM_COUNT_CHECK_EVERY", 1, 100000000),
     STRING(wire, "ECOM_WIRE", wire_value),
     BOOL(require_tls, "ECOM_REQUIRE_TLS"),
+    STRING(processing_guarantee, "ECOM_PROCESSING_GUARANTEE", guarantee_value),
+    STRING(instance_id, "ECOM_INSTANCE_ID", instance_value),
 #undef STRING
 #undef URI
 #undef INT
@@ -662,6 +690,24 @@ ecom_config_store_label(const ecom_config *cfg)
 	label = ecom_xstrdup(redacted);
 	bson_free(redacted);
 	return label;
+}
+
+bool
+ecom_config_exactly_once(const ecom_config *cfg)
+{
+	return strcmp(cfg->processing_guarantee, "exactly_once") == 0;
+}
+
+void
+ecom_config_transactional_id(const ecom_config *cfg, const char *role, char *buf, size_t size)
+{
+	char host[256] = "localhost";
+
+	if (cfg->instance_id[0] == '\0' && gethostname(host, sizeof(host) - 1) < 0)
+		snprintf(host, sizeof(host), "localhost");
+	host[sizeof(host) - 1] = '\0';
+	snprintf(buf, size, "%s%s-%s-%s", cfg->topic_prefix, cfg->group, role,
+	         cfg->instance_id[0] != '\0' ? cfg->instance_id : host);
 }
 
 const char *

@@ -43,6 +43,8 @@ typedef struct ecom_config {
 	long count_check_every; /* count_check_every, ECOM_COUNT_CHECK_EVERY: 100 */
 	char *wire;             /* wire, ECOM_WIRE: "ecom" or "spring", the form events are written in */
 	bool require_tls;       /* require_tls, ECOM_REQUIRE_TLS: false, refuse unencrypted connections */
+	char *processing_guarantee; /* processing_guarantee, ECOM_PROCESSING_GUARANTEE: "at_least_once" or "exactly_once" */
+	char *instance_id;      /* instance_id, ECOM_INSTANCE_ID: "" = this host's name */
 	ecom_kv *kafka;         /* kafka: {…} and -X */
 	size_t kafka_count;
 	char *source_file;      /* the file that was read, or NULL */
@@ -92,6 +94,16 @@ const char *ecom_config_yaml_version(void);
 int ecom_parse_long(const char *text, long min, long max, long *out);
 /* A finite decimal number from min to max, the whole text; -1 otherwise. */
 int ecom_parse_double(const char *text, double min, double max, double *out);
+
+/* processing_guarantee is exactly_once: each batch is one Kafka transaction. */
+bool ecom_config_exactly_once(const ecom_config *cfg);
+/*
+ * A transactional.id stable across restarts of one instance and
+ * distinct between instances: "<prefix><group>-<role>-<instance>", the
+ * instance being instance_id, else this host's name.
+ */
+void ecom_config_transactional_id(const ecom_config *cfg, const char *role, char *buf,
+                                  size_t size);
 
 /* Topic name with the configured prefix, into buf; returns buf. */
 const char *ecom_config_topic(const ecom_config *cfg, const char *name, char *buf, size_t size);

@@ -5,8 +5,11 @@
  * The clients start from the defaults in ecom_kafka_conf.c
  * (producer_defaults, consumer_defaults; -X dump shows them), under the
  * file's and -X properties: sent at once (linger.ms=0), the producer
- * idempotent (acks=all), and consumers that store offsets only when told
- * (enable.auto.offset.store=false) and commit the stored ones.
+ * idempotent (acks=all), and consumers that read committed data
+ * (isolation.level=read_committed), store offsets only when told
+ * (enable.auto.offset.store=false) and commit the stored ones; under
+ * exactly_once, consumers commit nothing in the background and the
+ * stages' producers are transactional (ecom_producer_new_transactional).
  *
  * Clients check at once that the brokers answer (within timeout_ms, else
  * -1 with what librdkafka saw: refused, TLS, SASL).  Once running, they

@@ -42,7 +42,36 @@ static const char *const consumer_defaults[][2] = {
 	{"session.timeout.ms", "6000"},
 	{"heartbeat.interval.ms", "1000"},
 	{"enable.partition.eof", "true"},
+	/* librdkafka's default already, said so that -X dump shows it: an
+	 * aborted transaction's events are never read. */
+	{"isolation.level", "read_committed"},
 };
+
+/*
+ * exactly_once: offsets go only through the producer's transactions, so
+ * consumers commit nothing themselves; a transaction outlives the
+ * producer's own retries (message.timeout.ms, must not exceed it) by a
+ * connection timeout, so a broker outage within retry_timeout_ms still
+ * ends in a commit.  The broker must allow it (transaction.max.timeout.ms,
+ * 15 minutes by default).
+ */
+static const char *
+transaction_timeout(const ecom_config *cfg, char *buf, size_t size)
+{
+	snprintf(buf, size, "%d", cfg->retry_timeout_ms + 2 * cfg->timeout_ms);
+	return buf;
+}
+
+/* The value exactly_once gives key instead of the default, or NULL. */
+static const char *
+exactly_once_value(const ecom_config *cfg, bool producer, const char *key)
+{
+	if (!ecom_config_exactly_once(cfg))
+		return NULL;
+	if (!producer && strcmp(key, "enable.auto.commit") == 0)
+		return "false";
+	return NULL;
+}
 
 /*
  * One property.  The value is shown in a message only when the key is a
@@ -99,18 +128,24 @@ ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out,
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
 	if (kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err) < 0)
 		goto fail;
-	for (i = 0; i < n_defaults; i++)
-		if (kafka_conf_set(conf, defaults[i][0],
-		                   defaults == producer_defaults ? producer_default(cfg, i)
-		                                                 : defaults[i][1],
-		                   err) < 0)
+	for (i = 0; i < n_defaults; i++) {
+		const char *eos = exactly_once_value(cfg, defaults == producer_defaults, defaults[i][0]);
+		const char *value = defaults == producer_defaults ? producer_default(cfg, i)
+		                                                  : defaults[i][1];
+
+		if (kafka_conf_set(conf, defaults[i][0], eos != NULL ? eos : value, err) < 0)
 			goto fail;
+	}
 	if (strcmp(kind, "producer") == 0) {
-		char message_timeout[24];
+		char message_timeout[24], txn_timeout[24];
 
 		if (kafka_conf_set(conf, "message.timeout.ms",
 		             producer_message_timeout(cfg, message_timeout, sizeof(message_timeout)),
 		             err) < 0)
+			goto fail;
+		if (ecom_config_exactly_once(cfg) &&
+		    kafka_conf_set(conf, "transaction.timeout.ms",
+		                   transaction_timeout(cfg, txn_timeout, sizeof(txn_timeout)), err) < 0)
 			goto fail;
 	}
 	/* The user's properties win over ours.  Producer-only properties given
@@ -202,7 +237,7 @@ ecom_kafka_dump(const ecom_config *cfg, FILE *out)
 {
 	size_t n_p = sizeof(producer_defaults) / sizeof(producer_defaults[0]);
 	size_t n_c = sizeof(consumer_defaults) / sizeof(consumer_defaults[0]);
-	char message_timeout[24];
+	char message_timeout[24], txn_timeout[24], txn_id[512];
 	size_t i;
 
 	producer_message_timeout(cfg, message_timeout, sizeof(message_timeout));
@@ -219,13 +254,25 @@ ecom_kafka_dump(const ecom_config *cfg, FILE *out)
 	if (ecom_config_kafka_get(cfg, "message.timeout.ms") == NULL)
 		dump_property(out, "message.timeout.ms", message_timeout,
 		              "producers: retry_timeout_ms + timeout_ms");
+	if (ecom_config_exactly_once(cfg)) {
+		if (ecom_config_kafka_get(cfg, "transaction.timeout.ms") == NULL)
+			dump_property(out, "transaction.timeout.ms",
+			              transaction_timeout(cfg, txn_timeout, sizeof(txn_timeout)),
+			              "producers, exactly_once: retry_timeout_ms + 2 x timeout_ms");
+		/* Each stage instance's own: STAGE is payment … reconcile, or produce. */
+		ecom_config_transactional_id(cfg, "STAGE", txn_id, sizeof(txn_id));
+		dump_property(out, "transactional.id", txn_id,
+		              "producers, exactly_once: STAGE is the stage or 'produce'");
+	}
 	for (i = 0; i < n_c; i++) {
 		bool both = default_of(producer_defaults, n_p, consumer_defaults[i][0]) != NULL;
+		const char *eos = exactly_once_value(cfg, false, consumer_defaults[i][0]);
 
 		if (ecom_config_kafka_get(cfg, consumer_defaults[i][0]) != NULL)
 			continue;
-		dump_property(out, consumer_defaults[i][0], consumer_defaults[i][1],
-		              both ? NULL : "consumers");
+		dump_property(out, consumer_defaults[i][0], eos != NULL ? eos : consumer_defaults[i][1],
+		              eos != NULL ? "consumers, exactly_once: offsets go in the transactions"
+		              : both ? NULL : "consumers");
 	}
 	for (i = 0; i < cfg->kafka_count; i++)
 		dump_property(out, cfg->kafka[i].key, cfg->kafka[i].value, "given");

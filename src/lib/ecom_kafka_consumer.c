@@ -126,6 +126,14 @@ ecom_consumer_new(ecom_consumer **out, const ecom_config *cfg, const char *group
 	rd_kafka_conf_set_rebalance_cb(conf, rebalance_cb);
 	rd_kafka_conf_set_opaque(conf, c);
 	snprintf(c->kc.group, sizeof(c->kc.group), "%s", group);
+	{
+		char value[16];
+		size_t size = sizeof(value);
+
+		c->commits_itself =
+		    rd_kafka_conf_get(conf, "enable.auto.commit", value, &size) == RD_KAFKA_CONF_OK &&
+		    strcmp(value, "false") == 0;
+	}
 	if (consumer_start(c, conf, err) < 0)
 		goto fail;
 	/* A topic that does not exist would be waited for in silence. */
@@ -443,6 +451,11 @@ store_offsets(ecom_consumer *c, rd_kafka_topic_partition_list_t *offsets, ecom_e
 	/* __STATE: the partition was revoked meanwhile; its next owner re-reads. */
 	if (code != RD_KAFKA_RESP_ERR_NO_ERROR && code != RD_KAFKA_RESP_ERR__STATE)
 		return ecom_err_set(err, "cannot store offsets: %s", rd_kafka_err2str(code));
+	/* No background commit (exactly_once turns it off for the stages, whose
+	 * offsets go in transactions): ecom-persist's stored offsets are
+	 * committed now, without waiting, as the background would. */
+	if (c->commits_itself && code == RD_KAFKA_RESP_ERR_NO_ERROR)
+		rd_kafka_commit(c->kc.rk, NULL, 1);
 	return 0;
 }
 
@@ -490,6 +503,99 @@ ecom_consumer_store_deferred(ecom_consumer *c, ecom_err *err)
 	rd_kafka_topic_partition_list_destroy(c->deferred);
 	c->deferred = NULL;
 	c->deferred_since_us = 0;
+	return rc;
+}
+
+rd_kafka_topic_partition_list_t *
+ecom_consumer_next_offsets(rd_kafka_message_t *const *msgs, size_t n)
+{
+	rd_kafka_topic_partition_list_t *offsets = rd_kafka_topic_partition_list_new((int)n);
+
+	add_next_offsets(offsets, msgs, n);
+	return offsets;
+}
+
+rd_kafka_consumer_group_metadata_t *
+ecom_consumer_group_metadata(ecom_consumer *c)
+{
+	return rd_kafka_consumer_group_metadata(c->kc.rk);
+}
+
+/*
+ * After an aborted transaction: back to the group's committed offsets
+ * (a partition without one to its beginning, as auto.offset.reset
+ * earliest would), so that the batch is read again.  Messages already
+ * fetched past them are dropped by the seek.
+ */
+int
+ecom_consumer_rewind(ecom_consumer *c, ecom_err *err)
+{
+	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_error_t *e;
+	rd_kafka_resp_err_t code;
+	int i, rc = -1;
+
+	code = rd_kafka_assignment(c->kc.rk, &parts);
+	if (code == RD_KAFKA_RESP_ERR_NO_ERROR && parts->cnt == 0) {
+		rc = 0; /* nothing assigned: the next owner reads from the committed offsets */
+		goto out;
+	}
+	if (code == RD_KAFKA_RESP_ERR_NO_ERROR)
+		code = rd_kafka_committed(c->kc.rk, parts, c->kc.timeout_ms);
+	if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
+		ecom_err_set(err, "consumer group '%s': cannot read the committed offsets to rewind to: %s",
+		             c->kc.group, rd_kafka_err2str(code));
+		goto out;
+	}
+	for (i = 0; i < parts->cnt; i++)
+		if (parts->elems[i].offset < 0)
+			parts->elems[i].offset = RD_KAFKA_OFFSET_BEGINNING;
+	e = rd_kafka_seek_partitions(c->kc.rk, parts, c->kc.timeout_ms);
+	if (e != NULL) {
+		ecom_err_set(err, "consumer group '%s': cannot rewind: %s", c->kc.group,
+		             rd_kafka_error_string(e));
+		rd_kafka_error_destroy(e);
+		goto out;
+	}
+	for (i = 0; i < parts->cnt; i++) {
+		if (parts->elems[i].err != RD_KAFKA_RESP_ERR_NO_ERROR) {
+			ecom_err_set(err, "consumer group '%s': cannot rewind %s [%" PRId32 "]: %s",
+			             c->kc.group, parts->elems[i].topic, parts->elems[i].partition,
+			             rd_kafka_err2str(parts->elems[i].err));
+			goto out;
+		}
+	}
+	rc = 0;
+out:
+	if (parts != NULL)
+		rd_kafka_topic_partition_list_destroy(parts);
+	return rc;
+}
+
+int
+ecom_kafka_count_committed(const ecom_config *cfg, const char *topic, int64_t *count,
+                           ecom_err *err)
+{
+	ecom_consumer *c = NULL;
+	rd_kafka_message_t *msgs[256];
+	bool eof = false;
+	size_t n, i;
+	int rc = -1;
+
+	*count = 0;
+	if (ecom_consumer_new_assign(&c, cfg, topic, RD_KAFKA_OFFSET_BEGINNING, err) < 0 ||
+	    ecom_consumer_read_to_end(c, topic, err) < 0)
+		goto out;
+	while (!eof) {
+		if (ecom_consumer_poll_batch(c, msgs, 256, 1000, &n, &eof, err) < 0)
+			goto out;
+		for (i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		*count += (int64_t)n;
+	}
+	rc = 0;
+out:
+	ecom_consumer_destroy(c);
 	return rc;
 }
 

@@ -62,6 +62,19 @@ int ecom_consumer_store(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_
 void ecom_consumer_defer(ecom_consumer *c, rd_kafka_message_t *const *msgs, size_t n);
 int64_t ecom_consumer_deferred_since(const ecom_consumer *c);
 int ecom_consumer_store_deferred(ecom_consumer *c, ecom_err *err);
+/* exactly_once: the offsets after msgs, for the transaction; destroy after use. */
+rd_kafka_topic_partition_list_t *ecom_consumer_next_offsets(rd_kafka_message_t *const *msgs,
+                                                            size_t n);
+/* The group's metadata for send_offsets_to_transaction (fencing); destroy after use. */
+rd_kafka_consumer_group_metadata_t *ecom_consumer_group_metadata(ecom_consumer *c);
+/* Seek every assigned partition back to the group's committed offset (after an abort). */
+int ecom_consumer_rewind(ecom_consumer *c, ecom_err *err);
+/*
+ * The messages of topic a read_committed reader sees, read to its end:
+ * unlike the watermarks, without aborted messages and transaction markers.
+ */
+int ecom_kafka_count_committed(const ecom_config *cfg, const char *topic, int64_t *count,
+                               ecom_err *err);
 /* Commit stored offsets now (synchronously); used at shutdown. */
 int ecom_consumer_commit(ecom_consumer *c, ecom_err *err);
 void ecom_consumer_destroy(ecom_consumer *c);

@@ -61,6 +61,7 @@ struct ecom_consumer {
 	int64_t deferred_since_us; /* monotonic; 0 when none is held */
 	rd_kafka_topic_partition_list_t *subscription; /* NULL unless in a group */
 	int64_t empty_checked_us; /* monotonic: when an empty assignment was last questioned */
+	bool commits_itself; /* enable.auto.commit=false (exactly_once): stored offsets are committed at once */
 };
 
 /* ---- the client core (ecom_kafka_client.c) ---- */

@@ -1,7 +1,10 @@
 /*
  * The producer: messages queued without waiting, their acknowledgements
  * checked later (ecom_producer_all_acked, ecom_producer_flush), through
- * an outage up to the retry bound.
+ * an outage up to the retry bound.  Under exactly_once it is
+ * transactional: the first send begins a transaction, and
+ * ecom_producer_commit() ends it with the consumed offsets (the pattern
+ * of librdkafka's examples/transactions.c).
  */
 #include "ecom_kafka_impl.h"
 
@@ -19,6 +22,13 @@ struct ecom_producer {
 	/* Written by the delivery report callback, read after flush. */
 	long failed;
 	char first_failure[512];
+	/* exactly_once */
+	bool transactional;
+	bool in_txn;
+	bool txn_needs_abort; /* a send was refused: the transaction must be aborted */
+	int64_t txn_began_us; /* monotonic */
+	int retry_timeout_ms;
+	char txn_id[256];
 };
 
 static void
@@ -37,8 +47,33 @@ delivery_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
 		         rd_kafka_topic_name(m->rkt), rd_kafka_err2str(m->err));
 }
 
+static int producer_make(ecom_producer **out, const ecom_config *cfg, const char *txn_id,
+                         ecom_err *err);
+
 int
 ecom_producer_new(ecom_producer **out, const ecom_config *cfg, ecom_err *err)
+{
+	return producer_make(out, cfg, NULL, err);
+}
+
+static int init_transactions(ecom_producer *p, ecom_err *err);
+
+int
+ecom_producer_new_transactional(ecom_producer **out, const ecom_config *cfg, const char *txn_id,
+                                ecom_err *err)
+{
+	if (producer_make(out, cfg, txn_id, err) < 0)
+		return -1;
+	if (init_transactions(*out, err) < 0) {
+		ecom_producer_destroy(*out);
+		*out = NULL;
+		return -1;
+	}
+	return 0;
+}
+
+static int
+producer_make(ecom_producer **out, const ecom_config *cfg, const char *txn_id, ecom_err *err)
 {
 	ecom_producer *p = ecom_xcalloc(1, sizeof(*p));
 	rd_kafka_conf_t *conf = NULL;
@@ -46,8 +81,17 @@ ecom_producer_new(ecom_producer **out, const ecom_config *cfg, ecom_err *err)
 	size_t size = sizeof(max_bytes);
 
 	kafka_client_init(&p->kc, cfg);
+	p->retry_timeout_ms = cfg->retry_timeout_ms;
 	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
 		goto fail;
+	if (txn_id != NULL) {
+		p->transactional = true;
+		snprintf(p->txn_id, sizeof(p->txn_id), "%s", txn_id);
+		if (kafka_conf_set(conf, "transactional.id", txn_id, err) < 0) {
+			rd_kafka_conf_destroy(conf);
+			goto fail;
+		}
+	}
 	rd_kafka_conf_set_dr_msg_cb(conf, delivery_cb);
 	rd_kafka_conf_set_opaque(conf, p);
 	p->max_message_bytes = 1000000;
@@ -123,11 +167,14 @@ ecom_producer_send(ecom_producer *p, const char *topic, const void *key, size_t 
                    const void *value, size_t len, const char *const *headers, size_t n_headers,
                    ecom_err *err)
 {
-	rd_kafka_headers_t *hdrs = make_headers(headers, n_headers);
+	rd_kafka_headers_t *hdrs;
 	size_t key_size = key != NULL ? key_len : 0;
 	rd_kafka_resp_err_t code;
 	int waiting;
 
+	if (p->transactional && !p->in_txn && ecom_producer_begin(p, err) < 0)
+		return -1;
+	hdrs = make_headers(headers, n_headers);
 	for (;;) {
 		code = rd_kafka_producev(p->kc.rk, RD_KAFKA_V_TOPIC(topic),
 		                         RD_KAFKA_V_KEY(key, key_size),
@@ -145,6 +192,10 @@ ecom_producer_send(ecom_producer *p, const char *topic, const void *key, size_t 
 		/* On failure the headers were not handed over. */
 		if (hdrs != NULL)
 			rd_kafka_headers_destroy(hdrs);
+		/* A transaction in an abortable state refuses messages (__STATE). */
+		if (p->transactional && code != RD_KAFKA_RESP_ERR__QUEUE_FULL &&
+		    code != RD_KAFKA_RESP_ERR__FATAL)
+			p->txn_needs_abort = true;
 		if (code != RD_KAFKA_RESP_ERR__QUEUE_FULL)
 			return ecom_err_set(err, "cannot produce to '%s': %s", topic,
 			                    rd_kafka_err2str(code));
@@ -244,11 +295,205 @@ ecom_producer_flush(ecom_producer *p, ecom_err *err)
 	return 0;
 }
 
+/* ---- transactions (exactly_once) ---- */
+
+/* What to do after a transactional call. */
+enum txn_next { TXN_DONE, TXN_RETRY, TXN_ABORT, TXN_FATAL };
+
+static bool
+is_fencing(rd_kafka_resp_err_t code)
+{
+	return code == RD_KAFKA_RESP_ERR__FENCED || code == RD_KAFKA_RESP_ERR_PRODUCER_FENCED ||
+	       code == RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH;
+}
+
+/*
+ * Sort a transactional call's error (consumed): retriable ones are
+ * tried again up to the retry bound, abortable ones abort the
+ * transaction, fatal ones (fencing above all) end the stage with the
+ * reason in err.
+ */
+static enum txn_next
+txn_result(ecom_producer *p, const char *call, rd_kafka_error_t *e, int64_t started_us,
+           ecom_err *err)
+{
+	rd_kafka_resp_err_t code;
+	char fatal[512];
+	enum txn_next next;
+
+	if (e == NULL)
+		return TXN_DONE;
+	code = rd_kafka_error_code(e);
+	if (rd_kafka_error_is_fatal(e) || is_fencing(code)) {
+		if (code == RD_KAFKA_RESP_ERR__FATAL)
+			code = rd_kafka_fatal_error(p->kc.rk, fatal, sizeof(fatal));
+		if (is_fencing(code))
+			ecom_err_set(err,
+			             "fenced: another instance with transactional.id '%s' took over "
+			             "(%s: %s)",
+			             p->txn_id, call, rd_kafka_error_string(e));
+		else
+			ecom_err_set(err, "kafka: %s: fatal transaction error: %s", call,
+			             rd_kafka_error_string(e));
+		next = TXN_FATAL;
+	} else if (rd_kafka_error_txn_requires_abort(e)) {
+		/* KIP-447: the group moved on while this batch was in hand (a zombie). */
+		if (code == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+		    code == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+		    code == RD_KAFKA_RESP_ERR_FENCED_INSTANCE_ID)
+			ecom_err_set(err,
+			             "fenced by the consumer group: its partitions went to another "
+			             "member (%s: %s)",
+			             call, rd_kafka_error_string(e));
+		else
+			ecom_err_set(err, "%s: %s", call, rd_kafka_error_string(e));
+		next = TXN_ABORT;
+	} else if (rd_kafka_error_is_retriable(e) &&
+	           ecom_monotonic_us() - started_us < (int64_t)p->retry_timeout_ms * 1000) {
+		ecom_debugf("kafka: %s: %s; trying again", call, rd_kafka_error_string(e));
+		next = TXN_RETRY;
+	} else {
+		ecom_err_set(err, "kafka: %s: %s", call, rd_kafka_error_string(e));
+		next = TXN_FATAL;
+	}
+	rd_kafka_error_destroy(e);
+	return next;
+}
+
+/* Once, at start: fences any earlier producer with this transactional.id. */
+static int
+init_transactions(ecom_producer *p, ecom_err *err)
+{
+	int64_t started = ecom_monotonic_us();
+	enum txn_next next;
+
+	do {
+		next = txn_result(p, "init_transactions",
+		                  rd_kafka_init_transactions(p->kc.rk, p->kc.timeout_ms), started, err);
+	} while (next == TXN_RETRY);
+	return next == TXN_DONE ? 0 : -1;
+}
+
+bool
+ecom_producer_transactional(const ecom_producer *p)
+{
+	return p->transactional;
+}
+
+bool
+ecom_producer_in_transaction(const ecom_producer *p)
+{
+	return p->in_txn;
+}
+
+bool
+ecom_producer_txn_needs_abort(const ecom_producer *p)
+{
+	return p->in_txn && p->txn_needs_abort;
+}
+
+int64_t
+ecom_producer_txn_began_us(const ecom_producer *p)
+{
+	return p->txn_began_us;
+}
+
+int
+ecom_producer_begin(ecom_producer *p, ecom_err *err)
+{
+	if (!p->transactional || p->in_txn)
+		return 0;
+	/* begin_transaction is local: its only errors are fatal or a misuse. */
+	if (txn_result(p, "begin_transaction", rd_kafka_begin_transaction(p->kc.rk),
+	               ecom_monotonic_us(), err) != TXN_DONE)
+		return -1;
+	p->in_txn = true;
+	p->txn_needs_abort = false;
+	p->txn_began_us = ecom_monotonic_us();
+	return 0;
+}
+
+int
+ecom_producer_abort(ecom_producer *p, ecom_err *err)
+{
+	int64_t started = ecom_monotonic_us();
+	enum txn_next next;
+
+	if (!p->in_txn)
+		return 0;
+	do {
+		next = txn_result(p, "abort_transaction", rd_kafka_abort_transaction(p->kc.rk, -1),
+		                  started, err);
+	} while (next == TXN_RETRY);
+	if (next != TXN_DONE)
+		return -1;
+	p->in_txn = false;
+	p->txn_needs_abort = false;
+	p->failed = 0; /* the aborted messages' failures are the abort's */
+	return 0;
+}
+
+int
+ecom_producer_commit(ecom_producer *p, const rd_kafka_topic_partition_list_t *offsets,
+                     const rd_kafka_consumer_group_metadata_t *group, ecom_err *err)
+{
+	int64_t started = ecom_monotonic_us();
+	enum txn_next next = TXN_DONE;
+	ecom_err why, ignored;
+
+	if (!p->in_txn && (offsets == NULL || offsets->cnt == 0))
+		return 0;
+	if (ecom_producer_begin(p, err) < 0)
+		return -1;
+	if (p->txn_needs_abort) {
+		ecom_err_set(&why, "a message was refused");
+		next = TXN_ABORT;
+	}
+	while (next == TXN_DONE && offsets != NULL && offsets->cnt > 0) {
+		next = txn_result(p, "send_offsets_to_transaction",
+		                  rd_kafka_send_offsets_to_transaction(p->kc.rk, offsets, group,
+		                                                       p->kc.timeout_ms),
+		                  started, &why);
+		if (next == TXN_RETRY)
+			next = TXN_DONE;
+		else
+			break;
+	}
+	while (next == TXN_DONE) {
+		/* -1: up to the rest of transaction.timeout.ms, which outlasts the retry bound. */
+		next = txn_result(p, "commit_transaction", rd_kafka_commit_transaction(p->kc.rk, -1),
+		                  started, &why);
+		if (next == TXN_DONE) {
+			p->in_txn = false;
+			return 0;
+		}
+		if (next == TXN_RETRY)
+			next = TXN_DONE;
+	}
+	if (next == TXN_FATAL) {
+		*err = why;
+		return -1;
+	}
+	/* Abortable: nothing of the transaction is visible; the caller redoes it. */
+	if (ecom_producer_abort(p, &ignored) < 0) {
+		ecom_err_set(err, "%s; and the abort failed: %s", why.msg, ignored.msg);
+		return -1;
+	}
+	*err = why;
+	return 1;
+}
+
 void
 ecom_producer_destroy(ecom_producer *p)
 {
+	ecom_err ignored;
+
 	if (p == NULL)
 		return;
+	/* A transaction left open (a failure mid-batch) would hold its
+	 * partitions' read_committed readers until it timed out. */
+	if (p->kc.rk != NULL && p->in_txn && rd_kafka_fatal_error(p->kc.rk, NULL, 0) == 0)
+		(void)ecom_producer_abort(p, &ignored);
 	if (p->kc.rk != NULL)
 		rd_kafka_destroy(p->kc.rk);
 	free(p);

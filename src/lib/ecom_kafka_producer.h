@@ -7,6 +7,7 @@
 #define ECOM_KAFKA_PRODUCER_H
 
 #include <librdkafka/rdkafka.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -48,6 +49,35 @@ int ecom_producer_all_acked(ecom_producer *p, ecom_err *err);
  * to the retry bound; -1 if any failed, the bound passed, or *stop.
  */
 int ecom_producer_flush(ecom_producer *p, ecom_err *err);
+/* Aborts a transaction left open. */
 void ecom_producer_destroy(ecom_producer *p);
+
+/*
+ * exactly_once: a transactional producer (init_transactions done, which
+ * fences an earlier producer with the same id).  Its first send begins
+ * a transaction; ecom_producer_commit() ends it.
+ */
+int ecom_producer_new_transactional(ecom_producer **p, const ecom_config *cfg,
+                                    const char *transactional_id, ecom_err *err);
+bool ecom_producer_transactional(const ecom_producer *p);
+bool ecom_producer_in_transaction(const ecom_producer *p);
+/* A send was refused inside the transaction: it can only be aborted. */
+bool ecom_producer_txn_needs_abort(const ecom_producer *p);
+/* Monotonic µs when the open transaction began. */
+int64_t ecom_producer_txn_began_us(const ecom_producer *p);
+/* Begin a transaction now (a no-op when one is open or the producer is not transactional). */
+int ecom_producer_begin(ecom_producer *p, ecom_err *err);
+/*
+ * Commit the open transaction, the consumed offsets (may be NULL) with
+ * it in the group of `group`; retriable errors are tried again up to
+ * the retry bound.  0: committed (or nothing to commit); 1: the
+ * transaction had to be aborted (err says why): nothing of it is visible,
+ * the caller rewinds to the committed offsets and redoes; -1: fatal, or
+ * fenced ("fenced: another instance with transactional.id … took over").
+ */
+int ecom_producer_commit(ecom_producer *p, const rd_kafka_topic_partition_list_t *offsets,
+                         const rd_kafka_consumer_group_metadata_t *group, ecom_err *err);
+/* Abort the open transaction (a no-op without one). */
+int ecom_producer_abort(ecom_producer *p, ecom_err *err);
 
 #endif

@@ -30,6 +30,9 @@ typedef struct reconcile {
 	int64_t last_progress_us; /* monotonic: the last fulfilment, or the start */
 	int64_t last_stall_warning_us;
 	bool started; /* the first orders are out */
+	/* exactly_once: orders created in the open transaction, and a top-up owed after an abort. */
+	int64_t issued_in_txn;
+	bool top_up_owed;
 	/* Per batch, batch_max entries each: the marks. */
 	const char **order_ids;
 	int64_t *shipped_ms;
@@ -72,9 +75,29 @@ top_up_orders(ecom_stage_loop *loop, ecom_err *err)
 		if (rc < 0)
 			return -1;
 		r->issued_total++;
+		r->issued_in_txn++;
 		loop->stats->issued++;
 	}
 	return 0;
+}
+
+/*
+ * exactly_once: an aborted transaction's orders were never created.  Its
+ * fulfilments were marked in the store already, so reading them again
+ * marks nothing new: the orders to create instead are owed, created
+ * before the next poll.
+ */
+static void
+reconcile_txn_ended(ecom_stage_loop *loop, bool committed)
+{
+	reconcile *r = state_of(loop);
+
+	if (!committed) {
+		r->issued_total -= r->issued_in_txn;
+		loop->stats->issued -= r->issued_in_txn;
+		r->top_up_owed = true;
+	}
+	r->issued_in_txn = 0;
 }
 
 /*
@@ -242,9 +265,14 @@ reconcile_start(ecom_stage_loop *loop, ecom_err *err)
 	loop->stats->backlog_max = r->backlog_max;
 	r->order_ids = ecom_xcalloc(loop->batch_max, sizeof(*r->order_ids));
 	r->shipped_ms = ecom_xcalloc(loop->batch_max, sizeof(*r->shipped_ms));
-	if (ecom_kafka_topic_size(ecom_producer_handle(loop->producer),
-	                          loop->topics[ECOM_EV_ORDERCREATED], loop->cfg->timeout_ms,
-	                          &r->issued_total, err) < 0 ||
+	/* Under exactly_once the watermarks count aborted orders and transaction
+	 * markers too: count what a reader of committed data sees instead. */
+	if ((loop->exactly_once
+	         ? ecom_kafka_count_committed(loop->cfg, loop->topics[ECOM_EV_ORDERCREATED],
+	                                      &r->issued_total, err)
+	         : ecom_kafka_topic_size(ecom_producer_handle(loop->producer),
+	                                 loop->topics[ECOM_EV_ORDERCREATED], loop->cfg->timeout_ms,
+	                                 &r->issued_total, err)) < 0 ||
 	    ecom_store_count_fulfilled(loop->store, &r->fulfilled_total, err) < 0)
 		return -1;
 	loop->stats->fulfilled_before = r->fulfilled_total;
@@ -365,6 +393,10 @@ reconcile_before_poll(ecom_stage_loop *loop, ecom_err *err)
 
 	if (r->arrivals != NULL && ecom_arrivals_finished(r->arrivals))
 		return open_loop_collect(loop, err);
+	if (r->top_up_owed && r->started && !r->open) {
+		r->top_up_owed = false;
+		return top_up_orders(loop, err);
+	}
 	if (r->started || !loop->ready)
 		return 0;
 	if (drive != NULL && drive->may_start != NULL && !drive->may_start(drive->arg))
@@ -482,4 +514,5 @@ const ecom_stage_hooks ecom_reconcile_hooks = {
 	.handle_batch = reconcile_handle_batch,
 	.batch_done = reconcile_batch_done,
 	.after_poll = reconcile_after_poll,
+	.txn_ended = reconcile_txn_ended,
 };

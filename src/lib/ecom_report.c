@@ -120,6 +120,9 @@ ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
 {
 	bson_t o;
 
+	/* Every report of a run names the guarantee it ran under. */
+	BSON_APPEND_UTF8(report, "processing_guarantee",
+	                 reconcile->exactly_once ? "exactly_once" : "at_least_once");
 	if (open == NULL) {
 		BSON_APPEND_UTF8(report, "loop", "closed");
 		BSON_APPEND_INT32(report, "window", window);

@@ -10,6 +10,12 @@
  * and the next events are produced again (downstream stages treat them
  * the same way).
  *
+ * Under exactly_once the same write comes first, then one transaction
+ * per batch holds the next events, the dead letters and the offsets
+ * (ecom_producer_commit): readers of committed data see the batch's
+ * output once, or not at all; an aborted batch is read again from the
+ * committed offsets.
+ *
  * A message that cannot be an event, and an event the store refuses,
  * goes to the dead-letter topic with the reason in a header; the rest of
  * its batch goes on.  A broker or store that stops answering is waited
@@ -52,7 +58,7 @@ static const ecom_stage_hooks *const kind_hooks[ECOM_STAGE_COUNT] = {
 };
 
 static const char *const phase_names[ECOM_PHASE_COUNT] = {
-	"poll_wait", "decode", "store", "mark", "produce", "flush", "offsets",
+	"poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "commit",
 };
 
 const char *
@@ -388,6 +394,63 @@ settle_offsets(ecom_stage_loop *loop, bool force, ecom_err *err)
 	return ecom_consumer_store_deferred(loop->consumer, err);
 }
 
+/*
+ * exactly_once, after an abort: nothing the transaction held is visible,
+ * the store's writes stay (idempotent, they are no-ops the second time),
+ * and the consumer goes back to the committed offsets to read the batch
+ * again.  Returns 1 (the batch is to be redone) or -1.
+ */
+static int
+abort_and_rewind(ecom_stage_loop *loop, const char *why, ecom_err *err)
+{
+	ecom_warnf("transaction aborted (%s): reading the batch again from the committed offsets",
+	           why);
+	loop->stats->aborted++;
+	if (ecom_producer_abort(loop->producer, err) < 0)
+		return -1;
+	if (loop->hooks->txn_ended != NULL)
+		loop->hooks->txn_ended(loop, false);
+	if (ecom_consumer_rewind(loop->consumer, err) < 0)
+		return -1;
+	return 1;
+}
+
+/*
+ * exactly_once: commit what was produced since the last commit, with the
+ * offsets after msgs (n may be 0) in the consumer's group, whose
+ * metadata fences a zombie whose partitions have gone to another member.
+ * 0 committed, 1 aborted and rewound, -1 fatal or fenced.
+ */
+static int
+commit_transaction(ecom_stage_loop *loop, rd_kafka_message_t *const *msgs, size_t n,
+                   ecom_err *err)
+{
+	rd_kafka_topic_partition_list_t *offsets =
+	    n > 0 ? ecom_consumer_next_offsets(msgs, n) : NULL;
+	rd_kafka_consumer_group_metadata_t *group = ecom_consumer_group_metadata(loop->consumer);
+	int rc = ecom_producer_commit(loop->producer, offsets, group, err);
+	int64_t began = ecom_producer_txn_began_us(loop->producer);
+
+	if (offsets != NULL)
+		rd_kafka_topic_partition_list_destroy(offsets);
+	rd_kafka_consumer_group_metadata_destroy(group);
+	if (rc == 0) {
+		if (n > 0 && !loop->batch_in_warmup)
+			ecom_latency_add(&loop->stats->phases[ECOM_PHASE_COMMIT],
+			                 ecom_monotonic_us() - began);
+		if (loop->hooks->txn_ended != NULL)
+			loop->hooks->txn_ended(loop, true);
+		return 0;
+	}
+	if (rc == 1) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		return abort_and_rewind(loop, why, err);
+	}
+	return -1;
+}
+
 /* The batch's hop latencies, and the kind's own, once it is done. */
 static void
 batch_done(ecom_stage_loop *loop, size_t n)
@@ -421,16 +484,30 @@ process_batch(ecom_stage_loop *loop, size_t n_msgs, ecom_err *err)
 	if (settle_results(loop, n, err) < 0 || loop->hooks->handle_batch(loop, n, &mark_us, err) < 0)
 		goto out;
 	ecom_stage_phase_done(loop, ECOM_PHASE_PRODUCE, &mark_us);
-	/* The batch's offsets wait for the broker's acknowledgements, not the stage. */
-	ecom_consumer_defer(loop->consumer, loop->msgs, n_msgs);
-	if (settle_offsets(loop, false, err) < 0)
-		goto out;
-	ecom_stage_phase_done(loop, ECOM_PHASE_OFFSETS, &mark_us);
+	if (loop->exactly_once) {
+		/* The next events, dead letters and offsets become visible together, or not at all. */
+		rc = commit_transaction(loop, loop->msgs, n_msgs, err);
+		if (rc != 0)
+			goto out;
+	} else {
+		/* The batch's offsets wait for the broker's acknowledgements, not the stage. */
+		ecom_consumer_defer(loop->consumer, loop->msgs, n_msgs);
+		if (settle_offsets(loop, false, err) < 0)
+			goto out;
+		ecom_stage_phase_done(loop, ECOM_PHASE_OFFSETS, &mark_us);
+	}
 	batch_done(loop, n);
 	rc = 0;
 out:
+	/* A send refused inside the transaction: abort it and redo the batch. */
+	if (rc < 0 && loop->exactly_once && ecom_producer_txn_needs_abort(loop->producer)) {
+		char why[sizeof(err->msg)];
+
+		snprintf(why, sizeof(why), "%s", err->msg);
+		rc = abort_and_rewind(loop, why, err);
+	}
 	free_batch(loop, n_msgs, n);
-	return rc;
+	return rc < 0 ? -1 : 0;
 }
 
 /*
@@ -452,8 +529,17 @@ clients_open(stage_clients *clients, ecom_stage_loop *loop, ecom_err *err)
 	} else if (ecom_store_open(&clients->store, cfg, err) < 0)
 		return -1;
 	ecom_store_set_stop(clients->store, opts->stop);
-	if (ecom_producer_new(&clients->producer, cfg, err) < 0)
+	if (loop->exactly_once) {
+		char txn_id[512];
+
+		/* Stable across restarts of this instance: its successor fences it. */
+		ecom_config_transactional_id(cfg, loop->hooks->name, txn_id, sizeof(txn_id));
+		if (ecom_producer_new_transactional(&clients->producer, cfg, txn_id, err) < 0)
+			return -1;
+		ecom_debugf("stage %s: transactional.id '%s'", loop->hooks->name, txn_id);
+	} else if (ecom_producer_new(&clients->producer, cfg, err) < 0) {
 		return -1;
+	}
 	ecom_producer_set_stop(clients->producer, opts->stop);
 	if (ecom_stage_create_topics(cfg, err) < 0 ||
 	    ecom_producer_warm(clients->producer, loop->topics[ECOM_EV_COUNT], err) < 0 ||
@@ -501,6 +587,8 @@ loop_init(ecom_stage_loop *loop, const ecom_config *cfg, const ecom_stage_opts *
 	loop->stats = stats;
 	loop->input = ecom_stage_input(opts->kind);
 	loop->batch_max = n;
+	loop->exactly_once = ecom_config_exactly_once(cfg);
+	stats->exactly_once = loop->exactly_once;
 	flow_topics(cfg, loop->topics);
 	loop->msgs = ecom_xcalloc(n, sizeof(*loop->msgs));
 	loop->events = ecom_xcalloc(n, sizeof(*loop->events));
@@ -550,6 +638,10 @@ run_loop(ecom_stage_loop *loop, ecom_err *err)
 		size_t n_msgs = 0;
 
 		if (before_poll(loop, err) < 0)
+			return -1;
+		/* What a kind produced outside a batch (the first orders) is its own transaction. */
+		if (loop->exactly_once && ecom_producer_in_transaction(loop->producer) &&
+		    commit_transaction(loop, NULL, 0, err) < 0)
 			return -1;
 		if (hooks->done != NULL && hooks->done(loop))
 			break;

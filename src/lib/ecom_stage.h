@@ -49,10 +49,13 @@ typedef enum ecom_phase {
 	ECOM_PHASE_PRODUCE,       /* the next events serialised and queued */
 	ECOM_PHASE_FLUSH,         /* waiting for the broker to acknowledge them */
 	ECOM_PHASE_OFFSETS,       /* offsets stored for the next commit */
+	/* exactly_once: the transaction's own time, begin → committed; it spans
+	 * the batch's produce (and its dead letters), so it overlaps those phases. */
+	ECOM_PHASE_COMMIT,
 	ECOM_PHASE_COUNT
 } ecom_phase;
 
-/* "poll_wait", "decode", "store", "mark", "produce", "flush", "offsets". */
+/* "poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "commit". */
 const char *ecom_phase_name(ecom_phase phase);
 
 typedef struct ecom_stage_stats {
@@ -62,6 +65,7 @@ typedef struct ecom_stage_stats {
 	int64_t rejected;     /* events the store refused (dead-lettered) */
 	int64_t dead_letters; /* messages sent to the dead-letter topic */
 	int64_t produced;     /* next events produced */
+	int64_t aborted;      /* exactly_once: transactions aborted, their batches read again */
 	ecom_latency hop;     /* previous event produced → this stage done with it */
 	ecom_latency phases[ECOM_PHASE_COUNT];
 	/* The terminal stage's alone (ecom_reconcile.h). */
@@ -77,6 +81,7 @@ typedef struct ecom_stage_stats {
 	/* An open loop's. */
 	ecom_latency send_lag; /* order created − meant to be created */
 	bool open_loop;
+	bool exactly_once;     /* processing_guarantee in force */
 	bool sustainable;      /* the backlog stayed within its bound */
 	int64_t backlog_peak;  /* most orders created and not yet fulfilled */
 	int64_t backlog_max;   /* the bound it was held to */

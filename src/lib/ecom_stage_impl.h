@@ -42,6 +42,12 @@ typedef struct ecom_stage_hooks {
 	void (*batch_done)(ecom_stage_loop *loop, size_t n, int64_t now_us);
 	/* After each poll, with or without messages (may be NULL). */
 	void (*after_poll)(ecom_stage_loop *loop);
+	/*
+	 * exactly_once: the transaction holding what the kind produced since
+	 * the last call was committed, or aborted (nothing of it is visible;
+	 * the batch is read again) (may be NULL).
+	 */
+	void (*txn_ended)(ecom_stage_loop *loop, bool committed);
 } ecom_stage_hooks;
 
 struct ecom_stage_loop {
@@ -69,6 +75,7 @@ struct ecom_stage_loop {
 	/* The batch holds an event of the driver's warm-up: its phases are in no statistic. */
 	bool batch_in_warmup;
 	bool ready; /* the consumer has its partitions */
+	bool exactly_once; /* each batch one transaction (processing_guarantee) */
 };
 
 /* Serialise ev and produce it to topic, its order's start in a header. */

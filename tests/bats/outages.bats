@@ -1,6 +1,6 @@
 #!/usr/bin/env bats
 # Outages of the services under a running flow: the Kafka broker killed
-# with SIGKILL and started again, PostgreSQL stopped in immediate mode
+# with SIGKILL and started again (under both processing guarantees), PostgreSQL stopped in immediate mode
 # (a crash, as far as its clients can tell) and started again.  Every
 # stage and the driver are left running: each must ride the outage out
 # (retry_timeout_ms, 120 s by default), say so in one line and once more
@@ -82,6 +82,32 @@ assert_run_survived() {
 	jq -e '.orders == 300 and .complete' "$BATS_TEST_TMPDIR/reconcile.out" >/dev/null ||
 		fail "report: $(cat "$BATS_TEST_TMPDIR/reconcile.out")"
 	assert_exactly_n_orders 300
+}
+
+@test "exactly_once: the broker killed with SIGKILL and started again 30 s later: every stage lives, no duplicate on the topics" {
+	export ECOM_PROCESSING_GUARANTEE=exactly_once
+	local topic events
+	ecom-reconcile -q --reset
+	start_stages
+	start_bg reconcile timeout 400 ecom-reconcile --drive 300 -w 4
+	wait_for_fulfilled 40
+
+	run outage_stack kill-broker 1
+	assert_success
+	sleep 30
+	run outage_stack start-broker 1
+	assert_success
+
+	# Within the retry bound, every open transaction still commits.
+	assert_run_survived
+	jq -e '.orders == 300 and .processing_guarantee == "exactly_once"' \
+		"$BATS_TEST_TMPDIR/reconcile.out" >/dev/null || fail "report: $(cat "$BATS_TEST_TMPDIR/reconcile.out")"
+	assert_exactly_n_orders 300
+	for topic in ordercreated paymentcompleted inventoryupdated ordershipped orderfulfilled; do
+		events=$(ecom-consume -q -t "$ECOM_TOPIC_PREFIX$topic" -e | jq -r .eventId)
+		assert_equal "$topic: $(grep -c . <<<"$events") events, $(sort -u <<<"$events" | grep -c .) distinct" \
+			"$topic: 300 events, 300 distinct"
+	done
 }
 
 @test "PostgreSQL stopped in immediate mode and started again: every stage lives, exactly N" {

@@ -237,6 +237,24 @@ require_tls_takes_true_or_false(void **state)
 }
 
 static void
+processing_guarantee_is_one_of_two(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_false(ecom_config_exactly_once(&cfg));
+	assert_int_equal(ecom_config_set(&cfg, "processing_guarantee", "exactly-once", &err), -1);
+	assert_non_null(strstr(err.msg, "at_least_once or exactly_once"));
+	assert_int_equal(ecom_config_set(&cfg, "processing_guarantee", "exactly_once", &err), 0);
+	assert_true(ecom_config_exactly_once(&cfg));
+	assert_int_equal(ecom_config_set(&cfg, "processing_guarantee", "at_least_once", &err), 0);
+	assert_false(ecom_config_exactly_once(&cfg));
+	ecom_config_free(&cfg);
+}
+
+static void
 ecom_config_names_the_file_when_c_is_not_given(void **state)
 {
 	char path[] = "/tmp/ecom-test-config-XXXXXX";
@@ -272,6 +290,29 @@ ecom_config_names_the_file_when_c_is_not_given(void **state)
 	unlink(path);
 }
 
+static void
+transactional_id_names_group_role_and_instance(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+	char id[256], host[256] = "";
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_int_equal(ecom_config_set(&cfg, "topic_prefix", "t1-", &err), 0);
+	assert_int_equal(ecom_config_set(&cfg, "instance_id", "2", &err), 0);
+	ecom_config_transactional_id(&cfg, "payment", id, sizeof(id));
+	assert_string_equal(id, "t1-ecom-payment-2");
+	assert_int_equal(ecom_config_set(&cfg, "instance_id", "a b", &err), -1);
+	/* Empty: the host's name, so a restarted process gets the same id. */
+	assert_int_equal(ecom_config_set(&cfg, "instance_id", "", &err), 0);
+	assert_int_equal(gethostname(host, sizeof(host) - 1), 0);
+	ecom_config_transactional_id(&cfg, "reconcile", id, sizeof(id));
+	assert_true(strncmp(id, "t1-ecom-reconcile-", 18) == 0);
+	assert_string_equal(id + 18, host);
+	ecom_config_free(&cfg);
+}
+
 int
 main(void)
 {
@@ -288,6 +329,8 @@ main(void)
 		cmocka_unit_test(replication_factor_defaults_to_the_cluster_and_is_checked),
 		cmocka_unit_test(require_tls_takes_true_or_false),
 		cmocka_unit_test(ecom_config_names_the_file_when_c_is_not_given),
+		cmocka_unit_test(processing_guarantee_is_one_of_two),
+		cmocka_unit_test(transactional_id_names_group_role_and_instance),
 	};
 
 	return cmocka_run_group_tests_name("config", tests, NULL, NULL);

@@ -1,0 +1,167 @@
+#!/usr/bin/env bats
+# processing_guarantee: exactly_once on the real broker: each topic,
+# read with read_committed, holds exactly one event per order, after a
+# clean run and after a stage killed with kill -9; what an aborted
+# transaction wrote stays in the log, visible only to a
+# read_uncommitted reader; a stage whose transactional.id a successor
+# took over ends, saying it was fenced.
+
+load helpers
+
+readonly TOPICS=(ordercreated paymentcompleted inventoryupdated ordershipped orderfulfilled)
+
+setup() {
+	require_stack
+}
+
+teardown() {
+	stop_all_bg
+}
+
+# Each of the five topics, read with read_committed (the default), holds
+# exactly $1 events with $1 distinct eventIds.
+assert_topics_hold_exactly() {
+	local topic events distinct
+	for topic in "${TOPICS[@]}"; do
+		events=$(ecom-consume -q -t "$ECOM_TOPIC_PREFIX$topic" -e | jq -r .eventId)
+		distinct=$(sort -u <<<"$events" | grep -c . || true)
+		assert_equal "$topic: $(grep -c . <<<"$events") events, $distinct distinct" \
+			"$topic: $1 events, $1 distinct"
+		assert_equal "$topic duplicates: $(sort <<<"$events" | uniq -d | head -3)" "$topic duplicates: "
+	done
+}
+
+bench_exactly_once() { # store
+	export ECOM_STORE=$1
+	run --separate-stderr timeout 300 ecom-bench -n 200 --exactly-once
+	assert_success
+	echo "$output" | jq -e '.orders == 200 and .complete and .processing_guarantee == "exactly_once"
+		and (.stages.payment.phases | has("commit"))' >/dev/null ||
+		fail "report: $output"
+	assert_exactly_n_orders 200
+	assert_topics_hold_exactly 200
+}
+
+@test "ecom-bench -n 200 --exactly-once on mongodb: exactly 200 per topic, read committed, and in the store" {
+	bench_exactly_once mongodb
+}
+
+@test "ecom-bench -n 200 --exactly-once on postgresql: exactly 200 per topic, read committed, and in the store" {
+	bench_exactly_once postgresql
+}
+
+@test "the report names the guarantee in force: at_least_once by default" {
+	run --separate-stderr timeout 300 ecom-bench -n 5
+	assert_success
+	echo "$output" | jq -e '.processing_guarantee == "at_least_once"' >/dev/null || fail "report: $output"
+}
+
+@test "-X dump shows exactly_once's settings: no auto-commit, read_committed, the transaction timeout and id" {
+	run --separate-stderr env ECOM_INSTANCE_ID=7 ECOM_TIMEOUT_MS=10000 ecom-consume --exactly-once -X dump
+	assert_success
+	assert_line 'processing_guarantee: exactly_once'
+	assert_line --partial 'enable.auto.commit: "false"'
+	assert_line --partial 'isolation.level: "read_committed"'
+	assert_line --partial 'transaction.timeout.ms: "140000"'
+	assert_line --partial "transactional.id: \"${ECOM_TOPIC_PREFIX}${ECOM_GROUP}-STAGE-7\""
+	run --separate-stderr ecom-consume -X dump
+	assert_line --partial 'enable.auto.commit: "true"'
+	refute_line --partial 'transactional.id'
+}
+
+@test "a bad processing_guarantee is a usage error naming the two" {
+	run --separate-stderr env ECOM_PROCESSING_GUARANTEE=exactly-once ecom-produce --generate 1 --stdout
+	assert_equal "$status" 2
+	[[ "$stderr" == *"'processing_guarantee' must be at_least_once or exactly_once, not 'exactly-once'"* ]] ||
+		fail "stderr: $stderr"
+}
+
+@test "ecom-produce --exactly-once killed mid-chunk: readers of committed data see whole chunks only" {
+	local topic=${ECOM_TOPIC_PREFIX}ordercreated pid seen committed
+	ecom-reconcile -q --reset
+	mkfifo "$BATS_TEST_TMPDIR/in"
+	# 2,500 lines in chunks of 1,000: two committed, the third open while
+	# the input stays open, until kill -9 (no abort sent).
+	ECOM_BATCH_SIZE=1000 ecom-produce --exactly-once -t "$topic" <"$BATS_TEST_TMPDIR/in" \
+		2>"$BATS_TEST_TMPDIR/produce.err" 3>&- &
+	pid=$!
+	echo "$pid" >"$BATS_TEST_TMPDIR/produce.pid"
+	exec 4>"$BATS_TEST_TMPDIR/in"
+	ecom-produce --generate 2500 --stdout >&4
+	for _ in $(seq 300); do
+		seen=$(ecom-consume -q -t "$topic" -e -X isolation.level=read_uncommitted | grep -c . || true)
+		((seen == 2500)) && break
+		sleep 0.1
+	done
+	assert_equal "written, uncommitted included: $seen" "written, uncommitted included: 2500"
+	assert_equal "read committed: $(ecom-consume -q -t "$topic" -e | grep -c .)" "read committed: 2000"
+	kill -KILL "$pid"
+	exec 4>&-
+	rm -f "$BATS_TEST_TMPDIR/produce.pid"
+	# Its successor (the same transactional.id) aborts the open transaction at once.
+	run --separate-stderr ecom-produce --exactly-once -t "$topic" </dev/null
+	assert_success
+	committed=$(ecom-consume -q -t "$topic" -e | grep -c . || true)
+	assert_equal "read committed: $committed" "read committed: 2000"
+	# The aborted 500 stay in the log, for a read_uncommitted reader only.
+	seen=$(ecom-consume -q -t "$topic" -e -X isolation.level=read_uncommitted | grep -c . || true)
+	assert_equal "read uncommitted: $seen" "read uncommitted: 2500"
+}
+
+@test "run-flow.sh --exactly-once with a stage killed by kill -9: no duplicate on any topic" {
+	export ECOM_RUN_DIR="$BATS_TEST_TMPDIR/run"
+	start_bg flow "$ECOM_SRCDIR/scripts/run-flow.sh" -n 200 -w 4 --exactly-once
+	wait_for_fulfilled 30
+	kill -KILL "$(awk '$2 == "shipping-1" { pid = $1 } END { print pid }' "$ECOM_RUN_DIR/processes")"
+	status=0
+	wait "$(<"$BATS_TEST_TMPDIR/flow.pid")" || status=$?
+	rm -f "$BATS_TEST_TMPDIR/flow.pid"
+	[[ $status -eq 0 ]] || fail "run-flow.sh exited $status: $(cat "$BATS_TEST_TMPDIR/flow.err")"
+	grep -q 'starting shipping-1 again' "$BATS_TEST_TMPDIR/flow.err" || fail "no restart: $(cat "$BATS_TEST_TMPDIR/flow.err")"
+	jq -e '.orders == 200 and .complete and .processing_guarantee == "exactly_once"' \
+		"$BATS_TEST_TMPDIR/flow.out" >/dev/null || fail "report: $(cat "$BATS_TEST_TMPDIR/flow.out")"
+	assert_exactly_n_orders 200
+	assert_topics_hold_exactly 200
+}
+
+@test "a zombie stage (SIGSTOP past the session timeout, its id restarted) adds no event and says it was fenced" {
+	local topic=${ECOM_TOPIC_PREFIX}paymentcompleted n zombie
+	export ECOM_PARTITIONS=2 ECOM_PROCESSING_GUARANTEE=exactly_once ECOM_INSTANCE_ID=1
+	ecom-reconcile -q --reset
+	start_bg zombie ecom-consume --stage payment
+	zombie=$(<"$BATS_TEST_TMPDIR/zombie.pid")
+	for _ in $(seq 300); do grep -q ': assigned ' "$BATS_TEST_TMPDIR/zombie.err" && break; sleep 0.1; done
+	kill -STOP "$zombie"
+	# Its successor, as run-flow.sh would start it: the same instance id.
+	start_bg successor ecom-consume --stage payment
+	ecom-produce -q --generate 10
+	for _ in $(seq 600); do
+		n=$(ecom-consume -q -t "$topic" -e | grep -c . || true)
+		((n == 10)) && break
+		sleep 0.1
+	done
+	assert_equal "forwarded by the successor: $n" "forwarded by the successor: 10"
+	# Back: it rejoins the group and gets a partition, whose next order
+	# it cannot forward.
+	kill -CONT "$zombie"
+	for _ in $(seq 300); do
+		(($(grep -c ': assigned ' "$BATS_TEST_TMPDIR/zombie.err") >= 2)) && break
+		sleep 0.1
+	done
+	ecom-produce -q --generate 20
+	status=0
+	for _ in $(seq 600); do kill -0 "$zombie" 2>/dev/null || break; sleep 0.1; done
+	kill -0 "$zombie" 2>/dev/null && fail "the zombie still runs: $(cat "$BATS_TEST_TMPDIR/zombie.err")"
+	wait "$zombie" || status=$?
+	rm -f "$BATS_TEST_TMPDIR/zombie.pid"
+	assert_equal "$status" 1
+	grep -q "fenced: another instance with transactional.id '${ECOM_TOPIC_PREFIX}${ECOM_GROUP}-payment-1' took over" \
+		"$BATS_TEST_TMPDIR/zombie.err" || fail "the zombie said: $(cat "$BATS_TEST_TMPDIR/zombie.err")"
+	for _ in $(seq 600); do
+		n=$(ecom-consume -q -t "$topic" -e | jq -r .eventId | sort -u | grep -c . || true)
+		((n == 30)) && break
+		sleep 0.1
+	done
+	assert_equal "distinct: $n" "distinct: 30"
+	assert_equal "events: $(ecom-consume -q -t "$topic" -e | grep -c .)" "events: 30"
+}
