@@ -15,7 +15,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "ecom-consume-list.h"
+#include "consume-list.h"
 #include "ecom_cli.h"
 #include "ecom_config.h"
 #include "ecom_exit.h"

@@ -3,7 +3,7 @@
  * the brokers, then one per topic with its partitions' leaders,
  * replicas and ISR, and the topic's min.insync.replicas.
  */
-#include "ecom-consume-list.h"
+#include "consume-list.h"
 
 #include <bson/bson.h>
 #include <stdio.h>
