@@ -189,7 +189,7 @@ field_bool(const bson_t *doc, const char *dotted)
 	       BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);
 }
 
-/* "12.3 us", or "not measured here" where the report has null. */
+/* The figure in µs, or "not measured here" for a null: never a 0 nobody measured. */
 static void
 us_or_not_here(const bson_t *report, const char *dotted, char *buf, size_t size)
 {

@@ -20,7 +20,7 @@ typedef struct ecom_slo {
 	double limit_ms;
 } ecom_slo;
 
-/* "p99=50ms" (also "p99.9=0.2s", "p50=10"): -1 with err otherwise. */
+/* "pNN=LIMIT", the limit in ms, or with a unit (ms, s, us); -1 with err otherwise. */
 int ecom_slo_parse(const char *text, ecom_slo *slo, ecom_err *err);
 
 #define ECOM_SWEEP_MAX_STEPS 24
@@ -58,10 +58,10 @@ typedef struct ecom_sweep_result {
 } ecom_sweep_result;
 
 /*
- * The defaults: p99 within 50 ms (an interactive order flow's budget for
- * its back end: tight enough to fail before the backlog bound does),
- * from 100 orders/s doubling, 5 s a rate of which 1 s is warm-up, the
- * bracket narrowed to 10 %, at most 12 runs.
+ * The defaults, documented in ecom-bench(1).  The objective is an
+ * interactive order flow's budget for its back end, tight enough to fail
+ * before the backlog bound does; the steps are short enough for a sweep
+ * of both stores to take minutes, long enough for a p99 of its own.
  */
 #define ECOM_SWEEP_DEFAULTS                                                                   \
 	{                                                                                         \
