@@ -43,17 +43,6 @@ ecom_schedule_init(ecom_schedule *s, ecom_arrivals_kind kind, double rate, uint6
 	s->rng = seed ? seed : 0x9e3779b97f4a7c15ULL;
 }
 
-/* splitmix64: a fixed seed gives the same schedule on every machine. */
-static uint64_t
-next_random(uint64_t *state)
-{
-	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
 int64_t
 ecom_schedule_next_us(ecom_schedule *s)
 {
@@ -63,7 +52,7 @@ ecom_schedule_next_us(ecom_schedule *s)
 	if (s->kind == ECOM_ARRIVALS_CONSTANT) /* from the index, so no rounding piles up */
 		return (int64_t)((double)i * 1e6 / s->rate);
 	/* (0, 1]: never log(0). */
-	u = ((double)(next_random(&s->rng) >> 11) + 1.0) / 9007199254740992.0;
+	u = ((double)(ecom_random_next(&s->rng) >> 11) + 1.0) / 9007199254740992.0;
 	s->poisson_s += -log(u) / s->rate;
 	return (int64_t)(s->poisson_s * 1e6);
 }

@@ -249,8 +249,8 @@ list_bucket(int64_t value_us, uint64_t count, uint64_t cumulative, void *arg)
 	return 0;
 }
 
-static uint64_t
-splitmix64(uint64_t *state)
+uint64_t
+ecom_random_next(uint64_t *state)
 {
 	uint64_t z = (*state += 0x9e3779b97f4a7c15ULL);
 
@@ -302,7 +302,7 @@ ecom_latency_mean_spread(const ecom_latency *lat, int resamples, uint64_t seed, 
 		double sum = 0;
 
 		for (i = 0; i < n; i++)
-			sum += (double)value_at_rank(&l, splitmix64(&state) % n);
+			sum += (double)value_at_rank(&l, ecom_random_next(&state) % n);
 		means[k] = sum / (double)n;
 	}
 	qsort(means, (size_t)resamples, sizeof(*means), compare_double);

@@ -77,6 +77,13 @@ typedef int (*ecom_latency_bucket_fn)(int64_t value_us, uint64_t count, uint64_t
 int ecom_latency_for_each_bucket(const ecom_latency *lat, ecom_latency_bucket_fn fn, void *arg);
 
 /*
+ * The next of a seeded sequence of random numbers (splitmix64): the same
+ * seed gives the same draws on every machine, so a schedule or a
+ * resampling can be repeated.
+ */
+uint64_t ecom_random_next(uint64_t *state);
+
+/*
  * How much the mean would move with other samples like these: the 10th
  * and 90th percentiles, in µs, of the mean over `resamples` bootstrap
  * resamples (each as many values, drawn with replacement from the
