@@ -158,19 +158,6 @@ take_sweep_option(int opt, const char *arg)
 	}
 }
 
-/* --rate, --duration, --arrivals, --warmup, --max-backlog: by their long names. */
-static int
-take_load_option(const char *name, const char *arg)
-{
-	ecom_err err;
-
-	if (ecom_load_option(&options.load, name, arg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
 static int
 take_option(ecom_cli *cli, int opt, const char *arg)
 {
@@ -186,16 +173,16 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		ecom_cli_set(cli, "window", arg);
 		return 0;
 	case OPT_RATE:
-		return take_load_option("rate", arg);
+		return ecom_load_take(&options.load, "rate", arg);
 	case OPT_DURATION:
-		return take_load_option("duration", arg);
+		return ecom_load_take(&options.load, "duration", arg);
 	case OPT_ARRIVALS:
-		return take_load_option("arrivals", arg);
+		return ecom_load_take(&options.load, "arrivals", arg);
 	case OPT_WARMUP:
 		options.warmup_given = true;
-		return take_load_option("warmup", arg);
+		return ecom_load_take(&options.load, "warmup", arg);
 	case OPT_MAX_BACKLOG:
-		return take_load_option("max-backlog", arg);
+		return ecom_load_take(&options.load, "max-backlog", arg);
 	case OPT_SWEEP:
 		options.sweep = true;
 		return 0;

@@ -227,18 +227,6 @@ static struct {
 } args = {.load.open.seed = 1};
 
 static int
-take_load_option(const char *name, const char *arg)
-{
-	ecom_err err;
-
-	if (ecom_load_option(&args.load, name, arg, &err) < 0) {
-		ecom_usagef("%s", err.msg);
-		return -1;
-	}
-	return 0;
-}
-
-static int
 take_option(ecom_cli *cli, int opt, const char *arg)
 {
 	switch (opt) {
@@ -251,13 +239,13 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 		ecom_cli_set(cli, "window", arg);
 		return 0;
 	case OPT_RATE:
-		return take_load_option("rate", arg);
+		return ecom_load_take(&args.load, "rate", arg);
 	case OPT_ARRIVALS:
-		return take_load_option("arrivals", arg);
+		return ecom_load_take(&args.load, "arrivals", arg);
 	case OPT_WARMUP:
-		return take_load_option("warmup", arg);
+		return ecom_load_take(&args.load, "warmup", arg);
 	case OPT_MAX_BACKLOG:
-		return take_load_option("max-backlog", arg);
+		return ecom_load_take(&args.load, "max-backlog", arg);
 	case OPT_AUDIT:
 		args.audit = true;
 		return 0;

@@ -83,3 +83,15 @@ ecom_load_check(ecom_load_args *load, ecom_config *cfg, ecom_err *err)
 	snprintf(orders, sizeof(orders), "%.0f", n);
 	return ecom_config_set(cfg, "orders", orders, err);
 }
+
+int
+ecom_load_take(ecom_load_args *load, const char *name, const char *value)
+{
+	ecom_err err;
+
+	if (ecom_load_option(load, name, value, &err) < 0) {
+		ecom_usagef("%s", err.msg);
+		return -1;
+	}
+	return 0;
+}

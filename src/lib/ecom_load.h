@@ -33,6 +33,11 @@ void ecom_load_args_init(ecom_load_args *load);
  */
 int ecom_load_option(ecom_load_args *load, const char *name, const char *value, ecom_err *err);
 /*
+ * ecom_load_option() for a command's option switch: a bad value is a
+ * usage error, said here (ecom_usagef); 0 or -1.
+ */
+int ecom_load_take(ecom_load_args *load, const char *name, const char *value);
+/*
  * Once every option is read: the options go together, and --duration
  * sets cfg's orders (rate × duration).  -1 with err otherwise.
  */
