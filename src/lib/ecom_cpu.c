@@ -361,3 +361,11 @@ ecom_cpu_kind_us(const ecom_cpu_snapshot *delta, const ecom_cpu_services *servic
 	}
 	return sum;
 }
+
+int64_t
+ecom_cpu_store_us(const ecom_cpu_snapshot *delta, const ecom_cpu_services *services)
+{
+	int64_t us = ecom_cpu_kind_us(delta, services, ECOM_CPU_MONGODB);
+
+	return us >= 0 ? us : ecom_cpu_kind_us(delta, services, ECOM_CPU_POSTGRESQL);
+}

@@ -138,6 +138,8 @@ int ecom_cpu_snapshot_take(ecom_cpu_snapshot *snap, const ecom_cpu_services *ser
 /* after − before, field by field; a proc not measured in either is -1. */
 void ecom_cpu_snapshot_diff(const ecom_cpu_snapshot *before, const ecom_cpu_snapshot *after,
                             ecom_cpu_snapshot *delta);
+/* The store's part of a difference: the MongoDB-protocol server's or PostgreSQL's; -1 if none. */
+int64_t ecom_cpu_store_us(const ecom_cpu_snapshot *delta, const ecom_cpu_services *services);
 /* A difference's sum over the procs of one kind (all brokers); -1 if none measured. */
 int64_t ecom_cpu_kind_us(const ecom_cpu_snapshot *delta, const ecom_cpu_services *services,
                          enum ecom_cpu_kind kind);

@@ -103,9 +103,8 @@ ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats)
 	bson_append_document_end(parent, &child);
 }
 
-/* Orders per second after the warm-up: the orders and the time it took are both left out. */
-static double
-achieved_per_s(const ecom_open_loop *open, const ecom_run_timing *timing,
+double
+ecom_report_achieved_per_s(const ecom_open_loop *open, const ecom_run_timing *timing,
                const ecom_stage_stats *reconcile)
 {
 	double seconds = timing->elapsed_s - open->warmup_s;
@@ -139,7 +138,7 @@ ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
 	BSON_APPEND_INT64(&o, "backlog_max", reconcile->backlog_max);
 	BSON_APPEND_INT64(&o, "backlog_peak", reconcile->backlog_peak);
 	BSON_APPEND_DOUBLE(&o, "achieved_per_s",
-	                   ecom_report_round3(achieved_per_s(open, timing, reconcile)));
+	                   ecom_report_round3(ecom_report_achieved_per_s(open, timing, reconcile)));
 	ecom_report_latency(&o, "send_lag", &reconcile->send_lag);
 	bson_append_document_end(report, &o);
 	BSON_APPEND_BOOL(report, "sustainable", reconcile->sustainable);
@@ -185,9 +184,7 @@ ecom_report_cpu(bson_t *report, const ecom_cpu_services *svc, const ecom_cpu_sna
 	}
 	ecom = used->process_us;
 	kafka = ecom_cpu_kind_us(used, svc, ECOM_CPU_KAFKA);
-	store = ecom_cpu_kind_us(used, svc, ECOM_CPU_MONGODB);
-	if (store < 0)
-		store = ecom_cpu_kind_us(used, svc, ECOM_CPU_POSTGRESQL);
+	store = ecom_cpu_store_us(used, svc);
 	BSON_APPEND_INT64(&cpu, "events", events);
 	BSON_APPEND_DOUBLE(&cpu, "interval_s", ecom_report_round3((double)used->taken_us / 1e6));
 	bson_append_document_begin(&cpu, "us_per_event", -1, &per);

@@ -39,6 +39,9 @@ void ecom_report_timing(bson_t *report, const ecom_run_timing *timing);
  * backlog_peak, achieved_per_s, send_lag}, "sustainable" (null for a
  * closed loop), and "latency" naming what end_to_end_latency measures.
  */
+/* An open loop's orders per second after the warm-up: its orders and its time both left out. */
+double ecom_report_achieved_per_s(const ecom_open_loop *open, const ecom_run_timing *timing,
+                                  const ecom_stage_stats *reconcile);
 void ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
                       const ecom_run_timing *timing, const ecom_stage_stats *reconcile);
 /* {"count", "p50_ms", "p90_ms", "p99_ms", "p999_ms", "p9999_ms", "max_ms"} under key. */

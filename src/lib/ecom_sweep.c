@@ -77,9 +77,7 @@ cpu_of_step(const ecom_flow_result *run, const ecom_run_timing *timing, ecom_swe
 	step->cpu_ecom_us = step->cpu_kafka_us = step->cpu_store_us = -1;
 	if (!run->cpu_measured)
 		return;
-	store = ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_MONGODB);
-	if (store < 0)
-		store = ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_POSTGRESQL);
+	store = ecom_cpu_store_us(&run->cpu_used, svc);
 	step->cpu_ecom_us = per_event(run->cpu_used.process_us, events);
 	step->cpu_kafka_us = per_event(ecom_cpu_kind_us(&run->cpu_used, svc, ECOM_CPU_KAFKA), events);
 	step->cpu_store_us = per_event(store, events);
@@ -96,7 +94,6 @@ run_step(const ecom_config *cfg, const ecom_sweep_opts *o, double rate, ecom_swe
 	ecom_flow_result run;
 	ecom_stage_stats *st;
 	ecom_run_timing timing;
-	double measured_s;
 	int rc;
 
 	open.warmup_s = o->warmup_s < o->step_s ? o->warmup_s : 0;
@@ -112,9 +109,7 @@ run_step(const ecom_config *cfg, const ecom_sweep_opts *o, double rate, ecom_swe
 	step->rate = rate;
 	step->orders = step_cfg.orders;
 	step->sustainable = st->sustainable;
-	measured_s = timing.elapsed_s - open.warmup_s;
-	if (measured_s > 0.001)
-		step->achieved = (double)(timing.orders_this_run - st->warmup_orders) / measured_s;
+	step->achieved = ecom_report_achieved_per_s(&open, &timing, st);
 	step->p50_ms = ms_at(&st->end_to_end, 50);
 	step->p99_ms = ms_at(&st->end_to_end, 99);
 	step->p999_ms = ms_at(&st->end_to_end, 99.9);
