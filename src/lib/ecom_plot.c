@@ -1,5 +1,6 @@
 #include "ecom_plot.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
@@ -144,6 +145,24 @@ write_script(const char *script, const char *dir, const char *out, ecom_plot_run
 	return fclose(fp);
 }
 
+void
+ecom_plot_remove_scratch(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	char file[PATH_MAX];
+
+	while (d != NULL && (e = readdir(d)) != NULL) {
+		if (strcmp(e->d_name, ".") == 0 || strcmp(e->d_name, "..") == 0)
+			continue;
+		snprintf(file, sizeof(file), "%s/%s", dir, e->d_name);
+		unlink(file);
+	}
+	if (d != NULL)
+		closedir(d);
+	rmdir(dir);
+}
+
 int
 ecom_plot_gnuplot(const char *script, const char *path, ecom_err *err)
 {
@@ -194,14 +213,6 @@ ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err *er
 		goto out;
 	rc = 0;
 out:
-	/* The data files are scratch: remove them whatever happened. */
-	for (r = 0; r < n_runs; r++) {
-		snprintf(file, sizeof(file), "%s/e2e-%zu.dat", dir, r);
-		unlink(file);
-		snprintf(file, sizeof(file), "%s/phases-%zu.dat", dir, r);
-		unlink(file);
-	}
-	unlink(script);
-	rmdir(dir);
+	ecom_plot_remove_scratch(dir);
 	return rc;
 }

@@ -43,6 +43,8 @@ int ecom_plot_svg(const char *path, ecom_plot_run *runs, size_t n_runs, ecom_err
 
 /* Run gnuplot on script, which draws path; -1 with err naming what failed. */
 int ecom_plot_gnuplot(const char *script, const char *path, ecom_err *err);
+/* A plot's scratch directory (mkdtemp'd, its data and script) removed, whatever it holds. */
+void ecom_plot_remove_scratch(const char *dir);
 
 /* One store's capacity search: latency against offered load. */
 typedef struct ecom_plot_curve {

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
 
 /* "rate p50 p99 p999" lines, by rate. */
 static int
@@ -97,11 +96,6 @@ ecom_plot_curve_svg(const char *path, const ecom_plot_curve *curves, size_t n_cu
 		goto out;
 	rc = 0;
 out:
-	for (c = 0; c < n_curves; c++) {
-		snprintf(file, sizeof(file), "%s/curve-%zu.dat", dir, c);
-		unlink(file);
-	}
-	unlink(script);
-	rmdir(dir);
+	ecom_plot_remove_scratch(dir);
 	return rc;
 }
