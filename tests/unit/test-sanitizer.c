@@ -23,6 +23,8 @@
 
 #include <cmocka.h>
 
+#include "child.h"
+
 #ifndef ECOM_SANITIZERS
 #error "ECOM_SANITIZERS must be defined (Makefile.am passes configure's list, empty when off)"
 #endif
@@ -64,26 +66,8 @@ listed(const char *list, const char *name)
 static bool
 child_ran_clean(void (*fn)(void), char *out, size_t size)
 {
-	int fds[2], status;
-	ssize_t n;
-	size_t used = 0;
-	pid_t pid;
+	int status = child_run(fn, out, size);
 
-	assert_int_equal(pipe(fds), 0);
-	pid = fork();
-	assert_true(pid >= 0);
-	if (pid == 0) {
-		close(fds[0]);
-		dup2(fds[1], 2);
-		fn();
-		_exit(0);
-	}
-	close(fds[1]);
-	while (used + 1 < size && (n = read(fds[0], out + used, size - used - 1)) > 0)
-		used += (size_t)n;
-	out[used] = '\0';
-	close(fds[0]);
-	assert_int_equal(waitpid(pid, &status, 0), pid);
 	return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
