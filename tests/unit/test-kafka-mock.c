@@ -23,6 +23,7 @@
 #include "ecom_kafka.h"
 #include "ecom_kafka_impl.h"
 #include "ecom_time.h"
+#include "stage-fixture.h"
 
 /* What any one step may take before the test fails instead of hanging. */
 #define WAIT_MS 15000
@@ -40,37 +41,19 @@ static rd_kafka_mock_cluster_t *mock;
 			fail_msg("'%s' is not in '%s'", (needle), (haystack));                           \
 	} while (0)
 
-static void
-quiet_log(const rd_kafka_t *rk, int level, const char *facility, const char *message)
-{
-	(void)rk;
-	(void)level;
-	(void)facility;
-	(void)message;
-}
-
 static int
 group_setup(void **state)
 {
-	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	char errstr[512];
-
 	(void)state;
-	rd_kafka_conf_set_log_cb(conf, quiet_log);
-	mock_host = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
-	if (mock_host == NULL || (mock = rd_kafka_mock_cluster_new(mock_host, 1)) == NULL)
-		return -1;
-	return 0;
+	mock = mock_cluster_new(&mock_host);
+	return mock != NULL ? 0 : -1;
 }
 
 static int
 group_teardown(void **state)
 {
 	(void)state;
-	if (mock != NULL)
-		rd_kafka_mock_cluster_destroy(mock);
-	if (mock_host != NULL)
-		rd_kafka_destroy(mock_host);
+	mock_cluster_destroy(mock, mock_host);
 	return 0;
 }
 
