@@ -158,45 +158,49 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
 }
 
+/* The field at a dotted path of the report: true and *found when it is there. */
+static bool
+field(const bson_t *doc, const char *dotted, bson_iter_t *found)
+{
+	bson_iter_t it;
+
+	return bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, found);
+}
+
 static double
 field_double(const bson_t *doc, const char *dotted)
 {
-	bson_iter_t it, found;
+	bson_iter_t found;
 
-	if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-	    BSON_ITER_HOLDS_NUMBER(&found))
-		return bson_iter_as_double(&found);
-	return 0.0;
+	return field(doc, dotted, &found) && BSON_ITER_HOLDS_NUMBER(&found)
+	           ? bson_iter_as_double(&found)
+	           : 0.0;
 }
 
 static const char *
 field_utf8(const bson_t *doc, const char *dotted)
 {
-	bson_iter_t it, found;
+	bson_iter_t found;
 
-	if (bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-	    BSON_ITER_HOLDS_UTF8(&found))
-		return bson_iter_utf8(&found, NULL);
-	return "";
+	return field(doc, dotted, &found) && BSON_ITER_HOLDS_UTF8(&found) ? bson_iter_utf8(&found, NULL)
+	                                                                  : "";
 }
 
 static bool
 field_bool(const bson_t *doc, const char *dotted)
 {
-	bson_iter_t it, found;
+	bson_iter_t found;
 
-	return bson_iter_init(&it, doc) && bson_iter_find_descendant(&it, dotted, &found) &&
-	       BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);
+	return field(doc, dotted, &found) && BSON_ITER_HOLDS_BOOL(&found) && bson_iter_bool(&found);
 }
 
 /* The figure in µs, or "not measured here" for a null: never a 0 nobody measured. */
 static void
 us_or_not_here(const bson_t *report, const char *dotted, char *buf, size_t size)
 {
-	bson_iter_t it, found;
+	bson_iter_t found;
 
-	if (bson_iter_init(&it, report) && bson_iter_find_descendant(&it, dotted, &found) &&
-	    BSON_ITER_HOLDS_NUMBER(&found))
+	if (field(report, dotted, &found) && BSON_ITER_HOLDS_NUMBER(&found))
 		snprintf(buf, size, "%.1f us", bson_iter_as_double(&found));
 	else
 		snprintf(buf, size, "not measured here");
