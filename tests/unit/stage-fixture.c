@@ -1,6 +1,7 @@
 /* What the mock-cluster tests of the stage loop share (see stage-fixture.h). */
 #include "stage-fixture.h"
 
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -50,12 +51,22 @@ static FILE *captured;
 static int real_stderr = -1;
 static long copied_to_log;
 
+/*
+ * The sanitizers' runtime (common_interface_defs.h), present only in a
+ * build made with --enable-sanitizers: where its reports go.  A report
+ * ends the process (halt_on_error), so one written into the captured
+ * stderr would never be copied out and the test would die without a word.
+ */
+extern void __sanitizer_set_report_fd(void *fd) __attribute__((weak));
+
 void
 capture_stderr(void)
 {
 	fflush(stderr);
 	captured = tmpfile();
 	real_stderr = dup(STDERR_FILENO);
+	if (__sanitizer_set_report_fd != NULL && real_stderr >= 0)
+		__sanitizer_set_report_fd((void *)(intptr_t)real_stderr);
 	dup2(fileno(captured), STDERR_FILENO);
 }
 
@@ -102,6 +113,8 @@ capture_release(void)
 {
 	capture_copy_to_log();
 	dup2(real_stderr, STDERR_FILENO);
+	if (__sanitizer_set_report_fd != NULL)
+		__sanitizer_set_report_fd((void *)(intptr_t)STDERR_FILENO);
 	close(real_stderr);
 	fclose(captured);
 }
