@@ -194,6 +194,16 @@ KNODE=1
 kafka_knode_answers() { kafka_answers "$KNODE" "$@"; }
 kafka_knode_running() { kafka_running "$KNODE"; }
 
+# the words given, one a line, quoted for a java @argfile (which splits
+# at blanks and takes \\ and \" in quotes as escapes)
+java_argfile_words() {
+	local w
+	for w in "$@"; do
+		w=${w//\\/\\\\}
+		printf '"%s"\n' "${w//\"/\\\"}"
+	done
+}
+
 # Give every node without a formatted data dir the stack's cluster id (that
 # of a node already formatted, else a new one); the formats run side by side.
 kafka_format() {
@@ -212,29 +222,38 @@ kafka_format() {
 		# a cluster id is 16 random bytes, url-safe base64 without padding
 		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 	fi
-	# a secure stack's SCRAM user exists before the first start (KRaft has
-	# no other way); StorageTool takes the password on its command line only
-	local scram=()
-	if ((SECURE)); then
-		scram=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]")
-	fi
-	# --cluster-id=: a random id may begin with '-', which -t "$cid" would
-	# take for an option
+	# The main class and its arguments go in a java @argfile (0600), not on
+	# the command line: a secure stack's SCRAM user exists before the first
+	# start (KRaft has no other way), and StorageTool takes its password in
+	# an argument only, which anyone on the machine could read in ps.  Not
+	# the salted form either (iterations, salt, saltedpassword): a SCRAM
+	# client that has the salted password can log in with it.
+	# --cluster-id=: a random id may begin with '-', which would be taken for
+	# an option.
 	for i in "${nodes[@]}"; do
 		dir=$(kafka_node_dir "$i")
+		(
+			umask 077
+			{
+				java_argfile_words kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties"
+				if ((SECURE)); then
+					java_argfile_words --add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]"
+				fi
+			} >"$dir/format.args"
+		)
 		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
-			-Dlog4j.configuration="file:$dir/log4j.properties" \
-			kafka.tools.StorageTool format --cluster-id="$cid" -c "$dir/server.properties" "${scram[@]}" \
+			-Dlog4j.configuration="file:$dir/log4j.properties" "@$dir/format.args" \
 			>"$dir/format.log" 2>&1 {LOCK_FD}>&- &
 		pids+=("$!")
 	done
 	for ((i = 0; i < ${#pids[@]}; i++)); do
+		dir=$(kafka_node_dir "${nodes[i]}")
 		if ! wait "${pids[i]}"; then
-			dir=$(kafka_node_dir "${nodes[i]}")
 			show_log_tail "$dir/format.log"
 			msg "kafka: storage format of $(kafka_node_name "${nodes[i]}") failed (log: $dir/format.log)"
 			failed=1
 		fi
+		rm -f "$dir/format.args"
 	done
 	((failed == 0)) || exit 1
 }

@@ -4,7 +4,8 @@
 # password, an unknown SASL mechanism, an untrusted certificate, a host
 # name the certificate does not carry, plaintext against a TLS-only
 # listener) ends in exit 1 within 15 s, with a message naming the
-# endpoint and what to check, and no password in any output.
+# endpoint and what to check, and no password in any output.  No password
+# of the stack is ever on a command line, while it starts or runs.
 #
 # The file brings up its own secure stack, in its own state dir
 # (ECOM_SECURE_DEVSTACK_DIR, default /tmp/ecom-devstack-secure-UID-PID:
@@ -18,11 +19,30 @@ load helpers
 # in setup_file is reported as a failure of teardown_file).
 wanted() { [[ -n "${ECOM_KAFKA_BROKERS:-}" || "${ECOM_REQUIRE_STACK:-0}" == 1 ]]; }
 
+# Shims for the commands devstack.sh runs that could be given a secret
+# (java, openssl, runuser for psql, initdb and pg_ctl, kcat, keytool):
+# each writes its command line to $BATS_FILE_TMPDIR/argv.log and runs the
+# real one, so that the test can look for the passwords in every command
+# line `up` ran, the short-lived ones too.
+make_argv_shims() {
+	local dir=$BATS_FILE_TMPDIR/shims name real
+	mkdir -p "$dir"
+	for name in java openssl runuser kcat keytool psql; do
+		real=$(command -v "$name") || continue
+		# shellcheck disable=SC2016 # the shim's own $0 and $@
+		printf '#!/bin/sh\nprintf "%%s " "$0" "$@" >>"%s"\necho >>"%s"\nexec "%s" "$@"\n' \
+			"$BATS_FILE_TMPDIR/argv.log" "$BATS_FILE_TMPDIR/argv.log" "$real" >"$dir/$name"
+		chmod +x "$dir/$name"
+	done
+	printf '%s' "$dir"
+}
+
 setup_file() {
 	wanted || return 0
 	export SEC_DIR=${ECOM_SECURE_DEVSTACK_DIR:-/tmp/ecom-devstack-secure-$(id -u)-$$}
-	local env_out
-	env_out=$(ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
+	local env_out shims
+	shims=$(make_argv_shims)
+	env_out=$(PATH="$shims:$PATH" ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
 		"$ECOM_SRCDIR/scripts/devstack.sh" up --secure 2>"$BATS_FILE_TMPDIR/up.err") || {
 		ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null
 		fail "the secure stack did not come up: $(cat "$BATS_FILE_TMPDIR/up.err")"
@@ -214,6 +234,29 @@ assert_no_secret_in_files() {
 	run_timed ecom-bench -n 1 --no-progress \
 		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$BATS_FILE_TMPDIR/other-ca.crt"
 	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*certificate verify failed.*give the CA that signed the server's certificate as sslrootcert"
+}
+
+@test "no password of the stack on any command line: while up ran, and while it runs" {
+	# every command the shims saw while the stack came up (setup_file)
+	[[ -s $BATS_FILE_TMPDIR/argv.log ]] || fail "the shims saw no command"
+	grep -q "StorageTool\|@.*format.args" "$BATS_FILE_TMPDIR/argv.log" || fail "no kafka format seen: $(cat "$BATS_FILE_TMPDIR/argv.log")"
+	grep -q "psql" "$BATS_FILE_TMPDIR/argv.log" || fail "no psql seen"
+	local secret
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$(sed -n 's/^KEYSTORE_PASSWORD=//p' "$SEC_DIR/secrets.env")"; do
+		[[ -n $secret ]] || fail "a password of the stack is empty"
+		if grep -nF -- "$secret" "$BATS_FILE_TMPDIR/argv.log" >/dev/null; then fail "a password on a command line during up"; fi
+	done
+	# the stack's running processes (their command lines name its dir)
+	local f n=0 cmd
+	for f in /proc/[0-9]*/cmdline; do
+		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+		[[ $cmd == *"$SEC_DIR"* ]] || continue
+		n=$((n + 1))
+		for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD"; do
+			[[ $cmd != *"$secret"* ]] || fail "a password on the command line of ${f%/cmdline}"
+		done
+	done
+	((n >= 3)) || fail "found $n processes of the stack, not the 3 servers"
 }
 
 @test "postgresql: verify-full without a CA says where to give one" {
