@@ -163,15 +163,42 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 EOF
 		return 0
 	fi
+	# node 1's two listeners that refuse everyone (see common.sh), SASL_SSL
+	# too: no way in without TLS and a password
+	local listeners="SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]}" advertised="SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}"
+	local map=SASL_SSL:SASL_SSL names=(sasl_ssl) name
+	local refusing=0
+	if ((i == 1)) && [[ -n $KAFKA_EXPIRED_PORT && -n $KAFKA_CLIENTCERT_PORT ]]; then refusing=1; fi
+	if ((refusing)); then
+		listeners+=",EXPIRED://127.0.0.1:$KAFKA_EXPIRED_PORT,CLIENTCERT://127.0.0.1:$KAFKA_CLIENTCERT_PORT"
+		advertised+=",EXPIRED://$SECURE_HOST:$KAFKA_EXPIRED_PORT,CLIENTCERT://$SECURE_HOST:$KAFKA_CLIENTCERT_PORT"
+		map+=,EXPIRED:SASL_SSL,CLIENTCERT:SASL_SSL
+		names+=(expired clientcert)
+	fi
 	cat <<EOF
-listeners=SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
-advertised.listeners=SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}
+listeners=$listeners,CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+advertised.listeners=$advertised
 inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$map
 sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM,PLAIN
 sasl.mechanism.inter.broker.protocol=$KAFKA_SCRAM_MECHANISM
-listener.name.sasl_ssl.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+EOF
+	for name in "${names[@]}"; do
+		cat <<EOF
+listener.name.$name.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
+listener.name.$name.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+EOF
+	done
+	if ((refusing)); then
+		cat <<EOF
+listener.name.expired.ssl.keystore.type=PKCS12
+listener.name.expired.ssl.keystore.location=$TLS_DIR/expired.p12
+listener.name.expired.ssl.keystore.password=$KEYSTORE_PASSWORD
+listener.name.expired.ssl.key.password=$KEYSTORE_PASSWORD
+listener.name.clientcert.ssl.client.auth=required
+EOF
+	fi
+	cat <<EOF
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS_DIR/server.p12
 ssl.keystore.password=$KEYSTORE_PASSWORD
@@ -394,6 +421,15 @@ kafka_choose_ports() { # node...
 		done
 	else
 		for i in "$@"; do kafka_ports_free "$i"; done
+	fi
+	# node 1's refusing listeners (secure stacks): only node 1 knows them
+	if ((SECURE)) && [[ " $* " == *" 1 "* ]]; then
+		if [[ -z $KAFKA_EXPIRED_PORT ]] || port_busy "$KAFKA_EXPIRED_PORT"; then
+			KAFKA_EXPIRED_PORT=$(pick_port)
+		fi
+		if [[ -z $KAFKA_CLIENTCERT_PORT ]] || port_busy "$KAFKA_CLIENTCERT_PORT"; then
+			KAFKA_CLIENTCERT_PORT=$(pick_port)
+		fi
 	fi
 }
 
