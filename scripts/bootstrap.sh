@@ -14,7 +14,7 @@ msg() { printf 'bootstrap: %s\n' "$*" >&2; }
 die() { msg "$*"; exit 1; }
 
 BUILD_PACKAGES=(build-essential autoconf automake pkg-config
-	librdkafka-dev libmongoc-dev libbson-dev libyaml-dev libpq-dev uuid-dev libcmocka-dev)
+	librdkafka-dev libmongoc-dev libbson-dev libyaml-dev libpq-dev libssl-dev uuid-dev libcmocka-dev)
 TEST_PACKAGES=(bats bats-assert bats-support jq mandoc groff-base gnuplot-nox librsvg2-bin file)
 PACKAGE_PACKAGES=(debhelper dh-autoreconf lintian man-db fakeroot)
 

@@ -68,7 +68,12 @@
 # random passwords (secrets.env, 0600), and
 #   kafka     a SASL_SSL listener, SCRAM-SHA-512 or PLAIN, user ecom, the
 #             only one clients can use (the brokers talk SASL_SSL too; the KRaft
-#             controllers PLAINTEXT on loopback);
+#             controllers PLAINTEXT on loopback); node 1 has two more
+#             SASL_SSL listeners that refuse every client, for the tests:
+#             one serves a certificate that expired yesterday (same CA and
+#             name), one asks for a client certificate (ports.env:
+#             KAFKA_EXPIRED_PORT, KAFKA_CLIENTCERT_PORT).  No password is
+#             ever on a command line (ps): files, stdin, a java @argfile;
 #   postgres  ssl=on, hostssl only (no plaintext over TCP), scram-sha-256;
 #   mongodb   mongo-java-server (memory or h2) with TLS only; it has no
 #             authentication.  mongod and FerretDB are refused: their
@@ -153,8 +158,10 @@ usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|do
             SASL_SSL only (SCRAM-SHA-512 or PLAIN), PostgreSQL hostssl with
             scram-sha-256, mongo-java-server with TLS (no authentication);
             a throwaway CA and a certificate for localhost in the state
-            dir.  env then prints ECOM_CONFIG (Kafka's settings, 0600) and
-            URIs with the password and CA, secrets included
+            dir; two more Kafka listeners that refuse everyone, for tests
+            (an expired certificate; a client certificate asked for).  env
+            then prints ECOM_CONFIG (Kafka's settings, 0600) and URIs with
+            the password and CA, secrets included
   down      stop exactly what `up` started (pid files) and remove its data
   status    one line per service and per broker (name, pid, port, up/down;
             the MongoDB-protocol server's name, version and backend) and a

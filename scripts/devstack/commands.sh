@@ -65,6 +65,9 @@ secure_summary() {
 	has_service mongodb && parts+=("mongodb TLS only, no authentication (mongo-java-server has none)")
 	has_service postgresql && parts+=("postgresql hostssl only, scram-sha-256")
 	parts+=("CA $TLS_DIR/ca.crt, certificate for DNS:$SECURE_HOST")
+	if has_service kafka && [[ -n $KAFKA_EXPIRED_PORT ]]; then
+		parts+=("kafka listeners that refuse every client, for tests: $SECURE_HOST:$KAFKA_EXPIRED_PORT (a certificate that has expired), $SECURE_HOST:$KAFKA_CLIENTCERT_PORT (asks for a client certificate)")
+	fi
 	local joined
 	joined=$(printf '%s; ' "${parts[@]}")
 	printf '%s' "${joined%; }"

@@ -37,6 +37,11 @@ readonly KAFKA_MAX_BROKERS=9
 KAFKA_COUNT=1
 KAFKA_PORTS=()
 KAFKA_CTRL_PORTS=()
+# a secure stack's node 1 also has two listeners that refuse every client,
+# for the tests of refused connections: one serves a certificate that has
+# expired, the other asks for a client certificate
+KAFKA_EXPIRED_PORT=
+KAFKA_CLIENTCERT_PORT=
 MONGO_PORT=
 PG_PORT=
 # the services of this stack (up's operands, or what an earlier up started)
@@ -74,7 +79,8 @@ pick_port() { # a free port, not one of the stack's
 	local p i used
 	for ((i = 0; i < 200; i++)); do
 		p=$((PORT_MIN + (RANDOM * 32768 + RANDOM) % PORT_SPAN))
-		for used in "${KAFKA_PORTS[@]}" "${KAFKA_CTRL_PORTS[@]}" "$MONGO_PORT" "$PG_PORT"; do
+		for used in "${KAFKA_PORTS[@]}" "${KAFKA_CTRL_PORTS[@]}" "$KAFKA_EXPIRED_PORT" "$KAFKA_CLIENTCERT_PORT" \
+			"$MONGO_PORT" "$PG_PORT"; do
 			[[ $p == "$used" ]] && continue 2
 		done
 		port_busy "$p" || { printf '%s' "$p"; return 0; }
@@ -94,6 +100,8 @@ load_ports() {
 		KAFKA_CONTROLLER_PORT) KAFKA_CTRL_PORTS[1]=$v ;;
 		KAFKA_PORT_[0-9]) KAFKA_PORTS[${k#KAFKA_PORT_}]=$v ;;
 		KAFKA_CONTROLLER_PORT_[0-9]) KAFKA_CTRL_PORTS[${k#KAFKA_CONTROLLER_PORT_}]=$v ;;
+		KAFKA_EXPIRED_PORT) KAFKA_EXPIRED_PORT=$v ;;
+		KAFKA_CLIENTCERT_PORT) KAFKA_CLIENTCERT_PORT=$v ;;
 		MONGO_PORT) MONGO_PORT=$v ;;
 		PG_PORT) PG_PORT=$v ;;
 		esac
@@ -123,6 +131,9 @@ save_ports() {
 			printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' \
 				"$i" "${KAFKA_PORTS[i]:-}" "$i" "${KAFKA_CTRL_PORTS[i]:-}"
 		done
+		if [[ -n $KAFKA_EXPIRED_PORT ]]; then
+			printf 'KAFKA_EXPIRED_PORT=%s\nKAFKA_CLIENTCERT_PORT=%s\n' "$KAFKA_EXPIRED_PORT" "$KAFKA_CLIENTCERT_PORT"
+		fi
 		printf 'MONGO_PORT=%s\nPG_PORT=%s\n' "$MONGO_PORT" "$PG_PORT"
 	} >"$tmp"
 	mv -f "$tmp" "$PORTS_FILE"

@@ -163,15 +163,42 @@ listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
 EOF
 		return 0
 	fi
+	# node 1's two listeners that refuse everyone (see common.sh), SASL_SSL
+	# too: no way in without TLS and a password
+	local listeners="SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]}" advertised="SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}"
+	local map=SASL_SSL:SASL_SSL names=(sasl_ssl) name
+	local refusing=0
+	if ((i == 1)) && [[ -n $KAFKA_EXPIRED_PORT && -n $KAFKA_CLIENTCERT_PORT ]]; then refusing=1; fi
+	if ((refusing)); then
+		listeners+=",EXPIRED://127.0.0.1:$KAFKA_EXPIRED_PORT,CLIENTCERT://127.0.0.1:$KAFKA_CLIENTCERT_PORT"
+		advertised+=",EXPIRED://$SECURE_HOST:$KAFKA_EXPIRED_PORT,CLIENTCERT://$SECURE_HOST:$KAFKA_CLIENTCERT_PORT"
+		map+=,EXPIRED:SASL_SSL,CLIENTCERT:SASL_SSL
+		names+=(expired clientcert)
+	fi
 	cat <<EOF
-listeners=SASL_SSL://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
-advertised.listeners=SASL_SSL://$SECURE_HOST:${KAFKA_PORTS[i]}
+listeners=$listeners,CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+advertised.listeners=$advertised
 inter.broker.listener.name=SASL_SSL
-listener.security.protocol.map=CONTROLLER:PLAINTEXT,SASL_SSL:SASL_SSL
+listener.security.protocol.map=CONTROLLER:PLAINTEXT,$map
 sasl.enabled.mechanisms=$KAFKA_SCRAM_MECHANISM,PLAIN
 sasl.mechanism.inter.broker.protocol=$KAFKA_SCRAM_MECHANISM
-listener.name.sasl_ssl.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
-listener.name.sasl_ssl.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+EOF
+	for name in "${names[@]}"; do
+		cat <<EOF
+listener.name.$name.$(tr 'A-Z' 'a-z' <<<"$KAFKA_SCRAM_MECHANISM").sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD";
+listener.name.$name.plain.sasl.jaas.config=org.apache.kafka.common.security.plain.PlainLoginModule required username="$KAFKA_USER" password="$KAFKA_PASSWORD" user_$KAFKA_USER="$KAFKA_PASSWORD";
+EOF
+	done
+	if ((refusing)); then
+		cat <<EOF
+listener.name.expired.ssl.keystore.type=PKCS12
+listener.name.expired.ssl.keystore.location=$TLS_DIR/expired.p12
+listener.name.expired.ssl.keystore.password=$KEYSTORE_PASSWORD
+listener.name.expired.ssl.key.password=$KEYSTORE_PASSWORD
+listener.name.clientcert.ssl.client.auth=required
+EOF
+	fi
+	cat <<EOF
 ssl.keystore.type=PKCS12
 ssl.keystore.location=$TLS_DIR/server.p12
 ssl.keystore.password=$KEYSTORE_PASSWORD
@@ -194,6 +221,16 @@ KNODE=1
 kafka_knode_answers() { kafka_answers "$KNODE" "$@"; }
 kafka_knode_running() { kafka_running "$KNODE"; }
 
+# the words given, one a line, quoted for a java @argfile (which splits
+# at blanks and takes \\ and \" in quotes as escapes)
+java_argfile_words() {
+	local w
+	for w in "$@"; do
+		w=${w//\\/\\\\}
+		printf '"%s"\n' "${w//\"/\\\"}"
+	done
+}
+
 # Give every node without a formatted data dir the stack's cluster id (that
 # of a node already formatted, else a new one); the formats run side by side.
 kafka_format() {
@@ -212,29 +249,38 @@ kafka_format() {
 		# a cluster id is 16 random bytes, url-safe base64 without padding
 		cid=$(head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n')
 	fi
-	# a secure stack's SCRAM user exists before the first start (KRaft has
-	# no other way); StorageTool takes the password on its command line only
-	local scram=()
-	if ((SECURE)); then
-		scram=(--add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]")
-	fi
-	# --cluster-id=: a random id may begin with '-', which -t "$cid" would
-	# take for an option
+	# The main class and its arguments go in a java @argfile (0600), not on
+	# the command line: a secure stack's SCRAM user exists before the first
+	# start (KRaft has no other way), and StorageTool takes its password in
+	# an argument only, which anyone on the machine could read in ps.  Not
+	# the salted form either (iterations, salt, saltedpassword): a SCRAM
+	# client that has the salted password can log in with it.
+	# --cluster-id=: a random id may begin with '-', which would be taken for
+	# an option.
 	for i in "${nodes[@]}"; do
 		dir=$(kafka_node_dir "$i")
+		(
+			umask 077
+			{
+				java_argfile_words kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties"
+				if ((SECURE)); then
+					java_argfile_words --add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]"
+				fi
+			} >"$dir/format.args"
+		)
 		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
-			-Dlog4j.configuration="file:$dir/log4j.properties" \
-			kafka.tools.StorageTool format --cluster-id="$cid" -c "$dir/server.properties" "${scram[@]}" \
+			-Dlog4j.configuration="file:$dir/log4j.properties" "@$dir/format.args" \
 			>"$dir/format.log" 2>&1 {LOCK_FD}>&- &
 		pids+=("$!")
 	done
 	for ((i = 0; i < ${#pids[@]}; i++)); do
+		dir=$(kafka_node_dir "${nodes[i]}")
 		if ! wait "${pids[i]}"; then
-			dir=$(kafka_node_dir "${nodes[i]}")
 			show_log_tail "$dir/format.log"
 			msg "kafka: storage format of $(kafka_node_name "${nodes[i]}") failed (log: $dir/format.log)"
 			failed=1
 		fi
+		rm -f "$dir/format.args"
 	done
 	((failed == 0)) || exit 1
 }
@@ -375,6 +421,15 @@ kafka_choose_ports() { # node...
 		done
 	else
 		for i in "$@"; do kafka_ports_free "$i"; done
+	fi
+	# node 1's refusing listeners (secure stacks): only node 1 knows them
+	if ((SECURE)) && [[ " $* " == *" 1 "* ]]; then
+		if [[ -z $KAFKA_EXPIRED_PORT ]] || port_busy "$KAFKA_EXPIRED_PORT"; then
+			KAFKA_EXPIRED_PORT=$(pick_port)
+		fi
+		if [[ -z $KAFKA_CLIENTCERT_PORT ]] || port_busy "$KAFKA_CLIENTCERT_PORT"; then
+			KAFKA_CLIENTCERT_PORT=$(pick_port)
+		fi
 	fi
 }
 

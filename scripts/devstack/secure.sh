@@ -93,6 +93,8 @@ secure_prepare() {
 	fi
 	secure_load
 	[[ -s $TLS_DIR/server.p12 ]] || secure_make_certs
+	# (a stack made before Kafka had its listener with an expired one)
+	[[ -s $TLS_DIR/expired.p12 ]] || secure_make_expired
 	secure_write_client_configs
 }
 
@@ -126,6 +128,38 @@ secure_make_certs() {
 	rm -f "$SECRETS_FILE.keystore"
 	# the CA and the certificate are public; the keys stay 0600
 	chmod 0644 "$TLS_DIR/ca.crt" "$TLS_DIR/server.crt"
+	secure_make_expired
+}
+
+# The server's certificate again (same key, names and CA), but valid from
+# two days ago to yesterday: for Kafka's listener that serves an expired
+# certificate and the tests that swap it in for PostgreSQL's.  openssl
+# x509 takes no start date before 3.4; openssl ca does, with its files.
+secure_make_expired() {
+	local log=$TLS_DIR/openssl-expired.log
+	secure_keystore_pass
+	if ! (
+		set -e
+		cd "$TLS_DIR"
+		umask 077
+		rm -rf expired-ca
+		mkdir expired-ca
+		: >expired-ca/index.txt
+		printf '[ca]\ndefault_ca = expired\n[expired]\ndatabase = expired-ca/index.txt\nnew_certs_dir = expired-ca\nserial = expired-ca/serial\ndefault_md = sha256\npolicy = any\nunique_subject = no\n[any]\ncommonName = supplied\n' >expired-ca/ca.cnf
+		openssl rand -hex 16 >expired-ca/serial
+		openssl ca -batch -config expired-ca/ca.cnf -notext -cert ca.crt -keyfile ca.key \
+			-in server.csr -out expired.crt -extfile server.ext \
+			-startdate "$(date -u -d '2 days ago' +%Y%m%d%H%M%SZ)" -enddate "$(date -u -d '1 day ago' +%Y%m%d%H%M%SZ)"
+		rm -rf expired-ca
+		openssl pkcs12 -export -in expired.crt -inkey server.key -certfile ca.crt -name server \
+			-out expired.p12 -passout "file:$SECRETS_FILE.keystore"
+	) >"$log" 2>&1 || ! [[ -s $TLS_DIR/expired.p12 ]]; then
+		rm -f "$SECRETS_FILE.keystore"
+		show_log_tail "$log"
+		die "making the expired certificate failed (log: $log)"
+	fi
+	rm -f "$SECRETS_FILE.keystore"
+	chmod 0644 "$TLS_DIR/expired.crt"
 }
 
 # The keystore password in a file for openssl's -passout, so that it is

@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "ecom_time.h"
+#include "ecom_tls.h"
 
 /* While all brokers are down, ask whether they are back this often. */
 #define OUTAGE_PROBE_US 1000000
@@ -41,13 +42,22 @@ kafka_client_init(kafka_client *kc, const ecom_config *cfg)
  * The broker answered and refused us: a failed SASL login or TLS
  * handshake, or a connection dropped before the first answer, which
  * librdkafka says is most likely a security.protocol the listener does
- * not speak.
+ * not speak, or by a TLS alert that the broker wanted a client
+ * certificate it did not get (or did not accept).
  */
+static bool
+kafka_is_client_cert_alert(const char *reason)
+{
+	return strstr(reason, "alert bad certificate") != NULL ||
+	       strstr(reason, "alert certificate required") != NULL;
+}
+
 static bool
 kafka_is_refusal(int code, const char *reason)
 {
 	return code == RD_KAFKA_RESP_ERR__AUTHENTICATION || code == RD_KAFKA_RESP_ERR__SSL ||
-	       (code == RD_KAFKA_RESP_ERR__TRANSPORT && strstr(reason, "security.protocol") != NULL);
+	       (code == RD_KAFKA_RESP_ERR__TRANSPORT &&
+	        (strstr(reason, "security.protocol") != NULL || kafka_is_client_cert_alert(reason)));
 }
 
 /*
@@ -151,11 +161,66 @@ kafka_conf_value(kafka_client *kc, const char *name, char *buf, size_t size)
 	return buf;
 }
 
+/*
+ * "sasl_ssl://localhost:9093/bootstrap: SSL handshake failed: ...": the
+ * broker's host and port, from librdkafka's words; false if not there.
+ */
+static bool
+kafka_error_endpoint(const char *reason, char *host, size_t host_size, char *port,
+                     size_t port_size)
+{
+	const char *start = strstr(reason, "://"), *end, *colon;
+
+	if (start == NULL)
+		return false;
+	start += 3;
+	end = start + strcspn(start, "/ ");
+	colon = end;
+	while (colon > start && *colon != ':')
+		colon--;
+	if (colon == start || *start == '[' || (size_t)(colon - start) >= host_size ||
+	    (size_t)(end - colon - 1) >= port_size || end == colon + 1)
+		return false;
+	snprintf(host, host_size, "%.*s", (int)(colon - start), start);
+	snprintf(port, port_size, "%.*s", (int)(end - colon - 1), colon + 1);
+	return true;
+}
+
+/*
+ * librdkafka says "certificate verify failed" and advises ssl.ca.location
+ * for an expired certificate too: when the dates are the reason, say so.
+ */
+static bool
+kafka_certificate_dates(kafka_client *kc, char *verdict, size_t size)
+{
+	char host[256], port[16], ca[1024], algorithm[16];
+
+	if (strstr(kc->last_error, "certificate verify failed") == NULL ||
+	    !kafka_error_endpoint(kc->last_error, host, sizeof(host), port, sizeof(port)))
+		return false;
+	kafka_conf_value(kc, "ssl.ca.location", ca, sizeof(ca));
+	kafka_conf_value(kc, "ssl.endpoint.identification.algorithm", algorithm, sizeof(algorithm));
+	if (strcmp(ca, "probe") == 0)
+		ca[0] = '\0';
+	return ecom_tls_diagnose(host, port, ECOM_TLS_DIRECT, ca, strcmp(algorithm, "https") == 0,
+	                         kc->timeout_ms < 5000 ? kc->timeout_ms : 5000, verdict, size);
+}
+
+/* A property has a value (its length asked only: a PEM may be long). */
+static bool
+kafka_conf_is_set(kafka_client *kc, const char *name)
+{
+	size_t size = 0;
+
+	return rd_kafka_conf_get(rd_kafka_conf(kc->rk), name, NULL, &size) == RD_KAFKA_CONF_OK &&
+	       size > 1;
+}
+
 /* A refused connection, with what to check; never a secret. */
 static int
 kafka_refused_error(kafka_client *kc, ecom_err *err)
 {
-	char protocol[32], mechanism[64], user[128];
+	char protocol[32], mechanism[64], user[128], verdict[300];
 
 	kafka_conf_value(kc, "security.protocol", protocol, sizeof(protocol));
 	kafka_conf_value(kc, "sasl.mechanisms", mechanism, sizeof(mechanism));
@@ -165,6 +230,26 @@ kafka_refused_error(kafka_client *kc, ecom_err *err)
 		                    "kafka broker '%s' refused the login (%s, mechanism %s, user '%s'): "
 		                    "%s: check sasl.username, sasl.password and sasl.mechanism",
 		                    kc->brokers, protocol, mechanism, user, kc->last_error);
+	if (kc->refused == RD_KAFKA_RESP_ERR__SSL && kafka_certificate_dates(kc, verdict, sizeof(verdict)))
+		return ecom_err_set(err, "TLS with kafka broker '%s' failed (%s): %s: %s", kc->brokers,
+		                    protocol, kc->last_error, verdict);
+	if (kc->refused == RD_KAFKA_RESP_ERR__TRANSPORT && kafka_is_client_cert_alert(kc->last_error)) {
+		/* a client certificate given, in any of librdkafka's forms? */
+		if (!kafka_conf_is_set(kc, "ssl.certificate.location") &&
+		    !kafka_conf_is_set(kc, "ssl.keystore.location") &&
+		    !kafka_conf_is_set(kc, "ssl.certificate.pem"))
+			return ecom_err_set(err,
+			                    "TLS with kafka broker '%s' failed (%s): %s: the broker asks for "
+			                    "a client certificate and none was given: set "
+			                    "ssl.certificate.location and ssl.key.location (or "
+			                    "ssl.keystore.location)",
+			                    kc->brokers, protocol, kc->last_error);
+		return ecom_err_set(err,
+		                    "TLS with kafka broker '%s' failed (%s): %s: the broker did not "
+		                    "accept the client certificate: check ssl.certificate.location and "
+		                    "ssl.key.location, and that the broker trusts the CA that signed it",
+		                    kc->brokers, protocol, kc->last_error);
+	}
 	if (kc->refused == RD_KAFKA_RESP_ERR__SSL)
 		return ecom_err_set(err,
 		                    "TLS with kafka broker '%s' failed (%s): %s: check ssl.ca.location "

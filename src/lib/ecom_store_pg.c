@@ -25,6 +25,7 @@
 
 #include "ecom_security.h"
 #include "ecom_store_impl.h"
+#include "ecom_tls.h"
 
 static void pg_notice(void *data, const char *message);
 
@@ -209,19 +210,54 @@ forget_prepared(pg_store *ps)
 		ps->statements[i].prepared = false;
 }
 
+/* One connection option's value as libpq took it ("" when unset), in buf. */
+static const char *
+pg_conn_option(PGconn *conn, const char *name, char *buf, size_t size)
+{
+	PQconninfoOption *opts = PQconninfo(conn), *o;
+
+	buf[0] = '\0';
+	for (o = opts; o != NULL && o->keyword != NULL; o++)
+		if (strcmp(o->keyword, name) == 0 && o->val != NULL)
+			snprintf(buf, size, "%s", o->val);
+	PQconninfoFree(opts);
+	return buf;
+}
+
+/*
+ * libpq says "certificate verify failed" for an expired certificate too,
+ * and the hint would send the user after the CA: when the dates are the
+ * reason, the verdict in buf.
+ */
+static bool
+pg_certificate_dates(PGconn *conn, char *buf, size_t size)
+{
+	char ca[1024], mode[32];
+	const char *host = PQhost(conn), *port = PQport(conn);
+
+	if (host == NULL || host[0] == '\0' || host[0] == '/' || port == NULL || port[0] == '\0')
+		return false;
+	pg_conn_option(conn, "sslrootcert", ca, sizeof(ca));
+	pg_conn_option(conn, "sslmode", mode, sizeof(mode));
+	return ecom_tls_diagnose(host, port, ECOM_TLS_POSTGRES, ca, strcmp(mode, "verify-full") == 0,
+	                         5000, buf, size);
+}
+
 /*
  * What to check when the server answered and refused us, by libpq's
- * words; NULL for anything else.  A refusal will not change on a retry,
- * so it is a failure, not an outage.
+ * words (a static phrase, or one written to buf); NULL for anything else.
+ * A refusal will not change on a retry, so it is a failure, not an outage.
  */
 static const char *
-pg_refusal_hint(const char *reason)
+pg_refusal_hint(PGconn *conn, const char *reason, char *buf, size_t size)
 {
 	if (strstr(reason, "authentication failed") != NULL)
 		return "check the user and password in the URI (the server uses its own "
 		       "authentication method: pg_hba.conf)";
 	if (strstr(reason, "does not match host name") != NULL)
 		return "TLS: connect by a host name the server's certificate carries";
+	if (strstr(reason, "certificate verify failed") != NULL && pg_certificate_dates(conn, buf, size))
+		return buf;
 	if (strstr(reason, "certificate verify failed") != NULL ||
 	    strstr(reason, "root certificate file") != NULL)
 		return "TLS: give the CA that signed the server's certificate as sslrootcert=FILE";
@@ -230,6 +266,10 @@ pg_refusal_hint(const char *reason)
 		       "sslrootcert=FILE to the URI";
 	if (strstr(reason, "no pg_hba.conf entry") != NULL)
 		return "the server's pg_hba.conf lets no such connection in";
+	/* pg_hba.conf's clientcert=verify-ca or verify-full */
+	if (strstr(reason, "requires a valid client certificate") != NULL)
+		return "TLS: the server asks for a client certificate: give sslcert=FILE and "
+		       "sslkey=FILE in the URI (the certificate signed by a CA the server trusts)";
 	if (strstr(reason, "does not exist") != NULL)
 		return "check the user and database in the URI";
 	return NULL;
@@ -241,7 +281,7 @@ pg_ping(ecom_store *store, ecom_err *err)
 {
 	pg_store *ps = pg_of(store);
 	const char *hint;
-	char reason[512];
+	char reason[512], verdict[300];
 
 	if (PQstatus(ps->conn) == CONNECTION_BAD) {
 		PQreset(ps->conn);
@@ -251,7 +291,7 @@ pg_ping(ecom_store *store, ecom_err *err)
 			if (PQpass(ps->conn) != NULL && *PQpass(ps->conn) != '\0')
 				ecom_redact_text(reason, sizeof(reason), PQpass(ps->conn));
 			/* A server that answers and refuses us will not change its mind. */
-			hint = pg_refusal_hint(reason);
+			hint = pg_refusal_hint(ps->conn, reason, verdict, sizeof(verdict));
 			return ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
 			                         "cannot connect to '%s': %s%s%s", ps->base.redacted_uri,
 			                         reason, hint != NULL ? ": " : "", hint != NULL ? hint : "");
@@ -476,7 +516,7 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	                          "keepalives_interval", "keepalives_count", "dbname",
 	                          "client_encoding", "fallback_application_name", NULL};
 	const char *values[9];
-	char timeout[16], user_timeout[16], reason[1024], appname[128];
+	char timeout[16], user_timeout[16], reason[1024], appname[128], verdict[300];
 	const char *hint;
 	pg_store *ps;
 	int seconds = cfg->timeout_ms <= 0 ? 1 : (cfg->timeout_ms + 999) / 1000;
@@ -508,7 +548,7 @@ pg_open(ecom_store **store, const char *uri, const ecom_config *cfg, ecom_err *e
 	if (PQstatus(ps->conn) != CONNECTION_OK) {
 		one_line(PQerrorMessage(ps->conn), reason, sizeof(reason));
 		ecom_redact_password_in(reason, sizeof(reason), uri);
-		hint = pg_refusal_hint(reason);
+		hint = pg_refusal_hint(ps->conn, reason, verdict, sizeof(verdict));
 		ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : ECOM_ERR_TRANSIENT,
 		                  "cannot connect to '%s': %s%s%s", ps->base.redacted_uri, reason,
 		                  hint != NULL ? ": " : "", hint != NULL ? hint : "");

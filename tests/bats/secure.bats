@@ -1,10 +1,12 @@
 #!/usr/bin/env bats
 # The secure dev stack (devstack.sh up --secure): the flow runs on it as
 # it does on the plain one, and every connection it refuses (a wrong
-# password, an unknown SASL mechanism, an untrusted certificate, a host
-# name the certificate does not carry, plaintext against a TLS-only
-# listener) ends in exit 1 within 15 s, with a message naming the
-# endpoint and what to check, and no password in any output.
+# password, an unknown SASL mechanism, an untrusted or expired
+# certificate, a host name the certificate does not carry, a server that
+# asks for a client certificate, plaintext against a TLS-only listener)
+# ends in exit 1 within 15 s, with a message naming the endpoint and what
+# to check, and no password in any output.  No password of the stack is
+# ever on a command line, while it starts or runs.
 #
 # The file brings up its own secure stack, in its own state dir
 # (ECOM_SECURE_DEVSTACK_DIR, default /tmp/ecom-devstack-secure-UID-PID:
@@ -18,11 +20,30 @@ load helpers
 # in setup_file is reported as a failure of teardown_file).
 wanted() { [[ -n "${ECOM_KAFKA_BROKERS:-}" || "${ECOM_REQUIRE_STACK:-0}" == 1 ]]; }
 
+# Shims for the commands devstack.sh runs that could be given a secret
+# (java, openssl, runuser for psql, initdb and pg_ctl, kcat, keytool):
+# each writes its command line to $BATS_FILE_TMPDIR/argv.log and runs the
+# real one, so that the test can look for the passwords in every command
+# line `up` ran, the short-lived ones too.
+make_argv_shims() {
+	local dir=$BATS_FILE_TMPDIR/shims name real
+	mkdir -p "$dir"
+	for name in java openssl runuser kcat keytool psql; do
+		real=$(command -v "$name") || continue
+		# shellcheck disable=SC2016 # the shim's own $0 and $@
+		printf '#!/bin/sh\nprintf "%%s " "$0" "$@" >>"%s"\necho >>"%s"\nexec "%s" "$@"\n' \
+			"$BATS_FILE_TMPDIR/argv.log" "$BATS_FILE_TMPDIR/argv.log" "$real" >"$dir/$name"
+		chmod +x "$dir/$name"
+	done
+	printf '%s' "$dir"
+}
+
 setup_file() {
 	wanted || return 0
 	export SEC_DIR=${ECOM_SECURE_DEVSTACK_DIR:-/tmp/ecom-devstack-secure-$(id -u)-$$}
-	local env_out
-	env_out=$(ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
+	local env_out shims
+	shims=$(make_argv_shims)
+	env_out=$(PATH="$shims:$PATH" ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
 		"$ECOM_SRCDIR/scripts/devstack.sh" up --secure 2>"$BATS_FILE_TMPDIR/up.err") || {
 		ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null
 		fail "the secure stack did not come up: $(cat "$BATS_FILE_TMPDIR/up.err")"
@@ -59,10 +80,54 @@ setup() {
 	KAFKA_PORT=${ECOM_KAFKA_BROKERS##*:}
 	PG_PORT=$(sed -n 's/^PG_PORT=//p' "$SEC_DIR/ports.env")
 	MONGO_PORT=$(sed -n 's/^MONGO_PORT=//p' "$SEC_DIR/ports.env")
+	KAFKA_EXPIRED_PORT=$(sed -n 's/^KAFKA_EXPIRED_PORT=//p' "$SEC_DIR/ports.env")
+	KAFKA_CLIENTCERT_PORT=$(sed -n 's/^KAFKA_CLIENTCERT_PORT=//p' "$SEC_DIR/ports.env")
 	CA=$SEC_DIR/tls/ca.crt
 	isolate_test mongodb
 	# libpq would look for a CA in ~/.postgresql: none here
 	export HOME=$BATS_TEST_TMPDIR
+}
+
+# A test that changed the stack's PostgreSQL (its certificate, pg_hba.conf)
+# puts it back, whether it passed or not.
+teardown() {
+	if [[ -e $BATS_TEST_TMPDIR/pg-changed ]]; then pg_restore; fi
+}
+
+# PostgreSQL's tools, as the server's user (devstack runs it as postgres
+# when root)
+pg_bin() { printf '%s\n' /usr/lib/postgresql/*/bin | sort -V | tail -n 1; }
+as_pg_user() { if [[ $(id -u) -eq 0 ]]; then runuser -u postgres -- "$@"; else "$@"; fi; }
+pg_super() { # sql: as the superuser, over the stack's socket (trust)
+	as_pg_user "$(pg_bin)/psql" -X -q -v ON_ERROR_STOP=1 -h "$SEC_DIR/postgres/run" -p "$PG_PORT" \
+		-U postgres -d postgres -c "$1"
+}
+pg_reload() { as_pg_user "$(pg_bin)/pg_ctl" reload -D "$SEC_DIR/postgres/data" >/dev/null; }
+
+# until "$@" succeeds, for up to 30 s (a reload is asynchronous)
+wait_until() {
+	local deadline=$((SECONDS + 30))
+	until "$@"; do
+		((SECONDS < deadline)) || fail "not within 30 s: $*"
+		sleep 0.2
+	done
+}
+
+# openssl's own verdict on the certificate PostgreSQL serves, checked
+# against the stack's CA (the oracle: not ecom's words)
+pg_served_verdict() { # "Verify return code: N (...)"
+	openssl s_client -starttls postgres -connect "localhost:$PG_PORT" -CAfile "$CA" \
+		-verify_hostname localhost </dev/null 2>/dev/null | grep -q "Verify return code: $1"
+}
+
+pg_restore() {
+	install -m 0644 "$SEC_DIR/tls/server.crt" "$SEC_DIR/postgres/server.crt"
+	if [[ -e $BATS_TEST_TMPDIR/pg_hba.conf ]]; then cp "$BATS_TEST_TMPDIR/pg_hba.conf" "$SEC_DIR/postgres/data/pg_hba.conf"; fi
+	if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$SEC_DIR/postgres/server.crt" "$SEC_DIR/postgres/data/pg_hba.conf"; fi
+	pg_super "ALTER SYSTEM RESET ssl_ca_file"
+	pg_reload
+	wait_until pg_served_verdict "0 (ok)"
+	rm -f "$BATS_TEST_TMPDIR/pg-changed"
 }
 
 # run "$@" with stdout and stderr apart, and its time in SECONDS_TAKEN
@@ -199,6 +264,23 @@ assert_no_secret_in_files() {
 	assert_refused "TLS with kafka broker '127.0.0.1:$KAFKA_PORT' failed .*certificate verify failed.*names the host you connect to"
 }
 
+@test "kafka: a broker certificate that has expired is refused, and said to have expired" {
+	# the listener's certificate has expired, by openssl's verdict
+	openssl s_client -connect "localhost:$KAFKA_EXPIRED_PORT" -CAfile "$CA" -verify_hostname localhost \
+		</dev/null 2>/dev/null | grep -q "Verify return code: 10 (certificate has expired)" ||
+		fail "the listener on $KAFKA_EXPIRED_PORT does not serve an expired certificate"
+	run_timed ecom-bench -n 1 --no-progress -b "localhost:$KAFKA_EXPIRED_PORT"
+	assert_refused "TLS with kafka broker 'localhost:$KAFKA_EXPIRED_PORT' failed \(sasl_ssl\): .*certificate verify failed.*: the server's certificate has expired \(not valid after [A-Z][a-z]{2} .* GMT\): it must be renewed on the server"
+	# a certificate from another CA is still said to be that, not expired
+	run_timed ecom-bench -n 1 --no-progress -X ssl.ca.location="$BATS_FILE_TMPDIR/other-ca.crt"
+	[[ $stderr != *"has expired"* ]] || fail "$stderr"
+}
+
+@test "kafka: a broker that asks for a client certificate, when none is given, says to give one" {
+	run_timed ecom-bench -n 1 --no-progress -b "localhost:$KAFKA_CLIENTCERT_PORT"
+	assert_refused "TLS with kafka broker 'localhost:$KAFKA_CLIENTCERT_PORT' failed \(sasl_ssl\): .*alert bad certificate.*: the broker asks for a client certificate and none was given: set ssl.certificate.location and ssl.key.location"
+}
+
 @test "kafka: plaintext against the SASL_SSL listener says to check security.protocol" {
 	run_timed ecom-bench -n 1 --no-progress -X security.protocol=PLAINTEXT
 	assert_refused "kafka broker 'localhost:$KAFKA_PORT' closed the connection before answering \(security.protocol plaintext\): .*check that security.protocol is what the broker's listener speaks"
@@ -214,6 +296,63 @@ assert_no_secret_in_files() {
 	run_timed ecom-bench -n 1 --no-progress \
 		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$BATS_FILE_TMPDIR/other-ca.crt"
 	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*certificate verify failed.*give the CA that signed the server's certificate as sslrootcert"
+}
+
+@test "postgresql: a server certificate that has expired is refused, and said to have expired" {
+	# the same key and host name, the same CA, but expired yesterday
+	touch "$BATS_TEST_TMPDIR/pg-changed"
+	install -m 0644 "$SEC_DIR/tls/expired.crt" "$SEC_DIR/postgres/server.crt"
+	if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$SEC_DIR/postgres/server.crt"; fi
+	pg_reload
+	wait_until pg_served_verdict "10 (certificate has expired)"
+	run_timed ecom-bench -n 1 --no-progress --store "$ECOM_POSTGRES_URI"
+	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*SSL error: certificate verify failed: the server's certificate has expired \(not valid after [A-Z][a-z]{2} .* GMT\): it must be renewed on the server"
+	pg_restore
+	# and back: the same URI connects
+	run --separate-stderr timeout 120 ecom-bench -n 1 --floor-samples 1 --no-progress --store "$ECOM_POSTGRES_URI"
+	assert_success
+}
+
+@test "postgresql: a server that asks for a client certificate, when none is given, says to give one" {
+	# pg_hba.conf: a database of its own asks for one (clientcert needs the
+	# server to know a CA: ssl_ca_file); the others are as they were
+	touch "$BATS_TEST_TMPDIR/pg-changed"
+	cp "$SEC_DIR/postgres/data/pg_hba.conf" "$BATS_TEST_TMPDIR/pg_hba.conf"
+	{
+		echo "hostssl clientcert_only all 127.0.0.1/32 scram-sha-256 clientcert=verify-full"
+		cat "$BATS_TEST_TMPDIR/pg_hba.conf"
+	} >"$SEC_DIR/postgres/data/pg_hba.conf"
+	pg_super "ALTER SYSTEM SET ssl_ca_file = '$CA'"
+	pg_reload
+	# psql, not ecom, says when the server asks
+	wait_until eval "psql -X -w 'postgresql://ecom@localhost:$PG_PORT/clientcert_only?sslmode=verify-full&sslrootcert=$CA' -c 'select 1' 2>&1 | grep -q 'requires a valid client certificate'"
+	run_timed ecom-bench -n 1 --no-progress \
+		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/clientcert_only?sslmode=verify-full&sslrootcert=$CA"
+	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/clientcert_only.*connection requires a valid client certificate: TLS: the server asks for a client certificate: give sslcert=FILE and sslkey=FILE in the URI"
+	pg_restore
+}
+
+@test "no password of the stack on any command line: while up ran, and while it runs" {
+	# every command the shims saw while the stack came up (setup_file)
+	[[ -s $BATS_FILE_TMPDIR/argv.log ]] || fail "the shims saw no command"
+	grep -q "StorageTool\|@.*format.args" "$BATS_FILE_TMPDIR/argv.log" || fail "no kafka format seen: $(cat "$BATS_FILE_TMPDIR/argv.log")"
+	grep -q "psql" "$BATS_FILE_TMPDIR/argv.log" || fail "no psql seen"
+	local secret
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$(sed -n 's/^KEYSTORE_PASSWORD=//p' "$SEC_DIR/secrets.env")"; do
+		[[ -n $secret ]] || fail "a password of the stack is empty"
+		if grep -nF -- "$secret" "$BATS_FILE_TMPDIR/argv.log" >/dev/null; then fail "a password on a command line during up"; fi
+	done
+	# the stack's running processes (their command lines name its dir)
+	local f n=0 cmd
+	for f in /proc/[0-9]*/cmdline; do
+		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
+		[[ $cmd == *"$SEC_DIR"* ]] || continue
+		n=$((n + 1))
+		for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD"; do
+			[[ $cmd != *"$secret"* ]] || fail "a password on the command line of ${f%/cmdline}"
+		done
+	done
+	((n >= 3)) || fail "found $n processes of the stack, not the 3 servers"
 }
 
 @test "postgresql: verify-full without a CA says where to give one" {

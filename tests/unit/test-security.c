@@ -13,6 +13,13 @@
 
 #include "ecom_config.h"
 #include "ecom_security.h"
+#include "ecom_tls.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 static void
 kafka_set(ecom_config *cfg, const char *kv)
@@ -134,6 +141,50 @@ loopback_hosts_are_known(void **state)
 	assert_false(ecom_host_is_loopback(NULL));
 }
 
+/* X509_V_ERR_* by their numbers in OpenSSL's x509_vfy.h, not its macros */
+static void
+tls_verdict_names_the_dates_only(void **state)
+{
+	char buf[300];
+
+	(void)state;
+	assert_true(ecom_tls_verdict(10, "Dec  5 00:00:00 2026 GMT", "Dec  6 00:00:00 2026 GMT", buf,
+	                             sizeof(buf)));
+	assert_string_equal(buf, "the server's certificate has expired (not valid after Dec  6 "
+	                         "00:00:00 2026 GMT): it must be renewed on the server (or this "
+	                         "machine's clock is wrong)");
+	assert_true(ecom_tls_verdict(9, "Dec  5 00:00:00 2036 GMT", "Dec  6 00:00:00 2036 GMT", buf,
+	                             sizeof(buf)));
+	assert_non_null(strstr(buf, "not valid yet (not before Dec  5 00:00:00 2036 GMT)"));
+	/* an unknown CA, a host name, none: the libraries' words stand */
+	assert_false(ecom_tls_verdict(20, "a", "b", buf, sizeof(buf)));
+	assert_string_equal(buf, "");
+	assert_false(ecom_tls_verdict(62, "a", "b", buf, sizeof(buf)));
+	assert_false(ecom_tls_verdict(0, "a", "b", buf, sizeof(buf)));
+}
+
+/* Nothing listening: no verdict, at once, and buf empty. */
+static void
+tls_diagnose_without_a_server_gives_none(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char port[16], buf[300] = "x";
+	int fd;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	fd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd); /* the port was free a moment ago: now nothing listens */
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	assert_false(ecom_tls_diagnose("127.0.0.1", port, ECOM_TLS_POSTGRES, NULL, true, 2000, buf,
+	                               sizeof(buf)));
+	assert_string_equal(buf, "");
+}
+
 int
 main(void)
 {
@@ -142,6 +193,8 @@ main(void)
 		cmocka_unit_test(store_facts_follow_the_uri),
 		cmocka_unit_test(require_tls_refuses_what_could_be_unencrypted),
 		cmocka_unit_test(loopback_hosts_are_known),
+		cmocka_unit_test(tls_verdict_names_the_dates_only),
+		cmocka_unit_test(tls_diagnose_without_a_server_gives_none),
 	};
 
 	return cmocka_run_group_tests_name("security", tests, NULL, NULL);
