@@ -463,6 +463,9 @@ count_committed_events(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, c
 	return total;
 }
 
+/* Offsets behind beyond which a partition's are counted, not read (group_lag). */
+#define LAG_READ_MAX_OFFSETS 1000
+
 int
 ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic, int64_t *lag,
                      ecom_err *err)
@@ -474,7 +477,7 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 	rd_kafka_topic_partition_list_t *parts = NULL, *behind = NULL;
 	rd_kafka_resp_err_t code;
 	char errstr[512];
-	int64_t *ends = NULL;
+	int64_t *ends = NULL, total = 0;
 	/* A question asked while things are stuck: answer soon or not at all. */
 	int timeout_ms = cfg->timeout_ms < LAG_TIMEOUT_MS ? cfg->timeout_ms : LAG_TIMEOUT_MS;
 	int p, rc = -1;
@@ -526,7 +529,10 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 		/* A group without a commit there starts at the earliest offset. */
 		if (committed < 0 || committed < low)
 			committed = low;
-		if (high > committed) {
+		/* Far behind, a few markers change nothing: the offsets count, unread. */
+		if (high - committed > LAG_READ_MAX_OFFSETS)
+			total += high - committed;
+		else if (high > committed) {
 			rd_kafka_topic_partition_list_add(behind, topic, parts->elems[p].partition)->offset =
 			    committed;
 			ends[behind->cnt - 1] = high;
@@ -537,9 +543,10 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 	 * transaction leaves a marker, and the group's offset stops before it.
 	 * Read them, as the stage would, and count what a reader gets.
 	 */
-	*lag = behind->cnt > 0 ? count_committed_events(rk, behind, ends,
-	                                                ecom_monotonic_us() + (int64_t)timeout_ms * 1000)
-	                       : 0;
+	if (behind->cnt > 0)
+		total += count_committed_events(rk, behind, ends,
+		                                ecom_monotonic_us() + (int64_t)timeout_ms * 1000);
+	*lag = total;
 	rc = 0;
 out:
 	free(ends);

@@ -43,8 +43,9 @@ int ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int
  * summed over the partitions: where orders are waiting.  Counted as a
  * read_committed reader gets them: a transaction's commit or abort
  * marker, and what an aborted transaction wrote, take offsets but are no
- * events waiting (the offsets left when the reading runs out of time
- * are counted as they are).
+ * events waiting.  A partition more than 1,000 offsets behind is not
+ * read: its offsets count, markers and all, as do those left when the
+ * reading runs out of time (2 s at most).
  */
 int ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic,
                          int64_t *lag, ecom_err *err);
