@@ -21,16 +21,26 @@
 #                own, a dozen runs per store);
 #   stall        scripts/stall-compare.sh: PostgreSQL stopped for 1 s in a
 #                closed loop and in an open loop at the same rate, side by
-#                side.
+#                side;
+#   cost         exactly-once's cost: ecom-bench --compare STORES,
+#                at_least_once,exactly_once at window 1 (300 orders) and
+#                window 256 (3000 orders), K rounds (--cost-rounds, default
+#                2), the guarantees' order swapped every round; about 3 min
+#                on a busy 2-core machine.
 #
 # Then one table: per mode and store (and server, as it names itself),
 # the medians of elapsed, orders/s, end-to-end p50/p99, the reference,
 # the ratio and peak RSS, and the first store's elapsed over each other
-# store's, the median of the ratios taken within each run.  -n or -w runs
-# that one mode instead (no sweep, no stall).  The raw reports (JSON
-# lines) stay in $ECOM_BENCH_DIR.
+# store's, the median of the ratios taken within each run; and the cost
+# table: per window and store, the medians of each guarantee's elapsed
+# and orders/s, and of the ratios exactly_once / at_least_once taken
+# within each round.  -n or -w runs that one mode instead (no cost, no
+# sweep, no stall); --cost runs the cost alone (at -n/-w if given).  The
+# raw reports (JSON lines) stay in $ECOM_BENCH_DIR (cost-*.json for the
+# cost).
 #
 # usage: scripts/bench.sh [-n N] [-w W] [-r RUNS] [--store STORE] [--compare STORES]
+#                         [--cost] [--cost-rounds K]
 set -euo pipefail
 
 SCRIPT_DIR=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -39,26 +49,36 @@ msg() { printf 'bench: %s\n' "$*" >&2; }
 usage_error() { msg "$*"; echo "try 'bench.sh --help'" >&2; exit 2; }
 need_value() { (($2 >= 2)) || usage_error "$1 needs a value"; }
 
-orders= window= runs=3 stores=mongodb,postgresql
+orders= window= runs=3 stores=mongodb,postgresql cost_only=0 cost_rounds=2
 while (($#)); do
 	case "$1" in
 	-n) need_value "$1" $#; orders=$2; shift 2 ;;
 	-w) need_value "$1" $#; window=$2; shift 2 ;;
 	-r) need_value "$1" $#; runs=$2; shift 2 ;;
 	--store | --compare) need_value "$1" $#; stores=$2; shift 2 ;;
-	-h | --help) sed -n '2,33p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--cost) cost_only=1; shift ;;
+	--cost-rounds) need_value "$1" $#; cost_rounds=$2; shift 2 ;;
+	-h | --help) sed -n '2,45p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
 	esac
 done
-for v in "$orders" "$window" "$runs"; do
+for v in "$orders" "$window" "$runs" "$cost_rounds"; do
 	[[ -z $v || $v =~ ^[1-9][0-9]*$ ]] || usage_error "'$v': expected a whole number from 1"
 done
-sweep=1
+[[ $stores != *_once* ]] ||
+	usage_error "--compare $stores: stores only; the cost compares the guarantees by itself"
+sweep=1 cost_modes=("300:1" "3000:256")
 if [[ -n $orders || -n $window ]]; then
 	modes=("${orders:-10000}:${window:-1}")
+	cost_modes=("${orders:-10000}:${window:-1}")
 	sweep=0
 else
 	modes=("10000:1" "3000:256")
+fi
+if ((cost_only)); then
+	modes=() sweep=0
+elif [[ -n $orders || -n $window ]]; then
+	cost_modes=()
 fi
 
 if [[ -f "$SCRIPT_DIR/../configure.ac" ]]; then
@@ -84,13 +104,29 @@ for mode in "${modes[@]}"; do
 	done
 done
 
+# exactly-once beside at-least-once: on each store one right after the
+# other, their order swapped every round so neither always goes first.
+for mode in "${cost_modes[@]}"; do
+	n=${mode%:*} w=${mode#*:}
+	for ((i = 1; i <= cost_rounds; i++)); do
+		guarantees=at_least_once,exactly_once
+		((i % 2)) || guarantees=exactly_once,at_least_once
+		msg "cost round $i of $cost_rounds: $n orders, window $w, $stores, $guarantees"
+		# The floor is not what these runs are for: 20 chains, not 200 (2 s a run, not 20).
+		ecom-bench -n "$n" --window "$w" --compare "$stores,$guarantees" --floor-samples 20 \
+			--no-progress |
+			jq -c --argjson run "$i" '. + {run: $run}' >"$dir/cost-n$n-w$w-run$i.json"
+	done
+done
+
 # Medians per mode and store, side by side; then the stores' ratios.
 jq_defs='
 	def median: sort | if length % 2 == 1 then .[length / 2 | floor]
 		else (.[length / 2 - 1] + .[length / 2]) / 2 end;
 	def r2: if . == null then "-" else . * 100 | round / 100 end;
+	def r3: if . == null then "-" else . * 1000 | round / 1000 end;
 	def mode: "\(if .window == 1 then "closed loop" else "pipeline" end) n=\(.orders) w=\(.window)";'
-jq -s -r "$jq_defs"'
+((${#modes[@]})) && jq -s -r "$jq_defs"'
 	group_by([.orders, .window, .store, .server]) | sort_by(.[0].window) | map({
 		mode: (.[0] | mode), store: .[0].store, server: (.[0].server // "unknown"), runs: length,
 		elapsed_s: (map(.elapsed_s) | median | r2),
@@ -106,7 +142,7 @@ jq -s -r "$jq_defs"'
 	}) | (["mode","store","server","runs","elapsed_s","orders/s","e2e_p50_ms","e2e_p99_ms","reference","ratio","cpu_us/event(ecom/kafka/store)","peak_rss_MiB"] | @tsv),
 	(.[] | [.mode, .store, .server, .runs, .elapsed_s, .orders_per_s, .e2e_p50_ms, .e2e_p99_ms, .reference, .ratio, .cpu, .peak_rss_mib] | @tsv)
 ' "$dir"/n*-run*.json | column -t -s $'\t'
-jq -s -r "$jq_defs"'
+((${#modes[@]})) && jq -s -r "$jq_defs"'
 	group_by([.orders, .window]) | sort_by(.[0].window) | .[] | . as $mode |
 	(group_by(.run)) as $runs | ($mode | map(.store) | unique) as $names |
 	if ($names | length) > 1 then
@@ -115,6 +151,25 @@ jq -s -r "$jq_defs"'
 		([$runs[] | (map(select(.store == $names[0]))[0].elapsed_s) / (map(select(.store == $other))[0].elapsed_s)] | median | r2 | tostring)
 	else empty end
 ' "$dir"/n*-run*.json
+# The cost table: each guarantee's medians, and the medians of the ratios
+# taken within each round (from the reports' guarantee_cost).
+if ((${#cost_modes[@]})); then
+	jq -s -r "$jq_defs"'
+		group_by([.window, .store]) | sort_by(.[0].window) | map(
+			(map(select(.guarantee_cost)) | map(.guarantee_cost)) as $c | {
+			mode: (.[0] | mode), store: .[0].store, rounds: ($c | length),
+			alo_elapsed: ($c | map(.at_least_once.elapsed_s) | median | r3),
+			alo_rate: ($c | map(.at_least_once.orders_per_s) | median | r2),
+			eos_elapsed: ($c | map(.exactly_once.elapsed_s) | median | r3),
+			eos_rate: ($c | map(.exactly_once.orders_per_s) | median | r2),
+			elapsed_ratio: ($c | map(.exactly_once_over_at_least_once.elapsed) | median | r2),
+			rate_ratio: ($c | map(.exactly_once_over_at_least_once.orders_per_s) | median | r2)
+		}) | (["mode", "store", "rounds", "alo_elapsed_s", "alo_orders/s", "eos_elapsed_s",
+			"eos_orders/s", "eos/alo_elapsed", "eos/alo_orders/s"] | @tsv),
+		(.[] | [.mode, .store, .rounds, .alo_elapsed, .alo_rate, .eos_elapsed, .eos_rate,
+			.elapsed_ratio, .rate_ratio] | @tsv)
+	' "$dir"/cost-n*-run*.json | column -t -s $'\t'
+fi
 if ((sweep)); then
 	msg "capacity: ecom-bench --sweep --compare $stores"
 	ecom-bench --sweep --compare "$stores" --plot "$dir/curve.svg" --no-progress >"$dir/sweep.json"

@@ -22,6 +22,7 @@
 #include "ecom_log.h"
 #include "ecom_plot.h"
 #include "ecom_progress.h"
+#include "ecom_report.h"
 #include "ecom_load.h"
 #include "ecom_sweep.h"
 #include "ecom_alloc.h"
@@ -42,12 +43,19 @@ enum {
 	OPT_SWEEP_FROM,
 };
 
-/* Stores one invocation may run. */
+/* Runs one invocation may make: stores × guarantees. */
 #define MAX_RUNS 8
+
+/* The two processing guarantees, as --compare and processing_guarantee name them. */
+#define GUARANTEE_ALO "at_least_once"
+#define GUARANTEE_EOS "exactly_once"
 
 typedef struct bench_args {
 	const char *stores[MAX_RUNS]; /* --compare's, in order; none: the configured store */
 	size_t n_stores;
+	/* --compare's guarantees, in order; none: the configured processing_guarantee */
+	const char *guarantees[2];
+	size_t n_guarantees;
 	const char *plot_file;
 	int floor_samples;
 	bool show_progress;
@@ -82,8 +90,10 @@ static const ecom_option own_options[] = {
 	{OPT_SLO, "slo", "pNN=LIMIT", "the sweep's objective (default p99=50ms)", NULL},
 	{OPT_STEP_DURATION, "step-duration", "S", "each rate's run in the sweep (default 5)", NULL},
 	{OPT_SWEEP_FROM, "sweep-from", "R", "the first rate the sweep offers (default 100)", NULL},
-	{OPT_COMPARE, "compare", "STORES",
-	 "run once per store: names (mongodb,postgresql) or one URI; may be repeated", NULL},
+	{OPT_COMPARE, "compare", "LIST",
+	 "run once per store and guarantee named: stores (mongodb,postgresql, or one URI) and/or "
+	 "guarantees (at_least_once,exactly_once, whose cost it gives as a ratio); may be repeated",
+	 NULL},
 	{OPT_PLOT, "plot", "FILE",
 	 "draw the latency distributions (a sweep: latency against load) to FILE (SVG, gnuplot)",
 	 NULL},
@@ -93,25 +103,49 @@ static const ecom_option own_options[] = {
 	{0, NULL, NULL, NULL, NULL},
 };
 
+/* A --compare name that is a processing guarantee, added once; false for anything else. */
+static bool
+add_guarantee(bench_args *args, const char *name, ecom_err *err, int *rc)
+{
+	size_t i;
+
+	if (strcmp(name, GUARANTEE_ALO) != 0 && strcmp(name, GUARANTEE_EOS) != 0)
+		return false;
+	*rc = 0;
+	for (i = 0; i < args->n_guarantees; i++)
+		if (strcmp(args->guarantees[i], name) == 0)
+			*rc = ecom_err_set(err, "--compare: %s named twice", name);
+	if (*rc == 0)
+		args->guarantees[args->n_guarantees++] = name;
+	return true;
+}
+
 /*
  * --compare VALUE: a URI is one store, taken whole (a replica-set URI
- * has commas); anything else is a comma-separated list of store names.
+ * has commas); anything else is a comma-separated list of store names
+ * and processing guarantees.
  */
 static int
-add_compare(bench_args *args, char *value)
+add_compare(bench_args *args, char *value, ecom_err *err)
 {
 	char *name, *saveptr = NULL;
+	int rc;
 
 	if (strstr(value, "://") != NULL) {
 		if (args->n_stores == MAX_RUNS)
-			return -1;
+			return ecom_err_set(err, "--compare: at most %d stores", MAX_RUNS);
 		args->stores[args->n_stores++] = value;
 		return 0;
 	}
 	for (name = strtok_r(value, ",", &saveptr); name != NULL;
 	     name = strtok_r(NULL, ",", &saveptr)) {
+		if (add_guarantee(args, name, err, &rc)) {
+			if (rc < 0)
+				return -1;
+			continue;
+		}
 		if (args->n_stores == MAX_RUNS)
-			return -1;
+			return ecom_err_set(err, "--compare: at most %d stores", MAX_RUNS);
 		args->stores[args->n_stores++] = name;
 	}
 	return 0;
@@ -190,12 +224,15 @@ take_option(ecom_cli *cli, int opt, const char *arg)
 	case OPT_STEP_DURATION:
 	case OPT_SWEEP_FROM:
 		return take_sweep_option(opt, arg);
-	case OPT_COMPARE:
-		if (add_compare(&options, (char *)arg) < 0) {
-			ecom_usagef("--compare: at most %d stores", MAX_RUNS);
+	case OPT_COMPARE: {
+		ecom_err err;
+
+		if (add_compare(&options, (char *)arg, &err) < 0) {
+			ecom_usagef("%s", err.msg);
 			return -1;
 		}
 		return 0;
+	}
 	case OPT_PLOT:
 		options.plot_file = arg;
 		return 0;
@@ -220,10 +257,68 @@ on_progress(void *arg, int64_t fulfilled)
 	ecom_progress_update(arg, fulfilled);
 }
 
-/* One benchmark run of cfg's store; its report printed, complete or not. */
+/* A run's totals, kept for the other guarantee's run of the same store. */
+typedef struct run_totals {
+	bool done;     /* the run completed */
+	char guarantee[16];
+	double elapsed_s;
+	double orders_per_s;
+} run_totals;
+
+static double
+ratio(double x, double y)
+{
+	return y > 0 ? ecom_report_round3(x / y) : 0.0;
+}
+
+/*
+ * Both guarantees ran on this store, one after the other: exactly_once's
+ * cost as a ratio to at_least_once, in the later run's report.
+ */
+static void
+report_guarantee_cost(bson_t *report, const run_totals *a, const run_totals *b)
+{
+	const run_totals *alo = strcmp(a->guarantee, GUARANTEE_ALO) == 0 ? a : b;
+	const run_totals *eos = alo == a ? b : a;
+	bson_t cost, child;
+
+	bson_append_document_begin(report, "guarantee_cost", -1, &cost);
+	bson_append_document_begin(&cost, GUARANTEE_ALO, -1, &child);
+	BSON_APPEND_DOUBLE(&child, "elapsed_s", ecom_report_round3(alo->elapsed_s));
+	BSON_APPEND_DOUBLE(&child, "orders_per_s", ecom_report_round3(alo->orders_per_s));
+	bson_append_document_end(&cost, &child);
+	bson_append_document_begin(&cost, GUARANTEE_EOS, -1, &child);
+	BSON_APPEND_DOUBLE(&child, "elapsed_s", ecom_report_round3(eos->elapsed_s));
+	BSON_APPEND_DOUBLE(&child, "orders_per_s", ecom_report_round3(eos->orders_per_s));
+	bson_append_document_end(&cost, &child);
+	bson_append_document_begin(&cost, "exactly_once_over_at_least_once", -1, &child);
+	BSON_APPEND_DOUBLE(&child, "elapsed", ratio(eos->elapsed_s, alo->elapsed_s));
+	BSON_APPEND_DOUBLE(&child, "orders_per_s", ratio(eos->orders_per_s, alo->orders_per_s));
+	bson_append_document_end(&cost, &child);
+	bson_append_document_end(report, &cost);
+}
+
+/* The same, in words: its own summary line, after the later run's. */
+static void
+log_guarantee_cost(const char *store, const run_totals *a, const run_totals *b)
+{
+	const run_totals *alo = strcmp(a->guarantee, GUARANTEE_ALO) == 0 ? a : b;
+	const run_totals *eos = alo == a ? b : a;
+
+	ecom_infof("%s: exactly_once over at_least_once, in this run: elapsed %.3f s / %.3f s = %.2f, "
+	           "orders/s %.1f / %.1f = %.2f",
+	           store, eos->elapsed_s, alo->elapsed_s, ratio(eos->elapsed_s, alo->elapsed_s),
+	           eos->orders_per_s, alo->orders_per_s, ratio(eos->orders_per_s, alo->orders_per_s));
+}
+
+/*
+ * One benchmark run of cfg's store under cfg's guarantee; its report
+ * printed, complete or not.  *totals gets the run's; other, when not
+ * NULL, is the same store's run under the other guarantee.
+ */
 static int
 bench_one(const ecom_config *cfg, const char *store, const bench_args *args, ecom_plot_run *plot,
-          ecom_stop_flag *stop, ecom_err *err)
+          ecom_stop_flag *stop, const run_totals *other, run_totals *totals, ecom_err *err)
 {
 	ecom_flow_result result;
 	ecom_progress progress;
@@ -238,15 +333,30 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 	int rc;
 
 	if (opts.open != NULL)
-		ecom_infof("%s: %ld orders, open loop at %g orders/s (%s arrivals)", store, cfg->orders,
-		           args->load.open.rate, ecom_arrivals_name(args->load.open.arrivals));
+		ecom_infof("%s: %ld orders, open loop at %g orders/s (%s arrivals), %s", store,
+		           cfg->orders, args->load.open.rate,
+		           ecom_arrivals_name(args->load.open.arrivals), cfg->processing_guarantee);
 	else
-		ecom_infof("%s: %ld orders, window %d", store, cfg->orders, cfg->window);
+		ecom_infof("%s: %ld orders, window %d, %s", store, cfg->orders, cfg->window,
+		           cfg->processing_guarantee);
 	ecom_flow_result_init(&result);
 	ecom_progress_start(&progress, cfg->orders, !args->show_progress);
 	rc = ecom_flow_benchmark(cfg, &opts, &result, err);
 	ecom_progress_finish(&progress);
 	ecom_flow_report(cfg, store, &result, &report);
+	memset(totals, 0, sizeof(*totals));
+	snprintf(totals->guarantee, sizeof(totals->guarantee), "%s", cfg->processing_guarantee);
+	if (rc == 0) {
+		bson_iter_t it;
+
+		totals->done = true;
+		if (bson_iter_init_find(&it, &report, "elapsed_s") && BSON_ITER_HOLDS_NUMBER(&it))
+			totals->elapsed_s = bson_iter_as_double(&it);
+		if (bson_iter_init_find(&it, &report, "orders_per_s") && BSON_ITER_HOLDS_NUMBER(&it))
+			totals->orders_per_s = bson_iter_as_double(&it);
+	}
+	if (rc == 0 && other != NULL && other->done)
+		report_guarantee_cost(&report, other, totals);
 	ecom_json_print(stdout, &report);
 	fflush(stdout);
 	if (rc == 0) {
@@ -255,6 +365,8 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 		ecom_flow_summary(&report, summary, sizeof(summary));
 		ecom_infof("%s on %s: %s", store, result.server[0] ? result.server : "unknown server",
 		           summary);
+		if (other != NULL && other->done)
+			log_guarantee_cost(store, other, totals);
 	}
 	if (plot != NULL)
 		ecom_flow_plot_data(cfg, &result, plot);
@@ -263,7 +375,10 @@ bench_one(const ecom_config *cfg, const char *store, const bench_args *args, eco
 	return rc;
 }
 
-/* Every --compare store is checked before the first run rather than fail halfway. */
+/*
+ * Every --compare store is checked before the first run rather than fail
+ * halfway; so is the guarantees' part of it.
+ */
 static int
 check_stores(ecom_config *cfg, bench_args *args, ecom_err *err)
 {
@@ -272,25 +387,40 @@ check_stores(ecom_config *cfg, bench_args *args, ecom_err *err)
 
 	for (i = 0; i < args->n_stores; i++) {
 		if (ecom_config_set(cfg, "store", args->stores[i], &why) < 0)
-			return ecom_err_set(err, "--compare: %s", why.msg);
+			return ecom_err_set(err, "--compare: %s%s", why.msg,
+			                    args->sweep ? ""
+			                                : "; or a guarantee, " GUARANTEE_ALO " or " GUARANTEE_EOS);
 	}
 	if (args->n_stores == 0)
 		args->stores[args->n_stores++] = cfg->store;
+	if (args->n_guarantees > 0 && args->sweep)
+		return ecom_err_set(err, "--sweep compares stores, not guarantees: take %s out of "
+		                         "--compare (--exactly-once sweeps under exactly_once)",
+		                    args->guarantees[0]);
+	if (args->n_stores * (args->n_guarantees ? args->n_guarantees : 1) > MAX_RUNS)
+		return ecom_err_set(err, "--compare: at most %d runs (stores x guarantees), not %zu",
+		                    MAX_RUNS, args->n_stores * args->n_guarantees);
 	return 0;
 }
 
+/*
+ * Each store in turn, and on each store each guarantee in turn, one right
+ * after the other: the two runs whose ratio is the cost see the same
+ * store in the same state of the machine.
+ */
 static int
 bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_err *err)
 {
 	ecom_plot_run plots[MAX_RUNS];
 	char *stores[MAX_RUNS];
-	size_t i, plotted = 0;
+	size_t i, g, plotted = 0;
 	int rc = 0;
 
 	/* cfg->store changes below: keep the names apart from it. */
 	for (i = 0; i < args->n_stores; i++)
 		stores[i] = ecom_xstrdup(args->stores[i]);
 	for (i = 0; i < args->n_stores && rc == 0 && !ecom_stdout_failed(); i++) {
+		run_totals runs[2];
 		char *name;
 
 		/* check_stores() took each store already; a refusal now is still not ignored. */
@@ -298,9 +428,22 @@ bench_all(ecom_config *cfg, const bench_args *args, ecom_stop_flag *stop, ecom_e
 		if (rc < 0)
 			break;
 		name = ecom_config_store_label(cfg);
-		if (args->plot_file != NULL)
-			ecom_plot_run_init(&plots[plotted], name);
-		rc = bench_one(cfg, name, args, args->plot_file ? &plots[plotted++] : NULL, stop, err);
+		for (g = 0; g < (args->n_guarantees ? args->n_guarantees : 1) && rc == 0 &&
+		            !ecom_stdout_failed();
+		     g++) {
+			if (args->n_guarantees > 0 &&
+			    (rc = ecom_config_set(cfg, "processing_guarantee", args->guarantees[g], err)) < 0)
+				break;
+			if (args->plot_file != NULL) {
+				char label[160];
+
+				snprintf(label, sizeof(label), "%s%s%s", name, args->n_guarantees ? " " : "",
+				         args->n_guarantees ? cfg->processing_guarantee : "");
+				ecom_plot_run_init(&plots[plotted], label);
+			}
+			rc = bench_one(cfg, name, args, args->plot_file ? &plots[plotted++] : NULL, stop,
+			               g > 0 ? &runs[0] : NULL, &runs[g], err);
+		}
 		free(name);
 	}
 	if (rc == 0 && args->plot_file != NULL) {
@@ -451,9 +594,9 @@ int
 main(int argc, char **argv)
 {
 	static const ecom_command command = {
-		.synopsis = "ecom-bench [options] [-n N] [-w W] [--compare STORES] [--plot FILE]\n"
+		.synopsis = "ecom-bench [options] [-n N] [-w W] [--compare LIST] [--plot FILE]\n"
 		            "ecom-bench [options] --rate R [-n N | --duration S] [--arrivals KIND] "
-		            "[--warmup S] [--max-backlog N] [--compare STORES]\n"
+		            "[--warmup S] [--max-backlog N] [--compare LIST]\n"
 		            "ecom-bench [options] --sweep [--slo pNN=LIMIT] [--step-duration S] "
 		            "[--sweep-from R] [--arrivals KIND] [--warmup S] [--compare STORES] "
 		            "[--plot FILE]",

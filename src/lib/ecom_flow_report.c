@@ -227,17 +227,49 @@ open_loop_summary(const bson_t *report, char *buf, size_t size)
 	    field_double(report, "open_loop.send_lag.p99_ms"));
 }
 
+/* Where the time goes: each phase's p50, summed over the stages that have it. */
+static size_t
+phases_summary(const bson_t *report, char *buf, size_t size)
+{
+	size_t used = 0;
+	int p, k;
+
+	for (p = 0; p < ECOM_PHASE_COUNT && used < size; p++) {
+		bson_iter_t found;
+		double sum = 0;
+		bool seen = false;
+
+		for (k = 0; k < ECOM_STAGE_COUNT; k++) {
+			char path[96];
+
+			snprintf(path, sizeof(path), "stages.%s.phases.%s.p50_ms",
+			         ecom_stage_name((ecom_stage_kind)k), ecom_phase_name((ecom_phase)p));
+			if (field(report, path, &found) && BSON_ITER_HOLDS_NUMBER(&found)) {
+				sum += bson_iter_as_double(&found);
+				seen = true;
+			}
+		}
+		/* A phase no stage went through (commit without transactions) is not a 0 ms one. */
+		if (seen)
+			used += (size_t)snprintf(buf + used, size - used, "%s %s %.2f ms",
+			                         used ? "," : "", ecom_phase_name((ecom_phase)p), sum);
+	}
+	return used;
+}
+
 void
 ecom_flow_summary(const bson_t *report, char *buf, size_t size)
 {
 	size_t used;
-	int p, k;
 
-	if (strcmp(field_utf8(report, "loop"), "open") == 0) {
-		used = open_loop_summary(report, buf, size);
+	/* Every summary names the guarantee its run was under. */
+	used = (size_t)snprintf(buf, size, "%s: ", field_utf8(report, "processing_guarantee"));
+	if (used < size && strcmp(field_utf8(report, "loop"), "open") == 0) {
+		used += open_loop_summary(report, buf + used, size - used);
 		goto phases;
 	}
-	used = (size_t)snprintf(buf, size,
+	if (used < size)
+		used += (size_t)snprintf(buf + used, size - used,
 	                        "%.0f orders in %.3f s (%.1f orders/s); end-to-end p50 %.2f ms, "
 	                        "p99 %.2f ms; ",
 	                        field_double(report, "orders"), field_double(report, "elapsed_s"),
@@ -285,21 +317,8 @@ phases:
 		used += (size_t)snprintf(buf + used, size - used,
 		                         "peak RSS %.0f KiB; per order, p50 over the stages:",
 		                         field_double(report, "peak_rss_kib"));
-	/* Where the time goes: each phase's p50, summed over the five stages. */
-	for (p = 0; p < ECOM_PHASE_COUNT && used < size; p++) {
-		double sum = 0;
-
-		for (k = 0; k < ECOM_STAGE_COUNT; k++) {
-			char path[96];
-
-			snprintf(path, sizeof(path), "stages.%s.phases.%s.p50_ms",
-			         ecom_stage_name((ecom_stage_kind)k), ecom_phase_name((ecom_phase)p));
-			sum += field_double(report, path);
-		}
-		used += (size_t)snprintf(buf + used, size - used, " %s %.2f ms%s",
-		                         ecom_phase_name((ecom_phase)p), sum,
-		                         p + 1 < ECOM_PHASE_COUNT ? "," : "");
-	}
+	if (used < size)
+		phases_summary(report, buf + used, size - used);
 }
 
 void

@@ -417,6 +417,55 @@ out:
  * admin call: librdkafka 2.0.2 crashes in it when the coordinator has
  * just moved, as after a broker restart (librdkafka issue #5040).
  */
+/*
+ * The events a read_committed reader gets from parts' offsets up to
+ * the end its reads reach (the last stable offset): transactions' commit
+ * and abort markers, and what aborted transactions wrote, take offsets
+ * but are no events.  parts' offsets are where to start; a partition
+ * whose end is not reached by deadline_us counts the offsets left to
+ * ends[] as events, an upper bound.
+ */
+static int64_t
+count_committed_events(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, const int64_t *ends,
+                       int64_t deadline_us)
+{
+	int64_t total = 0, *next = ecom_xcalloc((size_t)parts->cnt, sizeof(*next));
+	int p, open = parts->cnt;
+
+	for (p = 0; p < parts->cnt; p++)
+		next[p] = parts->elems[p].offset;
+	if (rd_kafka_assign(rk, parts) != RD_KAFKA_RESP_ERR_NO_ERROR)
+		open = 0, deadline_us = 0;
+	while (open > 0 && ecom_monotonic_us() < deadline_us) {
+		rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 100);
+
+		if (m == NULL)
+			continue;
+		for (p = 0; p < parts->cnt && parts->elems[p].partition != m->partition; p++)
+			;
+		if (p < parts->cnt && next[p] < ends[p]) {
+			if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+				total++;
+				next[p] = m->offset + 1;
+			} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+				next[p] = ends[p];
+			}
+			if (next[p] >= ends[p])
+				open--;
+		}
+		rd_kafka_message_destroy(m);
+	}
+	for (p = 0; p < parts->cnt; p++)
+		if (next[p] < ends[p])
+			total += ends[p] - next[p];
+	rd_kafka_assign(rk, NULL);
+	free(next);
+	return total;
+}
+
+/* Offsets behind beyond which a partition's are counted, not read (group_lag). */
+#define LAG_READ_MAX_OFFSETS 1000
+
 int
 ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic, int64_t *lag,
                      ecom_err *err)
@@ -425,18 +474,21 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 	rd_kafka_t *rk = NULL;
 	rd_kafka_topic_t *rkt = NULL;
 	const struct rd_kafka_metadata *md = NULL;
-	rd_kafka_topic_partition_list_t *parts = NULL;
+	rd_kafka_topic_partition_list_t *parts = NULL, *behind = NULL;
 	rd_kafka_resp_err_t code;
 	char errstr[512];
-	int64_t total = 0;
+	int64_t *ends = NULL, total = 0;
 	/* A question asked while things are stuck: answer soon or not at all. */
 	int timeout_ms = cfg->timeout_ms < LAG_TIMEOUT_MS ? cfg->timeout_ms : LAG_TIMEOUT_MS;
 	int p, rc = -1;
 
 	if (ecom_kafka_conf(cfg, "consumer", &conf, err) < 0)
 		return -1;
+	/* What the next stage can read: committed data, the end of a partition reported. */
 	if (kafka_conf_set(conf, "group.id", group, err) < 0 ||
-	    kafka_conf_set(conf, "enable.auto.commit", "false", err) < 0) {
+	    kafka_conf_set(conf, "enable.auto.commit", "false", err) < 0 ||
+	    kafka_conf_set(conf, "isolation.level", "read_committed", err) < 0 ||
+	    kafka_conf_set(conf, "enable.partition.eof", "true", err) < 0) {
 		rd_kafka_conf_destroy(conf);
 		return -1;
 	}
@@ -462,9 +514,12 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 		ecom_err_set(err, "offsets of group '%s': %s", group, rd_kafka_err2str(code));
 		goto out;
 	}
+	behind = rd_kafka_topic_partition_list_new(parts->cnt);
+	ends = ecom_xcalloc((size_t)parts->cnt + 1, sizeof(*ends));
 	for (p = 0; p < parts->cnt; p++) {
 		int64_t low, high, committed = parts->elems[p].offset;
 
+		/* Under read_committed, high is the last stable offset. */
 		code = kafka_partition_watermarks(rk, topic, parts->elems[p].partition, timeout_ms, &low,
 		                                  &high);
 		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
@@ -472,16 +527,37 @@ ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topi
 			goto out;
 		}
 		/* A group without a commit there starts at the earliest offset. */
-		total += high - (committed >= 0 ? committed : low);
+		if (committed < 0 || committed < low)
+			committed = low;
+		/* Far behind, a few markers change nothing: the offsets count, unread. */
+		if (high - committed > LAG_READ_MAX_OFFSETS)
+			total += high - committed;
+		else if (high > committed) {
+			rd_kafka_topic_partition_list_add(behind, topic, parts->elems[p].partition)->offset =
+			    committed;
+			ends[behind->cnt - 1] = high;
+		}
 	}
+	/*
+	 * Offsets behind are not all events: under exactly_once each committed
+	 * transaction leaves a marker, and the group's offset stops before it.
+	 * Read them, as the stage would, and count what a reader gets.
+	 */
+	if (behind->cnt > 0)
+		total += count_committed_events(rk, behind, ends,
+		                                ecom_monotonic_us() + (int64_t)timeout_ms * 1000);
 	*lag = total;
 	rc = 0;
 out:
+	free(ends);
+	if (behind != NULL)
+		rd_kafka_topic_partition_list_destroy(behind);
 	if (parts != NULL)
 		rd_kafka_topic_partition_list_destroy(parts);
 	if (md != NULL)
 		rd_kafka_metadata_destroy(md);
 	rd_kafka_topic_destroy(rkt);
+	rd_kafka_consumer_close(rk);
 	rd_kafka_destroy(rk);
 	return rc;
 }

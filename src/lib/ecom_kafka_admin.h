@@ -39,8 +39,13 @@ int ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n
 int ecom_kafka_topic_size(rd_kafka_t *rk, const char *topic, int timeout_ms, int64_t *size,
                           ecom_err *err);
 /*
- * Messages of topic that group has not committed yet (its consumer lag),
- * summed over the partitions: where orders are waiting.
+ * Events of topic that group has not committed yet (its consumer lag),
+ * summed over the partitions: where orders are waiting.  Counted as a
+ * read_committed reader gets them: a transaction's commit or abort
+ * marker, and what an aborted transaction wrote, take offsets but are no
+ * events waiting.  A partition more than 1,000 offsets behind is not
+ * read: its offsets count, markers and all, as do those left when the
+ * reading runs out of time (2 s at most).
  */
 int ecom_kafka_group_lag(const ecom_config *cfg, const char *group, const char *topic,
                          int64_t *lag, ecom_err *err);

@@ -58,7 +58,7 @@ static const ecom_stage_hooks *const kind_hooks[ECOM_STAGE_COUNT] = {
 };
 
 static const char *const phase_names[ECOM_PHASE_COUNT] = {
-	"poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "commit",
+	"poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "transaction",
 };
 
 const char *

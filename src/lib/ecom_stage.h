@@ -55,7 +55,7 @@ typedef enum ecom_phase {
 	ECOM_PHASE_COUNT
 } ecom_phase;
 
-/* "poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "commit". */
+/* "poll_wait", "decode", "store", "mark", "produce", "flush", "offsets", "transaction". */
 const char *ecom_phase_name(ecom_phase phase);
 
 typedef struct ecom_stage_stats {

@@ -54,6 +54,63 @@ setup() {
 	assert_output --partial "ecom-bench: --compare: store 'oracle'"
 }
 
+# One event on the ordercreated topic and two orders' creations in the postgresql
+# store: what a run that started after all (it resets both) would change.
+put_marker() {
+	export ECOM_STORE=postgresql
+	ecom-reconcile -q --reset
+	ecom-produce --generate 2 --stdout | ecom-persist -q >/dev/null
+	ecom-produce --generate 1 -q
+	assert_marker_untouched
+}
+
+assert_marker_untouched() {
+	assert_equal "$(store_count ordercreated)" 2
+	assert_equal "$(store_count orderfulfilled)" 0
+	run bash -c "ecom-consume -t '${ECOM_TOPIC_PREFIX}ordercreated' -e -q | wc -l"
+	assert_output 1
+}
+
+# $1: the message; the rest: ecom-bench's arguments.  Exit 2, the message and the hint,
+# nothing on standard output, nothing reset.
+assert_compare_refused() {
+	local message=$1
+	shift
+	run --separate-stderr ecom-bench -n 5 --no-progress "$@"
+	[[ $status -eq 2 ]] || fail "'ecom-bench $*' exited $status, not 2: $stderr"
+	assert_equal "$stderr" "ecom-bench: $message
+try 'ecom-bench --help'"
+	assert_equal "$output" ""
+	assert_marker_untouched
+}
+
+@test "ecom-bench --compare with a bad guarantee or too many runs fails before anything is touched" {
+	put_marker
+	assert_compare_refused "--compare: exactly_once named twice" \
+		--compare postgresql,exactly_once --compare exactly_once
+	assert_compare_refused "--compare: store 'exactly-once': expected mongodb, postgresql, or a mongodb:// or postgresql:// URI; or a guarantee, at_least_once or exactly_once" \
+		--compare postgresql,exactly-once
+	assert_compare_refused "--compare: at most 8 runs (stores x guarantees), not 10" \
+		--compare mongodb,postgresql,mongodb,postgresql,mongodb,at_least_once,exactly_once
+	run --separate-stderr ecom-bench --sweep --compare postgresql,at_least_once,exactly_once
+	assert_equal "$status" 2
+	assert_equal "$stderr" "ecom-bench: --sweep compares stores, not guarantees: take at_least_once out of --compare (--exactly-once sweeps under exactly_once)
+try 'ecom-bench --help'"
+	assert_marker_untouched
+}
+
+@test "scripts/bench.sh refuses a guarantee in its --compare, and a bad --cost-rounds, before any run" {
+	put_marker
+	run --separate-stderr "$ECOM_SRCDIR/scripts/bench.sh" --cost --compare postgresql,exactly_once
+	assert_equal "$status" 2
+	[[ $stderr == *"bench: --compare postgresql,exactly_once: stores only; the cost compares the guarantees by itself"* ]] ||
+		fail "stderr: $stderr"
+	run --separate-stderr "$ECOM_SRCDIR/scripts/bench.sh" --cost --cost-rounds 0
+	assert_equal "$status" 2
+	[[ $stderr == *"bench: '0': expected a whole number from 1"* ]] || fail "stderr: $stderr"
+	assert_marker_untouched
+}
+
 @test "ecom-bench --plot to a file that cannot be written fails before any run" {
 	run ecom-bench -n 5 --plot /nonexistent/dir/x.svg
 	assert_failure 1

@@ -36,8 +36,11 @@ bench_exactly_once() { # store
 	run --separate-stderr timeout 300 ecom-bench -n 200 --exactly-once
 	assert_success
 	echo "$output" | jq -e '.orders == 200 and .complete and .processing_guarantee == "exactly_once"
-		and (.stages.payment.phases | has("commit"))' >/dev/null ||
+		and (.stages.payment.phases | has("transaction"))' >/dev/null ||
 		fail "report: $output"
+	# The summary line names the guarantee, and times the transactions.
+	[[ $stderr =~ ": exactly_once: 200 orders in ".*" transaction "[0-9]+\.[0-9]{2}" ms" ]] ||
+		fail "summary: $stderr"
 	assert_exactly_n_orders 200
 	assert_topics_hold_exactly 200
 }
@@ -50,10 +53,48 @@ bench_exactly_once() { # store
 	bench_exactly_once postgresql
 }
 
+@test "ecom-bench --compare both stores under both guarantees: each run's figures, and exactly_once's cost as their ratio" {
+	run --separate-stderr timeout 600 ecom-bench -n 50 -w 4 --floor-samples 3 --no-progress \
+		--compare mongodb,postgresql,at_least_once,exactly_once
+	assert_success
+	# Each store in turn, each guarantee in turn on it, in the order named.
+	echo "$output" | jq -se '[.[] | [.store, .processing_guarantee]] == [
+			["mongodb", "at_least_once"], ["mongodb", "exactly_once"],
+			["postgresql", "at_least_once"], ["postgresql", "exactly_once"]]
+		and all(.[]; .orders == 50 and .complete and .window == 4)' >/dev/null ||
+		fail "reports: $output"
+	# The later run of each store carries both runs' figures, as those runs reported
+	# them, and their ratios; the earlier carries none.
+	echo "$output" | jq -se '[.[0], .[2]] | all(.guarantee_cost == null)' >/dev/null ||
+		fail "reports: $output"
+	echo "$output" | jq -se 'def close(a; b): (a - b | fabs) <= 0.0011 * (if b > 1 then b else 1 end);
+		[[.[0], .[1]], [.[2], .[3]]] | all(.[0] as $alo | .[1] as $eos | $eos.guarantee_cost as $c |
+			$c.at_least_once == {elapsed_s: $alo.elapsed_s, orders_per_s: $alo.orders_per_s}
+			and $c.exactly_once == {elapsed_s: $eos.elapsed_s, orders_per_s: $eos.orders_per_s}
+			and $eos.elapsed_s > 0 and $alo.elapsed_s > 0
+			and close($c.exactly_once_over_at_least_once.elapsed; $eos.elapsed_s / $alo.elapsed_s)
+			and close($c.exactly_once_over_at_least_once.orders_per_s;
+				$eos.orders_per_s / $alo.orders_per_s))' >/dev/null || fail "reports: $output"
+	# The summary says it per store, in words.
+	for store in mongodb postgresql; do
+		[[ $stderr =~ "$store: exactly_once over at_least_once, in this run: elapsed "[0-9.]+" s / "[0-9.]+" s = "[0-9.]+", orders/s "[0-9.]+" / "[0-9.]+" = "[0-9.]+ ]] ||
+			fail "no cost line for $store: $stderr"
+	done
+	# Each store holds what its last run (exactly_once) left: exactly 50 orders; the topics,
+	# reset by every run, what postgresql's left: 50 events each, none twice, read committed.
+	ECOM_STORE=mongodb assert_exactly_n_orders 50
+	ECOM_STORE=postgresql assert_exactly_n_orders 50
+	assert_topics_hold_exactly 50
+}
+
 @test "the report names the guarantee in force: at_least_once by default" {
 	run --separate-stderr timeout 300 ecom-bench -n 5
 	assert_success
-	echo "$output" | jq -e '.processing_guarantee == "at_least_once"' >/dev/null || fail "report: $output"
+	echo "$output" | jq -e '.processing_guarantee == "at_least_once"
+		and ([.stages[].phases | has("transaction")] | any | not)' >/dev/null || fail "report: $output"
+	# So does the summary line, with no transaction time where there is no transaction.
+	[[ $stderr == *": at_least_once: 5 orders in "* ]] || fail "summary: $stderr"
+	[[ $stderr != *transaction* && $stderr != *commit* ]] || fail "summary: $stderr"
 }
 
 @test "-X dump shows exactly_once's settings: no auto-commit, read_committed, the transaction timeout and id" {
