@@ -119,7 +119,7 @@ topic_line() {
 	assert_failure 1
 	assert_line --regexp "^kafka-$victim +pid=$old_pid +port=[0-9]+ +down$"
 
-	# The controller fences it (broker.session.timeout.ms, 9 s) and another
+	# The controller fences it (broker.session.timeout.ms, 2 s here) and another
 	# replica takes the lead: the topic stays writable.
 	for _ in $(seq 60); do
 		line=$(topic_line ordercreated)
