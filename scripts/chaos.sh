@@ -31,8 +31,9 @@
 # back.  On more than one broker a broker loss is not an outage: the
 # longest pause across each must stay under --max-broker-pause seconds
 # (5), or the run fails.  A broker is killed only once the last stage
-# kill is SETTLE_S (14) seconds old: the pause a stage kill costs (the
-# consumers' session timeout, 10 s, and a rebalance) is not the broker's.
+# kill is SETTLE_S (14) seconds old and orders are fulfilled again: the
+# pause a stage kill costs (the consumers' session timeout, 10 s, and a
+# rebalance) is not the broker's.
 #
 # Kafka (--brokers nodes) runs in the dev stack in ECOM_DEVSTACK_DIR
 # (default /tmp/ecom-chaos-UID), started here unless it already runs, and
@@ -263,14 +264,30 @@ kill_stage() {
 }
 
 # A stage kill costs a pause of its own (the consumers' session timeout,
-# 10 s, then a rebalance): a broker is killed once the last one is older.
+# 10 s, then a rebalance; more when kills follow each other): a broker is
+# killed once the last one is older, and orders are being fulfilled again
+# (the newest fulfilment less than a second old), for up to 120 s.
 readonly SETTLE_S=14
 
+flowing() {
+	local newest
+	newest=$(kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${prefix}orderfulfilled" -o -1 -e -q -f '%T\n' 2>/dev/null |
+		sort -n | tail -n 1)
+	[[ -n $newest ]] && (($(date +%s%3N) - newest < 1000))
+}
+
 bounce_broker() {
-	local b=$next_broker t0 t1 t2
+	local b=$next_broker t0 t1 t2 i
 	next_broker=$((next_broker % brokers + 1))
-	if [[ -n $last_stage_kill ]] && ((SECONDS - last_stage_kill < SETTLE_S)); then
-		nap $((SETTLE_S - (SECONDS - last_stage_kill))) || return 0
+	if [[ -n $last_stage_kill ]]; then
+		if ((SECONDS - last_stage_kill < SETTLE_S)); then
+			nap $((SETTLE_S - (SECONDS - last_stage_kill))) || return 0
+		fi
+		for ((i = 0; i < 240; i++)); do
+			flowing && break
+			flow_running || return 0
+			sleep 0.5
+		done
 	fi
 	t0=$(date +%s.%N)
 	devstack kill-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot kill broker $b: $(tail -n 1 "$run_dir/devstack.err")"
