@@ -20,14 +20,20 @@
 # many as the run lasts).  Stage kills pause while a service is down, so
 # what a service loss costs is its own.
 #
-# Then it checks: exactly N events per collection or table, every order
-# marked, a clean audit (ecom-reconcile --audit), run-flow done, and no
+# Then it checks: exactly N events per collection or table, N distinct
+# events (eventIds) on every topic read committed, every order marked, a
+# clean audit (ecom-reconcile --audit), run-flow done, and no
 # process that exited without being killed here: a broker or a database
 # that comes back within retry_timeout_ms must not cost a stage.  It
 # counts the events that are on a topic more than once (redelivery after
 # a kill produces again: allowed, and shown) and, for each service loss,
 # the longest pause between two fulfilments from the kill until it was
-# back.
+# back.  On more than one broker a broker loss is not an outage: the
+# longest pause across each must stay under --max-broker-pause seconds
+# (5), or the run fails.  A broker is killed only once the last stage
+# kill is SETTLE_S (14) seconds old and orders are fulfilled again: the
+# pause a stage kill costs (the consumers' session timeout, 10 s, and a
+# rebalance) is not the broker's.
 #
 # Kafka (--brokers nodes) runs in the dev stack in ECOM_DEVSTACK_DIR
 # (default /tmp/ecom-chaos-UID), started here unless it already runs, and
@@ -53,7 +59,8 @@ usage() {
 usage: chaos.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
                 [--brokers B] [--kill-every S] [--signal SIG] [--stage-kills C]
                 [--kills-per-bounce C] [--broker-kills C] [--broker-down S]
-                [--store-kills C] [--store-down S] [--exactly-once] [--keep-stack]
+                [--store-kills C] [--store-down S] [--max-broker-pause S]
+                [--exactly-once] [--keep-stack]
 
 Run the flow while killing stage processes, brokers and the store's
 server, then check that exactly N orders went through.
@@ -73,6 +80,9 @@ server, then check that exactly N orders went through.
   --broker-down S       seconds a killed broker stays down (default 10)
   --store-kills C       store server bounces in all (default 0)
   --store-down S        seconds a killed store server stays down (default 5)
+  --max-broker-pause S  on more than one broker, fail when the longest pause
+                        between two fulfilments across a broker loss is S
+                        seconds or more (default 5; 0: no limit)
   --exactly-once        the stages in Kafka transactions (run-flow.sh --exactly-once):
                         then any duplicate on a topic fails the run too
   --keep-stack          leave the stack this script started running
@@ -88,7 +98,7 @@ EOF
 
 orders=10000 window=16 store=mongodb instances=2 partitions=6 brokers=3
 kill_every=3 signal=KILL stage_kills=-1 kills_per_bounce=3 broker_kills=-1 broker_down=10
-store_kills=0 store_down=5 keep_stack=0 guarantee=at_least_once
+store_kills=0 store_down=5 keep_stack=0 guarantee=at_least_once max_broker_pause=5
 need_value() { (($2 >= 2)) || usage_error "$1 needs a value"; }
 while (($#)); do
 	case $1 in
@@ -106,6 +116,7 @@ while (($#)); do
 	--broker-down) need_value "$1" $#; broker_down=$2; shift 2 ;;
 	--store-kills) need_value "$1" $#; store_kills=$2; shift 2 ;;
 	--store-down) need_value "$1" $#; store_down=$2; shift 2 ;;
+	--max-broker-pause) need_value "$1" $#; max_broker_pause=$2; shift 2 ;;
 	--exactly-once) guarantee=exactly_once; shift ;;
 	--keep-stack) keep_stack=1; shift ;;
 	-h | --help) usage; exit 0 ;;
@@ -120,6 +131,8 @@ done
 for pair in "--stage-kills:$stage_kills" "--broker-kills:$broker_kills" "--store-kills:$store_kills"; do
 	[[ ${pair#*:} =~ ^(-1|0|[1-9][0-9]*)$ ]] || usage_error "${pair%%:*} '${pair#*:}': expected -1 or a whole number"
 done
+[[ $max_broker_pause =~ ^(0|[1-9][0-9]*)(\.[0-9]+)?$ ]] ||
+	usage_error "--max-broker-pause '$max_broker_pause': expected a number of seconds"
 case $store in
 mongodb | postgresql) ;;
 *) usage_error "--store '$store': expected mongodb or postgresql" ;;
@@ -243,15 +256,39 @@ kill_stage() {
 	((${#live[@]})) || return 0
 	victim=${live[RANDOM % ${#live[@]}]}
 	kill "-$signal" "${victim%% *}" 2>/dev/null || return 0
+	last_stage_kill=$SECONDS
 	echo "$victim" >>"$run_dir/killed"
 	stage_kills_done=$((stage_kills_done + 1))
 	stage_kills=$(spend "$stage_kills")
 	msg "killed ${victim#* } (pid ${victim%% *}) with SIG$signal"
 }
 
+# A stage kill costs a pause of its own (the consumers' session timeout,
+# 10 s, then a rebalance; more when kills follow each other): a broker is
+# killed once the last one is older, and orders are being fulfilled again
+# (the newest fulfilment less than a second old), for up to 120 s.
+readonly SETTLE_S=14
+
+flowing() {
+	local newest
+	newest=$(kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${prefix}orderfulfilled" -o -1 -e -q -f '%T\n' 2>/dev/null |
+		sort -n | tail -n 1)
+	[[ -n $newest ]] && (($(date +%s%3N) - newest < 1000))
+}
+
 bounce_broker() {
-	local b=$next_broker t0 t1 t2
+	local b=$next_broker t0 t1 t2 i
 	next_broker=$((next_broker % brokers + 1))
+	if [[ -n $last_stage_kill ]]; then
+		if ((SECONDS - last_stage_kill < SETTLE_S)); then
+			nap $((SETTLE_S - (SECONDS - last_stage_kill))) || return 0
+		fi
+		for ((i = 0; i < 240; i++)); do
+			flowing && break
+			flow_running || return 0
+			sleep 0.5
+		done
+	fi
 	t0=$(date +%s.%N)
 	devstack kill-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot kill broker $b: $(tail -n 1 "$run_dir/devstack.err")"
 	down_broker=$b
@@ -305,7 +342,7 @@ bounce_store() {
 }
 
 : >"$run_dir/killed"
-stage_kills_done=0 broker_kills_done=0 store_kills_done=0 next_broker=1
+stage_kills_done=0 broker_kills_done=0 store_kills_done=0 next_broker=1 last_stage_kill=''
 losses=()
 while flow_running; do
 	for ((c = 0; c < kills_per_bounce; c++)); do
@@ -338,13 +375,15 @@ unexpected=$(sed -n 's/^run-flow: \([a-z0-9-]*\) (pid \([0-9]*\)) exited with st
 	"$run_dir/killed" -)
 unexpected_count=$(grep -c . <<<"$unexpected")
 
-# Events that are on a topic more than once (the same eventId).
-topic_dups='{}'
+# Events that are on a topic more than once (the same eventId), and how
+# many distinct ones each holds: N, none lost.
+topic_dups='{}' topic_distinct='{}'
 for t in "${TOPICS[@]}"; do
 	# As every consumer of ecom reads them: committed data only.
-	n=$(kcat -C -b "$ECOM_KAFKA_BROKERS" -X isolation.level=read_committed -t "$prefix$t" -e -q -f '%s\n' 2>/dev/null |
-		jq -r .eventId | sort | uniq -d -c | awk '{ s += $1 - 1 } END { print s + 0 }')
+	read -r n d < <(kcat -C -b "$ECOM_KAFKA_BROKERS" -X isolation.level=read_committed -t "$prefix$t" -e -q -f '%s\n' 2>/dev/null |
+		jq -r .eventId | sort | uniq -c | awk '{ s += $1 - 1; d++ } END { print s + 0, d + 0 }')
 	topic_dups=$(jq -c --arg t "$t" --argjson n "${n:-0}" '. + {($t): $n}' <<<"$topic_dups")
+	topic_distinct=$(jq -c --arg t "$t" --argjson n "${d:-0}" '. + {($t): $n}' <<<"$topic_distinct")
 done
 
 # What each service loss cost: fulfilments (by their message timestamps)
@@ -358,13 +397,13 @@ longest_pause=$(awk 'NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 }
 loss_json='[]'
 for loss in "${losses[@]}"; do
 	read -r what t0 t1 t2 <<<"$loss"
-	one=$(awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v what="$what" '
+	one=$(awk -v t0="$t0" -v t1="$t1" -v t2="$t2" -v what="$what" -v start="$start_s" '
 		{ t = $1 / 1000 }
 		t < t0 { prev = t; next }
 		t <= t2 { n++; if (prev && t - prev > gap) gap = t - prev; prev = t; next }
 		!done && prev { if (t - prev > gap) gap = t - prev; done = 1 }
-		END { printf "{\"what\":\"%s\",\"down_s\":%.1f,\"back_s\":%.1f,\"fulfilled_meanwhile\":%d,\"longest_pause_s\":%.2f}",
-			what, t1 - t0, t2 - t0, n, gap }' "$run_dir/fulfilled-ms")
+		END { printf "{\"what\":\"%s\",\"at_s\":%.1f,\"down_s\":%.1f,\"back_s\":%.1f,\"fulfilled_meanwhile\":%d,\"longest_pause_s\":%.2f}",
+			what, t0 - start, t1 - t0, t2 - t0, n, gap }' "$run_dir/fulfilled-ms")
 	loss_json=$(jq -c --argjson one "$one" '. + [$one]' <<<"$loss_json")
 done
 
@@ -376,8 +415,9 @@ report=$(jq -c -n \
 	--argjson broker_kills "$broker_kills_done" --argjson store_kills "$store_kills_done" \
 	--argjson flow_status "$flow_status" --argjson audit "$audit" \
 	--argjson unexpected "$unexpected_count" --arg unexpected_list "$unexpected" \
-	--argjson topic_dups "$topic_dups" --argjson losses "$loss_json" \
-	--argjson longest_pause "$longest_pause" --arg guarantee "$guarantee" '
+	--argjson topic_dups "$topic_dups" --argjson topic_distinct "$topic_distinct" --argjson losses "$loss_json" \
+	--argjson longest_pause "$longest_pause" --arg guarantee "$guarantee" \
+	--argjson max_broker_pause "$max_broker_pause" '
 	($audit.counts // {}) as $c |
 	{orders: $orders, store: $store, server: $audit.server, brokers: $brokers,
 	 partitions: $partitions, instances: $instances, window: $window,
@@ -390,17 +430,26 @@ report=$(jq -c -n \
 	 counts: $c, fulfilled: $audit.fulfilled, audit_ok: ($audit.ok // false),
 	 unexpected_exits: $unexpected,
 	 unexpected: ($unexpected_list | split("\n") | map(select(. != ""))),
-	 topic_duplicates: $topic_dups, longest_pause_s: $longest_pause, losses: $losses}
+	 topic_duplicates: $topic_dups, topic_distinct: $topic_distinct, longest_pause_s: $longest_pause, losses: $losses,
+	 max_broker_pause_s: $max_broker_pause,
+	 longest_broker_pause_s: ([$losses[] | select(.what | startswith("broker-")) | .longest_pause_s] | max)}
+	| .broker_pause_ok = (.brokers == 1 or .max_broker_pause_s == 0 or .longest_broker_pause_s == null
+	                      or .longest_broker_pause_s < .max_broker_pause_s)
 	| .ok = (.run_flow_status == 0 and .audit_ok and .lost == 0 and .duplicated_in_store == 0
 	         and ([.counts[]] | length == 5) and .fulfilled == .orders and .unexpected_exits == 0
-	         and (.processing_guarantee == "at_least_once" or ([.topic_duplicates[]] | all(. == 0))))')
+	         and ([.topic_distinct[]] | length == 5 and all(. == $orders))
+	         and (.processing_guarantee == "at_least_once" or ([.topic_duplicates[]] | all(. == 0)))
+	         and .broker_pause_ok)')
 echo "$report"
 
 jq -r '
 	"orders \(.orders) on \(.store) (\(.server)), \(.brokers) broker(s), P=\(.partitions), K=\(.instances), W=\(.window), \(.processing_guarantee): \(.elapsed_s) s",
 	"kills: \(.stage_kills) stage processes (SIG\(.signal)), \(.broker_kills) brokers, \(.store_kills) store servers; unexpected exits: \(.unexpected_exits) \(.unexpected)",
 	"lost \(.lost), duplicated in the store \(.duplicated_in_store), fulfilled \(.fulfilled), audit \(if .audit_ok then "clean" else "NOT clean" end)",
+	"distinct events on the topics: \(.topic_distinct | to_entries | map("\(.key) \(.value)") | join(", "))",
 	"duplicates on the topics: \(.topic_duplicates | to_entries | map("\(.key) \(.value)") | join(", ")); longest pause between two fulfilments \(.longest_pause_s) s",
-	(.losses[] | "\(.what): down \(.down_s) s, back after \(.back_s) s, \(.fulfilled_meanwhile) orders fulfilled meanwhile, longest pause \(.longest_pause_s) s"),
+	(.losses[] | "\(.what) at \(.at_s) s: down \(.down_s) s, back after \(.back_s) s, \(.fulfilled_meanwhile) orders fulfilled meanwhile, longest pause \(.longest_pause_s) s"),
+	(if .broker_pause_ok then empty else
+		"the longest pause across a broker loss, \(.longest_broker_pause_s) s, is not under \(.max_broker_pause_s) s" end),
 	(if .ok then "ok" else "FAILED (logs in '"$run_dir"')" end)' <<<"$report" | sed 's/^/chaos: /' >&2
 jq -e .ok <<<"$report" >/dev/null

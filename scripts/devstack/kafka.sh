@@ -117,11 +117,17 @@ transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
-# a node killed with -9 is fenced (its partitions led elsewhere) once it
-# has missed heartbeats for this long: 9 s by default, the pause every
-# client sees; on loopback 4 s is safe
-broker.session.timeout.ms=4000
-broker.heartbeat.interval.ms=1000
+# A node killed with -9 is fenced (its partitions, group and transaction
+# coordinators led elsewhere) once it has missed heartbeats for this long:
+# 9 s by default, a pause every client sees, longer than the consumers'
+# session.timeout.ms (6 s), so that each group it coordinated lost its
+# members and rebalanced on top.  2 s, a heartbeat every 0.5 s (four
+# missed).  When the node was the active controller, the others first
+# elect another, once they have not heard from it for the fetch timeout
+# (2 s by default; 1 s), and the new one fences it one session later.
+broker.session.timeout.ms=2000
+broker.heartbeat.interval.ms=500
+controller.quorum.fetch.timeout.ms=1000
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=24

@@ -15,14 +15,31 @@
  * otherwise pay linger.ms=5 and Nagle.  fetch.wait.max.ms stays Kafka's
  * 500 ms (the broker answers a waiting fetch as soon as data arrives),
  * said here so -X dump shows it; doc/performance-notes.md §4 has why not
- * less.  session.timeout.ms is the broker's minimum, so a stage restarted
- * after kill -9 gets its partitions back in seconds.
+ * less.  session.timeout.ms is 10 s, not Kafka's 45: a stage restarted
+ * after kill -9 gets its partitions back in seconds; and not the broker's
+ * minimum, 6 s, which a group outlives only while its coordinator is
+ * there: when the broker that coordinates it dies, the members miss
+ * heartbeats until another broker has taken the group over (its fencing,
+ * after broker.session.timeout.ms, and more when it was the controller),
+ * and a member that misses them for session.timeout.ms leaves and joins
+ * again as a new one, and the group stops until the new coordinator has
+ * given the old members up, one session later (doc/broker-loss.md).
+ *
+ * reconnect.backoff.max.ms is the Java client's 1 s, not librdkafka's
+ * 10 s: a request queued for a broker that died (a produce to its
+ * partitions, a transaction's AddOffsetsToTxn to its coordinator) fails,
+ * and goes to the new leader or coordinator, at the next reconnect, which
+ * the 10 s bound put up to 4.5 s after the broker had been replaced
+ * (doc/broker-loss.md).
  */
+#define RECONNECT_BACKOFF_MAX_MS "1000"
+
 static const char *const producer_defaults[][2] = {
 	{"linger.ms", "0"},
 	{"socket.nagle.disable", "true"},
 	{"enable.idempotence", "true"},
 	{"acks", "all"},
+	{"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 };
 
 /*
@@ -36,10 +53,11 @@ static const char *const producer_defaults[][2] = {
 static const char *const consumer_defaults[][2] = {
 	{"fetch.wait.max.ms", "500"},
 	{"socket.nagle.disable", "true"},
+	{"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
 	{"enable.auto.offset.store", "false"},
 	{"enable.auto.commit", "true"},
 	{"auto.commit.interval.ms", "1000"},
-	{"session.timeout.ms", "6000"},
+	{"session.timeout.ms", "10000"},
 	{"heartbeat.interval.ms", "1000"},
 	{"enable.partition.eof", "true"},
 	/* librdkafka's default already, said so that -X dump shows it: an

@@ -119,7 +119,7 @@ topic_line() {
 	assert_failure 1
 	assert_line --regexp "^kafka-$victim +pid=$old_pid +port=[0-9]+ +down$"
 
-	# The controller fences it (broker.session.timeout.ms, 9 s) and another
+	# The controller fences it (broker.session.timeout.ms, 2 s here) and another
 	# replica takes the lead: the topic stays writable.
 	for _ in $(seq 60); do
 		line=$(topic_line ordercreated)
@@ -156,10 +156,13 @@ topic_line() {
 
 @test "chaos: 1000 orders, P=6, K=2, W=16, stages and brokers killed: exactly N, no unexpected exit" {
 	# Short: a stage kill every 2 s; after every second one, a broker
-	# bounce (down 5 s, then back in the ISR), each broker once.
+	# bounce (down 5 s, then back in the ISR), each broker once.  One of
+	# the three is the active controller, whose loss costs an election
+	# too: 8 to 10 s on a loaded machine, not under chaos.sh's 5 s
+	# (doc/broker-loss.md), so the bound here is only against a stall.
 	run --separate-stderr timeout -k 10 900 "$ECOM_SRCDIR/scripts/chaos.sh" -n 1000 -w 16 \
 		--partitions 6 --instances 2 --kill-every 2 --kills-per-bounce 2 --broker-kills 3 --broker-down 5 \
-		--store postgresql 3>&-
+		--max-broker-pause 30 --store postgresql 3>&-
 	# The table, in the test's output for the record.
 	sed 's/^/# /' <<<"$stderr" | grep '^# chaos: [a-z]' | grep -v 'chaos: killed ' >&3 || true
 	((status == 0)) || fail "chaos.sh exited $status: $stderr"
@@ -167,7 +170,8 @@ topic_line() {
 		and .stage_kills >= 2 and .broker_kills >= 1 and .lost == 0 and .duplicated_in_store == 0
 		and .unexpected_exits == 0 and .audit_ok and .fulfilled == 1000
 		and (.topic_duplicates | keys | length) == 5
-		and (.losses | length) == .broker_kills' <<<"$output" >/dev/null ||
+		and (.losses | length) == .broker_kills and .longest_broker_pause_s < 30
+		and ([.topic_distinct[]] | all(. == 1000))' <<<"$output" >/dev/null ||
 		fail "chaos report: $output"
 	assert_exactly_n_orders 1000
 	# Every broker is back: the next test counts their processes.

@@ -3,7 +3,8 @@
 # service or broker count with a message that says what is valid, and exit
 # 2, before they start anything (and --secure what it cannot give, or a
 # stack of the other mode); the cluster commands say when there is no
-# stack (exit 1).  No dev stack needed.
+# stack (exit 1); chaos.sh refuses a bound on the pause across a broker
+# loss that is no number of seconds.  No dev stack needed.
 
 load helpers
 
@@ -123,4 +124,22 @@ setup() {
 	assert_failure 1
 	assert_output "devstack: $ECOM_DEVSTACK_DIR holds a plain stack: run 'devstack.sh down' first to start a secure one"
 	assert [ ! -e "$ECOM_DEVSTACK_DIR/tls" ]
+}
+
+@test "chaos.sh --max-broker-pause other than seconds is a usage error, before anything starts" {
+	local bad
+	for bad in x -1 5s '' 1.; do
+		run --separate-stderr "$ECOM_SRCDIR/scripts/chaos.sh" --max-broker-pause "$bad"
+		assert_failure 2
+		assert_equal "$stderr" "chaos: --max-broker-pause '$bad': expected a number of seconds
+chaos: try 'chaos.sh --help'"
+		assert_equal "$output" ""
+	done
+	run --separate-stderr "$ECOM_SRCDIR/scripts/chaos.sh" --max-broker-pause
+	assert_failure 2
+	assert_regex "$stderr" "^chaos: --max-broker-pause needs a value"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	run "$ECOM_SRCDIR/scripts/chaos.sh" --help
+	assert_success
+	assert_line --regexp '^  --max-broker-pause S  on more than one broker, fail when the longest pause$'
 }

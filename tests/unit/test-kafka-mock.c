@@ -125,6 +125,52 @@ a_window_above_one_batches_sends_unless_linger_is_given(void **state)
 	ecom_config_free(&cfg);
 }
 
+/* ---- a broker loss: what the clients are made with ---- */
+
+/* The value of key in the configuration ecom_kafka_conf makes for kind. */
+static void
+assert_client_property(const ecom_config *cfg, const char *kind, const char *key,
+                       const char *expected)
+{
+	rd_kafka_conf_t *conf = NULL;
+	char value[64];
+	size_t size = sizeof(value);
+	ecom_err err;
+
+	if (ecom_kafka_conf(cfg, kind, &conf, &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_int_equal(rd_kafka_conf_get(conf, key, value, &size), RD_KAFKA_CONF_OK);
+	if (strcmp(value, expected) != 0)
+		fail_msg("%s %s: '%s', expected '%s'", kind, key, value, expected);
+	rd_kafka_conf_destroy(conf);
+}
+
+/*
+ * A broker that died is tried again within a second (librdkafka's own
+ * bound is 10 s), by producers and consumers, and a consumer group keeps
+ * its members for 10 s without its coordinator (6 s lost them while the
+ * group moved to another broker); the user's values win.
+ */
+static void
+a_lost_broker_is_retried_each_second_and_a_group_outlasts_its_coordinator_moving(void **state)
+{
+	ecom_config cfg;
+	ecom_err err;
+
+	(void)state;
+	ecom_config_init(&cfg);
+	assert_client_property(&cfg, "producer", "reconnect.backoff.max.ms", "1000");
+	assert_client_property(&cfg, "consumer", "reconnect.backoff.max.ms", "1000");
+	assert_client_property(&cfg, "consumer", "session.timeout.ms", "10000");
+	if (ecom_config_set_kafka(&cfg, "reconnect.backoff.max.ms=300", &err) < 0 ||
+	    ecom_config_set_kafka(&cfg, "session.timeout.ms=45000", &err) < 0)
+		fail_msg("%s", err.msg);
+	assert_client_property(&cfg, "producer", "reconnect.backoff.max.ms", "300");
+	assert_client_property(&cfg, "consumer", "reconnect.backoff.max.ms", "300");
+	assert_client_property(&cfg, "consumer", "session.timeout.ms", "45000");
+	ecom_config_free(&cfg);
+}
+
 /* ---- keys are bytes ---- */
 
 static const rd_kafka_message_t *
@@ -426,6 +472,7 @@ main(int argc, char **argv)
 {
 	const struct CMUnitTest tests[] = {
 		cmocka_unit_test(a_window_above_one_batches_sends_unless_linger_is_given),
+		cmocka_unit_test(a_lost_broker_is_retried_each_second_and_a_group_outlasts_its_coordinator_moving),
 		cmocka_unit_test(keys_with_a_nul_and_of_1000_bytes_come_back_whole),
 		cmocka_unit_test(event_headers_read_back_as_the_numbers_sent),
 		cmocka_unit_test(a_send_waiting_for_room_returns_soon_after_a_stop_request),
