@@ -105,7 +105,7 @@ plain_only=()
 if ((secure && skipped > 0)); then
 	# the driver's line in the log of each test run now (a .trs file):
 	# "SKIP: FILE N NAME # SKIP REASON"
-	mapfile -t plain_only < <(for trs in $(find . -name '*.trs'); do
+	mapfile -t plain_only < <(find . -name '*.trs' | while read -r trs; do
 		grep -h -E '^SKIP: .* # SKIP needs a plain stack: ' "${trs%.trs}.log"
 	done 2>/dev/null | sort)
 	failed=$((failed - ${#plain_only[@]}))

@@ -59,18 +59,14 @@ PY
 # file, kafka_settings (a secure stack's SASL_SSL login and CA; nothing
 # on the plain stack).  Tests call "${KCAT[@]}" (also after timeout),
 # never kcat -b alone, so that they run on both stacks.  Set by
-# require_stack; KCAT_CONFIG names the file (0600: it holds the
-# password), empty when there are no settings.
+# require_stack; the file is 0600 (it holds the password).
 KCAT=()
-KCAT_CONFIG=
 kcat_for_stack() {
 	local conf=$BATS_TEST_TMPDIR/kcat.conf
 	KCAT=(kcat -b "$ECOM_KAFKA_BROKERS")
-	KCAT_CONFIG=
 	(umask 077 && kafka_settings >"$conf") ||
 		fail "cannot read the kafka: settings of ECOM_CONFIG=${ECOM_CONFIG:-}"
 	if [[ -s $conf ]]; then
-		KCAT_CONFIG=$conf
 		# -q first: no "% Reading configuration from file" in the output
 		KCAT+=(-q -F "$conf")
 	fi
