@@ -15,7 +15,7 @@ die() { msg "$*"; exit 1; }
 
 BUILD_PACKAGES=(build-essential autoconf automake pkg-config
 	librdkafka-dev libmongoc-dev libbson-dev libyaml-dev libpq-dev libssl-dev uuid-dev libcmocka-dev)
-TEST_PACKAGES=(bats bats-assert bats-support jq mandoc groff-base gnuplot-nox librsvg2-bin file)
+TEST_PACKAGES=(bats bats-assert bats-support jq mandoc groff-base gnuplot-nox librsvg2-bin file python3-yaml)
 PACKAGE_PACKAGES=(debhelper dh-autoreconf lintian man-db fakeroot)
 
 build=1

@@ -162,7 +162,7 @@ ${ECOM_TOPIC_PREFIX}ordercreated"
 }
 
 kcat_produce() {
-	printf '%s\n' "$2" | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$1"
+	printf '%s\n' "$2" | "${KCAT[@]}" -P -t "$1"
 }
 
 @test "--envelope leaves out a key that is not UTF-8, as it does a header's value" {
@@ -170,8 +170,8 @@ kcat_produce() {
 	# Raw bytes through kcat: a text key, a key of bytes 0xff 0xfe, no key;
 	# each with a header whose value is not UTF-8 and one that is.
 	printf 'k1:{"n":1}\n\xff\xfe:{"n":2}\n' |
-		kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$topic" -K: -H "bad=$(printf '\xff')" -H good=yes
-	printf '{"n":3}\n' | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$topic"
+		"${KCAT[@]}" -P -t "$topic" -K: -H "bad=$(printf '\xff')" -H good=yes
+	printf '{"n":3}\n' | "${KCAT[@]}" -P -t "$topic"
 	run --separate-stderr ecom-consume -t "$topic" -e --envelope
 	assert_success
 	[[ -z "$stderr" ]] || fail "stderr: $stderr"

@@ -17,6 +17,8 @@ setup_file() {
 		[[ "${ECOM_REQUIRE_STACK:-0}" != 1 ]]; then
 		return 0
 	fi
+	# Beside a secure stack the file starts nothing: setup skips.
+	stack_is_secure && return 0
 	# Never the stack of the rest of the suite: a directory of this file's own.
 	CLUSTER_STACK_DIR=$(mktemp -d /tmp/ecom-cluster-bats.XXXXXX) || return 1
 	export CLUSTER_STACK_DIR ECOM_DEVSTACK_DIR=$CLUSTER_STACK_DIR
@@ -33,6 +35,7 @@ teardown_file() {
 }
 
 setup() {
+	skip_on_secure_stack "its own three-broker stack is plain (chaos.sh's kcat has no TLS settings); the plain suite runs it"
 	[[ -n "${CLUSTER_STACK_DIR:-}" ]] ||
 		skip "no dev stack (ECOM_* unset): the three-broker tests run only beside it"
 	require_stack postgresql
@@ -76,7 +79,7 @@ topic_line() {
 			all(.partitions[]; (.replicas | sort) == [1, 2, 3] and (.isr | sort) == [1, 2, 3])' \
 			<<<"$line" >/dev/null || fail "not 3 replicas in sync, min ISR 2: $line"
 	done <<<"$mine"
-	run kcat -L -J -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}ordercreated" -m 10
+	run "${KCAT[@]}" -L -J -t "${ECOM_TOPIC_PREFIX}ordercreated" -m 10
 	assert_success
 	jq -e '.topics[0].partitions[0] | ([.replicas[].id] | sort) == [1, 2, 3]
 		and ([.isrs[].id] | sort) == [1, 2, 3]' <<<"$output" >/dev/null || fail "kcat: $output"

@@ -103,6 +103,17 @@ setup() {
 	assert_output "test: --mongo-server needs a kind: mongod, memory, h2 or ferretdb"
 }
 
+@test "test.sh --secure with --mongo-server exits 2 before starting anything" {
+	for order in "--secure --mongo-server ferretdb" "--mongo-server h2 --secure"; do
+		# shellcheck disable=SC2086 # the options, split
+		run "$ECOM_SRCDIR/scripts/test.sh" $order
+		assert_failure 2
+		assert_output "test: --secure and --mongo-server do not go together: the secure stack runs mongo-java-server (memory)"
+	done
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	assert [ ! -e "$ECOM_DEVSTACK_DIR-secure" ]
+}
+
 @test "devstack.sh up with ECOM_DEVSTACK_SECURE other than 1 or 0 exits 2" {
 	ECOM_DEVSTACK_SECURE=maybe run "$DEVSTACK" up
 	assert_failure 2

@@ -30,7 +30,7 @@ case_bench_window_stores_exactly_n() {
 
 # Messages in a topic, counted by kcat rather than by ecom.
 topic_message_count() {
-	kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}$1" -e -q -f '%o\n' | wc -l
+	"${KCAT[@]}" -C -t "${ECOM_TOPIC_PREFIX}$1" -e -q -f '%o\n' | wc -l
 }
 
 case_bench_reports_floor_and_ratio() {

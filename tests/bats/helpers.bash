@@ -19,6 +19,7 @@ require_stack() {
 	local store=${1:-}
 	if [[ -n "${ECOM_KAFKA_BROKERS:-}" && -n "${ECOM_MONGODB_URI:-}" && -n "${ECOM_POSTGRES_URI:-}" ]]; then
 		isolate_test "$store"
+		kcat_for_stack
 		return 0
 	fi
 	if [[ "${ECOM_REQUIRE_STACK:-0}" == 1 ]]; then
@@ -37,6 +38,56 @@ isolate_test() {
 	export ECOM_GROUP="$id"
 	export ECOM_STORE="${1:-${ECOM_STORE:-mongodb}}"
 	export ECOM_TIMEOUT_MS=${ECOM_TIMEOUT_MS:-15000}
+}
+
+# The kafka: settings of ECOM_CONFIG as key=value lines (none without
+# it): the librdkafka properties every ecom command gets from it.
+kafka_settings() {
+	[[ -n ${ECOM_CONFIG:-} ]] || return 0
+	python3 - "$ECOM_CONFIG" <<'PY'
+import sys, yaml
+with open(sys.argv[1]) as f:
+    doc = yaml.safe_load(f) or {}
+for key, value in (doc.get("kafka") or {}).items():
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    print(f"{key}={value}")
+PY
+}
+
+# kcat as ecom reaches the stack's Kafka: its brokers and, as a kcat -F
+# file, kafka_settings (a secure stack's SASL_SSL login and CA; nothing
+# on the plain stack).  Tests call "${KCAT[@]}" (also after timeout),
+# never kcat -b alone, so that they run on both stacks.  Set by
+# require_stack; the file is 0600 (it holds the password).
+KCAT=()
+kcat_for_stack() {
+	local conf=$BATS_TEST_TMPDIR/kcat.conf
+	KCAT=(kcat -b "$ECOM_KAFKA_BROKERS")
+	(umask 077 && kafka_settings >"$conf") ||
+		fail "cannot read the kafka: settings of ECOM_CONFIG=${ECOM_CONFIG:-}"
+	if [[ -s $conf ]]; then
+		# -q first: no "% Reading configuration from file" in the output
+		KCAT+=(-q -F "$conf")
+	fi
+}
+
+# The stack's Kafka speaks TLS, as a secure stack's does (devstack.sh up
+# --secure, scripts/test.sh --secure).
+stack_is_secure() {
+	kafka_settings | grep -qiE '^security\.protocol=(SSL|SASL_SSL)$'
+}
+
+# A test that by its nature needs a plain stack skips on a secure one,
+# saying why.  scripts/test.sh --secure counts and lists these skips by
+# their first words, "needs a plain stack:", and fails on any other skip.
+skip_on_secure_stack() { # why
+	if stack_is_secure; then skip "needs a plain stack: $1"; fi
+}
+
+# A URI with its password as ecom prints it: ***
+redact_uri() {
+	sed -E 's|^([a-z+]+://[^:/@]*):[^@/]*@|\1:***@|' <<<"$1"
 }
 
 # The server behind a store as the server itself says, asked by another

@@ -17,7 +17,7 @@ ecom_stderr() {
 
 # The brokers of the dev stack as kcat sees them, to check -L against.
 kcat_broker_count() {
-	kcat -L -J -b "$ECOM_KAFKA_BROKERS" -m 10 | jq '.brokers | length'
+	"${KCAT[@]}" -L -J -m 10 | jq '.brokers | length'
 }
 
 @test "ecom-consume -L lists the brokers and the topics ecom created, replicated min(3, brokers) times" {
@@ -45,7 +45,7 @@ kcat_broker_count() {
 		and .min_insync_replicas >= 1)' "$BATS_TEST_TMPDIR/mine.jsonl" >/dev/null ||
 		fail "want replication factor $want_rf: $(cat "$BATS_TEST_TMPDIR/mine.jsonl")"
 	# kcat agrees on the replicas of one of them.
-	run kcat -L -J -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}ordercreated" -m 10
+	run "${KCAT[@]}" -L -J -t "${ECOM_TOPIC_PREFIX}ordercreated" -m 10
 	assert_success
 	assert_equal "$(jq -c '[.topics[0].partitions[0].replicas[].id]' <<<"$output")" \
 		"$(jq -c 'select(.topic | endswith("-ordercreated")) | .partitions[0].replicas' "$BATS_TEST_TMPDIR/mine.jsonl")"

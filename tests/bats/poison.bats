@@ -40,7 +40,7 @@ wait_for_topic() {
 assert_poison_costs_only_itself() {
 	local poison=$1 reason=$2
 	{ order; printf '%s\n' "$poison"; order; } >"$BATS_TEST_TMPDIR/batch.jsonl"
-	kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" <"$BATS_TEST_TMPDIR/batch.jsonl"
+	"${KCAT[@]}" -P -t "$(topic ordercreated)" <"$BATS_TEST_TMPDIR/batch.jsonl"
 	start_bg payment ecom-consume --stage payment
 	wait_for_topic paymentcompleted 2
 	wait_for_topic deadletter 1
@@ -109,8 +109,8 @@ assert_poison_costs_only_itself() {
 	# copy with the reason headers would not.
 	head -c 999900 /dev/zero | tr '\0' 'x' >"$BATS_TEST_TMPDIR/big"
 	{ order; } >"$BATS_TEST_TMPDIR/good.jsonl"
-	kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" "$BATS_TEST_TMPDIR/big"
-	kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" <"$BATS_TEST_TMPDIR/good.jsonl"
+	"${KCAT[@]}" -P -t "$(topic ordercreated)" "$BATS_TEST_TMPDIR/big"
+	"${KCAT[@]}" -P -t "$(topic ordercreated)" <"$BATS_TEST_TMPDIR/good.jsonl"
 	start_bg payment ecom-consume --stage payment
 	wait_for_topic paymentcompleted 1
 	wait_for_topic deadletter 1

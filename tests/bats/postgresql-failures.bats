@@ -26,7 +26,8 @@ teardown() {
 }
 
 @test "a wrong PostgreSQL password says authentication failed, without the password" {
-	uri=$(sed 's|//ecom:ecom@|//ecom:not-the-password@|' <<<"$ECOM_POSTGRES_URI")
+	uri=$(sed -E 's|//ecom:[^@]*@|//ecom:not-the-password@|' <<<"$ECOM_POSTGRES_URI")
+	[[ $uri == *"//ecom:not-the-password@"* ]] || fail "no password to replace in the stack's URI"
 	run ecom-persist --store "$uri" </dev/null
 	assert_failure 1
 	assert_output --partial "password authentication failed"

@@ -63,7 +63,7 @@ started_pid() {
 				fail "no assignment reported for $stage-$k: $stderr"
 		done
 	done
-	assert_equal "$(kcat -L -J -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}ordercreated" |
+	assert_equal "$("${KCAT[@]}" -L -J -t "${ECOM_TOPIC_PREFIX}ordercreated" |
 		jq '.topics[0].partitions | length')" 4
 	assert_exactly_n_orders 100
 }

@@ -44,15 +44,24 @@ keep() {
 
 @test "a canary password appears in no output, report, plot or dead letter" {
 	export ECOM_POSTGRES_URI="$CANARY_URI"
-	cat >"$BATS_TEST_TMPDIR/ecom.yaml" <<-EOF
-		postgres_uri: $CANARY_URI
-		kafka:
-		  sasl.password: $CANARY
-	EOF
+	# The config file (which -c makes the only one) has the stack's Kafka
+	# settings; on a secure stack its Kafka password is a second canary,
+	# and the canary given as that password is a refused login (exit 1).
+	local kafka_password kafka_status=0
+	kafka_password=$(kafka_settings | sed -n 's/^sasl\.password=//p')
+	if stack_is_secure; then
+		[[ -n $kafka_password ]] || fail "a secure stack without a Kafka password"
+		kafka_status=1
+	fi
+	{
+		printf 'postgres_uri: %s\nkafka:\n' "$CANARY_URI"
+		kafka_settings | grep -v '^sasl\.password=' | sed 's/^\([^=]*\)=\(.*\)$/  \1: \2/'
+		printf '  sasl.password: %s\n' "${kafka_password:-$CANARY}"
+	} >"$BATS_TEST_TMPDIR/ecom.yaml"
 	# Succeeding, with the canary in the environment, a config file and flags.
 	keep 0 ecom-reconcile --reset
 	keep 0 ecom-reconcile --reset --store "$CANARY_URI"
-	keep 0 ecom-produce --generate 3 -c "$BATS_TEST_TMPDIR/ecom.yaml" -X "sasl.password=$CANARY"
+	keep "$kafka_status" ecom-produce --generate 3 -c "$BATS_TEST_TMPDIR/ecom.yaml" -X "sasl.password=$CANARY"
 	keep 0 bash -c 'ecom-produce --generate 3 --stdout | ecom-persist -v'
 	keep 0 ecom-bench -n 3 --floor-samples 1 --no-progress --store "$CANARY_URI" -v \
 		--plot "$BATS_TEST_TMPDIR/plot.svg"
@@ -67,7 +76,7 @@ keep() {
 	psql -qAt "$ECOM_POSTGRES_URI" -c "alter table $ECOM_DATABASE.ordercreated
 		add constraint refuse_flagged check (doc->>'refuse' is null)"
 	ecom-produce --generate 1 --stdout | jq -c '. + {"refuse": "yes"}' |
-		kcat -P -b "$ECOM_KAFKA_BROKERS" -t "${ECOM_TOPIC_PREFIX}ordercreated"
+		"${KCAT[@]}" -P -t "${ECOM_TOPIC_PREFIX}ordercreated"
 	start_bg payment ecom-consume --stage payment -v
 	for _ in $(seq 300); do
 		[[ "$(ecom-consume -t "${ECOM_TOPIC_PREFIX}deadletter" -e 2>/dev/null | wc -l)" -ge 1 ]] && break
@@ -99,9 +108,13 @@ keep() {
 	if grep -rlF "$CANARY" "$OUT" "$BATS_TEST_TMPDIR/plot.svg"; then
 		fail "the canary password was printed: $(grep -rhF "$CANARY" "$OUT" | head -5)"
 	fi
+	if [[ -n $kafka_password ]] && grep -rlF "$kafka_password" "$OUT" "$BATS_TEST_TMPDIR/plot.svg"; then
+		fail "the stack's Kafka password was printed"
+	fi
 	# And the failures did say what was wrong, redacted.
 	run cat "$OUT"/*.err
 	assert_output --partial "$ROLE:***@"
 	assert_output --partial "password authentication failed"
 	assert_output --partial "kafka property 'sasl.pasword'"
+	if ((kafka_status)); then assert_output --partial "refused the login (sasl_ssl, mechanism"; fi
 }

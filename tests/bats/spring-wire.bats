@@ -41,7 +41,7 @@ produce_captured() {
 	local name=$1 filter=${2:-.} type_id
 	type_id=$(head -n 1 "$DATA/$name.jsonl" | jq -r '.headers[1]')
 	jq -r '.payload' "$DATA/$name.jsonl" | jq -c "$filter" |
-		kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic "$name")" -H "__TypeId__=$type_id"
+		"${KCAT[@]}" -P -t "$(topic "$name")" -H "__TypeId__=$type_id"
 }
 
 @test "ecom-persist stores the application's 25 messages, read from its topics" {
@@ -167,12 +167,12 @@ assert_dead_lettered() {
 	local filter=$1 type_id=$2 reason=$3 good
 	good=$(head -n 1 "$DATA/ordercreated.jsonl" | jq -r .payload)
 	{
-		printf '%s\n' "$good" | kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" \
+		printf '%s\n' "$good" | "${KCAT[@]}" -P -t "$(topic ordercreated)" \
 			-H "__TypeId__=com.dbm.main.mongo.model.OrderCreatedEvent"
 		printf '%s\n' "$good" | jq -c "$filter" |
-			kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" -H "__TypeId__=$type_id"
+			"${KCAT[@]}" -P -t "$(topic ordercreated)" -H "__TypeId__=$type_id"
 		sed -n 2p "$DATA/ordercreated.jsonl" | jq -r .payload |
-			kcat -P -b "$ECOM_KAFKA_BROKERS" -t "$(topic ordercreated)" \
+			"${KCAT[@]}" -P -t "$(topic ordercreated)" \
 				-H "__TypeId__=com.dbm.main.mongo.model.OrderCreatedEvent"
 	}
 	start_bg payment ecom-consume --stage payment
