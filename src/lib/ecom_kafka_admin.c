@@ -337,14 +337,20 @@ ecom_kafka_delete_topics(rd_kafka_t *rk, const char *const *topics, size_t n, in
  * A partition's low and high watermarks.  Errors a partition shows while
  * its leader is being chosen (a topic created a moment ago, a broker of
  * a cluster lost) pass within seconds: they are asked again, with
- * backoff, until timeout_ms has gone by.
+ * backoff, until timeout_ms has gone by, saying so once past
+ * WATERMARK_QUIET_MS.  Callers that start a stage give the outage bound
+ * (retry_timeout_ms): a stage restarted while a broker of a cluster is
+ * down must wait for the new leader, not exit.
  */
+#define WATERMARK_QUIET_MS 5000
 rd_kafka_resp_err_t
 kafka_partition_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int timeout_ms,
                            int64_t *low, int64_t *high)
 {
-	int64_t deadline_us = ecom_monotonic_us() + (int64_t)timeout_ms * 1000, backoff_ms = 50;
+	int64_t start_us = ecom_monotonic_us(), backoff_ms = 50;
+	int64_t deadline_us = start_us + (int64_t)timeout_ms * 1000;
 	rd_kafka_resp_err_t code;
+	bool said = false;
 
 	for (;;) {
 		code = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
@@ -363,6 +369,12 @@ kafka_partition_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 		}
 		if (ecom_monotonic_us() + backoff_ms * 1000 > deadline_us)
 			return code;
+		if (!said && ecom_monotonic_us() - start_us > WATERMARK_QUIET_MS * 1000LL) {
+			ecom_warnf("topic '%s' partition %" PRId32 ": %s for %d s; asking again, for up to %d s",
+			           topic, partition, rd_kafka_err2str(code), WATERMARK_QUIET_MS / 1000,
+			           timeout_ms / 1000);
+			said = true;
+		}
 		ecom_sleep_ms(backoff_ms);
 		if (backoff_ms < 1000)
 			backoff_ms *= 2;

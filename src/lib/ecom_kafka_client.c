@@ -36,6 +36,7 @@ kafka_client_init(kafka_client *kc, const ecom_config *cfg)
 	snprintf(kc->brokers, sizeof(kc->brokers), "%s", cfg->brokers);
 	ecom_outage_init(&kc->outage, "kafka", cfg->retry_timeout_ms);
 	kc->timeout_ms = cfg->timeout_ms;
+	kc->retry_timeout_ms = cfg->retry_timeout_ms;
 }
 
 /*

@@ -245,7 +245,7 @@ ecom_consumer_read_to_end(ecom_consumer *c, const char *topic, ecom_err *err)
 		int64_t low, high;
 		int32_t id = md->topics[0].partitions[p].id;
 		rd_kafka_resp_err_t code =
-		    kafka_partition_watermarks(c->kc.rk, topic, id, c->kc.timeout_ms, &low, &high);
+		    kafka_partition_watermarks(c->kc.rk, topic, id, c->kc.retry_timeout_ms, &low, &high);
 
 		if (code != RD_KAFKA_RESP_ERR_NO_ERROR) {
 			ecom_err_set(err, "topic '%s' partition %d: %s", topic, id,

@@ -35,6 +35,7 @@ typedef struct kafka_client {
 	int64_t last_probe_us; /* monotonic: the last check whether the brokers are back */
 	ecom_stop_flag *stop;
 	int timeout_ms;
+	int retry_timeout_ms; /* the bound on riding out an outage (a partition without its leader) */
 	bool started; /* past the start-up check */
 	int refused;  /* at start-up: a login or TLS failure (rd_kafka_resp_err_t), else 0 */
 	char group[256]; /* consumers in a group: its name, for messages */

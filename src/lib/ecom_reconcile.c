@@ -271,7 +271,7 @@ reconcile_start(ecom_stage_loop *loop, ecom_err *err)
 	         ? ecom_kafka_count_committed(loop->cfg, loop->topics[ECOM_EV_ORDERCREATED],
 	                                      &r->issued_total, err)
 	         : ecom_kafka_topic_size(ecom_producer_handle(loop->producer),
-	                                 loop->topics[ECOM_EV_ORDERCREATED], loop->cfg->timeout_ms,
+	                                 loop->topics[ECOM_EV_ORDERCREATED], loop->cfg->retry_timeout_ms,
 	                                 &r->issued_total, err)) < 0 ||
 	    ecom_store_count_fulfilled(loop->store, &r->fulfilled_total, err) < 0)
 		return -1;
