@@ -20,10 +20,10 @@
  *
  * statistics.interval.ms: librdkafka's own split of each hop (its queue,
  * its send buffer, the broker's round trip) for the reports
- * (ecom_kafka_stats.h); a document a second costs a few µs of CPU per
- * client (doc/performance-notes.md, "The Kafka hop at W = 1").  A client
- * must be polled to take its documents: ecom-produce, which may wait on
- * its input for hours, turns them off, and so do admin clients.
+ * (ecom_kafka_stats.h); what a document a second costs is in
+ * doc/performance-notes.md ("The Kafka hop at W = 1").  A client must be
+ * polled to take its documents: ecom-produce, which may wait on its input
+ * for hours, turns them off, and so do admin clients.
  */
 static const char *const producer_defaults[][2] = {
 	{"linger.ms", "0"},
