@@ -243,6 +243,13 @@ run(ecom_config *cfg, ecom_stop_flag *stop)
 	ecom_err err;
 	long rejected = 0;
 
+	/* Its producer waits on standard input, unpolled, maybe for hours: librdkafka's
+	 * statistics, reported by the stages alone, would pile up meanwhile. */
+	if (ecom_config_kafka_get(cfg, "statistics.interval.ms") == NULL &&
+	    ecom_config_set_kafka(cfg, "statistics.interval.ms=0", &err) < 0) {
+		ecom_errorf("%s", err.msg);
+		return ECOM_EXIT_FAILURE;
+	}
 	if (args.generate >= 0 ? generate(cfg, args.generate, args.to_stdout, stop, &err)
 	                       : produce_stdin(cfg, args.topic, stop, &rejected, &err)) {
 		ecom_errorf("%s", err.msg);

@@ -125,6 +125,7 @@ report_drive(const ecom_config *cfg, const ecom_open_loop *open, ecom_stage_stat
 	ecom_report_load(&report, open, cfg->window, &timing, stats);
 	ecom_report_latency(&report, "end_to_end_latency", &stats->end_to_end);
 	ecom_report_phases(&report, "phases", stats);
+	ecom_report_kafka(&report, "kafka", &stats->kafka_producer, &stats->kafka_consumer);
 	BSON_APPEND_INT64(&report, "duplicates", stats->duplicates);
 	BSON_APPEND_INT64(&report, "dead_letters", stats->dead_letters);
 	ecom_report_cpu(&report, cpu->measured ? &cpu->services : NULL, &cpu->used, NULL,

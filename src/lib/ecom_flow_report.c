@@ -61,6 +61,7 @@ append_floor(bson_t *report, const ecom_run_timing *timing, const ecom_flow_resu
 	BSON_APPEND_DOUBLE(&f, "store_write_ms", ecom_report_round3(used->write_ms));
 	BSON_APPEND_DOUBLE(&f, "store_mark_ms", ecom_report_round3(used->mark_ms));
 	BSON_APPEND_INT32(&f, "kafka_hops_per_order", ECOM_FLOW_HOPS_PER_ORDER);
+	ecom_report_kafka(&f, "kafka", &used->kafka_producer, &used->kafka_consumer);
 	BSON_APPEND_INT32(&f, "store_writes_per_order", ECOM_FLOW_WRITES_PER_ORDER);
 	BSON_APPEND_DOUBLE(&f, "paused_s", ecom_report_round3((double)paused_us / 1e6));
 	BSON_APPEND_DOUBLE(&f, "floor_s", ecom_report_round3(*floor_s));
@@ -135,6 +136,7 @@ ecom_flow_report(const ecom_config *cfg, const char *store_name, ecom_flow_resul
 		bson_append_document_begin(&stages, ecom_stage_name((ecom_stage_kind)k), -1, &stage);
 		ecom_report_latency(&stage, "hop", &st->hop);
 		ecom_report_phases(&stage, "phases", st);
+		ecom_report_kafka(&stage, "kafka", &st->kafka_producer, &st->kafka_consumer);
 		BSON_APPEND_INT64(&stage, "dead_letters", st->dead_letters);
 		bson_append_document_end(&stages, &stage);
 	}

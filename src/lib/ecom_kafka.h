@@ -23,7 +23,16 @@
 #include <stdio.h>
 
 #include "ecom_config.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_log.h"
+
+/*
+ * How often producers and consumers take librdkafka's statistics
+ * (statistics.interval.ms; -X statistics.interval.ms=N wins, 0 turns
+ * them off).  Each document sums the interval before it, so a run keeps
+ * all of them but the last partial one.
+ */
+#define ECOM_KAFKA_STATS_INTERVAL_MS "1000"
 
 /* Headers the stages put on every event they produce (µs since the epoch). */
 #define ECOM_HDR_SENT_US "ecom-sent-us"         /* when this message was produced */

@@ -29,6 +29,11 @@ ecom_kafka_admin_new(ecom_kafka_admin **out, const ecom_config *cfg, ecom_err *e
 	if (ecom_kafka_conf(cfg, "producer", &conf, err) < 0)
 		goto fail;
 	rd_kafka_conf_set_opaque(conf, a);
+	/* Nobody polls an admin client between its questions: its statistics would pile up. */
+	if (kafka_conf_set(conf, "statistics.interval.ms", "0", err) < 0) {
+		rd_kafka_conf_destroy(conf);
+		goto fail;
+	}
 	a->kc.rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, sizeof(errstr));
 	if (a->kc.rk == NULL) {
 		rd_kafka_conf_destroy(conf);

@@ -30,6 +30,27 @@ kafka_log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *
 	ecom_debugf("kafka: %s: %s", facility, message);
 }
 
+/*
+ * Served, like error_cb, by the polls of the thread that polls the
+ * client, so the sums need no lock.  A document that cannot be read is
+ * counted (stats.unreadable) and said with -v; it stops nothing.
+ */
+int
+kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+	kafka_client *kc = opaque;
+	ecom_err err;
+
+	if (kc == NULL)
+		return 0;
+	if (ecom_kafka_stats_add_json(&kc->stats, json, len, &err) < 0)
+		ecom_debugf("%s", err.msg);
+	/* A consumer's opaque is its ecom_consumer, whose first member is kc. */
+	if (rd_kafka_type(rk) == RD_KAFKA_CONSUMER)
+		kafka_consumer_queue_served((ecom_consumer *)kc);
+	return 0; /* librdkafka frees json */
+}
+
 void
 kafka_client_init(kafka_client *kc, const ecom_config *cfg)
 {

@@ -31,6 +31,13 @@
  * and goes to the new leader or coordinator, at the next reconnect, which
  * the 10 s bound put up to 4.5 s after the broker had been replaced
  * (doc/broker-loss.md).
+ *
+ * statistics.interval.ms: librdkafka's own split of each hop (its queue,
+ * its send buffer, the broker's round trip) for the reports
+ * (ecom_kafka_stats.h); what a document a second costs is in
+ * doc/performance-notes.md ("The Kafka hop at W = 1").  A client must be
+ * polled to take its documents: ecom-produce, which may wait on its input
+ * for hours, turns them off, and so do admin clients.
  */
 #define RECONNECT_BACKOFF_MAX_MS "1000"
 
@@ -40,6 +47,7 @@ static const char *const producer_defaults[][2] = {
 	{"enable.idempotence", "true"},
 	{"acks", "all"},
 	{"reconnect.backoff.max.ms", RECONNECT_BACKOFF_MAX_MS},
+	{"statistics.interval.ms", ECOM_KAFKA_STATS_INTERVAL_MS},
 };
 
 /*
@@ -63,6 +71,7 @@ static const char *const consumer_defaults[][2] = {
 	/* librdkafka's default already, said so that -X dump shows it: an
 	 * aborted transaction's events are never read. */
 	{"isolation.level", "read_committed"},
+	{"statistics.interval.ms", ECOM_KAFKA_STATS_INTERVAL_MS},
 };
 
 /*
@@ -144,6 +153,7 @@ ecom_kafka_conf(const ecom_config *cfg, const char *kind, rd_kafka_conf_t **out,
 	}
 	rd_kafka_conf_set_log_cb(conf, kafka_log_cb);
 	rd_kafka_conf_set_error_cb(conf, kafka_error_cb);
+	rd_kafka_conf_set_stats_cb(conf, kafka_stats_cb);
 	if (kafka_conf_set(conf, "bootstrap.servers", cfg->brokers, err) < 0)
 		goto fail;
 	for (i = 0; i < n_defaults; i++) {
@@ -290,6 +300,8 @@ ecom_kafka_dump(const ecom_config *cfg, FILE *out)
 			continue;
 		dump_property(out, consumer_defaults[i][0], eos != NULL ? eos : consumer_defaults[i][1],
 		              eos != NULL ? "consumers, exactly_once: offsets go in the transactions"
+		              : strcmp(consumer_defaults[i][0], "statistics.interval.ms") == 0
+		                  ? "ecom-produce: 0 unless given"
 		              : both ? NULL : "consumers");
 	}
 	for (i = 0; i < cfg->kafka_count; i++)

@@ -89,7 +89,43 @@ consumer_alloc(const ecom_config *cfg)
 	ecom_consumer *c = ecom_xcalloc(1, sizeof(*c));
 
 	kafka_client_init(&c->kc, cfg);
+	ecom_latency_init(&c->local_queue);
+	atomic_init(&c->queued_us, 0);
 	return c;
+}
+
+/*
+ * On a librdkafka thread (the broker's, which has just read a fetch
+ * response), when the queue polled goes from empty to not: no librdkafka
+ * call and no lock here, only the time.  The latest such moment is kept:
+ * a statistics document or an error that came first was served by the
+ * poll before the message came.
+ */
+static void
+queue_event_cb(rd_kafka_t *rk, void *opaque)
+{
+	ecom_consumer *c = opaque;
+
+	(void)rk;
+	atomic_store_explicit(&c->queued_us, ecom_monotonic_us(), memory_order_relaxed);
+}
+
+void
+kafka_consumer_queue_served(ecom_consumer *c)
+{
+	atomic_store_explicit(&c->queued_us, 0, memory_order_relaxed);
+}
+
+/* The first message of a batch, just polled: how long it waited in the queue. */
+static void
+count_local_queue(ecom_consumer *c)
+{
+	int64_t queued = atomic_exchange_explicit(&c->queued_us, 0, memory_order_relaxed);
+	int64_t waited = ecom_monotonic_us() - queued;
+
+	/* 0: the queue was not empty when it came, so its arrival is not known. */
+	if (queued > 0 && waited >= 0)
+		ecom_latency_add(&c->local_queue, waited);
 }
 
 static int
@@ -103,6 +139,9 @@ consumer_start(ecom_consumer *c, rd_kafka_conf_t *conf, ecom_err *err)
 		return ecom_err_set(err, "cannot create kafka consumer: %s", errstr);
 	}
 	rd_kafka_poll_set_consumer(c->kc.rk);
+	c->queue = rd_kafka_queue_get_consumer(c->kc.rk);
+	if (c->queue != NULL)
+		rd_kafka_queue_cb_event_enable(c->queue, queue_event_cb, c);
 	return kafka_client_check_brokers(&c->kc, true, err);
 }
 
@@ -222,6 +261,18 @@ bool
 ecom_consumer_brokers_down(const ecom_consumer *c)
 {
 	return c->kc.down_since_us != 0;
+}
+
+const ecom_kafka_stats *
+ecom_consumer_kafka_stats(ecom_consumer *c)
+{
+	ecom_kafka_stats *s = &c->kc.stats;
+
+	s->local_queue.count = (int64_t)ecom_latency_count(&c->local_queue);
+	s->local_queue.mean_us = ecom_latency_mean_us(&c->local_queue);
+	s->local_queue.p99_us = ecom_latency_percentile(&c->local_queue, 99);
+	s->local_queue.max_us = ecom_latency_max(&c->local_queue);
+	return s;
 }
 
 void
@@ -403,6 +454,8 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 			rd_kafka_message_destroy(m);
 			continue;
 		}
+		if (count == 0)
+			count_local_queue(c);
 		msgs[count++] = m;
 		wait_ms = 0; /* take what is already here, wait no more */
 	}
@@ -614,10 +667,15 @@ ecom_consumer_destroy(ecom_consumer *c)
 {
 	if (c == NULL)
 		return;
+	if (c->queue != NULL) {
+		rd_kafka_queue_cb_event_enable(c->queue, NULL, NULL);
+		rd_kafka_queue_destroy(c->queue);
+	}
 	if (c->kc.rk != NULL) {
 		rd_kafka_consumer_close(c->kc.rk);
 		rd_kafka_destroy(c->kc.rk);
 	}
+	ecom_latency_free(&c->local_queue);
 	free(c->end);
 	if (c->deferred != NULL)
 		rd_kafka_topic_partition_list_destroy(c->deferred);

@@ -11,6 +11,7 @@
 #include <stdint.h>
 
 #include "ecom_config.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_log.h"
 
 typedef struct ecom_consumer ecom_consumer;
@@ -35,6 +36,8 @@ void ecom_consumer_announce_rebalances(ecom_consumer *c);
 bool ecom_consumer_assigned(const ecom_consumer *c);
 /* True while the consumer has seen all brokers down and not yet back. */
 bool ecom_consumer_brokers_down(const ecom_consumer *c);
+/* librdkafka's statistics of this consumer so far, and its local queue's wait (ecom_kafka_stats.h). */
+const ecom_kafka_stats *ecom_consumer_kafka_stats(ecom_consumer *c);
 /*
  * Read topic only up to its end as of now (its high watermarks): later
  * messages are not returned, and poll_batch's *eof says when every

@@ -8,10 +8,13 @@
 #ifndef ECOM_KAFKA_IMPL_H
 #define ECOM_KAFKA_IMPL_H
 
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdint.h>
 
 #include "ecom_kafka.h"
+#include "ecom_kafka_stats.h"
+#include "ecom_metrics.h"
 #include "ecom_retry.h"
 
 /* How long a cluster may take to tell every broker of a new topic. */
@@ -43,6 +46,7 @@ typedef struct kafka_client {
 	bool assigned; /* the group has given this consumer its partitions (maybe none) */
 	int64_t assigned_nothing_us; /* monotonic: the group gave it no partition, since; else 0 */
 	char rebalance_failed[1024]; /* an assignment that could not be taken, for poll to report */
+	ecom_kafka_stats stats; /* librdkafka's statistics, summed (kafka_stats_cb) */
 } kafka_client;
 
 /* -e: where a partition ends, as of when reading started. */
@@ -63,6 +67,15 @@ struct ecom_consumer {
 	rd_kafka_topic_partition_list_t *subscription; /* NULL unless in a group */
 	int64_t empty_checked_us; /* monotonic: when an empty assignment was last questioned */
 	bool commits_itself; /* enable.auto.commit=false (exactly_once): stored offsets are committed at once */
+	/*
+	 * The local queue's wait: librdkafka calls queue_event_cb on its own
+	 * thread when it puts something in the empty queue polled, which
+	 * stores the time; the first message a poll returns then waited from
+	 * then (ecom_kafka_stats.h, local_queue).
+	 */
+	rd_kafka_queue_t *queue;
+	atomic_llong queued_us; /* monotonic; 0 when taken */
+	ecom_latency local_queue;
 };
 
 /* ---- the client core (ecom_kafka_client.c) ---- */
@@ -71,6 +84,7 @@ void kafka_client_init(kafka_client *kc, const ecom_config *cfg);
 /* The callbacks every client is configured with (by ecom_kafka_conf). */
 void kafka_log_cb(const rd_kafka_t *rk, int level, const char *facility, const char *message);
 void kafka_error_cb(rd_kafka_t *rk, int code, const char *reason, void *opaque);
+int kafka_stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque);
 /* " (last error: …)" for messages, or "". */
 const char *kafka_last_error_note(const kafka_client *kc, char *buf, size_t size);
 /* The brokers answer again: end the outage, saying so if it was said. */
@@ -85,6 +99,12 @@ int kafka_topic_partitions(kafka_client *kc, const char *topic,
 
 /* ---- the consumer (ecom_kafka_consumer.c) ---- */
 
+/*
+ * A poll served something other than a message (a statistics document):
+ * the time queue_event_cb took was that one's, so it is dropped; a
+ * message that came behind it, to a queue not empty, goes untimed.
+ */
+void kafka_consumer_queue_served(ecom_consumer *c);
 /* Leave the group and join it again (an empty assignment questioned); -1 when that fails. */
 int kafka_consumer_rejoin(ecom_consumer *c, ecom_err *err);
 

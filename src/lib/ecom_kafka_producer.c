@@ -241,6 +241,18 @@ ecom_producer_send_event(ecom_producer *p, const char *topic, const char *order_
 	                          order_id != NULL ? strlen(order_id) : 0, json, len, headers, 2, err);
 }
 
+void
+ecom_producer_serve(ecom_producer *p)
+{
+	rd_kafka_poll(p->kc.rk, 0);
+}
+
+const ecom_kafka_stats *
+ecom_producer_kafka_stats(const ecom_producer *p)
+{
+	return &p->kc.stats;
+}
+
 int
 ecom_producer_all_acked(ecom_producer *p, ecom_err *err)
 {

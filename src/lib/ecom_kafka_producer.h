@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "ecom_config.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_log.h"
 
 typedef struct ecom_producer ecom_producer;
@@ -49,6 +50,14 @@ int ecom_producer_all_acked(ecom_producer *p, ecom_err *err);
  * to the retry bound; -1 if any failed, the bound passed, or *stop.
  */
 int ecom_producer_flush(ecom_producer *p, ecom_err *err);
+/*
+ * Serve what librdkafka queued for the application (delivery reports,
+ * errors, statistics) without waiting: for a producer that sends nothing
+ * for a while, whose statistics would otherwise pile up.
+ */
+void ecom_producer_serve(ecom_producer *p);
+/* librdkafka's statistics of this producer so far (ecom_kafka_stats.h). */
+const ecom_kafka_stats *ecom_producer_kafka_stats(const ecom_producer *p);
 /* Aborts a transaction left open. */
 void ecom_producer_destroy(ecom_producer *p);
 

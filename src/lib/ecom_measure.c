@@ -224,6 +224,9 @@ ecom_floor_meter_times(ecom_floor_meter *meter, ecom_floor_times *times)
 	times->round_trip_ms = mean_ms(&stats->round_trips);
 	times->write_ms = mean_ms(&stats->writes);
 	times->mark_ms = mean_ms(&stats->marks);
+	ecom_producer_serve(meter->producer); /* the statistics that came since the last chain */
+	times->kafka_producer = *ecom_producer_kafka_stats(meter->producer);
+	times->kafka_consumer = *ecom_consumer_kafka_stats(meter->consumer);
 }
 
 /*

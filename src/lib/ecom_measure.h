@@ -19,6 +19,7 @@
 #include <stdbool.h>
 
 #include "ecom_config.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_log.h"
 #include "ecom_store.h"
 
@@ -41,6 +42,8 @@ typedef struct ecom_floor_times {
 	double round_trip_ms; /* mean of the chains' round trips */
 	double write_ms;      /* mean of the chains' event writes */
 	double mark_ms;       /* mean of the chains' marks */
+	/* librdkafka's statistics of the meter's producer and consumer: the round trip, split. */
+	ecom_kafka_stats kafka_producer, kafka_consumer;
 } ecom_floor_times;
 
 /*

@@ -146,6 +146,87 @@ ecom_report_load(bson_t *report, const ecom_open_loop *open, int window,
 	                 "response time: from each order's intended creation to its fulfilment");
 }
 
+/* One of librdkafka's latencies summed over a run; null figures when it counted nothing. */
+static void
+append_kafka_window(bson_t *parent, const char *key, const ecom_kafka_window *w)
+{
+	bson_t child;
+
+	bson_append_document_begin(parent, key, -1, &child);
+	BSON_APPEND_INT64(&child, "count", w->count);
+	if (w->count > 0) {
+		BSON_APPEND_DOUBLE(&child, "mean_ms",
+		                   ecom_report_round3(ecom_kafka_window_mean_us(w) / 1000.0));
+		BSON_APPEND_DOUBLE(&child, "p99_ms",
+		                   ecom_report_round3(ecom_kafka_window_p99_us(w) / 1000.0));
+		BSON_APPEND_DOUBLE(&child, "max_ms", ecom_report_round3((double)w->max_us / 1000.0));
+	} else {
+		BSON_APPEND_NULL(&child, "mean_ms");
+		BSON_APPEND_NULL(&child, "p99_ms");
+		BSON_APPEND_NULL(&child, "max_ms");
+	}
+	bson_append_document_end(parent, &child);
+}
+
+static void
+append_mean_or_null(bson_t *doc, const char *key, int64_t sum, int64_t samples)
+{
+	if (samples > 0)
+		BSON_APPEND_DOUBLE(doc, key, ecom_report_round3((double)sum / (double)samples));
+	else
+		BSON_APPEND_NULL(doc, key);
+}
+
+/* The consumer's local queue, as ecom measured it. */
+static void
+append_local_queue(bson_t *parent, const char *key, const ecom_kafka_stats *consumer)
+{
+	bson_t child;
+
+	bson_append_document_begin(parent, key, -1, &child);
+	BSON_APPEND_INT64(&child, "count", consumer->local_queue.count);
+	if (consumer->local_queue.count > 0) {
+		BSON_APPEND_DOUBLE(&child, "mean_ms", ms(consumer->local_queue.mean_us));
+		BSON_APPEND_DOUBLE(&child, "p99_ms", ms(consumer->local_queue.p99_us));
+		BSON_APPEND_DOUBLE(&child, "max_ms", ms(consumer->local_queue.max_us));
+	} else {
+		BSON_APPEND_NULL(&child, "mean_ms");
+		BSON_APPEND_NULL(&child, "p99_ms");
+		BSON_APPEND_NULL(&child, "max_ms");
+	}
+	bson_append_document_end(parent, &child);
+}
+
+void
+ecom_report_kafka(bson_t *parent, const char *key, const ecom_kafka_stats *producer,
+                  const ecom_kafka_stats *consumer)
+{
+	bson_t kafka, client;
+
+	bson_append_document_begin(parent, key, -1, &kafka);
+	if (producer != NULL) {
+		bson_append_document_begin(&kafka, "producer", -1, &client);
+		BSON_APPEND_INT64(&client, "documents", producer->documents);
+		append_kafka_window(&client, "client_queue_int_latency", &producer->int_latency);
+		append_kafka_window(&client, "send_buffer_outbuf_latency", &producer->outbuf_latency);
+		append_kafka_window(&client, "broker_round_trip_rtt", &producer->rtt);
+		bson_append_document_end(&kafka, &client);
+	}
+	if (consumer != NULL) {
+		bson_append_document_begin(&kafka, "consumer", -1, &client);
+		BSON_APPEND_INT64(&client, "documents", consumer->documents);
+		append_kafka_window(&client, "fetch_round_trip_rtt", &consumer->rtt);
+		append_kafka_window(&client, "send_buffer_outbuf_latency", &consumer->outbuf_latency);
+		append_local_queue(&client, "local_queue_ecom", consumer);
+		append_mean_or_null(&client, "fetch_queue_messages", consumer->fetchq_cnt_sum,
+		                    consumer->partition_samples);
+		append_mean_or_null(&client, "consumer_lag_messages", consumer->consumer_lag_sum,
+		                    consumer->partition_samples);
+		bson_append_document_end(&kafka, &client);
+	}
+	bson_append_document_end(parent, &kafka);
+}
+
 /* Per event, in µs (-1 when not measured stays null). */
 static void
 append_us_per_event(bson_t *doc, const char *key, int64_t us, int64_t events)

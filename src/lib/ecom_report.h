@@ -10,6 +10,7 @@
 #include <stdbool.h>
 
 #include "ecom_cpu.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_reconcile.h"
 #include "ecom_stage.h"
 
@@ -57,6 +58,18 @@ void ecom_report_phases(bson_t *parent, const char *key, ecom_stage_stats *stats
  */
 void ecom_report_cpu(bson_t *report, const ecom_cpu_services *svc, const ecom_cpu_snapshot *used,
                      const int64_t *stage_us, int64_t events, const char *why_not);
+/*
+ * librdkafka's own split of a stage's Kafka hops (ecom_kafka_stats.h)
+ * under key: "producer" {"documents", "client_queue_int_latency",
+ * "send_buffer_outbuf_latency", "broker_round_trip_rtt"} and "consumer"
+ * {"documents", "fetch_round_trip_rtt" (the broker's wait for data
+ * included), "send_buffer_outbuf_latency", "local_queue_ecom" (ecom's own
+ * measure), "fetch_queue_messages", "consumer_lag_messages"}; each
+ * latency {"count", "mean_ms", "p99_ms", "max_ms"}, null where nothing
+ * was counted.  Either client may be NULL.
+ */
+void ecom_report_kafka(bson_t *parent, const char *key, const ecom_kafka_stats *producer,
+                       const ecom_kafka_stats *consumer);
 /* x rounded to 3 decimals, so reports do not print binary noise. */
 double ecom_report_round3(double x);
 

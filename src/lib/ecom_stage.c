@@ -651,6 +651,9 @@ run_loop(ecom_stage_loop *loop, ecom_err *err)
 			return -1;
 		if (n_msgs > 0 && process_batch(loop, n_msgs, err) < 0)
 			return -1;
+		/* Idle, the producer is polled by nothing else: serve its statistics. */
+		if (n_msgs == 0)
+			ecom_producer_serve(loop->producer);
 		if (hooks->after_poll != NULL)
 			hooks->after_poll(loop);
 		if (settle_offsets(loop, false, err) < 0)
@@ -681,6 +684,10 @@ ecom_stage_run(const ecom_config *cfg, const ecom_stage_opts *opts, ecom_stage_s
 out:
 	if (loop.hooks->finish != NULL)
 		loop.hooks->finish(&loop);
+	if (clients.producer != NULL)
+		loop.stats->kafka_producer = *ecom_producer_kafka_stats(clients.producer);
+	if (clients.consumer != NULL)
+		loop.stats->kafka_consumer = *ecom_consumer_kafka_stats(clients.consumer);
 	clients_close(&clients, rc);
 	loop_free(&loop);
 	ecom_stage_stats_free(&own_stats);

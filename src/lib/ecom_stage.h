@@ -17,6 +17,7 @@
 
 #include "ecom_config.h"
 #include "ecom_event.h"
+#include "ecom_kafka_stats.h"
 #include "ecom_log.h"
 #include "ecom_metrics.h"
 #include "ecom_store.h"
@@ -68,6 +69,8 @@ typedef struct ecom_stage_stats {
 	int64_t aborted;      /* exactly_once: transactions aborted, their batches read again */
 	ecom_latency hop;     /* previous event produced → this stage done with it */
 	ecom_latency phases[ECOM_PHASE_COUNT];
+	/* librdkafka's statistics of the stage's producer and consumer, when it ends. */
+	ecom_kafka_stats kafka_producer, kafka_consumer;
 	/* The terminal stage's alone (ecom_reconcile.h). */
 	int64_t fulfilled;        /* orders this run marked fulfilled */
 	int64_t fulfilled_before; /* orders fulfilled before this run began (a resume) */

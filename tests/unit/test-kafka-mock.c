@@ -296,6 +296,82 @@ event_headers_read_back_as_the_numbers_sent(void **state)
 	ecom_config_free(&cfg);
 }
 
+/* ---- librdkafka's statistics split each round trip ---- */
+
+/*
+ * One message at a time, produced, read back and acknowledged, until
+ * both clients have taken a few statistics documents (every 100 ms, as
+ * given: the user's value wins over ecom's 1 s).  The test's own clock
+ * bounds what the statistics say: no request's round trip is longer than
+ * the produce → acknowledged it was part of, and no message waited in the
+ * consumer's queue longer than its produce → read.
+ */
+static void
+statistics_split_the_round_trips_the_test_timed(void **state)
+{
+	static const char *const given[] = {"statistics.interval.ms=100", NULL};
+	const char *topic = "stats-split";
+	int64_t until = ecom_monotonic_us() + (int64_t)WAIT_MS * 1000;
+	int64_t longest_read = 0, longest_acked = 0, t0;
+	const ecom_kafka_stats *ps, *cs;
+	ecom_producer *p;
+	ecom_consumer *c = NULL;
+	ecom_config cfg;
+	ecom_err err;
+	int trips = 0;
+
+	(void)state;
+	mock_config(&cfg, given);
+	t0 = ecom_monotonic_us();
+	p = mock_producer(&cfg, topic);
+	longest_acked = ecom_monotonic_us() - t0; /* the warm-up's requests count too */
+	if (ecom_consumer_new_assign(&c, &cfg, topic, RD_KAFKA_OFFSET_BEGINNING, &err) < 0)
+		fail_msg("%s", err.msg);
+	for (;;) {
+		rd_kafka_message_t *msgs[8];
+		size_t n = 0, i;
+
+		ps = ecom_producer_kafka_stats(p);
+		cs = ecom_consumer_kafka_stats(c);
+		if (trips >= 20 && ps->documents >= 3 && cs->documents >= 3)
+			break;
+		if (ecom_monotonic_us() > until)
+			fail_msg("%d round trips, %" PRId64 " and %" PRId64 " statistics documents", trips,
+			         ps->documents, cs->documents);
+		t0 = ecom_monotonic_us();
+		if (ecom_producer_send(p, topic, "k", 1, "v", 1, NULL, 0, &err) < 0)
+			fail_msg("%s", err.msg);
+		while (n == 0 && ecom_monotonic_us() < until)
+			if (ecom_consumer_poll_batch(c, msgs, 8, 500, &n, NULL, &err) < 0)
+				fail_msg("%s", err.msg);
+		if (ecom_monotonic_us() - t0 > longest_read)
+			longest_read = ecom_monotonic_us() - t0;
+		for (i = 0; i < n; i++)
+			rd_kafka_message_destroy(msgs[i]);
+		if (ecom_producer_flush(p, &err) < 0)
+			fail_msg("%s", err.msg);
+		if (ecom_monotonic_us() - t0 > longest_acked)
+			longest_acked = ecom_monotonic_us() - t0;
+		trips++;
+	}
+	assert_true(ps->rtt.count >= 1 && ps->int_latency.count >= 1 &&
+	            ps->outbuf_latency.count >= 1);
+	assert_true(ecom_kafka_window_mean_us(&ps->rtt) > 0);
+	if (ps->rtt.max_us > longest_acked)
+		fail_msg("a request's round trip %" PRId64 " us, the longest send to ack %" PRId64 " us",
+		         ps->rtt.max_us, longest_acked);
+	/* The consumer's fetches, and its local queue as ecom timed it. */
+	assert_true(cs->rtt.count >= 1);
+	assert_true(cs->local_queue.count >= 1);
+	if (cs->local_queue.max_us > longest_read)
+		fail_msg("a message waited %" PRId64 " us in the queue, the longest produce to read %" PRId64
+		         " us",
+		         cs->local_queue.max_us, longest_read);
+	ecom_consumer_destroy(c);
+	ecom_producer_destroy(p);
+	ecom_config_free(&cfg);
+}
+
 /* ---- a full queue and a stop request ---- */
 
 typedef struct delayed_stop {
@@ -476,6 +552,7 @@ main(int argc, char **argv)
 		cmocka_unit_test(keys_with_a_nul_and_of_1000_bytes_come_back_whole),
 		cmocka_unit_test(event_headers_read_back_as_the_numbers_sent),
 		cmocka_unit_test(a_send_waiting_for_room_returns_soon_after_a_stop_request),
+		cmocka_unit_test(statistics_split_the_round_trips_the_test_timed),
 		cmocka_unit_test(an_assignment_refused_fails_the_poll_with_the_reason),
 		cmocka_unit_test(a_rejoin_reads_again_or_fails_with_the_reason),
 	};
