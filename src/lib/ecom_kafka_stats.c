@@ -22,6 +22,16 @@ int_at(const bson_iter_t *doc, const char *key)
 	return bson_iter_as_int64(&child);
 }
 
+/* Whether doc's string at key is value. */
+static bool
+str_is(const bson_iter_t *doc, const char *key, const char *value)
+{
+	bson_iter_t child;
+
+	return bson_iter_recurse(doc, &child) && bson_iter_find(&child, key) &&
+	       BSON_ITER_HOLDS_UTF8(&child) && strcmp(bson_iter_utf8(&child, NULL), value) == 0;
+}
+
 /* One window: {"cnt", "sum", "p99", "max", …} at key of a broker's document. */
 static void
 add_window(ecom_kafka_window *w, const bson_iter_t *broker, const char *key)
@@ -90,13 +100,19 @@ add_partitions(ecom_kafka_stats *stats, const bson_iter_t *topics)
 
 			if (!BSON_ITER_HOLDS_DOCUMENT(&part) || int_at(&part, "partition") < 0)
 				continue;
-			/* -1: not known yet (no fetch answered), or a partition not consumed */
+			/* The fetch queue of a partition being fetched, whether or
+			 * not the group has committed an offset for it yet. */
+			if (str_is(&part, "fetch_state", "active")) {
+				stats->fetch_samples++;
+				stats->fetchq_cnt_sum += int_at(&part, "fetchq_cnt");
+			}
+			/* -1: no committed offset yet (the first commit comes after
+			 * auto.commit.interval.ms), or a partition not consumed */
 			lag = int_at(&part, "consumer_lag");
 			if (lag < 0)
 				continue;
 			stats->partition_samples++;
 			stats->consumer_lag_sum += lag;
-			stats->fetchq_cnt_sum += int_at(&part, "fetchq_cnt");
 		}
 	}
 }

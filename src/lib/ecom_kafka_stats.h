@@ -53,9 +53,11 @@ typedef struct ecom_kafka_stats {
 	ecom_kafka_window int_latency;    /* producer: queued in the client */
 	ecom_kafka_window outbuf_latency; /* a request waiting to be written */
 	ecom_kafka_window rtt;            /* a request's round trip to the broker */
+	/* Consumers: per partition and document, where it was being fetched. */
+	int64_t fetch_samples;
+	int64_t fetchq_cnt_sum;
 	/* Consumers: per partition and document, where the lag was known. */
 	int64_t partition_samples;
-	int64_t fetchq_cnt_sum;
 	int64_t consumer_lag_sum;
 	/* Consumers: the local queue's wait, measured by ecom (above), µs. */
 	struct {

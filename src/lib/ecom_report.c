@@ -219,7 +219,7 @@ ecom_report_kafka(bson_t *parent, const char *key, const ecom_kafka_stats *produ
 		append_kafka_window(&client, "send_buffer_outbuf_latency", &consumer->outbuf_latency);
 		append_local_queue(&client, "local_queue_ecom", consumer);
 		append_mean_or_null(&client, "fetch_queue_messages", consumer->fetchq_cnt_sum,
-		                    consumer->partition_samples);
+		                    consumer->fetch_samples);
 		append_mean_or_null(&client, "consumer_lag_messages", consumer->consumer_lag_sum,
 		                    consumer->partition_samples);
 		bson_append_document_end(&kafka, &client);

@@ -36,9 +36,10 @@ teardown() {
 		and .kafka.consumer.local_queue_ecom.max_ms <= .hop.max_ms
 		and .kafka.consumer.fetch_queue_messages >= 0)' >/dev/null ||
 		fail "stages: $(echo "$output" | jq -c '.stages | map_values({hop, kafka})')"
-	# The floor's meter: one produce request per round trip at least, for
-	# each of the chains timed (5 hops a chain).
-	echo "$output" | jq -e '.floor.kafka.producer.broker_round_trip_rtt.count >= .floor.samples * 5
+	# The floor's meter: its produce requests counted (librdkafka's last
+	# interval before the end is in no document, so not all of them), and
+	# ecom's own timing of the local queue, one per hop of each chain timed.
+	echo "$output" | jq -e '.floor.kafka.producer.broker_round_trip_rtt.count > 0
 		and .floor.kafka.producer.broker_round_trip_rtt.mean_ms > 0
 		and .floor.kafka.consumer.local_queue_ecom.count >= .floor.samples * 5' >/dev/null ||
 		fail "floor: $(echo "$output" | jq -c .floor)"
@@ -62,7 +63,7 @@ teardown() {
 	run --separate-stderr ecom-reconcile --drive 30 -X statistics.interval.ms=100
 	assert_success
 	echo "$output" | jq -e '.complete and .orders == 30
-		and .kafka.producer.documents > 0 and .kafka.producer.broker_round_trip_rtt.count >= 30
+		and .kafka.producer.documents > 0 and .kafka.producer.broker_round_trip_rtt.count > 0
 		and .kafka.producer.broker_round_trip_rtt.mean_ms > 0
 		and .kafka.consumer.local_queue_ecom.count > 0' >/dev/null || fail "report: $output"
 	assert_exactly_n_orders 30

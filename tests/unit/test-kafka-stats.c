@@ -88,6 +88,7 @@ a_producers_two_windows_sum_to_the_hand_figures(void **state)
 	            ecom_kafka_window_mean_us(&stats.rtt) < 1749.09);
 	/* A producer's partitions have no fetch queue: not counted. */
 	assert_int_equal(stats.partition_samples, 0);
+	assert_int_equal(stats.fetch_samples, 0);
 }
 
 /* A consumer: its fetches' round trips, not the group coordinator's; its partition, not -1. */
@@ -108,6 +109,7 @@ a_consumers_document_leaves_out_the_coordinator(void **state)
 	assert_true(ecom_kafka_window_mean_us(&stats.int_latency) == 0.0);
 	/* partition 0: fetchq_cnt 0, consumer_lag 39; partition -1 left out */
 	assert_int_equal(stats.partition_samples, 1);
+	assert_int_equal(stats.fetch_samples, 1); /* fetch_state "active" */
 	assert_int_equal(stats.fetchq_cnt_sum, 0);
 	assert_int_equal(stats.consumer_lag_sum, 39);
 }
