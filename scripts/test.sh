@@ -66,7 +66,9 @@ if ((secure)); then
 	eval "$stack_env"
 	# ecom's CPU figures find the stack's servers by their pid files here
 	export ECOM_DEVSTACK_DIR=$secure_dir
-	msg "secure stack: ${stack_env#*# secure: }"
+	# That one line only: the others carry the stack's passwords.
+	summary=$(sed -n 's/^# secure: //p' <<<"$stack_env")
+	[[ -z $summary ]] || msg "secure stack: $summary"
 elif [[ -z "${ECOM_KAFKA_BROKERS:-}" || -z "${ECOM_MONGODB_URI:-}" || -z "${ECOM_POSTGRES_URI:-}" ]]; then
 	stack_env=$(scripts/devstack.sh up) || { msg "the dev stack did not come up"; exit 1; }
 	eval "$stack_env"

@@ -397,6 +397,13 @@ check_stores(ecom_config *cfg, bench_args *args, ecom_err *err)
 		return ecom_err_set(err, "--sweep compares stores, not guarantees: take %s out of "
 		                         "--compare (--exactly-once sweeps under exactly_once)",
 		                    args->guarantees[0]);
+	/* An open loop's elapsed and orders/s are its schedule's, whatever the
+	 * guarantee: a ratio of them would be 1.00 and look like a measurement. */
+	if (args->n_guarantees > 0 && args->load.open.rate > 0)
+		return ecom_err_set(err, "--rate compares stores, not guarantees: take %s out of "
+		                         "--compare (an open loop's cost is in its latency: run it "
+		                         "once more with --exactly-once)",
+		                    args->guarantees[0]);
 	if (args->n_stores * (args->n_guarantees ? args->n_guarantees : 1) > MAX_RUNS)
 		return ecom_err_set(err, "--compare: at most %d runs (stores x guarantees), not %zu",
 		                    MAX_RUNS, args->n_stores * args->n_guarantees);

@@ -273,6 +273,8 @@ kafka_format() {
 					java_argfile_words --add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]"
 				fi
 			} >"$dir/format.args"
+			# its log too: a refused argument may be echoed there
+			: >"$dir/format.log"
 		)
 		java -Xmx256m -XX:TieredStopAtLevel=1 -cp "$KAFKA_LIBS/*" \
 			-Dlog4j.configuration="file:$dir/log4j.properties" "@$dir/format.args" \

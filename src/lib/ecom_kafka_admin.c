@@ -358,7 +358,11 @@ kafka_partition_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 	bool said = false;
 
 	for (;;) {
-		code = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
+		/* Each query gets what is left of the bound, not the whole of it. */
+		int64_t left_ms = (deadline_us - ecom_monotonic_us()) / 1000;
+
+		code = rd_kafka_query_watermark_offsets(rk, topic, partition, low, high,
+		                                        left_ms > 0 ? (int)left_ms : 1);
 		switch (code) {
 		case RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION:
 		case RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE:
@@ -462,7 +466,9 @@ count_committed_events(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts, c
 			;
 		if (p < parts->cnt && next[p] < ends[p]) {
 			if (m->err == RD_KAFKA_RESP_ERR_NO_ERROR) {
-				total++;
+				/* One produced after ends[] was taken is not waiting then. */
+				if (m->offset < ends[p])
+					total++;
 				next[p] = m->offset + 1;
 			} else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
 				next[p] = ends[p];

@@ -451,6 +451,10 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 			goto fail;
 		}
 		if (what == POLLED_NOTHING) {
+			/* An end of partition or an error came into the empty queue
+			 * first: a message behind it did not, and is not timed. */
+			if (count == 0)
+				kafka_consumer_queue_served(c);
 			rd_kafka_message_destroy(m);
 			continue;
 		}
@@ -459,6 +463,10 @@ ecom_consumer_poll_batch(ecom_consumer *c, rd_kafka_message_t **msgs, size_t max
 		msgs[count++] = m;
 		wait_ms = 0; /* take what is already here, wait no more */
 	}
+	/* Full, with messages perhaps left: the next batch's first did not
+	 * necessarily come into an empty queue. */
+	if (count == max)
+		kafka_consumer_queue_served(c);
 	if (c->kc.rebalance_failed[0] != '\0') {
 		ecom_err_set(err, "%s", c->kc.rebalance_failed);
 		goto fail;

@@ -17,10 +17,10 @@
  * connections (GroupCoordinator, TxnCoordinator: group and transaction
  * requests) and its internal broker are left out.  Per partition,
  * consumers' documents give fetchq_cnt (messages fetched and waiting in
- * the client for the application's poll) and consumer_lag (the high
- * watermark less the committed offset: with offsets committed once a
- * second, about a second's messages); their mean over the documents is
- * kept.
+ * the client for the application's poll) and consumer_lag (the last
+ * stable offset, under read_committed, less the committed offset: with
+ * offsets committed once a second, about a second's messages); their
+ * mean over the documents is kept.
  *
  * librdkafka does not say how long a fetched message waits in the
  * consumer before the application's poll takes it.  ecom measures that

@@ -96,6 +96,10 @@ try 'ecom-bench --help'"
 	assert_equal "$status" 2
 	assert_equal "$stderr" "ecom-bench: --sweep compares stores, not guarantees: take at_least_once out of --compare (--exactly-once sweeps under exactly_once)
 try 'ecom-bench --help'"
+	run --separate-stderr ecom-bench --rate 50 --duration 1 --compare postgresql,at_least_once,exactly_once
+	assert_equal "$status" 2
+	assert_equal "$stderr" "ecom-bench: --rate compares stores, not guarantees: take at_least_once out of --compare (an open loop's cost is in its latency: run it once more with --exactly-once)
+try 'ecom-bench --help'"
 	assert_marker_untouched
 }
 

@@ -23,13 +23,13 @@ teardown() {
 	assert_success
 	echo "$output" | jq -e '.complete and .orders == 40' >/dev/null || fail "report: $output"
 	# Every stage: documents taken, the producer's three times counted and
-	# positive, none of their means beyond the longest hop timed by ecom.
+	# positive, each mean within its max; the local queue, timed by ecom,
+	# within the hop it is part of.
 	echo "$output" | jq -e 'all(.stages[];
 		.kafka.producer.documents > 0 and .kafka.consumer.documents > 0
 		and ([.kafka.producer.client_queue_int_latency, .kafka.producer.send_buffer_outbuf_latency,
 		      .kafka.producer.broker_round_trip_rtt][] | .count > 0 and .mean_ms > 0
-		      and .mean_ms <= .p99_ms + .max_ms and .max_ms >= .mean_ms)
-		and .kafka.producer.broker_round_trip_rtt.mean_ms <= .hop.max_ms
+		      and .max_ms >= .mean_ms)
 		and .kafka.consumer.fetch_round_trip_rtt.count > 0
 		and .kafka.consumer.local_queue_ecom.count > 0
 		and .kafka.consumer.local_queue_ecom.count <= .hop.count
@@ -82,11 +82,12 @@ teardown() {
 @test "a bad statistics interval is a config error, before anything is produced" {
 	local before
 	ecom-produce -q --generate 2
-	before=$(ecom-consume -q -t ordercreated -e | wc -l)
+	before=$(ecom-consume -q -t "${ECOM_TOPIC_PREFIX}ordercreated" -e | wc -l)
+	assert_equal "$before" 2 # the read itself works
 	run --separate-stderr ecom-bench -n 5 --no-progress -X statistics.interval.ms=-1
 	assert_failure 2
 	assert_output ""
 	[[ $stderr == "ecom-bench: kafka property 'statistics.interval.ms=-1': "*"outside allowed range"* ]] ||
 		fail "stderr: $stderr"
-	assert_equal "$(ecom-consume -q -t ordercreated -e | wc -l)" "$before"
+	assert_equal "$(ecom-consume -q -t "${ECOM_TOPIC_PREFIX}ordercreated" -e | wc -l)" "$before"
 }
