@@ -187,3 +187,19 @@ assert_exactly_n_orders() {
 		 and (.unfinished | length) == 0' >/dev/null ||
 		fail "audit after $1 orders: $output"
 }
+
+# Two orders in the store and one message on the ordercreated topic: what a
+# command refused before it starts would change if it ran after all (a
+# run resets both; a driver creates orders).
+put_marker() {
+	ecom-produce --generate 2 --stdout | ecom-persist -q >/dev/null
+	ecom-produce --generate 1 -q
+	assert_marker_untouched
+}
+
+assert_marker_untouched() {
+	assert_equal "$(store_count ordercreated)" 2
+	assert_equal "$(store_count orderfulfilled)" 0
+	run bash -c "ecom-consume -t '${ECOM_TOPIC_PREFIX}ordercreated' -e -q | wc -l"
+	assert_output 1
+}

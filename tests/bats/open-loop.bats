@@ -125,21 +125,7 @@ teardown() {
 
 # ---- bad input: refused before anything is touched -------------------
 
-# Two orders in the store and one message on the ordercreated topic: what
-# a run that started after all (ecom-bench resets both, a driver creates
-# orders) would change.
-put_marker() {
-	ecom-produce --generate 2 --stdout | ecom-persist -q >/dev/null
-	ecom-produce --generate 1 -q
-	assert_marker_untouched
-}
-
-assert_marker_untouched() {
-	assert_equal "$(store_count ordercreated)" 2
-	assert_equal "$(store_count orderfulfilled)" 0
-	run bash -c "ecom-consume -t '${ECOM_TOPIC_PREFIX}ordercreated' -e -q | wc -l"
-	assert_output 1
-}
+# put_marker, assert_marker_untouched: helpers.bash.
 
 # $1: the command; $2: the message; the rest: its arguments.  Exit 2, the
 # message and the hint, and nothing on standard output.
