@@ -7,6 +7,7 @@
 
 #include <bson/bson.h>
 #include <getopt.h>
+#include <malloc.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -422,6 +423,27 @@ out:
 
 static ecom_stop_flag stop_requested;
 
+/*
+ * glibc gives each thread that allocates concurrently an arena of its own,
+ * up to eight per core, and keeps what each arena once held.  ecom-bench
+ * runs every stage's clients (about fifty threads) in one process, and
+ * --compare and --sweep run one flow after another in it: each run's
+ * threads landed in other arenas, and the peak grew by 15-20 MiB a run
+ * (doc/performance-notes.md, §11).  Two arenas hold the threads of one
+ * process on a machine the broker and the store share; a user's
+ * MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable is left as it is.
+ */
+static void
+bound_malloc_arenas(void)
+{
+	const char *tunables = getenv("GLIBC_TUNABLES");
+
+	if (getenv("MALLOC_ARENA_MAX") != NULL ||
+	    (tunables != NULL && strstr(tunables, "glibc.malloc.arena_max") != NULL))
+		return;
+	(void)mallopt(M_ARENA_MAX, 2);
+}
+
 int
 ecom_cli_main(int argc, char **argv, const ecom_command *command)
 {
@@ -432,6 +454,7 @@ ecom_cli_main(int argc, char **argv, const ecom_command *command)
 	ecom_err err;
 	int opt, status = ECOM_EXIT_USAGE;
 
+	bound_malloc_arenas();
 	ecom_log_init(argv[0]);
 	ecom_config_init(&cfg);
 	memset(&cli, 0, sizeof(cli));

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ecom_metrics.h"
 #include "ecom_report.h"
 
 /* A run keeps up when it fulfils at least this share of the rate offered. */
@@ -254,4 +255,5 @@ ecom_sweep_report(const ecom_sweep_opts *opts, const ecom_sweep_result *result,
 		append_step(&steps, key, &result->steps[i]);
 	}
 	bson_append_array_end(report, &steps);
+	BSON_APPEND_INT64(report, "peak_rss_kib", ecom_peak_rss_kib());
 }

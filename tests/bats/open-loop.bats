@@ -100,7 +100,10 @@ teardown() {
 				or (.p99_ms <= 2000 and .sustainable and .achieved_per_s >= 0.9 * .rate))
 			and any(.steps[]; .rate == $c and .meets_slo)
 			# no step above the capacity met it
-			and all(.steps[]; .rate <= $c or (.meets_slo | not)))' >/dev/null ||
+			and all(.steps[]; .rate <= $c or (.meets_slo | not)))
+		# the process'"'"'s peak memory so far, which the second sweep cannot lower
+		and all(.[]; .peak_rss_kib | type == "number" and . > 1024)
+		and .[1].peak_rss_kib >= .[0].peak_rss_kib' >/dev/null ||
 		fail "reports: $output"
 	[[ -s $svg ]] || fail "no curve drawn to $svg"
 	grep -q mongodb "$svg" || fail "the curve does not name mongodb"
