@@ -80,7 +80,8 @@
 #               memory, h2  mongo-java-server: none, it has no
 #                           authentication (a URI with a user is refused)
 #               ferretdb    SCRAM-SHA-256 or SCRAM-SHA-1, user ecom in
-#                           database ecommerce, its password in secrets.env
+#                           database admin (the URI's authSource), its
+#                           password in secrets.env
 #                           (the launcher reads it from a 0600 file):
 #                           FerretDB's "new authentication", which the
 #                           launcher turns on (scripts/ferretdb/main.go)

@@ -44,10 +44,10 @@ env_line() {
 		vars+=("ECOM_CONFIG=$(printf '%q' "$CLIENT_CONFIG")")
 		has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
 		if has_service mongodb; then
-			# FerretDB's user is in database ecommerce, the URI's: its authSource
-			local login=''
-			if mongo_has_auth; then login="$MONGO_USER:$MONGO_PASSWORD@"; fi
-			vars+=("ECOM_MONGODB_URI=$(printf '%q' "mongodb://$login$SECURE_HOST:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$TLS_DIR/ca.crt")")
+			# FerretDB's user is in database admin (authSource)
+			local login='' auth=''
+			if mongo_has_auth; then login="$MONGO_USER:$MONGO_PASSWORD@" auth='&authSource=admin'; fi
+			vars+=("ECOM_MONGODB_URI=$(printf '%q' "mongodb://$login$SECURE_HOST:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$TLS_DIR/ca.crt$auth")")
 		fi
 		has_service postgresql && vars+=("ECOM_POSTGRES_URI=$(printf '%q' "postgresql://ecom:$PG_PASSWORD@$SECURE_HOST:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$TLS_DIR/ca.crt")")
 	else

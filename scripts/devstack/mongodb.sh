@@ -184,7 +184,7 @@ mongo_server_name() {
 #   memory, h2  TLS only, no authentication: mongo-java-server has none
 #               (Launcher.java);
 #   ferretdb    TLS only, and SCRAM (SHA-256 or SHA-1), user ecom in
-#               database ecommerce: FerretDB's "new authentication", which
+#               database admin: FerretDB's "new authentication", which
 #               the launcher turns on (scripts/ferretdb/main.go says how);
 #   mongod      refused: its launch line passes no TLS settings yet, and it
 #               is not run in plaintext on a stack that says it is secure.
@@ -236,7 +236,7 @@ mongo_start() {
 			(umask 077 && printf '%s\n' "$MONGO_PASSWORD" >"$MONGO_DIR/auth.pw")
 			listen=(-listen-tls "127.0.0.1:$MONGO_PORT" -tls-cert-file "$TLS_DIR/server.crt"
 				-tls-key-file "$TLS_DIR/server.key" -auth-user "$MONGO_USER"
-				-auth-database ecommerce -auth-password-file "$MONGO_DIR/auth.pw")
+				-auth-database admin -auth-password-file "$MONGO_DIR/auth.pw")
 			what=', TLS and SCRAM'
 		fi
 		msg "starting ferretdb $("$FERRET_BIN" -version 2>/dev/null || echo '?') (sqlite$what) on 127.0.0.1:$MONGO_PORT"

@@ -18,7 +18,7 @@
 //
 // -auth-user turns authentication on: FerretDB's "new authentication"
 // (SCRAM-SHA-1 and SCRAM-SHA-256, users in admin.system.users), with that
-// user created in -auth-database (default ecommerce) at the first start,
+// user created in -auth-database (default admin) at the first start,
 // its password read from -auth-password-file (never on the command line).
 // Every command but the handshake ones (hello, buildInfo, ping, saslStart,
 // ...) then needs a completed SCRAM conversation, else FerretDB answers
@@ -26,6 +26,13 @@
 // -auth-user, FerretDB 1.24 with SQLite authenticates nobody: it takes any
 // PLAIN user and password and stores nothing it could check them against
 // (internal/handler/msg_saslstart.go, saslStartPlain).
+//
+// FerretDB creates the user only when -auth-database does not exist yet
+// (internal/handler/handler.go, setup), and a second creation fails on the
+// user's _id, so FerretDB would not start again. With admin, which holds
+// system.users, the database exists exactly when the user does; with an
+// application database, dropping it would leave the user and make the
+// next start fail.
 //
 // Why the module is named github.com/FerretDB/FerretDB/ecomlauncher: the
 // embeddable package (ferretdb.Config, ferretdb.New) has no field for
@@ -201,7 +208,7 @@ func main() {
 	flag.StringVar(&o.tlsKey, "tls-key-file", "", "the TLS listener's private key (PEM)")
 	flag.StringVar(&o.tlsCA, "tls-ca-file", "", "ask every TLS client for a certificate signed by this CA (PEM)")
 	flag.StringVar(&o.authUser, "auth-user", "", "require SCRAM authentication; create this user at the first start")
-	flag.StringVar(&o.authDB, "auth-database", "ecommerce", "the database of -auth-user (its authSource)")
+	flag.StringVar(&o.authDB, "auth-database", "admin", "the database of -auth-user (its authSource)")
 	passwordFile := flag.String("auth-password-file", "", "file whose first line is -auth-user's password")
 	dir := flag.String("sqlite-dir", "", "directory for the SQLite databases (required)")
 	level := flag.String("log-level", "warn", "log level: debug, info, warn or error")

@@ -187,7 +187,7 @@ assert_no_secret_in_files() {
 	if [[ $MONGO_KIND == ferretdb ]]; then
 		assert_equal "$(stat -c %a "$SEC_DIR/mongodb/auth.pw")" 600
 		[[ -n $MONGO_PASSWORD ]]
-		[[ $ECOM_MONGODB_URI == "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA" ]]
+		[[ $ECOM_MONGODB_URI == "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA&authSource=admin" ]]
 	else
 		[[ $ECOM_MONGODB_URI == "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA" ]]
 	fi
@@ -434,12 +434,14 @@ assert_store_marker_untouched() {
 		return 0
 	fi
 	store_marker
+	tls+="&authSource=admin"
 	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:wrongPassw0rd@$tls"
 	assert_refused "cannot connect to 'mongodb://ecom:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
 	run_timed ecom-bench -n 1 --no-progress --store "mongodb://nobody:$MONGO_PASSWORD@$tls"
 	assert_refused "cannot connect to 'mongodb://nobody:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
-	# the right user in a database it is not in (authSource)
-	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:$MONGO_PASSWORD@$tls&authSource=admin"
+	# the right user and password, but in a database it is not in: the
+	# URI's own, without authSource
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
 	assert_refused "Authentication failed.*: check the user, password and authSource in the URI"
 	assert_store_marker_untouched
 }
