@@ -114,6 +114,14 @@ setup() {
 	assert [ ! -e "$ECOM_DEVSTACK_DIR-secure" ]
 }
 
+@test "test.sh --secure with an unknown --mongo-server kind exits 2 before starting anything" {
+	run "$ECOM_SRCDIR/scripts/test.sh" --secure --mongo-server mongo-java-server
+	assert_failure 2
+	assert_output "test: --mongo-server 'mongo-java-server' is not one of: mongod, memory, h2, ferretdb"
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	assert [ ! -e "$ECOM_DEVSTACK_DIR-secure" ]
+}
+
 @test "devstack.sh up with ECOM_DEVSTACK_SECURE other than 1 or 0 exits 2" {
 	ECOM_DEVSTACK_SECURE=maybe run "$DEVSTACK" up
 	assert_failure 2
