@@ -75,9 +75,17 @@
 #             KAFKA_EXPIRED_PORT, KAFKA_CLIENTCERT_PORT).  No password is
 #             ever on a command line (ps): files, stdin, a java @argfile;
 #   postgres  ssl=on, hostssl only (no plaintext over TCP), scram-sha-256;
-#   mongodb   mongo-java-server (memory or h2) with TLS only; it has no
-#             authentication.  mongod and FerretDB are refused: their
-#             launchers pass no TLS settings yet.
+#   mongodb   TLS only (no plaintext listener), no client certificate
+#             asked for; authentication where the server has it:
+#               memory, h2  mongo-java-server: none, it has no
+#                           authentication (a URI with a user is refused)
+#               ferretdb    SCRAM-SHA-256 or SCRAM-SHA-1, user ecom in
+#                           database admin (the URI's authSource), its
+#                           password in secrets.env
+#                           (the launcher reads it from a 0600 file):
+#                           FerretDB's "new authentication", which the
+#                           launcher turns on (scripts/ferretdb/main.go)
+#               mongod      refused: its launch passes no TLS settings yet.
 # Clients connect by the name localhost: the certificate carries no IP
 # address, so 127.0.0.1 is a host name mismatch.  `env` prints
 # ECOM_CONFIG (a 0600 file with the Kafka settings and password) and the
@@ -156,7 +164,10 @@ usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|do
             count of the stack's Kafka.
   --secure  TLS everywhere, passwords where the server has them: Kafka
             SASL_SSL only (SCRAM-SHA-512 or PLAIN), PostgreSQL hostssl with
-            scram-sha-256, mongo-java-server with TLS (no authentication);
+            scram-sha-256, the MongoDB-protocol server TLS only:
+            mongo-java-server (memory, h2) with no authentication (it has
+            none), FerretDB (ferretdb) with SCRAM, user ecom (mongod is
+            refused);
             a throwaway CA and a certificate for localhost in the state
             dir; two more Kafka listeners that refuse everyone, for tests
             (an expired certificate; a client certificate asked for).  env

@@ -14,13 +14,18 @@
 # Kafka SASL_SSL only, PostgreSQL hostssl and scram-sha-256,
 # mongo-java-server with TLS) started here in a state dir of its own
 # (ECOM_DEVSTACK_DIR with -secure appended) and stopped afterwards; ECOM_*
-# point at it, whatever stack they named before.  A test that by its nature
+# point at it, whatever stack they named before.  With --mongo-server
+# memory, h2 or ferretdb as well, that stack runs that server (FerretDB:
+# TLS and SCRAM, the user and password in ECOM_MONGODB_URI), and
+# tests/bats/secure.bats's own secure stack runs it too
+# (ECOM_SECURE_MONGO_SERVER); mongod is refused (exit 2): the secure stack
+# cannot run it.  A test that by its nature
 # needs a plain stack skips there with a reason that begins "needs a plain
 # stack:" (helpers.bash, skip_on_secure_stack); those skips are counted
 # and listed, not failed; any other skip still fails.  .ci/run uses it to
 # run the flow cases on the secure stack.
 #
-# usage: scripts/test.sh [--secure | --mongo-server KIND] [make check arguments, e.g. TESTS=tests/bats/pipes.bats]
+# usage: scripts/test.sh [--secure] [--mongo-server KIND] [make check arguments, e.g. TESTS=tests/bats/pipes.bats]
 set -uo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -45,9 +50,19 @@ while (($# > 0)); do
 	*) break ;;
 	esac
 done
+secure_mongo=memory
 if ((secure)) && [[ -n $mongo_server ]]; then
-	msg "--secure and --mongo-server do not go together: the secure stack runs mongo-java-server (memory)"
-	exit 2
+	case $mongo_server in
+	memory | h2 | ferretdb) secure_mongo=$mongo_server mongo_server= ;;
+	mongod)
+		msg "--secure runs --mongo-server memory, h2 or ferretdb, not mongod: the secure stack cannot give it TLS"
+		exit 2
+		;;
+	*)
+		msg "--mongo-server '$mongo_server' is not one of: mongod, memory, h2, ferretdb"
+		exit 2
+		;;
+	esac
 fi
 
 scripts/bootstrap.sh || exit 1
@@ -61,14 +76,17 @@ trap stop_stacks EXIT
 if ((secure)); then
 	secure_dir=${ECOM_DEVSTACK_DIR:-/tmp/ecom-devstack-$(id -u)}-secure
 	stops+=("$secure_dir")
-	stack_env=$(ECOM_DEVSTACK_DIR=$secure_dir ECOM_MONGO_SERVER=memory scripts/devstack.sh up --secure) ||
+	stack_env=$(ECOM_DEVSTACK_DIR=$secure_dir ECOM_MONGO_SERVER=$secure_mongo scripts/devstack.sh up --secure) ||
 		{ msg "the secure stack did not come up"; exit 1; }
 	eval "$stack_env"
+	# secure.bats starts a secure stack of its own: the same server
+	export ECOM_SECURE_MONGO_SERVER=$secure_mongo
 	# ecom's CPU figures find the stack's servers by their pid files here
 	export ECOM_DEVSTACK_DIR=$secure_dir
 	# That one line only: the others carry the stack's passwords.
 	summary=$(sed -n 's/^# secure: //p' <<<"$stack_env")
 	[[ -z $summary ]] || msg "secure stack: $summary"
+	msg "MongoDB-protocol server: $(sed -n 's/^# mongodb: //p' <<<"$stack_env")"
 elif [[ -z "${ECOM_KAFKA_BROKERS:-}" || -z "${ECOM_MONGODB_URI:-}" || -z "${ECOM_POSTGRES_URI:-}" ]]; then
 	stack_env=$(scripts/devstack.sh up) || { msg "the dev stack did not come up"; exit 1; }
 	eval "$stack_env"

@@ -43,7 +43,12 @@ env_line() {
 	if ((SECURE)); then
 		vars+=("ECOM_CONFIG=$(printf '%q' "$CLIENT_CONFIG")")
 		has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
-		has_service mongodb && vars+=("ECOM_MONGODB_URI=$(printf '%q' "mongodb://$SECURE_HOST:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$TLS_DIR/ca.crt")")
+		if has_service mongodb; then
+			# FerretDB's user is in database admin (authSource)
+			local login='' auth=''
+			if mongo_has_auth; then login="$MONGO_USER:$MONGO_PASSWORD@" auth='&authSource=admin'; fi
+			vars+=("ECOM_MONGODB_URI=$(printf '%q' "mongodb://$login$SECURE_HOST:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$TLS_DIR/ca.crt$auth")")
+		fi
 		has_service postgresql && vars+=("ECOM_POSTGRES_URI=$(printf '%q' "postgresql://ecom:$PG_PASSWORD@$SECURE_HOST:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$TLS_DIR/ca.crt")")
 	else
 		has_service kafka && vars+=("ECOM_KAFKA_BROKERS=$(kafka_bootstrap)")
@@ -62,7 +67,7 @@ env_line() {
 secure_summary() {
 	local parts=()
 	has_service kafka && parts+=("kafka SASL_SSL only, $KAFKA_SCRAM_MECHANISM or PLAIN")
-	has_service mongodb && parts+=("mongodb TLS only, no authentication (mongo-java-server has none)")
+	has_service mongodb && parts+=("$(mongo_security)")
 	has_service postgresql && parts+=("postgresql hostssl only, scram-sha-256")
 	parts+=("CA $TLS_DIR/ca.crt, certificate for DNS:$SECURE_HOST")
 	if has_service kafka && [[ -n $KAFKA_EXPIRED_PORT ]]; then

@@ -180,15 +180,34 @@ mongo_server_name() {
 	fi
 }
 
-# What each server gives a secure stack: mongo-java-server TLS (it has no
-# authentication); the launchers of mongod and FerretDB pass no TLS
-# settings yet, so they are refused rather than run in plaintext.
+# What each server gives a secure stack:
+#   memory, h2  TLS only, no authentication: mongo-java-server has none
+#               (Launcher.java);
+#   ferretdb    TLS only, and SCRAM (SHA-256 or SHA-1), user ecom in
+#               database admin: FerretDB's "new authentication", which
+#               the launcher turns on (scripts/ferretdb/main.go says how);
+#   mongod      refused: its launch line passes no TLS settings yet, and it
+#               is not run in plaintext on a stack that says it is secure.
 mongo_check_secure() {
 	((SECURE)) || return 0
 	case $MONGO_SERVER in
-	memory | h2) ;;
-	*) die "mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) only; $MONGO_SERVER is not set up for TLS yet" ;;
+	memory | h2 | ferretdb) ;;
+	*) die "mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) or FerretDB (ferretdb) only; $MONGO_SERVER is not set up for TLS yet" ;;
 	esac
+}
+
+# 0 when the stack's MongoDB-protocol server asks for a password: FerretDB
+# on a secure stack (the server on record: env and status run without
+# choose_mongo_server)
+mongo_has_auth() { ((SECURE)) && [[ $(recorded_mongo_server) == ferretdb ]]; }
+
+# what the secure stack's MongoDB-protocol server gives, for the security line
+mongo_security() {
+	if mongo_has_auth; then
+		printf 'mongodb TLS only, SCRAM-SHA-256 or SCRAM-SHA-1, user %s (FerretDB)' "$MONGO_USER"
+	else
+		printf 'mongodb TLS only, no authentication (mongo-java-server has none)'
+	fi
 }
 
 mongo_start() {
@@ -209,9 +228,20 @@ mongo_start() {
 		;;
 	ferretdb)
 		ferret_build
-		msg "starting ferretdb $("$FERRET_BIN" -version 2>/dev/null || echo '?') (sqlite) on 127.0.0.1:$MONGO_PORT"
+		local listen=(-listen "127.0.0.1:$MONGO_PORT") what=''
+		if ((SECURE)); then
+			# TLS only (no plaintext listener), no client certificate
+			# asked for (no -tls-ca-file), SCRAM with the stack's user;
+			# the password from a file, never on the command line
+			(umask 077 && printf '%s\n' "$MONGO_PASSWORD" >"$MONGO_DIR/auth.pw")
+			listen=(-listen-tls "127.0.0.1:$MONGO_PORT" -tls-cert-file "$TLS_DIR/server.crt"
+				-tls-key-file "$TLS_DIR/server.key" -auth-user "$MONGO_USER"
+				-auth-database admin -auth-password-file "$MONGO_DIR/auth.pw")
+			what=', TLS and SCRAM'
+		fi
+		msg "starting ferretdb $("$FERRET_BIN" -version 2>/dev/null || echo '?') (sqlite$what) on 127.0.0.1:$MONGO_PORT"
 		spawn "$MONGO_DIR/mongodb.pid" "$MONGO_DIR/ferretdb.log" \
-			"$FERRET_BIN" -listen "127.0.0.1:$MONGO_PORT" -sqlite-dir "$MONGO_DIR/data" -log-level warn
+			"$FERRET_BIN" "${listen[@]}" -sqlite-dir "$MONGO_DIR/data" -log-level warn
 		;;
 	memory | h2)
 		mjs_resolve_libs

@@ -17,6 +17,8 @@ readonly KCAT_CONFIG=$STATE_DIR/kcat.conf
 readonly SECURE_HOST=localhost
 readonly KAFKA_SCRAM_MECHANISM=SCRAM-SHA-512
 readonly KAFKA_USER=ecom
+# FerretDB's user on a secure stack (mongo-java-server has no users)
+readonly MONGO_USER=ecom
 
 # 1 when this stack is (to be) secure; set by secure_choose
 SECURE=0
@@ -26,6 +28,7 @@ WANT_SECURE=
 KAFKA_PASSWORD=
 PG_PASSWORD=
 KEYSTORE_PASSWORD=
+MONGO_PASSWORD=
 
 secure_env_arg() {
 	case ${ECOM_DEVSTACK_SECURE:-} in
@@ -65,6 +68,7 @@ secure_load() { # the secure stack's passwords into the shell
 		KAFKA_PASSWORD) KAFKA_PASSWORD=$v ;;
 		PG_PASSWORD) PG_PASSWORD=$v ;;
 		KEYSTORE_PASSWORD) KEYSTORE_PASSWORD=$v ;;
+		MONGO_PASSWORD) MONGO_PASSWORD=$v ;;
 		esac
 	done <"$SECRETS_FILE"
 }
@@ -86,10 +90,13 @@ secure_prepare() {
 	if [[ ! -s $SECRETS_FILE ]]; then
 		(
 			umask 077
-			printf 'KAFKA_PASSWORD=%s\nPG_PASSWORD=%s\nKEYSTORE_PASSWORD=%s\n' \
-				"$(random_password)" "$(random_password)" "$(random_password)" >"$SECRETS_FILE.tmp"
+			printf 'KAFKA_PASSWORD=%s\nPG_PASSWORD=%s\nKEYSTORE_PASSWORD=%s\nMONGO_PASSWORD=%s\n' \
+				"$(random_password)" "$(random_password)" "$(random_password)" "$(random_password)" >"$SECRETS_FILE.tmp"
 		)
 		mv -f "$SECRETS_FILE.tmp" "$SECRETS_FILE"
+	elif ! grep -q '^MONGO_PASSWORD=' "$SECRETS_FILE"; then
+		# a stack made before FerretDB had a password
+		printf 'MONGO_PASSWORD=%s\n' "$(random_password)" >>"$SECRETS_FILE"
 	fi
 	secure_load
 	[[ -s $TLS_DIR/server.p12 ]] || secure_make_certs

@@ -1,4 +1,4 @@
-module ecom/devstack/ferretdb
+module github.com/FerretDB/FerretDB/ecomlauncher
 
 go 1.24
 

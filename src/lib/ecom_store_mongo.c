@@ -141,6 +141,22 @@ find_collection(mongo_store *ms, ecom_event_type type, bool *exists, bool *uniqu
  * creates: a database the application wrote is read as it is, and one
  * holding a duplicate could not take the index anyway.
  */
+/*
+ * The first command that needs a login (ping and hello do not) is
+ * refused with Unauthorized (13) when the URI gives none, by a server
+ * that asks for one (mongod with --auth, FerretDB with authentication):
+ * say what to give.  NULL for anything else.
+ */
+static const char *
+mongo_login_hint(const bson_error_t *error, const mongoc_uri_t *uri)
+{
+	if (error->domain == MONGOC_ERROR_SERVER && error->code == 13 &&
+	    mongoc_uri_get_username(uri) == NULL)
+		return "the server asks for a login: give user:password@ in the URI "
+		       "(and authSource=DB when the user is in another database)";
+	return NULL;
+}
+
 static int
 create_indexes(mongo_store *ms, ecom_err *err)
 {
@@ -165,10 +181,14 @@ create_indexes(mongo_store *ms, ecom_err *err)
 		               "name", BCON_UTF8("eventId_1"), "unique", BCON_BOOL(true), "}", "]");
 		done = mongoc_database_command_simple(ms->db, cmd, NULL, NULL, &error);
 		bson_destroy(cmd);
-		if (!done)
-			return ecom_err_set(err, "cannot create the index on eventId of '%s' in '%s': %s",
+		if (!done) {
+			const char *hint = mongo_login_hint(&error, ms->uri);
+
+			return ecom_err_set(err, "cannot create the index on eventId of '%s' in '%s': %s%s%s",
 			                    ecom_event_type_name((ecom_event_type)t), ms->base.redacted_uri,
-			                    error.message);
+			                    error.message, hint != NULL ? ": " : "",
+			                    hint != NULL ? hint : "");
+		}
 	}
 	if (ms->base.spring && ms->base.no_unique_index[ECOM_EV_ORDERCREATED])
 		return 0;
@@ -338,6 +358,9 @@ mongo_refusal_hint(const char *reason, const mongoc_uri_t *uri)
 		return "TLS: check tls=true, tlsCAFile and the server's TLS settings";
 	if (strstr(reason, "Authentication failed") != NULL)
 		return "check the user, password and authSource in the URI";
+	/* mongo-java-server has no authentication, and no SASL command */
+	if (strstr(reason, "no such command: 'saslStart'") != NULL)
+		return "the server has no authentication: give no user and password in the URI";
 	/* Without TLS, a TLS-only server closes the connection at once. */
 	if (strstr(reason, "Server closed connection") != NULL && !mongoc_uri_get_tls(uri))
 		return "if the server takes TLS connections only, add tls=true and tlsCAFile=FILE "

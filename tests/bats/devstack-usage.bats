@@ -103,13 +103,21 @@ setup() {
 	assert_output "test: --mongo-server needs a kind: mongod, memory, h2 or ferretdb"
 }
 
-@test "test.sh --secure with --mongo-server exits 2 before starting anything" {
-	for order in "--secure --mongo-server ferretdb" "--mongo-server h2 --secure"; do
+@test "test.sh --secure with --mongo-server mongod exits 2 before starting anything" {
+	for order in "--secure --mongo-server mongod" "--mongo-server mongod --secure"; do
 		# shellcheck disable=SC2086 # the options, split
 		run "$ECOM_SRCDIR/scripts/test.sh" $order
 		assert_failure 2
-		assert_output "test: --secure and --mongo-server do not go together: the secure stack runs mongo-java-server (memory)"
+		assert_output "test: --secure runs --mongo-server memory, h2 or ferretdb, not mongod: the secure stack cannot give it TLS"
 	done
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	assert [ ! -e "$ECOM_DEVSTACK_DIR-secure" ]
+}
+
+@test "test.sh --secure with an unknown --mongo-server kind exits 2 before starting anything" {
+	run "$ECOM_SRCDIR/scripts/test.sh" --secure --mongo-server mongo-java-server
+	assert_failure 2
+	assert_output "test: --mongo-server 'mongo-java-server' is not one of: mongod, memory, h2, ferretdb"
 	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
 	assert [ ! -e "$ECOM_DEVSTACK_DIR-secure" ]
 }
@@ -122,9 +130,10 @@ setup() {
 }
 
 @test "devstack.sh up --secure refuses a MongoDB-protocol server it cannot give TLS, before starting anything" {
-	ECOM_MONGO_SERVER=ferretdb run "$DEVSTACK" up --secure mongodb
+	# a mongod that is never run: the refusal comes first
+	ECOM_MONGO_SERVER=mongod ECOM_MONGOD=/bin/true run "$DEVSTACK" up --secure mongodb
 	assert_failure 1
-	assert_output "devstack: mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) only; ferretdb is not set up for TLS yet"
+	assert_output "devstack: mongodb: --secure runs mongo-java-server (ECOM_MONGO_SERVER=memory or h2) or FerretDB (ferretdb) only; mongod is not set up for TLS yet"
 	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
 }
 

@@ -11,7 +11,11 @@
 # The file brings up its own secure stack, in its own state dir
 # (ECOM_SECURE_DEVSTACK_DIR, default /tmp/ecom-devstack-secure-UID-PID:
 # under /tmp so that PostgreSQL's user can reach it), and takes it down
-# at the end.
+# at the end.  Its MongoDB-protocol server is mongo-java-server (memory:
+# TLS, no authentication), or the one ECOM_SECURE_MONGO_SERVER names
+# (memory, h2 or ferretdb: FerretDB gives TLS and SCRAM); scripts/test.sh
+# --secure --mongo-server KIND sets it.  The mongodb cases test what the
+# server gives: a refused login on FerretDB, none asked on mongo-java-server.
 
 load helpers
 
@@ -41,9 +45,10 @@ make_argv_shims() {
 setup_file() {
 	wanted || return 0
 	export SEC_DIR=${ECOM_SECURE_DEVSTACK_DIR:-/tmp/ecom-devstack-secure-$(id -u)-$$}
+	export MONGO_KIND=${ECOM_SECURE_MONGO_SERVER:-memory}
 	local env_out shims
 	shims=$(make_argv_shims)
-	env_out=$(PATH="$shims:$PATH" ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER=memory \
+	env_out=$(PATH="$shims:$PATH" ECOM_DEVSTACK_DIR="$SEC_DIR" ECOM_MONGO_SERVER="$MONGO_KIND" \
 		"$ECOM_SRCDIR/scripts/devstack.sh" up --secure 2>"$BATS_FILE_TMPDIR/up.err") || {
 		ECOM_DEVSTACK_DIR="$SEC_DIR" "$ECOM_SRCDIR/scripts/devstack.sh" down 2>/dev/null
 		fail "the secure stack did not come up: $(cat "$BATS_FILE_TMPDIR/up.err")"
@@ -77,6 +82,7 @@ setup() {
 	eval "$(cat "$BATS_FILE_TMPDIR/env")"
 	KAFKA_PASSWORD=$(sed -n 's/^KAFKA_PASSWORD=//p' "$SEC_DIR/secrets.env")
 	PG_PASSWORD=$(sed -n 's/^PG_PASSWORD=//p' "$SEC_DIR/secrets.env")
+	MONGO_PASSWORD=$(sed -n 's/^MONGO_PASSWORD=//p' "$SEC_DIR/secrets.env")
 	KAFKA_PORT=${ECOM_KAFKA_BROKERS##*:}
 	PG_PORT=$(sed -n 's/^PG_PORT=//p' "$SEC_DIR/ports.env")
 	MONGO_PORT=$(sed -n 's/^MONGO_PORT=//p' "$SEC_DIR/ports.env")
@@ -150,7 +156,7 @@ assert_refused() { # message-regexp
 
 assert_no_secret() {
 	local secret
-	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" wrongPassw0rd; do
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$MONGO_PASSWORD" wrongPassw0rd; do
 		[[ $1 != *"$secret"* ]] || fail "a password in the output: $1"
 	done
 }
@@ -160,7 +166,7 @@ assert_no_secret_in_files() {
 	local secret n
 	n=$(find "$1" -type f | wc -l)
 	((n > 0)) || fail "no files in $1"
-	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD"; do
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$MONGO_PASSWORD"; do
 		if grep -rlF -- "$secret" "$1"; then fail "a password in the files above"; fi
 	done
 }
@@ -168,13 +174,23 @@ assert_no_secret_in_files() {
 @test "secure stack: status says secure, the secrets are 0600, env gives ECOM_CONFIG and TLS URIs" {
 	ECOM_DEVSTACK_DIR="$SEC_DIR" run --separate-stderr "$ECOM_SRCDIR/scripts/devstack.sh" status
 	assert_success
-	echo "$output" | grep -qE "^security +secure: kafka SASL_SSL only, SCRAM-SHA-512 or PLAIN; mongodb TLS only, no authentication .*; postgresql hostssl only, scram-sha-256;" ||
+	local mongo_gives="mongodb TLS only, no authentication \(mongo-java-server has none\)"
+	if [[ $MONGO_KIND == ferretdb ]]; then
+		mongo_gives="mongodb TLS only, SCRAM-SHA-256 or SCRAM-SHA-1, user ecom \(FerretDB\)"
+	fi
+	echo "$output" | grep -qE "^security +secure: kafka SASL_SSL only, SCRAM-SHA-512 or PLAIN; $mongo_gives; postgresql hostssl only, scram-sha-256;" ||
 		fail "no security line: $output"
 	assert_no_secret "$output$stderr"
 	assert_equal "$(stat -c %a "$SEC_DIR/secrets.env")" 600
 	assert_equal "$(stat -c %a "$ECOM_CONFIG")" 600
 	assert_equal "$ECOM_KAFKA_BROKERS" "localhost:$KAFKA_PORT"
-	[[ $ECOM_MONGODB_URI == "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA" ]]
+	if [[ $MONGO_KIND == ferretdb ]]; then
+		assert_equal "$(stat -c %a "$SEC_DIR/mongodb/auth.pw")" 600
+		[[ -n $MONGO_PASSWORD ]]
+		[[ $ECOM_MONGODB_URI == "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA&authSource=admin" ]]
+	else
+		[[ $ECOM_MONGODB_URI == "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA" ]]
+	fi
 	[[ $ECOM_POSTGRES_URI == "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA" ]]
 	# what the stack's own probes see: kcat with and without the settings
 	kcat -L -F "$SEC_DIR/kcat.conf" -b "$ECOM_KAFKA_BROKERS" -m 5 >/dev/null
@@ -193,14 +209,17 @@ assert_no_secret_in_files() {
 @test "secure stack: ecom-bench -n 200 on both stores, exact counts, clean audits" {
 	run --separate-stderr timeout 600 ecom-bench --compare mongodb,postgresql -n 200 --floor-samples 5 --no-progress
 	assert_success
+	# a login where the server asks for one (FerretDB), none otherwise
+	local mongo_auth=none
+	if [[ $MONGO_KIND == ferretdb ]]; then mongo_auth="SCRAM (negotiated)"; fi
 	echo "$output" | jq -se '[.[].store] == ["mongodb", "postgresql"] and all(.[]; .orders == 200 and .complete)' >/dev/null ||
 		fail "$output"
 	assert_no_secret "$output$stderr"
 	# every report says what each connection gives
-	echo "$output" | jq -se 'all(.[].connections.kafka;
+	echo "$output" | jq -se --arg mongo_auth "$mongo_auth" 'all(.[].connections.kafka;
 		.encrypted and .certificate_verified and .host_name_checked and .authentication == "SCRAM-SHA-512")
 		and all(.[].connections.store; .encrypted and .certificate_verified and .host_name_checked)
-		and .[0].connections.store.authentication == "none"
+		and .[0].connections.store.authentication == $mongo_auth
 		and .[1].connections.store == {"encrypted": true, "certificate_verified": true,
 			"host_name_checked": true, "authentication": "password", "tls_version": .[1].connections.store.tls_version,
 			"from": "the connection"}
@@ -338,7 +357,7 @@ assert_no_secret_in_files() {
 	grep -q "StorageTool\|@.*format.args" "$BATS_FILE_TMPDIR/argv.log" || fail "no kafka format seen: $(cat "$BATS_FILE_TMPDIR/argv.log")"
 	grep -q "psql" "$BATS_FILE_TMPDIR/argv.log" || fail "no psql seen"
 	local secret
-	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$(sed -n 's/^KEYSTORE_PASSWORD=//p' "$SEC_DIR/secrets.env")"; do
+	for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$MONGO_PASSWORD" "$(sed -n 's/^KEYSTORE_PASSWORD=//p' "$SEC_DIR/secrets.env")"; do
 		[[ -n $secret ]] || fail "a password of the stack is empty"
 		if grep -nF -- "$secret" "$BATS_FILE_TMPDIR/argv.log" >/dev/null; then fail "a password on a command line during up"; fi
 	done
@@ -348,7 +367,7 @@ assert_no_secret_in_files() {
 		cmd=$(tr '\0' ' ' <"$f" 2>/dev/null) || continue
 		[[ $cmd == *"$SEC_DIR"* ]] || continue
 		n=$((n + 1))
-		for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD"; do
+		for secret in "$KAFKA_PASSWORD" "$PG_PASSWORD" "$MONGO_PASSWORD"; do
 			[[ $cmd != *"$secret"* ]] || fail "a password on the command line of ${f%/cmdline}"
 		done
 	done
@@ -386,6 +405,62 @@ assert_no_secret_in_files() {
 @test "mongodb: plaintext against the TLS-only server says to add tls=true" {
 	run_timed ecom-bench -n 1 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce"
 	assert_refused "Server closed connection.*add tls=true and tlsCAFile=FILE"
+}
+
+# Two orders in this test's database, written with the stack's own URI:
+# a refused login must leave them as they are, and add nothing.
+store_marker() {
+	ecom-produce --generate 2 --stdout | ecom-persist -q >/dev/null
+	assert_store_marker_untouched
+}
+assert_store_marker_untouched() {
+	assert_equal "$(store_count ordercreated)" 2
+	assert_equal "$(store_count orderfulfilled)" 0
+}
+
+# What the server gives for logins.  FerretDB asks for one: a wrong
+# password or user is a refused login at once, none at all is refused at
+# the first command that needs one, and nothing is written either way.
+# mongo-java-server asks for none (it has no authentication): the URI
+# without a user runs the flow, and one with a user is refused (it has no
+# saslStart).
+@test "mongodb: a wrong password or user is a refused login at once (FerretDB); mongo-java-server asks for none" {
+	local tls="localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+	if [[ $MONGO_KIND != ferretdb ]]; then
+		run --separate-stderr timeout 120 ecom-bench -n 5 --floor-samples 1 --no-progress --store "mongodb://$tls"
+		assert_success
+		echo "$output" | jq -e '.orders == 5 and .complete and .connections.store.authentication == "none"' >/dev/null ||
+			fail "$output"
+		return 0
+	fi
+	store_marker
+	tls+="&authSource=admin"
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:wrongPassw0rd@$tls"
+	assert_refused "cannot connect to 'mongodb://ecom:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://nobody:$MONGO_PASSWORD@$tls"
+	assert_refused "cannot connect to 'mongodb://nobody:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
+	# the right user and password, but in a database it is not in: the
+	# URI's own, without authSource
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+	assert_refused "Authentication failed.*: check the user, password and authSource in the URI"
+	assert_store_marker_untouched
+}
+
+@test "mongodb: no login against FerretDB is refused at the first command that needs one, saying to give one; a login against mongo-java-server, that it has none" {
+	store_marker
+	if [[ $MONGO_KIND != ferretdb ]]; then
+		# mongo-java-server has no authentication: a login given is refused
+		run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:wrongPassw0rd@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+		assert_refused "cannot connect to 'mongodb://ecom:\*\*\*@localhost:$MONGO_PORT/.*no such command: 'saslStart': the server has no authentication: give no user and password in the URI"
+		assert_store_marker_untouched
+		return 0
+	fi
+	run_timed ecom-bench -n 1 --no-progress --store "mongodb://localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+	assert_refused "cannot create the index on eventId of 'ordercreated' in 'mongodb://localhost:$MONGO_PORT/.*': Command createIndexes requires authentication: the server asks for a login: give user:password@ in the URI"
+	# FerretDB's own verdict, not ecom's: its log names the refused command
+	grep -q "checkSCRAMConversation: no conversation" "$SEC_DIR/mongodb/ferretdb.log" ||
+		fail "FerretDB logged no refused conversation: $(tail -5 "$SEC_DIR/mongodb/ferretdb.log")"
+	assert_store_marker_untouched
 }
 
 @test "postgresql: sslmode=prefer falling back to plaintext with a CA given is said once, and the report says it" {
