@@ -428,7 +428,7 @@ static ecom_stop_flag stop_requested;
  * up to eight per core, and keeps what each arena once held.  ecom-bench
  * runs every stage's clients (about fifty threads) in one process, and
  * --compare and --sweep run one flow after another in it: each run's
- * threads landed in other arenas, and the peak grew by 15-20 MiB a run
+ * threads landed in other arenas, and the peak grew by 5-15 MiB a run
  * (doc/performance-notes.md, §11).  Two arenas hold the threads of one
  * process on a machine the broker and the store share; a user's
  * MALLOC_ARENA_MAX or glibc.malloc.arena_max tunable is left as it is.
