@@ -145,6 +145,13 @@ run_timed() {
 	SECONDS_TAKEN=$(((t1 - t0) / 1000000000))
 }
 
+# ecom-bench -n 1 against the PostgreSQL URI given, in the environment:
+# a URI with the stack's password never goes on a command line, where
+# anyone on the machine could read it in ps.
+bench_pg_timed() { # uri
+	ECOM_STORE=postgresql ECOM_POSTGRES_URI=$1 run_timed ecom-bench -n 1 --no-progress
+}
+
 # A refused connection: exit 1, in less than 15 s, the message, and none
 # of the stack's passwords (nor the wrong one tried) in any output.
 assert_refused() { # message-regexp
@@ -312,8 +319,7 @@ assert_no_secret_in_files() {
 }
 
 @test "postgresql: a certificate from another CA is refused" {
-	run_timed ecom-bench -n 1 --no-progress \
-		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$BATS_FILE_TMPDIR/other-ca.crt"
+	bench_pg_timed "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$BATS_FILE_TMPDIR/other-ca.crt"
 	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*certificate verify failed.*give the CA that signed the server's certificate as sslrootcert"
 }
 
@@ -324,11 +330,11 @@ assert_no_secret_in_files() {
 	if [[ $(id -u) -eq 0 ]]; then chown postgres:postgres "$SEC_DIR/postgres/server.crt"; fi
 	pg_reload
 	wait_until pg_served_verdict "10 (certificate has expired)"
-	run_timed ecom-bench -n 1 --no-progress --store "$ECOM_POSTGRES_URI"
+	bench_pg_timed "$ECOM_POSTGRES_URI"
 	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/.*SSL error: certificate verify failed: the server's certificate has expired \(not valid after [A-Z][a-z]{2} .* GMT\): it must be renewed on the server"
 	pg_restore
 	# and back: the same URI connects
-	run --separate-stderr timeout 120 ecom-bench -n 1 --floor-samples 1 --no-progress --store "$ECOM_POSTGRES_URI"
+	ECOM_STORE=postgresql run --separate-stderr timeout 120 ecom-bench -n 1 --floor-samples 1 --no-progress
 	assert_success
 }
 
@@ -345,8 +351,7 @@ assert_no_secret_in_files() {
 	pg_reload
 	# psql, not ecom, says when the server asks
 	wait_until eval "psql -X -w 'postgresql://ecom@localhost:$PG_PORT/clientcert_only?sslmode=verify-full&sslrootcert=$CA' -c 'select 1' 2>&1 | grep -q 'requires a valid client certificate'"
-	run_timed ecom-bench -n 1 --no-progress \
-		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/clientcert_only?sslmode=verify-full&sslrootcert=$CA"
+	bench_pg_timed "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/clientcert_only?sslmode=verify-full&sslrootcert=$CA"
 	assert_refused "cannot connect to 'postgresql://ecom:\*\*\*@localhost:$PG_PORT/clientcert_only.*connection requires a valid client certificate: TLS: the server asks for a client certificate: give sslcert=FILE and sslkey=FILE in the URI"
 	pg_restore
 }
@@ -375,20 +380,17 @@ assert_no_secret_in_files() {
 }
 
 @test "postgresql: verify-full without a CA says where to give one" {
-	run_timed ecom-bench -n 1 --no-progress \
-		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full"
+	bench_pg_timed "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=verify-full"
 	assert_refused "root certificate file .* does not exist.*sslrootcert=FILE"
 }
 
 @test "postgresql: a host name the certificate does not carry is refused" {
-	run_timed ecom-bench -n 1 --no-progress \
-		--store "postgresql://ecom:$PG_PASSWORD@127.0.0.1:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA"
+	bench_pg_timed "postgresql://ecom:$PG_PASSWORD@127.0.0.1:$PG_PORT/ecommerce?sslmode=verify-full&sslrootcert=$CA"
 	assert_refused "does not match host name \"127.0.0.1\": TLS: connect by a host name the server's certificate carries"
 }
 
 @test "postgresql: plaintext against hostssl only is refused with what to add" {
-	run_timed ecom-bench -n 1 --no-progress \
-		--store "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=disable"
+	bench_pg_timed "postgresql://ecom:$PG_PASSWORD@localhost:$PG_PORT/ecommerce?sslmode=disable"
 	assert_refused "no pg_hba.conf entry .*no encryption: the server takes TLS connections only: add sslmode=verify-full"
 }
 
