@@ -6,8 +6,9 @@
  */
 #include "ecom_tls.h"
 
+#include "ecom_time.h"
+
 #include <errno.h>
-#include <fcntl.h>
 #include <netdb.h>
 #include <openssl/err.h>
 #include <openssl/ssl.h>
@@ -17,7 +18,6 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
-#include <sys/time.h>
 #include <unistd.h>
 
 bool
@@ -43,13 +43,38 @@ ecom_tls_verdict(long verify_result, const char *not_before, const char *not_aft
 	}
 }
 
-/* A TCP connection to host:port within timeout_ms, -1 if none. */
+/* What is left of the probe's time, in ms for poll(); 0 once it is up. */
 static int
-connect_within(const char *host, const char *port, int timeout_ms)
+left_ms(int64_t deadline_us)
+{
+	int64_t left = deadline_us - ecom_monotonic_us();
+
+	return left > 0 ? (int)((left + 999) / 1000) : 0;
+}
+
+/* Wait until fd is ready for events, or the deadline; true when ready. */
+static bool
+wait_ready(int fd, short events, int64_t deadline_us)
+{
+	struct pollfd pfd = { .fd = fd, .events = events };
+	int left;
+
+	while ((left = left_ms(deadline_us)) > 0) {
+		int n = poll(&pfd, 1, left);
+
+		if (n > 0)
+			return true;
+		if (n == 0 || errno != EINTR)
+			return false;
+	}
+	return false;
+}
+
+/* A TCP connection to host:port (non-blocking) before the deadline, -1 if none. */
+static int
+connect_by(const char *host, const char *port, int64_t deadline_us)
 {
 	struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM }, *res, *ai;
-	struct timeval tv = { .tv_sec = timeout_ms / 1000, .tv_usec = (timeout_ms % 1000) * 1000 };
-	struct pollfd pfd;
 	int fd = -1, soerr;
 	socklen_t len = sizeof(soerr);
 
@@ -61,37 +86,50 @@ connect_within(const char *host, const char *port, int timeout_ms)
 			continue;
 		if (connect(fd, ai->ai_addr, ai->ai_addrlen) == 0)
 			break;
-		if (errno == EINPROGRESS) {
-			pfd.fd = fd;
-			pfd.events = POLLOUT;
-			if (poll(&pfd, 1, timeout_ms) == 1 &&
-			    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
-				break;
-		}
+		if (errno == EINPROGRESS && wait_ready(fd, POLLOUT, deadline_us) &&
+		    getsockopt(fd, SOL_SOCKET, SO_ERROR, &soerr, &len) == 0 && soerr == 0)
+			break;
 		close(fd);
 		fd = -1;
 	}
 	freeaddrinfo(res);
-	if (fd < 0)
-		return -1;
-	/* blocking from here, each read and write bounded */
-	if (fcntl(fd, F_SETFL, 0) != 0 || setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
-	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
-		close(fd);
-		return -1;
-	}
 	return fd;
 }
 
 /* PostgreSQL's SSLRequest; true when the server agrees to TLS. */
 static bool
-postgres_starttls(int fd)
+postgres_starttls(int fd, int64_t deadline_us)
 {
 	static const unsigned char request[8] = { 0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f };
 	char answer;
 
-	return write(fd, request, sizeof(request)) == (ssize_t)sizeof(request) &&
-	       read(fd, &answer, 1) == 1 && answer == 'S';
+	return wait_ready(fd, POLLOUT, deadline_us) &&
+	       write(fd, request, sizeof(request)) == (ssize_t)sizeof(request) &&
+	       wait_ready(fd, POLLIN, deadline_us) && read(fd, &answer, 1) == 1 && answer == 'S';
+}
+
+/* The TLS handshake on the non-blocking fd, before the deadline. */
+static bool
+handshake_by(SSL *ssl, int fd, int64_t deadline_us)
+{
+	for (;;) {
+		int rc = SSL_connect(ssl);
+
+		if (rc == 1)
+			return true;
+		switch (SSL_get_error(ssl, rc)) {
+		case SSL_ERROR_WANT_READ:
+			if (!wait_ready(fd, POLLIN, deadline_us))
+				return false;
+			break;
+		case SSL_ERROR_WANT_WRITE:
+			if (!wait_ready(fd, POLLOUT, deadline_us))
+				return false;
+			break;
+		default:
+			return false;
+		}
+	}
 }
 
 static void
@@ -119,13 +157,14 @@ ecom_tls_diagnose(const char *host, const char *port, enum ecom_tls_preamble pre
 	struct stat st;
 	char not_before[64] = "", not_after[64] = "";
 	bool found = false;
+	int64_t deadline_us = ecom_monotonic_us() + (int64_t)timeout_ms * 1000;
 	int fd;
 
 	buf[0] = '\0';
-	fd = connect_within(host, port, timeout_ms);
+	fd = connect_by(host, port, deadline_us);
 	if (fd < 0)
 		return false;
-	if (preamble == ECOM_TLS_POSTGRES && !postgres_starttls(fd))
+	if (preamble == ECOM_TLS_POSTGRES && !postgres_starttls(fd, deadline_us))
 		goto out;
 	ctx = SSL_CTX_new(TLS_client_method());
 	if (ctx == NULL)
@@ -144,7 +183,7 @@ ecom_tls_diagnose(const char *host, const char *port, enum ecom_tls_preamble pre
 	SSL_set_tlsext_host_name(ssl, host);
 	if (check_host && SSL_set1_host(ssl, host) != 1)
 		goto out;
-	if (SSL_connect(ssl) != 1)
+	if (!handshake_by(ssl, fd, deadline_us))
 		goto out;
 	cert = SSL_get1_peer_certificate(ssl);
 	if (cert == NULL)

@@ -28,7 +28,8 @@ enum ecom_tls_preamble {
  * server (or this machine's clock is wrong)".  False, and buf "", for
  * anything else: it verifies, fails for another reason (an unknown CA,
  * another host name: the library's words say those), the handshake
- * failed, or nothing came within timeout_ms (each connect, read, write).
+ * failed, or it had not ended within timeout_ms (the whole probe: the
+ * connection, PostgreSQL's SSLRequest and the handshake).
  */
 bool ecom_tls_diagnose(const char *host, const char *port, enum ecom_tls_preamble preamble,
                        const char *ca_file, bool check_host, int timeout_ms, char *buf,

@@ -15,8 +15,11 @@
 #include "ecom_security.h"
 #include "ecom_tls.h"
 
+#include "ecom_time.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -185,6 +188,61 @@ tls_diagnose_without_a_server_gives_none(void **state)
 	assert_string_equal(buf, "");
 }
 
+/*
+ * A server that answers a TLS record one byte at a time, a byte every
+ * 100 ms, each in time for any per-read timeout: the probe must still
+ * end at its own deadline, not when the record does.
+ */
+static void *
+dribbling_server(void *arg)
+{
+	static const unsigned char header[5] = { 0x16, 0x03, 0x03, 0x40, 0x00 }; /* a 16 KiB handshake record */
+	int listener = *(int *)arg, fd, i;
+	char hello[512];
+
+	fd = accept(listener, NULL, NULL);
+	if (fd < 0)
+		return NULL;
+	(void)!read(fd, hello, sizeof(hello));
+	for (i = 0; i < 80; i++) {
+		if (send(fd, i < 5 ? &header[i] : (const unsigned char *)"\0", 1, MSG_NOSIGNAL) != 1)
+			break;
+		usleep(100 * 1000);
+	}
+	close(fd);
+	return NULL;
+}
+
+static void
+tls_diagnose_ends_at_its_deadline(void **state)
+{
+	struct sockaddr_in sa = { .sin_family = AF_INET };
+	socklen_t len = sizeof(sa);
+	char port[16], buf[300] = "x";
+	pthread_t server;
+	int64_t t0, took_ms;
+	int listener;
+
+	(void)state;
+	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	listener = socket(AF_INET, SOCK_STREAM, 0);
+	assert_true(listener >= 0);
+	assert_int_equal(bind(listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(listen(listener, 1), 0);
+	assert_int_equal(getsockname(listener, (struct sockaddr *)&sa, &len), 0);
+	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	assert_int_equal(pthread_create(&server, NULL, dribbling_server, &listener), 0);
+	t0 = ecom_monotonic_us();
+	assert_false(ecom_tls_diagnose("127.0.0.1", port, ECOM_TLS_DIRECT, NULL, false, 500, buf,
+	                               sizeof(buf)));
+	took_ms = (ecom_monotonic_us() - t0) / 1000;
+	assert_string_equal(buf, "");
+	/* 500 ms, and room for a loaded machine; the record alone takes 8 s */
+	assert_true(took_ms < 4000);
+	pthread_join(server, NULL);
+	close(listener);
+}
+
 int
 main(void)
 {
@@ -195,6 +253,7 @@ main(void)
 		cmocka_unit_test(loopback_hosts_are_known),
 		cmocka_unit_test(tls_verdict_names_the_dates_only),
 		cmocka_unit_test(tls_diagnose_without_a_server_gives_none),
+		cmocka_unit_test(tls_diagnose_ends_at_its_deadline),
 	};
 
 	return cmocka_run_group_tests_name("security", tests, NULL, NULL);
