@@ -91,7 +91,9 @@ server, then check that exactly N orders went through.
 Environment: ECOM_DEVSTACK_DIR (the stack's state dir, default
 /tmp/ecom-chaos-UID), ECOM_MONGODB_URI, ECOM_POSTGRES_URI (the store;
 when unset, the stack runs one), ECOM_MONGO_SERVER (which
-MongoDB-protocol server the stack runs), ECOM_RUN_DIR (logs).
+MongoDB-protocol server the stack runs), ECOM_RUN_DIR (logs), ECOM_CONFIG
+(the ecom config, as for the ecom commands; kcat takes the connection
+settings of its kafka: section: security.protocol, sasl.*, ssl.*).
 Output: one JSON object on stdout; exit 0 when every check holds, else 1.
 EOF
 }
@@ -150,6 +152,12 @@ if [[ -f "$SCRIPT_DIR/../configure.ac" ]]; then
 	PATH="$(cd "$SCRIPT_DIR/.." && pwd):$PATH"
 fi
 command -v ecom-reconcile >/dev/null || die "ecom commands not found on PATH"
+# An ECOM_CONFIG ecom does not take fails the flow's first command:
+# refused here (ecom's own message, exit 2), before anything starts.
+if [[ -n ${ECOM_CONFIG:-} ]] && ! config_err=$(ecom-reconcile -X dump 2>&1 >/dev/null); then
+	msg "ecom does not take the settings in force (ECOM_CONFIG=$ECOM_CONFIG): ${config_err%%$'\n'*}"
+	exit 2
+fi
 
 export ECOM_DEVSTACK_DIR=${ECOM_DEVSTACK_DIR:-/tmp/ecom-chaos-$(id -u)}
 devstack() { "$SCRIPT_DIR/devstack.sh" "$@"; }
@@ -157,12 +165,13 @@ devstack() { "$SCRIPT_DIR/devstack.sh" "$@"; }
 run_dir=${ECOM_RUN_DIR:-$(mktemp -d /tmp/ecom-chaos-run.XXXXXX)}
 mkdir -p "$run_dir"
 export ECOM_RUN_DIR=$run_dir
-stack_started=0 flow_pid='' down_broker='' store_down_now=0
+stack_started=0 flow_pid='' down_broker='' store_down_now=0 kcat_conf=''
 
 # A service left down by an interruption is started again for whoever keeps the stack.
 cleanup() {
 	local status=$?
 	trap - EXIT INT TERM
+	if [[ -n $kcat_conf ]]; then rm -f "$kcat_conf"; fi
 	if [[ -n $flow_pid ]] && kill -0 "$flow_pid" 2>/dev/null; then
 		kill -TERM "$flow_pid" 2>/dev/null
 		wait "$flow_pid" 2>/dev/null
@@ -198,6 +207,38 @@ else
 	stack_started=1
 fi
 eval "$stack_env"
+
+# kcat reaches Kafka as ecom does: the brokers, and the connection
+# settings (security.protocol, sasl.*, ssl.*) of the kafka: section of
+# the ecom config in force, ECOM_CONFIG (a secure stack's env names one:
+# SASL_SSL, its login and CA), in a kcat -F file of this run's own, 0600
+# (it holds the password, which goes on no command line), removed at
+# exit.  No ECOM_CONFIG, or no such settings in it: kcat -b alone.
+kafka_connection_settings() { # config file: its settings as key=value lines
+	python3 - "$1" <<'PY'
+import sys
+try:
+    import yaml
+except ImportError:
+    sys.exit("reading it needs python3's yaml module (Debian package python3-yaml)")
+with open(sys.argv[1]) as f:
+    doc = yaml.safe_load(f) or {}
+for key, value in (doc.get("kafka") or {}).items():
+    if not (key == "security.protocol" or key.startswith(("sasl.", "ssl.", "ssl_", "enable.ssl.", "enable.sasl."))):
+        continue
+    if isinstance(value, bool):
+        value = "true" if value else "false"
+    print(f"{key}={value}")
+PY
+}
+KCAT=(kcat -b "$ECOM_KAFKA_BROKERS")
+if [[ -n ${ECOM_CONFIG:-} ]]; then
+	kcat_conf=$run_dir/kcat.conf
+	(umask 077 && kafka_connection_settings "$ECOM_CONFIG" >"$kcat_conf") ||
+		die "ECOM_CONFIG=$ECOM_CONFIG: cannot read its kafka: settings"
+	# -q first: no "% Reading configuration from file" in kcat's output
+	if [[ -s $kcat_conf ]]; then KCAT+=(-q -F "$kcat_conf"); fi
+fi
 brokers=$(tr ',' '\n' <<<"$ECOM_KAFKA_BROKERS" | grep -c .)
 if ((store_kills != 0)); then
 	server=$(devstack status 2>/dev/null | awk -v s="$store" '$1 == s' || true)
@@ -271,7 +312,7 @@ readonly SETTLE_S=14
 
 flowing() {
 	local newest
-	newest=$(kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${prefix}orderfulfilled" -o -1 -e -q -f '%T\n' 2>/dev/null |
+	newest=$("${KCAT[@]}" -C -t "${prefix}orderfulfilled" -o -1 -e -q -f '%T\n' 2>/dev/null |
 		sort -n | tail -n 1)
 	[[ -n $newest ]] && (($(date +%s%3N) - newest < 1000))
 }
@@ -380,7 +421,7 @@ unexpected_count=$(grep -c . <<<"$unexpected")
 topic_dups='{}' topic_distinct='{}'
 for t in "${TOPICS[@]}"; do
 	# As every consumer of ecom reads them: committed data only.
-	read -r n d < <(kcat -C -b "$ECOM_KAFKA_BROKERS" -X isolation.level=read_committed -t "$prefix$t" -e -q -f '%s\n' 2>/dev/null |
+	read -r n d < <("${KCAT[@]}" -C -X isolation.level=read_committed -t "$prefix$t" -e -q -f '%s\n' 2>/dev/null |
 		jq -r .eventId | sort | uniq -c | awk '{ s += $1 - 1; d++ } END { print s + 0, d + 0 }')
 	topic_dups=$(jq -c --arg t "$t" --argjson n "${n:-0}" '. + {($t): $n}' <<<"$topic_dups")
 	topic_distinct=$(jq -c --arg t "$t" --argjson n "${d:-0}" '. + {($t): $n}' <<<"$topic_distinct")
@@ -389,7 +430,7 @@ done
 # What each service loss cost: fulfilments (by their message timestamps)
 # from the kill until the service was back, and the longest pause between
 # two of them (the one across the kill and the one after it included).
-kcat -C -b "$ECOM_KAFKA_BROKERS" -t "${prefix}orderfulfilled" -e -q -f '%T\n' 2>/dev/null |
+"${KCAT[@]}" -C -t "${prefix}orderfulfilled" -e -q -f '%T\n' 2>/dev/null |
 	sort -n >"$run_dir/fulfilled-ms"
 # The longest pause of the whole run, whatever caused it.
 longest_pause=$(awk 'NR > 1 && $1 - prev > gap { gap = $1 - prev } { prev = $1 } END { printf "%.2f", gap / 1000 }' \

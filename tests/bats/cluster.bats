@@ -3,7 +3,10 @@
 # this file's own: the dev stack's cluster commands, the replication ecom
 # gives its topics, a flow on the cluster, and a broker killed with kill -9
 # coming back into the ISR; then the short chaos run (scripts/chaos.sh):
-# stage processes and brokers killed under a flow of 1,000 orders.
+# stage processes and brokers killed under a flow of 1,000 orders.  The
+# stack is of the suite's kind: beside a secure stack (scripts/test.sh
+# --secure) a secure one, SASL_SSL between the brokers too, which the
+# tests and chaos.sh reach with its ECOM_CONFIG.
 
 load helpers
 
@@ -17,15 +20,17 @@ setup_file() {
 		[[ "${ECOM_REQUIRE_STACK:-0}" != 1 ]]; then
 		return 0
 	fi
-	# Beside a secure stack the file starts nothing: setup skips.
-	stack_is_secure && return 0
+	# Secure beside a secure stack; its env line then names its own
+	# ECOM_CONFIG (its password), in place of the suite's.
+	local mode=()
+	if stack_is_secure; then mode=(--secure); fi
 	# Never the stack of the rest of the suite: a directory of this file's own.
 	CLUSTER_STACK_DIR=$(mktemp -d /tmp/ecom-cluster-bats.XXXXXX) || return 1
 	export CLUSTER_STACK_DIR ECOM_DEVSTACK_DIR=$CLUSTER_STACK_DIR
-	unset ECOM_KAFKA_BROKERS_COUNT
+	unset ECOM_KAFKA_BROKERS_COUNT ECOM_DEVSTACK_SECURE
 	local line
 	# fd 3 is bats's: a server that kept it open would make bats wait for it.
-	line=$("$DEVSTACK" up --brokers 3 3>&-) || return 1
+	line=$("$DEVSTACK" up "${mode[@]}" --brokers 3 3>&-) || return 1
 	eval "$line"
 }
 
@@ -35,7 +40,6 @@ teardown_file() {
 }
 
 setup() {
-	skip_on_secure_stack "its own three-broker stack is plain (chaos.sh's kcat has no TLS settings); the plain suite runs it"
 	[[ -n "${CLUSTER_STACK_DIR:-}" ]] ||
 		skip "no dev stack (ECOM_* unset): the three-broker tests run only beside it"
 	require_stack postgresql
@@ -47,17 +51,32 @@ topic_line() {
 }
 
 @test "cluster: status has a line per broker, the export line all three, another count is refused" {
+	# A secure stack's clients connect by the certificate's name, localhost
+	# (devstack.sh), and the stack's settings are in a config of its own.
+	host=127.0.0.1 want=export
+	if stack_is_secure; then
+		host=localhost
+		[[ $ECOM_CONFIG == "$ECOM_DEVSTACK_DIR"/* ]] || fail "ECOM_CONFIG $ECOM_CONFIG is not the cluster stack's"
+		want+=" ECOM_CONFIG=$(printf %q "$ECOM_CONFIG")"
+	fi
+	want+=" ECOM_KAFKA_BROKERS=$ECOM_KAFKA_BROKERS ECOM_MONGODB_URI=$(printf %q "$ECOM_MONGODB_URI")"
+	want+=" ECOM_POSTGRES_URI=$(printf %q "$ECOM_POSTGRES_URI")"
 	run "$DEVSTACK" status
 	assert_success
 	for i in 1 2 3; do
 		port=$(cut -d, -f"$i" <<<"$ECOM_KAFKA_BROKERS" | cut -d: -f2)
 		assert_line --regexp "^kafka-$i +pid=[0-9]+ +port=$port +up$"
 	done
-	assert_equal "$(tr ',' '\n' <<<"$ECOM_KAFKA_BROKERS" | grep -c '^127\.0\.0\.1:[0-9]\+$')" 3
+	if stack_is_secure; then
+		assert_line --regexp "^security +secure: kafka SASL_SSL only, "
+	else
+		assert_line --regexp "^security +plain: "
+	fi
+	assert_equal "$(tr ',' '\n' <<<"$ECOM_KAFKA_BROKERS" | grep -c "^${host//./\\.}:[0-9]\+$")" 3
 	# Already up: the same line; the flag wins over the variable.
 	ECOM_KAFKA_BROKERS_COUNT=1 run --separate-stderr "$DEVSTACK" up --brokers 3
 	assert_success
-	assert_line --index 0 "export ECOM_KAFKA_BROKERS=$ECOM_KAFKA_BROKERS ECOM_MONGODB_URI=$ECOM_MONGODB_URI ECOM_POSTGRES_URI=$ECOM_POSTGRES_URI"
+	assert_line --index 0 "$want"
 	run --separate-stderr "$DEVSTACK" up
 	assert_failure 1
 	assert_equal "$stderr" "devstack: a stack with 3 brokers is running in $ECOM_DEVSTACK_DIR: run 'devstack.sh down' first to start one with 1"
@@ -163,7 +182,10 @@ topic_line() {
 	# the three is the active controller, whose loss costs an election
 	# too: 8 to 10 s on a loaded machine, not under chaos.sh's 5 s
 	# (doc/broker-loss.md), so the bound here is only against a stall.
-	run --separate-stderr timeout -k 10 900 "$ECOM_SRCDIR/scripts/chaos.sh" -n 1000 -w 16 \
+	# On a secure stack chaos.sh's kcat reads the topics with the
+	# ECOM_CONFIG's settings: without them no topic would hold 1,000.
+	run_dir=$(mktemp -d /tmp/ecom-chaos-run.XXXXXX)
+	ECOM_RUN_DIR=$run_dir run --separate-stderr timeout -k 10 900 "$ECOM_SRCDIR/scripts/chaos.sh" -n 1000 -w 16 \
 		--partitions 6 --instances 2 --kill-every 2 --kills-per-bounce 2 --broker-kills 3 --broker-down 5 \
 		--max-broker-pause 30 --store postgresql 3>&-
 	# The table, in the test's output for the record.
@@ -177,6 +199,16 @@ topic_line() {
 		and ([.topic_distinct[]] | all(. == 1000))' <<<"$output" >/dev/null ||
 		fail "chaos report: $output"
 	assert_exactly_n_orders 1000
+	# Its kcat settings file (the password) is gone, and the password is
+	# in none of its output, its report or its logs.
+	[[ ! -e $run_dir/kcat.conf ]] || fail "chaos.sh left $run_dir/kcat.conf"
+	password=$(kafka_settings | sed -n 's/^sasl\.password=//p')
+	if stack_is_secure; then
+		[[ -n $password ]] || fail "no sasl.password in ECOM_CONFIG=$ECOM_CONFIG"
+		[[ $output$stderr != *"$password"* ]] || fail "chaos.sh printed the Kafka password"
+		! grep -rqF -- "$password" "$run_dir" || fail "the Kafka password is in $(grep -rlF -- "$password" "$run_dir")"
+	fi
+	rm -rf "$run_dir"
 	# Every broker is back: the next test counts their processes.
 	run --separate-stderr "$DEVSTACK" wait-isr 120
 	assert_success

@@ -4,7 +4,8 @@
 # 2, before they start anything (and --secure what it cannot give, or a
 # stack of the other mode); the cluster commands say when there is no
 # stack (exit 1); chaos.sh refuses a bound on the pause across a broker
-# loss that is no number of seconds.  No dev stack needed.
+# loss that is no number of seconds, and an ECOM_CONFIG ecom does not
+# take.  No dev stack needed.
 
 load helpers
 
@@ -162,4 +163,27 @@ chaos: try 'chaos.sh --help'"
 	run "$ECOM_SRCDIR/scripts/chaos.sh" --help
 	assert_success
 	assert_line --regexp '^  --max-broker-pause S  on more than one broker, fail when the longest pause$'
+}
+
+@test "chaos.sh with an ECOM_CONFIG ecom does not take says so with ecom's message and exits 2, before anything starts" {
+	printf 'kafka: 3\n' >"$BATS_TEST_TMPDIR/bad.yaml"
+	# From the source tree chaos.sh runs bootstrap.sh (make) first: without
+	# make check's jobserver flags, whose make warns about them on stderr.
+	unset MAKEFLAGS MFLAGS MAKELEVEL
+	ECOM_CONFIG=$BATS_TEST_TMPDIR/bad.yaml ECOM_RUN_DIR=$BATS_TEST_TMPDIR/run \
+		run --separate-stderr "$ECOM_SRCDIR/scripts/chaos.sh" -n 10
+	assert_failure 2
+	assert_equal "$stderr" "chaos: ecom does not take the settings in force (ECOM_CONFIG=$BATS_TEST_TMPDIR/bad.yaml): ecom-reconcile: $BATS_TEST_TMPDIR/bad.yaml:1: 'kafka' must be a mapping of librdkafka properties"
+	assert_equal "$output" ""
+	ECOM_CONFIG=$BATS_TEST_TMPDIR/missing.yaml ECOM_RUN_DIR=$BATS_TEST_TMPDIR/run \
+		run --separate-stderr "$ECOM_SRCDIR/scripts/chaos.sh" -n 10
+	assert_failure 2
+	assert_equal "$stderr" "chaos: ecom does not take the settings in force (ECOM_CONFIG=$BATS_TEST_TMPDIR/missing.yaml): ecom-reconcile: cannot read config file '$BATS_TEST_TMPDIR/missing.yaml': No such file or directory"
+	assert_equal "$output" ""
+	# no stack, no run dir, no kcat settings file
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	assert [ ! -e "$BATS_TEST_TMPDIR/run" ]
+	run "$ECOM_SRCDIR/scripts/chaos.sh" --help
+	assert_success
+	assert_line --regexp '^MongoDB-protocol server the stack runs\), ECOM_RUN_DIR \(logs\), ECOM_CONFIG$'
 }
