@@ -151,6 +151,9 @@ run_timed() {
 bench_pg_timed() { # uri
 	ECOM_STORE=postgresql ECOM_POSTGRES_URI=$1 run_timed ecom-bench -n 1 --no-progress
 }
+bench_mongo_timed() { # uri
+	ECOM_STORE=mongodb ECOM_MONGODB_URI=$1 run_timed ecom-bench -n 1 --no-progress
+}
 
 # A refused connection: exit 1, in less than 15 s, the message, and none
 # of the stack's passwords (nor the wrong one tried) in any output.
@@ -439,11 +442,11 @@ assert_store_marker_untouched() {
 	tls+="&authSource=admin"
 	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:wrongPassw0rd@$tls"
 	assert_refused "cannot connect to 'mongodb://ecom:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
-	run_timed ecom-bench -n 1 --no-progress --store "mongodb://nobody:$MONGO_PASSWORD@$tls"
+	bench_mongo_timed "mongodb://nobody:$MONGO_PASSWORD@$tls"
 	assert_refused "cannot connect to 'mongodb://nobody:\*\*\*@localhost:$MONGO_PORT/.*Authentication failed.*: check the user, password and authSource in the URI"
 	# the right user and password, but in a database it is not in: the
 	# URI's own, without authSource
-	run_timed ecom-bench -n 1 --no-progress --store "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
+	bench_mongo_timed "mongodb://ecom:$MONGO_PASSWORD@localhost:$MONGO_PORT/ecommerce?tls=true&tlsCAFile=$CA"
 	assert_refused "Authentication failed.*: check the user, password and authSource in the URI"
 	assert_store_marker_untouched
 }
