@@ -12,11 +12,11 @@
 #   eval "$(scripts/devstack.sh up --brokers 3)"   # the same, Kafka on 3 nodes
 #   eval "$(scripts/devstack.sh up --secure)"      # TLS and passwords (below)
 #   scripts/devstack.sh up mongodb      # only some services (kafka mongodb postgresql)
-#   scripts/devstack.sh status          # one line per service (per broker); exit 0 if all up
+#   scripts/devstack.sh status          # one line per service (per Kafka node); exit 0 if all up
 #   scripts/devstack.sh env             # print the export line again
 #   scripts/devstack.sh down            # stop what `up` started, wipe the data
 #   scripts/devstack.sh packages        # Debian packages needed, one per line
-#   scripts/devstack.sh kill-broker N   # kill -9 broker N (tests that lose a broker)
+#   scripts/devstack.sh kill-broker N   # kill -9 broker N (tests that lose a broker; never the controller)
 #   scripts/devstack.sh start-broker N  # start it again, same config and data
 #   scripts/devstack.sh wait-isr [SECS] # wait until every partition is fully in sync
 #
@@ -31,16 +31,18 @@
 #   kafka     Apache Kafka 3.9.x, KRaft, one node (broker+controller); jars from
 #             Maven (scripts/kafka/pom.xml) cached in $ECOM_CACHE_DIR, or
 #             $KAFKA_HOME/libs when KAFKA_HOME is set.
-#             With --brokers N (or ECOM_KAFKA_BROKERS_COUNT=N), N nodes, each a
-#             broker and a controller (KRaft combined mode): the controller
-#             quorum is all N nodes, so three keep a majority when any one is
-#             killed, and no extra JVM runs beside them on a 2-core machine (one
-#             separate controller would be a single point of failure, three
-#             would double the JVMs). Production clusters use dedicated
-#             controllers; for losing one node at a time it behaves the same.
-#             From 3 nodes on: replication factor 3 (internal topics too),
-#             min.insync.replicas=2, no unclean leader election; heap 384 MiB
-#             per node (one node: 512 MiB).
+#             With --brokers N (or ECOM_KAFKA_BROKERS_COUNT=N), N brokers
+#             (process.roles=broker) and one dedicated KRaft controller
+#             (process.roles=controller, node 0, kafka/controller), as
+#             production clusters run them: losing a broker then never costs
+#             a controller election, nor the new controller's wait of one
+#             broker session before it fences the lost broker
+#             (doc/broker-loss.md).  One controller, not three: a fourth JVM
+#             on a 2-core machine, not a sixth; a single point of failure,
+#             which kill-broker never kills.  From 3 brokers on: replication
+#             factor 3 (internal topics too), min.insync.replicas=2, no
+#             unclean leader election; heap 384 MiB per broker, 256 MiB for
+#             the controller (one broker, its own controller: 512 MiB).
 #   mongodb   the MongoDB-protocol server ECOM_MONGO_SERVER names:
 #               mongod    a real mongod ($ECOM_MONGOD, else mongod on PATH);
 #                         chosen first when there is one
@@ -68,7 +70,7 @@
 # random passwords (secrets.env, 0600), and
 #   kafka     a SASL_SSL listener, SCRAM-SHA-512 or PLAIN, user ecom, the
 #             only one clients can use (the brokers talk SASL_SSL too; the KRaft
-#             controllers PLAINTEXT on loopback); node 1 has two more
+#             controller PLAINTEXT on loopback); broker 1 has two more
 #             SASL_SSL listeners that refuse every client, for the tests:
 #             one serves a certificate that expired yesterday (same CA and
 #             name), one asks for a client certificate (ports.env:
@@ -156,12 +158,14 @@ usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|do
             `eval "$(scripts/devstack.sh up)"` works; a no-op (same lines)
             when already up
   --brokers N
-            Kafka on N nodes (1 to 9, default 1), every node a broker and a
-            KRaft controller; ECOM_KAFKA_BROKERS lists them all.  From 3 on:
-            replication factor 3, min.insync.replicas=2, no unclean leader
-            election.  A stack with another count must be taken down first;
-            without --brokers, up of services other than kafka keeps the
-            count of the stack's Kafka.
+            Kafka on N brokers (1 to 9, default 1); ECOM_KAFKA_BROKERS lists
+            them all.  One broker is its own KRaft controller; from 2 on a
+            node of their own is the controller (process.roles=controller,
+            no client port), so that losing a broker never costs a
+            controller election.  From 3 on: replication factor 3,
+            min.insync.replicas=2, no unclean leader election.  A stack with
+            another count must be taken down first; without --brokers, up of
+            services other than kafka keeps the count of the stack's Kafka.
   --secure  TLS everywhere, passwords where the server has them: Kafka
             SASL_SSL only (SCRAM-SHA-512 or PLAIN), PostgreSQL hostssl with
             scram-sha-256, the MongoDB-protocol server TLS only:
@@ -174,17 +178,20 @@ usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|do
             then prints ECOM_CONFIG (Kafka's settings, 0600) and URIs with
             the password and CA, secrets included
   down      stop exactly what `up` started (pid files) and remove its data
-  status    one line per service and per broker (name, pid, port, up/down;
-            the MongoDB-protocol server's name, version and backend) and a
-            security line (plain, or secure and what each service gives);
-            exit 0 if all up
+  status    one line per service, per broker and for a cluster's controller
+            (name, pid, port, up/down; the MongoDB-protocol server's name,
+            version and backend) and a security line (plain, or secure and
+            what each service gives); exit 0 if all up
   env       print the export lines of a running stack (exit 1 if not up)
   packages  print the Debian packages the dev stack needs, one per line
   kill-broker N
-            kill -9 Kafka node N (1 = the first) by its pid file
+            kill -9 broker N (1 = the first) by its pid file.  kill-broker
+            and start-broker act on brokers only: a cluster's controller is
+            no broker and cannot be killed or started through them (up
+            starts it, down stops it)
   start-broker N
-            start node N again with its config and data; wait until it answers
-            and the cluster has all its brokers
+            start broker N again with its config and data; wait until it
+            answers and the cluster has all its brokers
   wait-isr [SECONDS]
             wait (default 60 s) until every broker is registered and every
             partition of every topic, internal ones too, has a leader and its

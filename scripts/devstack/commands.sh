@@ -195,7 +195,8 @@ up_find_stopped() {
 	UP_KAFKA_STOPPED=() UP_MONGO_STOPPED=0 UP_PG_STOPPED=0
 	if has_service kafka; then
 		kafka_check_count
-		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+		kafka_all_nodes
+		for i in "${KAFKA_NODES[@]}"; do
 			kafka_running "$i" || UP_KAFKA_STOPPED+=("$i")
 		done
 	fi
@@ -272,7 +273,7 @@ cmd_down() {
 }
 
 cmd_status() {
-	local all=0 state pid i on_disk
+	local all=0 state pid port i on_disk
 	load_services
 	secure_load
 	load_ports || true
@@ -281,10 +282,12 @@ cmd_status() {
 	find_pg_bin || true
 
 	if has_service kafka; then
-		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+		kafka_all_nodes
+		for i in "${KAFKA_NODES[@]}"; do
 			pid=$(kafka_pid "$i")
-			if [[ -n ${KAFKA_PORTS[i]:-} ]] && kafka_running "$i" && kafka_answers "$i" 3; then state=up; else state=down; all=1; fi
-			printf '%-10s pid=%-8s port=%-6s %s\n' "$(kafka_node_name "$i")" "${pid:--}" "${KAFKA_PORTS[i]:--}" "$state"
+			port=$(kafka_node_port "$i")
+			if [[ -n $port ]] && kafka_running "$i" && kafka_answers "$i" 3; then state=up; else state=down; all=1; fi
+			printf '%-10s pid=%-8s port=%-6s %s\n' "$(kafka_node_name "$i")" "${pid:--}" "${port:--}" "$state"
 		done
 	fi
 
@@ -321,7 +324,8 @@ cmd_env() {
 	secure_load
 	load_ports || die "not up: no ports in $STATE_DIR (run 'devstack.sh up')"
 	if has_service kafka; then
-		for ((i = 1; i <= KAFKA_COUNT; i++)); do
+		kafka_all_nodes
+		for i in "${KAFKA_NODES[@]}"; do
 			kafka_running "$i" || die "not up: $(kafka_node_name "$i") is not running (run 'devstack.sh up')"
 		done
 	fi

@@ -31,8 +31,10 @@ readonly STOP_TIMEOUT=15
 readonly PORT_MIN=20000
 readonly PORT_SPAN=12000
 
-# Kafka: KAFKA_COUNT nodes, node i (1-based) listens on KAFKA_PORTS[i]
-# (clients) and KAFKA_CTRL_PORTS[i] (the KRaft controller quorum)
+# Kafka: KAFKA_COUNT brokers, broker i (1-based) listens on KAFKA_PORTS[i]
+# (clients).  One broker is also the KRaft controller, on
+# KAFKA_CTRL_PORTS[1]; a cluster has a dedicated controller, node 0, on
+# KAFKA_CTRL_PORTS[0], and brokers that are only brokers.
 readonly KAFKA_MAX_BROKERS=9
 KAFKA_COUNT=1
 KAFKA_PORTS=()
@@ -90,28 +92,31 @@ pick_port() { # a free port, not one of the stack's
 
 load_ports() {
 	[[ -r $PORTS_FILE ]] || return 1
-	local k v i
+	local k v i ctrl=''
 	KAFKA_COUNT=1 # a file without the count is a one-broker stack
 	while IFS='=' read -r k v; do
 		[[ $v =~ ^[0-9]+$ ]] || continue
 		case $k in
 		KAFKA_BROKERS_COUNT) KAFKA_COUNT=$v ;;
 		KAFKA_PORT) KAFKA_PORTS[1]=$v ;;
-		KAFKA_CONTROLLER_PORT) KAFKA_CTRL_PORTS[1]=$v ;;
+		KAFKA_CONTROLLER_PORT) ctrl=$v ;;
 		KAFKA_PORT_[0-9]) KAFKA_PORTS[${k#KAFKA_PORT_}]=$v ;;
-		KAFKA_CONTROLLER_PORT_[0-9]) KAFKA_CTRL_PORTS[${k#KAFKA_CONTROLLER_PORT_}]=$v ;;
 		KAFKA_EXPIRED_PORT) KAFKA_EXPIRED_PORT=$v ;;
 		KAFKA_CLIENTCERT_PORT) KAFKA_CLIENTCERT_PORT=$v ;;
 		MONGO_PORT) MONGO_PORT=$v ;;
 		PG_PORT) PG_PORT=$v ;;
 		esac
 	done <"$PORTS_FILE"
+	# the controller's port: node 1's on one broker, node 0's on a cluster
+	KAFKA_CTRL_PORTS=()
+	if [[ -n $ctrl ]]; then KAFKA_CTRL_PORTS[$(kafka_quorum_node)]=$ctrl; fi
 	local svc
 	for svc in "${SERVICES[@]}"; do
 		case $svc in
 		kafka)
+			[[ -n ${KAFKA_CTRL_PORTS[$(kafka_quorum_node)]:-} ]] || return 1
 			for ((i = 1; i <= KAFKA_COUNT; i++)); do
-				[[ -n ${KAFKA_PORTS[i]:-} && -n ${KAFKA_CTRL_PORTS[i]:-} ]] || return 1
+				[[ -n ${KAFKA_PORTS[i]:-} ]] || return 1
 			done
 			;;
 		mongodb) [[ -n $MONGO_PORT ]] || return 1 ;;
@@ -120,16 +125,18 @@ load_ports() {
 	done
 }
 
-# node 1 keeps the names a one-broker stack always had, so that an older
-# devstack.sh reads this file too
+# broker 1 keeps the names a one-broker stack always had, so that an older
+# devstack.sh reads a one-broker stack's file too; KAFKA_CONTROLLER_PORT is
+# the controller's, broker 1's own on one broker, the dedicated one's on a
+# cluster
 save_ports() {
 	local tmp=$PORTS_FILE.tmp i
 	{
 		printf 'KAFKA_BROKERS_COUNT=%s\n' "$KAFKA_COUNT"
-		printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "${KAFKA_PORTS[1]:-}" "${KAFKA_CTRL_PORTS[1]:-}"
+		printf 'KAFKA_PORT=%s\nKAFKA_CONTROLLER_PORT=%s\n' "${KAFKA_PORTS[1]:-}" \
+			"${KAFKA_CTRL_PORTS[$(kafka_quorum_node)]:-}"
 		for ((i = 2; i <= KAFKA_COUNT; i++)); do
-			printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' \
-				"$i" "${KAFKA_PORTS[i]:-}" "$i" "${KAFKA_CTRL_PORTS[i]:-}"
+			printf 'KAFKA_PORT_%s=%s\n' "$i" "${KAFKA_PORTS[i]:-}"
 		done
 		if [[ -n $KAFKA_EXPIRED_PORT ]]; then
 			printf 'KAFKA_EXPIRED_PORT=%s\nKAFKA_CLIENTCERT_PORT=%s\n' "$KAFKA_EXPIRED_PORT" "$KAFKA_CLIENTCERT_PORT"

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# devstack/kafka.sh: Kafka in KRaft mode, one node or a cluster of N
-# (every node a broker and a controller): the jars, each node's config and
-# data, starting, waiting, the cluster's metadata check, stopping.
+# devstack/kafka.sh: Kafka in KRaft mode, one node (a broker and the
+# controller) or a cluster of N brokers and a dedicated controller: the
+# jars, each node's config and data, starting, waiting, the cluster's
+# metadata check, stopping.
 # Sourced by devstack.sh after common.sh.
 
 kafka_libs_ok() { # dir: has the broker classes
@@ -63,9 +64,47 @@ kafka_version() { # from the jar name in $KAFKA_LIBS
 }
 
 # One broker keeps the layout it always had (kafka/server.properties,
-# kafka/kafka.pid, kafka/data); node i of a cluster lives in kafka/kafka-i.
-kafka_node_dir() { if ((KAFKA_COUNT == 1)); then printf '%s' "$KAFKA_DIR"; else printf '%s' "$KAFKA_DIR/kafka-$1"; fi; }
-kafka_node_name() { if ((KAFKA_COUNT == 1)); then printf 'kafka'; else printf 'kafka-%s' "$1"; fi; }
+# kafka/kafka.pid, kafka/data), and is the KRaft controller too.  A cluster
+# of N: broker i (process.roles=broker) lives in kafka/kafka-i, and node 0,
+# the dedicated controller (process.roles=controller), in kafka/controller:
+# a broker's loss then never costs an election, nor a new controller's
+# wait of one broker session before it fences the lost broker
+# (doc/broker-loss.md).  The controller is one JVM, not three: a single
+# point of failure, but kill-broker acts on brokers only.
+kafka_node_dir() {
+	if ((KAFKA_COUNT == 1)); then
+		printf '%s' "$KAFKA_DIR"
+	elif (($1 == 0)); then
+		printf '%s' "$KAFKA_DIR/controller"
+	else
+		printf '%s' "$KAFKA_DIR/kafka-$1"
+	fi
+}
+kafka_node_name() {
+	if ((KAFKA_COUNT == 1)); then
+		printf 'kafka'
+	elif (($1 == 0)); then
+		printf 'controller'
+	else
+		printf 'kafka-%s' "$1"
+	fi
+}
+# the node that is the KRaft controller: 1 on one broker, else 0
+kafka_quorum_node() { if ((KAFKA_COUNT == 1)); then printf '1'; else printf '0'; fi; }
+# the node is only a controller (a cluster's node 0)
+kafka_controller_only() { ((KAFKA_COUNT > 1 && $1 == 0)); }
+# every node of the stack, the controller first: KAFKA_NODES
+KAFKA_NODES=()
+kafka_all_nodes() {
+	local i
+	KAFKA_NODES=()
+	if ((KAFKA_COUNT > 1)); then KAFKA_NODES=(0); fi
+	for ((i = 1; i <= KAFKA_COUNT; i++)); do KAFKA_NODES+=("$i"); done
+}
+# the port a node is reached on: a broker's client port, else the controller's
+kafka_node_port() {
+	if kafka_controller_only "$1"; then printf '%s' "${KAFKA_CTRL_PORTS[0]:-}"; else printf '%s' "${KAFKA_PORTS[$1]:-}"; fi
+}
 
 # the broker count of the stack on disk ('' when there is none), whatever
 # ports.env says: it decides whether `up` may reuse the data
@@ -82,12 +121,17 @@ kafka_disk_count() {
 }
 
 kafka_write_config() { # node
-	local i=$1 dir voters='' j rf min_isr
+	local i=$1 dir q roles what rf min_isr
 	dir=$(kafka_node_dir "$i")
 	mkdir -p "$dir/data" "$dir/logs"
-	for ((j = 1; j <= KAFKA_COUNT; j++)); do
-		voters+="${voters:+,}$j@127.0.0.1:${KAFKA_CTRL_PORTS[j]}"
-	done
+	q=$(kafka_quorum_node)
+	if ((KAFKA_COUNT == 1)); then
+		roles=broker,controller what='a one-node development broker, its own KRaft controller'
+	elif ((i == 0)); then
+		roles=controller what="the KRaft controller of a development cluster of $KAFKA_COUNT brokers, and no broker"
+	else
+		roles=broker what="broker $i of a development cluster of $KAFKA_COUNT, with a dedicated controller (node 0)"
+	fi
 	# a cluster of three or more: the documented production settings
 	# (replication factor 3, two in-sync replicas for acks=all); fewer
 	# nodes replicate on all of them and ack with one
@@ -96,14 +140,10 @@ kafka_write_config() { # node
 	# 0600: a secure stack's file holds the broker's passwords
 	(umask 077 && : >"$dir/server.properties")
 	cat >"$dir/server.properties" <<EOF
-# written by scripts/devstack.sh; $(if ((KAFKA_COUNT == 1)); then
-		echo 'a one-node development broker'
-	else
-		echo "node $i of a $KAFKA_COUNT-node development cluster, every node a broker and a controller"
-	fi)
-process.roles=broker,controller
+# written by scripts/devstack.sh; $what
+process.roles=$roles
 node.id=$i
-controller.quorum.voters=$voters
+controller.quorum.voters=$q@127.0.0.1:${KAFKA_CTRL_PORTS[q]}
 $(kafka_listener_config "$i")
 controller.listener.names=CONTROLLER
 log.dirs=$dir/data
@@ -117,17 +157,15 @@ transaction.state.log.min.isr=$min_isr
 share.coordinator.state.topic.replication.factor=$rf
 share.coordinator.state.topic.min.isr=$min_isr
 group.initial.rebalance.delay.ms=0
-# A node killed with -9 is fenced (its partitions, group and transaction
-# coordinators led elsewhere) once it has missed heartbeats for this long:
-# 9 s by default, a pause every client sees, longer than the consumers'
-# session.timeout.ms (6 s), so that each group it coordinated lost its
-# members and rebalanced on top.  2 s, a heartbeat every 0.5 s (four
-# missed).  When the node was the active controller, the others first
-# elect another, once they have not heard from it for the fetch timeout
-# (2 s by default; 1 s), and the new one fences it one session later.
+# A broker killed with -9 is fenced by the controller (its partitions,
+# group and transaction coordinators led elsewhere) once it has missed
+# heartbeats for this long: 9 s by default, a pause every client sees,
+# longer than the consumers' session.timeout.ms (6 s), so that each group
+# it coordinated lost its members and rebalanced on top.  2 s, a
+# heartbeat every 0.5 s (four missed).  On a cluster the controller is no
+# broker: a broker's loss costs no election.
 broker.session.timeout.ms=2000
 broker.heartbeat.interval.ms=500
-controller.quorum.fetch.timeout.ms=1000
 auto.create.topics.enable=true
 delete.topic.enable=true
 log.retention.hours=24
@@ -156,13 +194,22 @@ EOF
 # The listeners of node $1: PLAINTEXT for clients and brokers; on a secure
 # stack SASL_SSL instead (SCRAM, the brokers too; PLAIN as well, the
 # managed services' usual form, same user and password), so that clients
-# have no other way in.  The KRaft controllers talk PLAINTEXT on loopback: their
-# listener answers no client request.
+# have no other way in.  The KRaft controller talks PLAINTEXT on loopback:
+# its listener answers no client request.  A cluster's controller has that
+# listener only; its brokers have none of it.
 kafka_listener_config() {
-	local i=$1
+	local i=$1 ctrl=''
+	if kafka_controller_only "$i"; then
+		cat <<EOF
+listeners=CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+listener.security.protocol.map=CONTROLLER:PLAINTEXT
+EOF
+		return 0
+	fi
+	if ((KAFKA_COUNT == 1)); then ctrl=",CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}"; fi
 	if ((!SECURE)); then
 		cat <<EOF
-listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]},CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]}$ctrl
 advertised.listeners=PLAINTEXT://127.0.0.1:${KAFKA_PORTS[i]}
 inter.broker.listener.name=PLAINTEXT
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT
@@ -182,7 +229,7 @@ EOF
 		names+=(expired clientcert)
 	fi
 	cat <<EOF
-listeners=$listeners,CONTROLLER://127.0.0.1:${KAFKA_CTRL_PORTS[i]}
+listeners=$listeners$ctrl
 advertised.listeners=$advertised
 inter.broker.listener.name=SASL_SSL
 listener.security.protocol.map=CONTROLLER:PLAINTEXT,$map
@@ -217,7 +264,11 @@ EOF
 
 kafka_pid() { read_pid "$(kafka_node_dir "$1")/kafka.pid"; }
 kafka_running() { local p; p=$(kafka_pid "$1"); pid_is_ours "$p" "$(kafka_node_dir "$1")/server.properties"; }
-kafka_answers() {
+kafka_answers() { # node [timeout]: a broker answers kcat -L; the controller listens
+	if kafka_controller_only "$1"; then
+		port_busy "${KAFKA_CTRL_PORTS[0]}"
+		return
+	fi
 	kcat_security_args
 	kcat -L "${KCAT_SEC[@]}" -b "$(stack_host):${KAFKA_PORTS[$1]}" -m "${2:-5}" >/dev/null 2>&1
 }
@@ -242,7 +293,8 @@ java_argfile_words() {
 kafka_format() {
 	local i dir cid='' f failed=0
 	local -a pids=() nodes=()
-	for ((i = 1; i <= KAFKA_COUNT; i++)); do
+	kafka_all_nodes
+	for i in "${KAFKA_NODES[@]}"; do
 		f=$(kafka_node_dir "$i")/data/meta.properties
 		if [[ -f $f ]]; then
 			cid=$(sed -n 's/^cluster\.id=//p' "$f")
@@ -261,6 +313,9 @@ kafka_format() {
 	# an argument only, which anyone on the machine could read in ps.  Not
 	# the salted form either (iterations, salt, saltedpassword): a SCRAM
 	# client that has the salted password can log in with it.
+	# Only the controller's counts: it writes the user into the cluster's
+	# metadata when it first starts, and the brokers read it from there; a
+	# broker's copy would only be one more file with the password.
 	# --cluster-id=: a random id may begin with '-', which would be taken for
 	# an option.
 	for i in "${nodes[@]}"; do
@@ -269,7 +324,7 @@ kafka_format() {
 			umask 077
 			{
 				java_argfile_words kafka.tools.StorageTool format "--cluster-id=$cid" -c "$dir/server.properties"
-				if ((SECURE)); then
+				if ((SECURE && i == $(kafka_quorum_node))); then
 					java_argfile_words --add-scram "$KAFKA_SCRAM_MECHANISM=[name=$KAFKA_USER,password=$KAFKA_PASSWORD]"
 				fi
 			} >"$dir/format.args"
@@ -299,12 +354,21 @@ kafka_start() { # node...
 	kafka_resolve_libs
 	for i in "$@"; do kafka_write_config "$i"; done
 	kafka_format
-	# three brokers share a 2-core machine with PostgreSQL and a
-	# MongoDB-protocol server: their heaps are bounded lower than one's
-	if ((KAFKA_COUNT == 1)); then heap=(-Xmx512m -Xms256m); else heap=(-Xmx384m -Xms128m); fi
 	for i in "$@"; do
 		dir=$(kafka_node_dir "$i")
-		msg "starting $(kafka_node_name "$i") (kafka $(kafka_version)) on 127.0.0.1:${KAFKA_PORTS[i]} (controller :${KAFKA_CTRL_PORTS[i]})"
+		# three brokers share a 2-core machine with PostgreSQL and a
+		# MongoDB-protocol server: their heaps are bounded lower than one's;
+		# the controller keeps only the cluster's metadata
+		if ((KAFKA_COUNT == 1)); then
+			heap=(-Xmx512m -Xms256m)
+			msg "starting kafka (kafka $(kafka_version)) on 127.0.0.1:${KAFKA_PORTS[i]} (controller :${KAFKA_CTRL_PORTS[i]})"
+		elif ((i == 0)); then
+			heap=(-Xmx256m -Xms64m)
+			msg "starting controller (kafka $(kafka_version), KRaft controller only) on 127.0.0.1:${KAFKA_CTRL_PORTS[i]}"
+		else
+			heap=(-Xmx384m -Xms128m)
+			msg "starting kafka-$i (kafka $(kafka_version), broker only) on 127.0.0.1:${KAFKA_PORTS[i]}"
+		fi
 		spawn "$dir/kafka.pid" "$dir/kafka.out" \
 			java "${heap[@]}" -XX:+UseG1GC -Djava.awt.headless=true \
 			-cp "$KAFKA_LIBS/*" \
@@ -329,7 +393,8 @@ kafka_wait() { # node...: each answers, then all are in the cluster's metadata
 }
 
 # Check the cluster's metadata (kcat -L -J from any broker): `brokers`:
-# every node is registered; `isr`: that, and every partition of every
+# every broker is registered (with the controller: the controller node
+# itself never shows there); `isr`: that, and every partition of every
 # topic, internal ones included, has a leader and all its replicas in sync.
 # Prints what is missing, one item a line, and exits 1; else a summary.
 readonly KAFKA_CHECK_PY='
@@ -364,13 +429,22 @@ kafka_metadata_check() { # brokers|isr
 	kcat -L -J "${KCAT_SEC[@]}" -b "$(kafka_bootstrap)" -m 5 2>/dev/null | python3 -c "$KAFKA_CHECK_PY" "$KAFKA_COUNT" "$1"
 }
 
-# Stop every broker whose pid file is in the state dir: TERM to all at once
-# (a cluster stops in one round of controlled shutdowns), then KILL what is
-# left after STOP_TIMEOUT.  Prints how many were running.
+# Stop every Kafka node whose pid file is in the state dir: TERM to all the
+# brokers at once (a cluster stops in one round of controlled shutdowns),
+# then KILL what is left after STOP_TIMEOUT; then the same for a cluster's
+# controller, which the brokers' controlled shutdowns need.  Prints how
+# many were running.
+KAFKA_STOPPED=0
 kafka_stop_all() {
+	KAFKA_STOPPED=0
+	kafka_stop_dirs "$KAFKA_DIR" "$KAFKA_DIR"/kafka-[1-9]
+	kafka_stop_dirs "$KAFKA_DIR/controller"
+	printf '%s' "$KAFKA_STOPPED"
+}
+kafka_stop_dirs() { # dir...: TERM, wait, KILL; adds to KAFKA_STOPPED
 	local dir pid i n=0
 	local -a pids=() names=()
-	for dir in "$KAFKA_DIR" "$KAFKA_DIR"/kafka-[1-9]; do
+	for dir in "$@"; do
 		[[ -f $dir/kafka.pid ]] || continue
 		pid=$(read_pid "$dir/kafka.pid")
 		rm -f "$dir/kafka.pid"
@@ -393,7 +467,7 @@ kafka_stop_all() {
 		fi
 	done
 	((n == 0)) || sleep 0.2
-	printf '%s' "${#pids[@]}"
+	KAFKA_STOPPED=$((KAFKA_STOPPED + ${#pids[@]}))
 }
 
 kafka_bootstrap() { # every broker, comma-separated
@@ -406,7 +480,8 @@ kafka_bootstrap() { # every broker, comma-separated
 
 kafka_ports_free() { # node: die if another process took its ports
 	local p
-	for p in "${KAFKA_PORTS[$1]}" "${KAFKA_CTRL_PORTS[$1]}"; do
+	for p in "${KAFKA_PORTS[$1]:-}" "${KAFKA_CTRL_PORTS[$1]:-}"; do
+		[[ -n $p ]] || continue
 		if port_busy "$p"; then
 			die "port $p of $(kafka_node_name "$1") is taken by another process: run 'devstack.sh down' first"
 		fi
@@ -417,13 +492,15 @@ kafka_ports_free() { # node: die if another process took its ports
 # taken when no node runs; else the running ones know the others' ports,
 # which must still be free.
 kafka_choose_ports() { # node...
-	local i
-	if (($# == KAFKA_COUNT)); then
+	local i q
+	kafka_all_nodes
+	q=$(kafka_quorum_node)
+	if (($# == ${#KAFKA_NODES[@]})); then
 		for i in "$@"; do
-			if [[ -z ${KAFKA_PORTS[i]:-} ]] || port_busy "${KAFKA_PORTS[i]}"; then
+			if ((i > 0)) && { [[ -z ${KAFKA_PORTS[i]:-} ]] || port_busy "${KAFKA_PORTS[i]}"; }; then
 				KAFKA_PORTS[i]=$(pick_port)
 			fi
-			if [[ -z ${KAFKA_CTRL_PORTS[i]:-} ]] || port_busy "${KAFKA_CTRL_PORTS[i]}"; then
+			if ((i == q)) && { [[ -z ${KAFKA_CTRL_PORTS[i]:-} ]] || port_busy "${KAFKA_CTRL_PORTS[i]}"; }; then
 				KAFKA_CTRL_PORTS[i]=$(pick_port)
 			fi
 		done
@@ -446,20 +523,30 @@ kafka_choose_ports() { # node...
 WANT_BROKERS=
 
 brokers_word() { if (($1 == 1)); then printf '1 broker'; else printf '%s brokers' "$1"; fi; }
-kafka_all_answer() { local i; for ((i = 1; i <= KAFKA_COUNT; i++)); do kafka_answers "$i" 5 || return 1; done; }
+kafka_all_answer() {
+	local i
+	kafka_all_nodes
+	for i in "${KAFKA_NODES[@]}"; do kafka_answers "$i" 5 || return 1; done
+}
 
 # A stack keeps its broker count: one with another count, running or only
-# on disk, must be taken down first.
+# on disk, must be taken down first.  So does a cluster of an older
+# devstack.sh, whose every node was a broker and a controller (no
+# kafka/controller): its data cannot serve brokers that are only brokers.
 kafka_check_count() {
 	local on_disk i running=0
 	on_disk=$(kafka_disk_count)
 	if [[ -n $on_disk ]] && ((on_disk != WANT_BROKERS)); then
 		KAFKA_COUNT=$on_disk
-		for ((i = 1; i <= KAFKA_COUNT; i++)); do kafka_running "$i" && running=$((running + 1)); done
+		kafka_all_nodes
+		for i in "${KAFKA_NODES[@]}"; do kafka_running "$i" && running=$((running + 1)); done
 		if ((running > 0)); then
 			die "a stack with $(brokers_word "$on_disk") is running in $STATE_DIR: run 'devstack.sh down' first to start one with $WANT_BROKERS"
 		fi
 		die "$STATE_DIR holds the data of a stack with $(brokers_word "$on_disk"): run 'devstack.sh down' first to start one with $WANT_BROKERS"
+	fi
+	if [[ -n $on_disk ]] && ((on_disk > 1)) && [[ ! -d $KAFKA_DIR/controller ]]; then
+		die "$STATE_DIR holds a cluster of an older devstack.sh, every node a broker and a controller: run 'devstack.sh down' first to start one with a dedicated controller"
 	fi
 	KAFKA_COUNT=$WANT_BROKERS
 }

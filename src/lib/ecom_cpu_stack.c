@@ -361,11 +361,19 @@ node_paths(enum ecom_cpu_kind kind, const char *dir, int i, int n, char *pidfile
 {
 	switch (kind) {
 	case ECOM_CPU_KAFKA:
-		/* One broker keeps kafka/; node i of a cluster lives in kafka/kafka-i. */
+		/*
+		 * One broker keeps kafka/; broker i of a cluster lives in
+		 * kafka/kafka-i, and its dedicated KRaft controller, node 0, in
+		 * kafka/controller: Kafka's CPU is theirs together.
+		 */
 		if (n == 1) {
 			say(pidfile, size, "%s/kafka/kafka.pid", dir);
 			say(mark, size, "%s/kafka/server.properties", dir);
 			snprintf(name, name_size, "kafka");
+		} else if (i == 0) {
+			say(pidfile, size, "%s/kafka/controller/kafka.pid", dir);
+			say(mark, size, "%s/kafka/controller/server.properties", dir);
+			snprintf(name, name_size, "controller");
 		} else {
 			say(pidfile, size, "%s/kafka/kafka-%d/kafka.pid", dir, i);
 			say(mark, size, "%s/kafka/kafka-%d/server.properties", dir, i);
@@ -455,7 +463,7 @@ find_kind(ecom_cpu_services *s, enum ecom_cpu_kind kind, const char *uri, const 
 {
 	char *note = s->note[kind];
 	size_t size = sizeof(s->note[kind]);
-	int i, nodes, found = 0;
+	int i, first = 1, nodes, found = 0;
 
 	if (uri == NULL || *uri == '\0')
 		return;
@@ -464,7 +472,9 @@ find_kind(ecom_cpu_services *s, enum ecom_cpu_kind kind, const char *uri, const 
 		return;
 	}
 	nodes = kind == ECOM_CPU_KAFKA ? ports->kafka_count : 1;
-	for (i = 1; i <= nodes && s->count < ECOM_CPU_PROCS_MAX; i++) {
+	if (nodes > 1)
+		first = 0; /* a cluster's controller */
+	for (i = first; i <= nodes && s->count < ECOM_CPU_PROCS_MAX; i++) {
 		char pidfile[4200], mark[4200], why[512];
 		ecom_cpu_proc proc = {.kind = kind};
 		size_t used = strlen(note);

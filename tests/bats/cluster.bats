@@ -1,6 +1,7 @@
 #!/usr/bin/env bats
-# Kafka on three brokers (scripts/devstack.sh up --brokers 3), on a stack of
-# this file's own: the dev stack's cluster commands, the replication ecom
+# Kafka on three brokers and their dedicated KRaft controller
+# (scripts/devstack.sh up --brokers 3), on a stack of this file's own: the
+# dev stack's cluster commands, the replication ecom
 # gives its topics, a flow on the cluster, and a broker killed with kill -9
 # coming back into the ISR; then the short chaos run (scripts/chaos.sh):
 # stage processes and brokers killed under a flow of 1,000 orders.  The
@@ -50,7 +51,7 @@ topic_line() {
 	ecom-consume -L -t "$ECOM_TOPIC_PREFIX$1" | sed -n 2p
 }
 
-@test "cluster: status has a line per broker, the export line all three, another count is refused" {
+@test "cluster: status has a line per broker and the controller's, the export line all three brokers, another count is refused" {
 	# A secure stack's clients connect by the certificate's name, localhost
 	# (devstack.sh), and the stack's settings are in a config of its own.
 	host=127.0.0.1 want=export
@@ -67,6 +68,7 @@ topic_line() {
 		port=$(cut -d, -f"$i" <<<"$ECOM_KAFKA_BROKERS" | cut -d: -f2)
 		assert_line --regexp "^kafka-$i +pid=[0-9]+ +port=$port +up$"
 	done
+	assert_line --regexp "^controller +pid=$(<"$ECOM_DEVSTACK_DIR/kafka/controller/kafka.pid") +port=[0-9]+ +up$"
 	if stack_is_secure; then
 		assert_line --regexp "^security +secure: kafka SASL_SSL only, "
 	else
@@ -83,6 +85,52 @@ topic_line() {
 	run --separate-stderr "$DEVSTACK" kill-broker 4
 	assert_failure 2
 	assert_equal "$stderr" "devstack: no broker 4: the stack in $ECOM_DEVSTACK_DIR has 3"
+}
+
+@test "cluster: the KRaft controller is a node of its own, node 0, and no broker is one" {
+	# Kafka's own word, in its logs: node 0 became the active controller,
+	# and no broker runs a controller at all.
+	grep -q 'QuorumController id=0\] Becoming the active controller' \
+		"$ECOM_DEVSTACK_DIR/kafka/controller/logs/server.log" ||
+		fail "node 0 never became the active controller: $(grep QuorumController "$ECOM_DEVSTACK_DIR/kafka/controller/logs/server.log" | tail -n 3)"
+	for i in 1 2 3; do
+		! grep -q 'QuorumController' "$ECOM_DEVSTACK_DIR/kafka/kafka-$i/logs/server.log" ||
+			fail "kafka-$i runs a controller: $(grep -m 3 QuorumController "$ECOM_DEVSTACK_DIR/kafka/kafka-$i/logs/server.log")"
+	done
+	# The brokers the clients see are 1, 2 and 3: the controller is none.
+	run "${KCAT[@]}" -L -J -m 10
+	assert_success
+	assert_equal "$(jq -c '[.brokers[].id] | sort' <<<"$output")" "[1,2,3]"
+	# The controller listens on its port only, and no client can use it.
+	port=$(sed -n 's/^KAFKA_CONTROLLER_PORT=//p' "$ECOM_DEVSTACK_DIR/ports.env")
+	[[ $port =~ ^[0-9]+$ ]] || fail "no KAFKA_CONTROLLER_PORT in ports.env"
+	run ss -Hltnp "sport = :$port"
+	assert_output --partial "pid=$(<"$ECOM_DEVSTACK_DIR/kafka/controller/kafka.pid"),"
+	run timeout 20 kcat -L -b "127.0.0.1:$port" -m 5
+	assert_failure
+}
+
+@test "cluster: up refuses a cluster left by an older devstack.sh, every node a controller, and starts nothing" {
+	local dir i
+	dir=$(mktemp -d /tmp/ecom-old-cluster.XXXXXX) && chmod 0755 "$dir"
+	for i in 1 2 3; do
+		mkdir -p "$dir/kafka/kafka-$i/data"
+		printf 'process.roles=broker,controller\nnode.id=%s\n' "$i" >"$dir/kafka/kafka-$i/server.properties"
+	done
+	(cd "$dir" && find . | sort) >"$BATS_TEST_TMPDIR/before"
+	ECOM_DEVSTACK_DIR=$dir run --separate-stderr "$DEVSTACK" up --brokers 3 kafka 3>&-
+	assert_failure 1
+	assert_output ''
+	assert_equal "$stderr" "devstack: $dir holds a cluster of an older devstack.sh, every node a broker and a controller: run 'devstack.sh down' first to start one with a dedicated controller"
+	# Nothing started, nothing written in the nodes' dirs, no ports.
+	(cd "$dir" && find . | sort | grep -v -e '^\./services$' -e '^\./\.lock$') >"$BATS_TEST_TMPDIR/after"
+	run diff "$BATS_TEST_TMPDIR/before" "$BATS_TEST_TMPDIR/after"
+	assert_success
+	ECOM_DEVSTACK_DIR=$dir run --separate-stderr "$DEVSTACK" down 3>&-
+	assert_success
+	assert_equal "$stderr" "devstack: nothing was running
+devstack: down: stopped 0 service(s), removed the data in $dir"
+	[[ ! -e $dir ]] || fail "$dir is still there"
 }
 
 @test "cluster: the topics ecom creates have replication factor 3 and min ISR 2, as -L and kcat show" {
@@ -178,16 +226,18 @@ topic_line() {
 
 @test "chaos: 1000 orders, P=6, K=2, W=16, stages and brokers killed: exactly N, no unexpected exit" {
 	# Short: a stage kill every 2 s; after every second one, a broker
-	# bounce (down 5 s, then back in the ISR), each broker once.  One of
-	# the three is the active controller, whose loss costs an election
-	# too: 8 to 10 s on a loaded machine, not under chaos.sh's 5 s
-	# (doc/broker-loss.md), so the bound here is only against a stall.
+	# bounce (down 5 s, then back in the ISR), each broker once.  The
+	# controller is a node of its own, so no loss costs an election: each
+	# paused the flow 1 to 4 s on a loaded machine (doc/broker-loss.md).
+	# chaos.sh's own bound is 5 s (make chaos holds to it); the suite,
+	# which runs beside other builds, allows twice that: still under what
+	# an election cost (8 to 10 s), far under a rebalance on top (18 s).
 	# On a secure stack chaos.sh's kcat reads the topics with the
 	# ECOM_CONFIG's settings: without them no topic would hold 1,000.
 	run_dir=$(mktemp -d /tmp/ecom-chaos-run.XXXXXX)
 	ECOM_RUN_DIR=$run_dir run --separate-stderr timeout -k 10 900 "$ECOM_SRCDIR/scripts/chaos.sh" -n 1000 -w 16 \
 		--partitions 6 --instances 2 --kill-every 2 --kills-per-bounce 2 --broker-kills 3 --broker-down 5 \
-		--max-broker-pause 30 --store postgresql 3>&-
+		--max-broker-pause 10 --store postgresql 3>&-
 	# The table, in the test's output for the record.
 	sed 's/^/# /' <<<"$stderr" | grep '^# chaos: [a-z]' | grep -v 'chaos: killed ' >&3 || true
 	((status == 0)) || fail "chaos.sh exited $status: $stderr"
@@ -195,7 +245,7 @@ topic_line() {
 		and .stage_kills >= 2 and .broker_kills >= 1 and .lost == 0 and .duplicated_in_store == 0
 		and .unexpected_exits == 0 and .audit_ok and .fulfilled == 1000
 		and (.topic_duplicates | keys | length) == 5
-		and (.losses | length) == .broker_kills and .longest_broker_pause_s < 30
+		and (.losses | length) == .broker_kills and .longest_broker_pause_s < 10
 		and ([.topic_distinct[]] | all(. == 1000))' <<<"$output" >/dev/null ||
 		fail "chaos report: $output"
 	assert_exactly_n_orders 1000
@@ -218,7 +268,8 @@ topic_line() {
 	run "$DEVSTACK" status
 	assert_success
 	pids=$(grep -o 'pid=[0-9]*' <<<"$output" | cut -d= -f2)
-	assert_equal "$(wc -w <<<"$pids")" 5
+	# three brokers, the controller, mongodb, postgresql
+	assert_equal "$(wc -w <<<"$pids")" 6
 	run "$DEVSTACK" down
 	assert_success
 	for pid in $pids; do

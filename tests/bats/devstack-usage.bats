@@ -40,6 +40,12 @@ setup() {
 	assert_success
 	assert_output --partial "usage: devstack.sh up [--brokers N] [--secure] [kafka|mongodb|postgresql ...]|down|status|env|packages|--help"
 	assert_output --regexp "ECOM_MONGO_SERVER picks the MongoDB-protocol server: mongod .*memory.*h2.*ferretdb"
+	# A cluster's dedicated controller, and that the broker commands spare it.
+	assert_output --partial "from 2 on a
+            node of their own is the controller (process.roles=controller,"
+	assert_output --partial "kill-broker
+            and start-broker act on brokers only: a cluster's controller is
+            no broker and cannot be killed or started through them"
 }
 
 @test "devstack.sh up --brokers outside 1 to 9 is a usage error" {

@@ -157,10 +157,11 @@ assert_run_survived() {
 
 @test "PostgreSQL stopped on a stack whose Kafka has three brokers: devstack.sh up postgresql starts it again" {
 	# chaos.sh --brokers 3 --store-kills 1 restarts its store this way.  A
-	# stack of this test's own: a real PostgreSQL, and three stand-in Kafka
-	# nodes (processes whose command line names each node's config, as
-	# devstack.sh's pid check wants, and a kcat that lists three brokers),
-	# so that no three JVMs are needed to hold the stack's broker count.
+	# stack of this test's own: a real PostgreSQL, and stand-ins for three
+	# Kafka brokers and their controller (processes whose command line
+	# names each node's config, as devstack.sh's pid check wants; a kcat
+	# that lists three brokers; the controller listening on a port), so
+	# that no four JVMs are needed to hold the stack's broker count.
 	THREE_BROKER_STACK=$(mktemp -d /tmp/ecom-3brokers-XXXXXX) && chmod 0755 "$THREE_BROKER_STACK"
 	local dir=$THREE_BROKER_STACK i pid
 	mkdir -p "$BATS_TEST_TMPDIR/bin"
@@ -169,8 +170,17 @@ assert_run_survived() {
 		>"$BATS_TEST_TMPDIR/bin/kcat"
 	chmod +x "$BATS_TEST_TMPDIR/bin/kcat"
 	printf '%s\n' kafka postgresql >"$dir/services"
-	printf 'KAFKA_BROKERS_COUNT=3\nKAFKA_PORT=1\nKAFKA_CONTROLLER_PORT=2\n' >"$dir/ports.env"
-	printf 'KAFKA_PORT_%s=%s\nKAFKA_CONTROLLER_PORT_%s=%s\n' 2 3 2 4 3 5 3 6 >>"$dir/ports.env"
+	mkdir -p "$dir/kafka/controller"
+	start_bg controller python3 -c 'import socket, sys, time
+s = socket.socket()
+s.bind(("127.0.0.1", 0))
+s.listen()
+print(s.getsockname()[1], flush=True)
+time.sleep(600)' "$dir/kafka/controller/server.properties"
+	cp "$BATS_TEST_TMPDIR/controller.pid" "$dir/kafka/controller/kafka.pid"
+	for _ in $(seq 100); do [[ -s $BATS_TEST_TMPDIR/controller.out ]] && break; sleep 0.1; done
+	printf 'KAFKA_BROKERS_COUNT=3\nKAFKA_PORT=1\nKAFKA_CONTROLLER_PORT=%s\n' "$(<"$BATS_TEST_TMPDIR/controller.out")" >"$dir/ports.env"
+	printf 'KAFKA_PORT_%s=%s\n' 2 3 3 5 >>"$dir/ports.env"
 	for i in 1 2 3; do
 		mkdir -p "$dir/kafka/kafka-$i"
 		# shellcheck disable=SC2016 # $0 is the inner shell's
@@ -194,6 +204,7 @@ assert_run_survived() {
 	run three status
 	assert_success
 	assert_line --regexp '^postgresql +pid=[0-9]+ +port=[0-9]+ +up$'
+	assert_line --regexp "^controller +pid=$(<"$BATS_TEST_TMPDIR/controller.pid") +port=$(<"$BATS_TEST_TMPDIR/controller.out") +up$"
 	for i in 1 2 3; do assert_line --regexp "^kafka-$i +pid=[0-9]+ +port=[0-9]+ +up$"; done
 
 	# A count asked for, by --brokers or ECOM_KAFKA_BROKERS_COUNT, is still held to.

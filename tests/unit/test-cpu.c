@@ -526,11 +526,11 @@ fake_stack_is_found_and_each_server_tree_measured(void **state)
 static void
 brokers_of_a_cluster_are_found_in_their_node_dirs(void **state)
 {
-	static const char *const dirs[] = {"kafka", "kafka/kafka-1", "kafka/kafka-2",
-	                                   "kafka/kafka-3", NULL};
+	static const char *const dirs[] = {"kafka", "kafka/controller", "kafka/kafka-1",
+	                                   "kafka/kafka-2", "kafka/kafka-3", NULL};
 	char dir[64], mark[128];
 	ecom_err err = {0};
-	fake_server one, three;
+	fake_server controller, one, three;
 	ecom_cpu_services svc;
 	ecom_cpu_where where = {.brokers = "127.0.0.1:21001, localhost:21005,[::1]:21007"};
 	pid_t dead;
@@ -541,8 +541,10 @@ brokers_of_a_cluster_are_found_in_their_node_dirs(void **state)
 	make_dirs(dir, dirs);
 	write_file(dir, "ports.env",
 	           "KAFKA_BROKERS_COUNT=3\nKAFKA_PORT=21001\nKAFKA_CONTROLLER_PORT=21002\n"
-	           "KAFKA_PORT_2=21005\nKAFKA_CONTROLLER_PORT_2=21006\n"
-	           "KAFKA_PORT_3=21007\nKAFKA_CONTROLLER_PORT_3=21008\nMONGO_PORT=\nPG_PORT=\n");
+	           "KAFKA_PORT_2=21005\nKAFKA_PORT_3=21007\nMONGO_PORT=\nPG_PORT=\n");
+	/* The dedicated KRaft controller is Kafka's too. */
+	mark_of(mark, sizeof(mark), dir, "kafka/controller/server.properties");
+	server_start(&controller, mark, 0, false);
 	mark_of(mark, sizeof(mark), dir, "kafka/kafka-1/server.properties");
 	server_start(&one, mark, 0, false);
 	mark_of(mark, sizeof(mark), dir, "kafka/kafka-3/server.properties");
@@ -551,6 +553,7 @@ brokers_of_a_cluster_are_found_in_their_node_dirs(void **state)
 	if (dead == 0)
 		_exit(0);
 	assert_int_equal(waitpid(dead, NULL, 0), dead);
+	write_pid(dir, "kafka/controller/kafka.pid", controller.pid);
 	write_pid(dir, "kafka/kafka-1/kafka.pid", one.pid);
 	write_pid(dir, "kafka/kafka-2/kafka.pid", dead);
 	write_pid(dir, "kafka/kafka-3/kafka.pid", three.pid);
@@ -559,15 +562,19 @@ brokers_of_a_cluster_are_found_in_their_node_dirs(void **state)
 	assert_int_equal(ecom_cpu_services_find(&svc, &where, &err), 0);
 	assert_int_equal(svc.state[ECOM_CPU_KAFKA], ECOM_CPU_FOUND);
 	assert_int_equal(svc.state[ECOM_CPU_MONGODB], ECOM_CPU_UNUSED);
-	assert_int_equal(svc.count, 2);
-	assert_string_equal(svc.procs[0].name, "kafka-1");
-	assert_int_equal(svc.procs[0].pid, one.pid);
-	assert_string_equal(svc.procs[1].name, "kafka-3");
-	assert_int_equal(svc.procs[1].pid, three.pid);
+	assert_int_equal(svc.count, 3);
+	assert_string_equal(svc.procs[0].name, "controller");
+	assert_int_equal(svc.procs[0].pid, controller.pid);
+	assert_string_equal(svc.procs[1].name, "kafka-1");
+	assert_int_equal(svc.procs[1].pid, one.pid);
+	assert_string_equal(svc.procs[2].name, "kafka-3");
+	assert_int_equal(svc.procs[2].pid, three.pid);
 	/* The missing broker is named, so a report can say its figure is partial. */
 	assert_non_null(strstr(svc.note[ECOM_CPU_KAFKA], "kafka-2: pid "));
 	assert_non_null(strstr(svc.note[ECOM_CPU_KAFKA], "is not running"));
+	assert_null(strstr(svc.note[ECOM_CPU_KAFKA], "controller"));
 
+	server_stop(&controller);
 	server_stop(&one);
 	server_stop(&three);
 	remove_tree(dir);
