@@ -347,6 +347,9 @@ drop_client(mongo_store *ms)
  * by the driver's words; NULL for anything else.  A refusal will not
  * change on a retry, so it is a failure, not an outage.
  */
+#define PLAINTEXT_HINT \
+	"if the server takes TLS connections only, add tls=true and tlsCAFile=FILE to the URI"
+
 static const char *
 mongo_refusal_hint(const char *reason, const mongoc_uri_t *uri)
 {
@@ -363,8 +366,7 @@ mongo_refusal_hint(const char *reason, const mongoc_uri_t *uri)
 		return "the server has no authentication: give no user and password in the URI";
 	/* Without TLS, a TLS-only server closes the connection at once. */
 	if (strstr(reason, "Server closed connection") != NULL && !mongoc_uri_get_tls(uri))
-		return "if the server takes TLS connections only, add tls=true and tlsCAFile=FILE "
-		       "to the URI";
+		return PLAINTEXT_HINT;
 	return NULL;
 }
 
@@ -377,10 +379,21 @@ server_ping(mongo_store *ms, ecom_err *err)
 	int ret = 0;
 
 	if (!mongoc_client_command_simple(ms->client, "admin", ping, NULL, NULL, &error)) {
+		size_t len = strlen(error.message);
+		enum ecom_err_kind kind;
+
 		hint = mongo_refusal_hint(error.message, ms->uri);
-		ret = ecom_err_set_kind(err, hint != NULL ? ECOM_ERR_FAILURE : mongo_failure_kind(&error),
-		                        "cannot connect to '%s': %s%s%s", ms->base.redacted_uri,
-		                        error.message, hint != NULL ? ": " : "",
+		kind = hint != NULL ? ECOM_ERR_FAILURE : mongo_failure_kind(&error);
+		/* With a login in the URI the driver says it in other words
+		 * (FerretDB); whether it is retried stays the driver's kind. */
+		if (hint == NULL && strstr(error.message, "connection closed") != NULL &&
+		    !mongoc_uri_get_tls(ms->uri))
+			hint = PLAINTEXT_HINT;
+		/* "Authentication failed.": no full stop before the hint */
+		if (hint != NULL && len > 0 && error.message[len - 1] == '.')
+			error.message[len - 1] = '\0';
+		ret = ecom_err_set_kind(err, kind, "cannot connect to '%s': %s%s%s",
+		                        ms->base.redacted_uri, error.message, hint != NULL ? ": " : "",
 		                        hint != NULL ? hint : "");
 	}
 	bson_destroy(ping);
