@@ -317,19 +317,24 @@ flowing() {
 	[[ -n $newest ]] && (($(date +%s%3N) - newest < 1000))
 }
 
+# Until orders are fulfilled again, for up to 120 s; 1 once the flow has ended.
+wait_until_flowing() {
+	local i
+	for ((i = 0; i < 240; i++)); do
+		flowing && return 0
+		flow_running || return 1
+		sleep 0.5
+	done
+}
+
 bounce_broker() {
-	local b=$next_broker t0 t1 t2 i
+	local b=$next_broker t0 t1 t2
 	next_broker=$((next_broker % brokers + 1))
-	if [[ -n $last_stage_kill ]]; then
-		if ((SECONDS - last_stage_kill < SETTLE_S)); then
-			nap $((SETTLE_S - (SECONDS - last_stage_kill))) || return 0
-		fi
-		for ((i = 0; i < 240; i++)); do
-			flowing && break
-			flow_running || return 0
-			sleep 0.5
-		done
+	if [[ -n $last_stage_kill ]] && ((SECONDS - last_stage_kill < SETTLE_S)); then
+		nap $((SETTLE_S - (SECONDS - last_stage_kill))) || return 0
 	fi
+	# never once the flow has ended: a loss after the last order has no pause to measure
+	wait_until_flowing || return 0
 	t0=$(date +%s.%N)
 	devstack kill-broker "$b" 2>>"$run_dir/devstack.err" || die "cannot kill broker $b: $(tail -n 1 "$run_dir/devstack.err")"
 	down_broker=$b
@@ -354,6 +359,9 @@ bounce_broker() {
 	t2=$(date +%s.%N)
 	losses+=("broker-$b $t0 $t1 $t2")
 	msg "broker $b back$( ((brokers > 1)) && echo ' in sync') $(seconds_between "$t0" "$t2") s after it was killed"
+	# A loss's pause runs to the first fulfilment after it: nothing else
+	# is stopped before that one, or its pause would be counted here too.
+	wait_until_flowing || true
 }
 
 bounce_store() {
