@@ -60,7 +60,7 @@ usage: chaos.sh [-n N] [-w W] [--store STORE] [--instances K] [--partitions P]
                 [--brokers B] [--kill-every S] [--signal SIG] [--stage-kills C]
                 [--kills-per-bounce C] [--broker-kills C] [--broker-down S]
                 [--store-kills C] [--store-down S] [--max-broker-pause S]
-                [--exactly-once] [--keep-stack]
+                [--exactly-once] [--all-kills] [--keep-stack]
 
 Run the flow while killing stage processes, brokers and the store's
 server, then check that exactly N orders went through.
@@ -85,6 +85,9 @@ server, then check that exactly N orders went through.
                         seconds or more (default 5; 0: no limit)
   --exactly-once        the stages in Kafka transactions (run-flow.sh --exactly-once):
                         then any duplicate on a topic fails the run too
+  --all-kills           fail when the flow ended before every kill asked for
+                        (--stage-kills, --broker-kills, --store-kills) was made:
+                        then N was too small for the faults to hit it
   --keep-stack          leave the stack this script started running
   -h, --help            print this help
 
@@ -100,7 +103,7 @@ EOF
 
 orders=10000 window=16 store=mongodb instances=2 partitions=6 brokers=3
 kill_every=3 signal=KILL stage_kills=-1 kills_per_bounce=3 broker_kills=-1 broker_down=10
-store_kills=0 store_down=5 keep_stack=0 guarantee=at_least_once max_broker_pause=5
+store_kills=0 store_down=5 keep_stack=0 guarantee=at_least_once max_broker_pause=5 all_kills=0
 need_value() { (($2 >= 2)) || usage_error "$1 needs a value"; }
 while (($#)); do
 	case $1 in
@@ -120,6 +123,7 @@ while (($#)); do
 	--store-down) need_value "$1" $#; store_down=$2; shift 2 ;;
 	--max-broker-pause) need_value "$1" $#; max_broker_pause=$2; shift 2 ;;
 	--exactly-once) guarantee=exactly_once; shift ;;
+	--all-kills) all_kills=1; shift ;;
 	--keep-stack) keep_stack=1; shift ;;
 	-h | --help) usage; exit 0 ;;
 	*) usage_error "unknown option '$1'" ;;
@@ -133,6 +137,10 @@ done
 for pair in "--stage-kills:$stage_kills" "--broker-kills:$broker_kills" "--store-kills:$store_kills"; do
 	[[ ${pair#*:} =~ ^(-1|0|[1-9][0-9]*)$ ]] || usage_error "${pair%%:*} '${pair#*:}': expected -1 or a whole number"
 done
+if ((all_kills)) && ((stage_kills < 0 || broker_kills < 0 || store_kills < 0)); then
+	usage_error "--all-kills needs a number of each kind of kill (--stage-kills, --broker-kills, --store-kills; 0 for none), not -1"
+fi
+planned_stage_kills=$stage_kills planned_broker_kills=$broker_kills planned_store_kills=$store_kills
 [[ $max_broker_pause =~ ^(0|[1-9][0-9]*)(\.[0-9]+)?$ ]] ||
 	usage_error "--max-broker-pause '$max_broker_pause': expected a number of seconds"
 case $store in
@@ -466,7 +474,8 @@ report=$(jq -c -n \
 	--argjson unexpected "$unexpected_count" --arg unexpected_list "$unexpected" \
 	--argjson topic_dups "$topic_dups" --argjson topic_distinct "$topic_distinct" --argjson losses "$loss_json" \
 	--argjson longest_pause "$longest_pause" --arg guarantee "$guarantee" \
-	--argjson max_broker_pause "$max_broker_pause" '
+	--argjson max_broker_pause "$max_broker_pause" --argjson all_kills "$all_kills" \
+	--argjson planned "[$planned_stage_kills, $planned_broker_kills, $planned_store_kills]" '
 	($audit.counts // {}) as $c |
 	{orders: $orders, store: $store, server: $audit.server, brokers: $brokers,
 	 partitions: $partitions, instances: $instances, window: $window,
@@ -482,13 +491,15 @@ report=$(jq -c -n \
 	 topic_duplicates: $topic_dups, topic_distinct: $topic_distinct, longest_pause_s: $longest_pause, losses: $losses,
 	 max_broker_pause_s: $max_broker_pause,
 	 longest_broker_pause_s: ([$losses[] | select(.what | startswith("broker-")) | .longest_pause_s] | max)}
+	| .kills_planned = {stage: $planned[0], broker: $planned[1], store: $planned[2]}
+	| .all_kills_made = ([.stage_kills, .broker_kills, .store_kills] == $planned)
 	| .broker_pause_ok = (.brokers == 1 or .max_broker_pause_s == 0 or .longest_broker_pause_s == null
 	                      or .longest_broker_pause_s < .max_broker_pause_s)
 	| .ok = (.run_flow_status == 0 and .audit_ok and .lost == 0 and .duplicated_in_store == 0
 	         and ([.counts[]] | length == 5) and .fulfilled == .orders and .unexpected_exits == 0
 	         and ([.topic_distinct[]] | length == 5 and all(. == $orders))
 	         and (.processing_guarantee == "at_least_once" or ([.topic_duplicates[]] | all(. == 0)))
-	         and .broker_pause_ok)')
+	         and .broker_pause_ok and ($all_kills == 0 or .all_kills_made))')
 echo "$report"
 
 jq -r '
@@ -500,5 +511,7 @@ jq -r '
 	(.losses[] | "\(.what) at \(.at_s) s: down \(.down_s) s, back after \(.back_s) s, \(.fulfilled_meanwhile) orders fulfilled meanwhile, longest pause \(.longest_pause_s) s"),
 	(if .broker_pause_ok then empty else
 		"the longest pause across a broker loss, \(.longest_broker_pause_s) s, is not under \(.max_broker_pause_s) s" end),
+	(if .all_kills_made or ([.kills_planned[]] | any(. < 0)) then empty else
+		"the flow ended after \(.stage_kills) of \(.kills_planned.stage) stage kills, \(.broker_kills) of \(.kills_planned.broker) broker and \(.store_kills) of \(.kills_planned.store) store bounces: a larger -n gives every fault a flow to hit" end),
 	(if .ok then "ok" else "FAILED (logs in '"$run_dir"')" end)' <<<"$report" | sed 's/^/chaos: /' >&2
 jq -e .ok <<<"$report" >/dev/null

@@ -171,6 +171,22 @@ chaos: try 'chaos.sh --help'"
 	assert_line --regexp '^  --max-broker-pause S  on more than one broker, fail when the longest pause$'
 }
 
+@test "chaos.sh --all-kills without a number of every kind of kill is a usage error, before anything starts" {
+	local kills
+	for kills in "" "--stage-kills 20 --broker-kills 1 --store-kills -1" "--stage-kills -1 --broker-kills 1 --store-kills 1"; do
+		# shellcheck disable=SC2086 # the options, split
+		run --separate-stderr "$ECOM_SRCDIR/scripts/chaos.sh" --all-kills $kills
+		[[ $status -eq 2 ]] || fail "--all-kills $kills: exit $status: $stderr"
+		assert_equal "$stderr" "chaos: --all-kills needs a number of each kind of kill (--stage-kills, --broker-kills, --store-kills; 0 for none), not -1
+chaos: try 'chaos.sh --help'"
+		assert_equal "$output" ""
+	done
+	assert [ ! -e "$ECOM_DEVSTACK_DIR" ]
+	run "$ECOM_SRCDIR/scripts/chaos.sh" --help
+	assert_success
+	assert_line --regexp '^  --all-kills           fail when the flow ended before every kill asked for$'
+}
+
 @test "chaos.sh with an ECOM_CONFIG ecom does not take says so with ecom's message and exits 2, before anything starts" {
 	printf 'kafka: 3\n' >"$BATS_TEST_TMPDIR/bad.yaml"
 	# From the source tree chaos.sh runs bootstrap.sh (make) first: without
