@@ -323,20 +323,21 @@ readonly SETTLE_S=14
 # without waiting for the end of a topic that is being written (-o -1 -e
 # waited for a moment with no new message on any partition: seconds at
 # W = 1, and the newest then half a second old), measured from when kcat
-# started.
+# started; with an argument (epoch ms), also newer than that.
 flowing() {
-	local newest started
+	local newest started since=${1:-0}
 	started=$(date +%s%3N)
 	newest=$("${KCAT[@]}" -C -t "${prefix}orderfulfilled" -o -2 -c $((2 * partitions)) -e -q -f '%T\n' \
 		2>/dev/null | sort -n | tail -n 1)
-	[[ -n $newest ]] && ((started - newest < 1000))
+	[[ -n $newest ]] && ((started - newest < 1000 && newest > since))
 }
 
-# Until orders are fulfilled again, for up to 120 s; 1 once the flow has ended.
+# Until orders are fulfilled again (after the epoch ms given, if any), for
+# up to 120 s; 1 once the flow has ended.
 wait_until_flowing() {
 	local i
 	for ((i = 0; i < 240; i++)); do
-		flowing && return 0
+		flowing "$@" && return 0
 		flow_running || return 1
 		sleep 0.5
 	done
@@ -376,7 +377,7 @@ bounce_broker() {
 	msg "broker $b back$( ((brokers > 1)) && echo ' in sync') $(seconds_between "$t0" "$t2") s after it was killed"
 	# A loss's pause runs to the first fulfilment after it: nothing else
 	# is stopped before that one, or its pause would be counted here too.
-	wait_until_flowing || true
+	wait_until_flowing "$(awk -v t="$t2" 'BEGIN { printf "%d", t * 1000 }')" || true
 }
 
 bounce_store() {
