@@ -166,23 +166,31 @@ tls_verdict_names_the_dates_only(void **state)
 	assert_false(ecom_tls_verdict(0, "a", "b", buf, sizeof(buf)));
 }
 
-/* Nothing listening: no verdict, at once, and buf empty. */
-static void
-tls_diagnose_without_a_server_gives_none(void **state)
+/* A TCP socket bound to a free port of 127.0.0.1, and that port in port. */
+static int
+loopback_socket(char *port, size_t size)
 {
 	struct sockaddr_in sa = { .sin_family = AF_INET };
 	socklen_t len = sizeof(sa);
-	char port[16], buf[300] = "x";
 	int fd;
 
-	(void)state;
 	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
 	fd = socket(AF_INET, SOCK_STREAM, 0);
 	assert_true(fd >= 0);
 	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
-	close(fd); /* the port was free a moment ago: now nothing listens */
-	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
+	snprintf(port, size, "%u", ntohs(sa.sin_port));
+	return fd;
+}
+
+/* Nothing listening: no verdict, at once, and buf empty. */
+static void
+tls_diagnose_without_a_server_gives_none(void **state)
+{
+	char port[16], buf[300] = "x";
+
+	(void)state;
+	close(loopback_socket(port, sizeof(port))); /* the port was free a moment ago: now nothing listens */
 	assert_false(ecom_tls_diagnose("127.0.0.1", port, ECOM_TLS_POSTGRES, NULL, true, 2000, buf,
 	                               sizeof(buf)));
 	assert_string_equal(buf, "");
@@ -216,21 +224,14 @@ dribbling_server(void *arg)
 static void
 tls_diagnose_ends_at_its_deadline(void **state)
 {
-	struct sockaddr_in sa = { .sin_family = AF_INET };
-	socklen_t len = sizeof(sa);
 	char port[16], buf[300] = "x";
 	pthread_t server;
 	int64_t t0, took_ms;
 	int listener;
 
 	(void)state;
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-	listener = socket(AF_INET, SOCK_STREAM, 0);
-	assert_true(listener >= 0);
-	assert_int_equal(bind(listener, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	listener = loopback_socket(port, sizeof(port));
 	assert_int_equal(listen(listener, 1), 0);
-	assert_int_equal(getsockname(listener, (struct sockaddr *)&sa, &len), 0);
-	snprintf(port, sizeof(port), "%u", ntohs(sa.sin_port));
 	assert_int_equal(pthread_create(&server, NULL, dribbling_server, &listener), 0);
 	t0 = ecom_monotonic_us();
 	assert_false(ecom_tls_diagnose("127.0.0.1", port, ECOM_TLS_DIRECT, NULL, false, 500, buf,
